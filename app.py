@@ -1,0 +1,68 @@
+"""The Litestar application: registry, valuation, auctions and the pages, composed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.stores.memory import MemoryStore
+
+from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
+from registry.config import get_settings
+from registry.db import engine, is_postgres
+from registry.problems import internal_error_handler, problem_details_plugin
+from registry.router import registry_router
+from registry.schemas.misc import Health
+from registry.tables import AuditEvent
+
+LOGIN_PATHS = frozenset({"/api/auth/login", "/login"})
+
+
+@asynccontextmanager
+async def database_lifespan(_app: Litestar) -> AsyncIterator[None]:
+    db = engine()
+    if is_postgres():
+        await db.start_connection_pool()
+        try:
+            yield
+        finally:
+            await db.close_connection_pool()
+    else:
+        yield
+
+
+@get("/health", opt=PUBLIC, operation_id="Health", name="health", tags=["health"], security=[])
+async def health() -> Health:
+    await AuditEvent.raw("SELECT 1")
+    return Health(status="ok", database="postgresql" if is_postgres() else "sqlite")
+
+
+async def _throttle_login(request: Request[Any, Any, Any]) -> bool:
+    return request.method == "POST" and request.url.path in LOGIN_PATHS
+
+
+def create_app() -> Litestar:
+    from frontend.routes import frontend_router
+
+    settings = get_settings()
+    jwt_auth = build_jwt_auth(settings)
+    rate_limit = build_login_rate_limit(settings)
+    rate_limit.check_throttle_handler = _throttle_login
+    app = Litestar(
+        route_handlers=[health, registry_router(), frontend_router()],
+        lifespan=[database_lifespan],
+        plugins=[problem_details_plugin()],
+        exception_handlers={Exception: internal_error_handler},
+        on_app_init=[jwt_auth.on_app_init],
+        middleware=[rate_limit.middleware],
+        stores={"rate_limit": MemoryStore()},
+        openapi_config=OpenAPIConfig(
+            title="Collateral registry", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
+        ),
+    )
+    app.state.jwt_auth = jwt_auth
+    return app

@@ -1,0 +1,1 @@
+"""The browser pages: Jinja templates with htmx, served by the same app."""

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from litestar import Router
+
+
+def frontend_router() -> Router:
+    return Router(path="/", route_handlers=[])

@@ -1,0 +1,1 @@
+"""The registry: parties, loans and their ledgers, assets, liens, documents, users and the audit log."""

@@ -1,0 +1,64 @@
+"""Authentication (JWT, as a bearer header or an HttpOnly cookie for the pages) and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.security.jwt import JWTCookieAuth, Token
+
+from registry.config import Settings
+from registry.roles import Role
+from registry.schemas.misc import UserRead
+from registry.services.users import active_user
+
+PUBLIC = {"exclude_from_auth": True, "public": True}
+
+
+def roles(*allowed: Iterable[Role] | Role) -> dict[str, Any]:
+    """Route `opt` declaring who may call it: `opt=roles(REGISTRY_READERS)`."""
+    out: set[Role] = set()
+    for item in allowed:
+        out.update([item] if isinstance(item, Role) else item)
+    return {"roles": frozenset(out)}
+
+
+def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Deny by default: a route that declares no roles and is not public refuses everyone."""
+    if handler.opt.get("public"):
+        return
+    allowed: frozenset[Role] | None = handler.opt.get("roles")
+    if not allowed:
+        raise PermissionDeniedException(detail="this route declares no roles, so nobody may call it")
+    user = connection.scope.get("user")
+    if not isinstance(user, UserRead):
+        raise NotAuthorizedException(detail="sign in first")
+    if Role(user.role) not in allowed:
+        raise PermissionDeniedException(
+            detail=f"role {user.role!r} may not do this; allowed: {', '.join(sorted(r.value for r in allowed))}"
+        )
+
+
+async def retrieve_user(token: Token, _connection: ASGIConnection[Any, Any, Any, Any]) -> UserRead | None:
+    return await active_user(token.sub)
+
+
+def build_jwt_auth(settings: Settings) -> JWTCookieAuth[UserRead, Token]:
+    return JWTCookieAuth[UserRead, Token](
+        retrieve_user_handler=retrieve_user,
+        token_secret=settings.secret_key,
+        default_token_expiration=timedelta(minutes=settings.token_minutes),
+        exclude=["^/schema", "^/health$", "^/static/"],
+        key="access_token",
+        samesite="strict",
+    )
+
+
+def build_login_rate_limit(settings: Settings) -> RateLimitConfig:
+    # Counted per client address in the app's "rate_limit" store (one process: memory).
+    return RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_minute))

@@ -1,0 +1,16 @@
+"""Query parameters shared by list endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar.params import QueryParameter
+
+from registry.schemas.common import MAX_PAGE_SIZE, Paging
+
+
+def provide_paging(
+    page: Annotated[int, QueryParameter(ge=1, description="1-based page number")] = 1,
+    page_size: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="rows per page")] = 50,
+) -> Paging:
+    return Paging(page=page, page_size=page_size)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+import msgspec
+
+LoanStatus = Literal["performing", "overdue", "non_performing", "restructured", "settled", "written_off"]
+Classification = Literal["pass", "special_mention", "substandard", "doubtful", "loss"]
+PostingKind = Literal["disbursement", "accrual", "repayment", "disposal_proceeds", "capitalisation", "write_off"]
+
+
+class LoanCreate(msgspec.Struct, forbid_unknown_fields=True):
+    ref: str
+    borrower_ref: str
+    currency: str
+    status: LoanStatus = "performing"
+    classification: Classification = "pass"
+    interest_rate: str | None = None
+    maturity: date | None = None
+
+
+class LoanUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    status: LoanStatus | msgspec.UnsetType = msgspec.UNSET
+    classification: Classification | msgspec.UnsetType = msgspec.UNSET
+    interest_rate: str | msgspec.UnsetType | None = msgspec.UNSET
+    maturity: date | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class Balance(msgspec.Struct):
+    principal: str
+    interest: str
+    penalty: str
+    fees: str
+    total: str
+
+
+class LoanRead(msgspec.Struct):
+    id: int
+    ref: str
+    borrower_ref: str
+    currency: str
+    status: str
+    classification: str
+    interest_rate: str | None
+    maturity: date | None
+    balance: Balance
+    created_at: datetime
+
+
+class PostingCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Amounts are non-negative; the kind says which way they move the balance."""
+
+    kind: PostingKind
+    value_date: date
+    principal: str = "0"
+    interest: str = "0"
+    penalty: str = "0"
+    fees: str = "0"
+    memo: str = ""
+
+
+class ReversalCreate(msgspec.Struct, forbid_unknown_fields=True):
+    memo: str = ""
+
+
+class PostingRead(msgspec.Struct):
+    id: int
+    loan_ref: str
+    kind: str
+    value_date: date
+    principal: str
+    interest: str
+    penalty: str
+    fees: str
+    memo: str
+    reverses: int | None
+    posted_by: str
+    posted_at: datetime

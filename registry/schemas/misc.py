@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from registry.roles import Role
+
+EntityKind = Literal["party", "loan", "asset", "lien"]
+
+
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+
+
+class TokenResponse(msgspec.Struct):
+    access_token: str
+    token_type: str = "Bearer"
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+    role: Role
+
+
+class UserRead(msgspec.Struct):
+    id: int
+    username: str
+    role: str
+    active: bool
+
+
+class DocumentRead(msgspec.Struct):
+    id: int
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+    entity: str
+    entity_ref: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class AuditEventRead(msgspec.Struct):
+    seq: int
+    at: datetime
+    actor: str
+    entity: str
+    entity_ref: str
+    action: str
+    before: Any
+    after: Any
+    hash: str
+
+
+class ChainReportRead(msgspec.Struct):
+    ok: bool
+    events: int
+    first_broken_seq: int | None
+    reason: str | None
+
+
+class Health(msgspec.Struct):
+    status: str
+    database: str

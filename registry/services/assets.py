@@ -1,0 +1,151 @@
+"""Assets: the pledged and mortgaged things, their identifiers and parcel geometry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from registry import audit, clock
+from registry.db import write_transaction
+from registry.errors import InvalidInputError, NotFoundError
+from registry.geometry import GeometryError, check_parcel
+from registry.schemas.assets import AssetCreate, AssetDetail, AssetRead, AssetUpdate
+from registry.schemas.common import Page, Paging
+from registry.services.common import check_ref, check_text, ensure_ref_free, id_for_ref, set_fields
+from registry.services.liens import lien_lines_for_asset
+from registry.tables import Asset, Party
+
+# Parcels belong to land and buildings; a drawn polygon on a car is a data error, not a feature.
+PARCEL_KINDS = frozenset({"real_estate", "land_use_right"})
+
+
+def _check_geometry(kind: str, geometry: dict[str, Any] | None) -> str | None:
+    if geometry is None:
+        return None
+    if kind not in PARCEL_KINDS:
+        raise InvalidInputError.one("geometry", f"only real_estate and land_use_right assets have a parcel, not {kind}")
+    try:
+        return json.dumps(check_parcel(geometry), separators=(",", ":"))
+    except GeometryError as exc:
+        raise InvalidInputError.one("geometry", str(exc)) from None
+
+
+def _check_identifiers(identifiers: dict[str, str]) -> str:
+    for key, value in identifiers.items():
+        check_text(f"identifiers.{key}", value, 128)
+    return json.dumps(identifiers, sort_keys=True, ensure_ascii=False)
+
+
+def to_read(row: dict[str, Any]) -> AssetRead:
+    return AssetRead(
+        id=row["id"],
+        ref=row["ref"],
+        kind=row["kind"],
+        owner_ref=row["owner_ref"],
+        owner_name=row["owner_name"],
+        description=row["description"],
+        address=row["address"],
+        identifiers=json.loads(row["identifiers"] or "{}"),
+        geometry=json.loads(row["geometry"]) if row["geometry"] else None,
+        status=row["status"],
+        created_at=row["created_at"],
+    )
+
+
+def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: row.get(k)
+        for k in ("ref", "kind", "owner_ref", "description", "address", "identifiers", "geometry", "status")
+    }
+
+
+def _select() -> Any:
+    return Asset.select(
+        Asset.all_columns(), Asset.owner.ref.as_alias("owner_ref"), Asset.owner.name.as_alias("owner_name")
+    )
+
+
+async def asset_row(ref: str) -> dict[str, Any]:
+    row = await _select().where(Asset.ref == ref).first()
+    if row is None:
+        raise NotFoundError("asset", ref)
+    return dict(row)
+
+
+async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
+    check_ref("ref", data.ref)
+    geometry = _check_geometry(data.kind, data.geometry)
+    identifiers = _check_identifiers(data.identifiers)
+    async with write_transaction():
+        owner_id = await id_for_ref(Party, data.owner_ref, "party", "owner_ref")
+        await ensure_ref_free(Asset, data.ref, "asset")
+        row: dict[str, Any] = {
+            "ref": data.ref,
+            "kind": data.kind,
+            "owner": owner_id,
+            "description": data.description.strip(),
+            "address": data.address.strip(),
+            "identifiers": identifiers,
+            "geometry": geometry,
+            "status": data.status,
+            "created_at": clock.now(),
+        }
+        result = await Asset.insert(Asset(**row)).returning(Asset.id)
+        row["id"] = result[0]["id"]
+        created = await asset_row(data.ref)
+        await audit.record(actor, "asset", data.ref, "create", after=_audit_view(created))
+    return to_read(created)
+
+
+async def get_asset(ref: str) -> AssetDetail:
+    row = await asset_row(ref)
+    base = to_read(row)
+    liens = await lien_lines_for_asset(row["id"])
+    loans = sorted({loan for lien in liens if lien.rank is not None for loan in lien.loan_refs})
+    return AssetDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, liens=liens, loans_secured=loans)
+
+
+async def list_assets(
+    paging: Paging,
+    *,
+    q: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    owner_ref: str | None = None,
+) -> Page[AssetRead]:
+    where = []
+    if q:
+        pattern = f"%{q}%"
+        where.append(
+            Asset.ref.ilike(pattern)
+            | Asset.description.ilike(pattern)
+            | Asset.address.ilike(pattern)
+            | Asset.identifiers.ilike(pattern)
+            | Asset.owner.name.ilike(pattern)
+        )
+    if kind:
+        where.append(Asset.kind == kind)
+    if status:
+        where.append(Asset.status == status)
+    if owner_ref:
+        where.append(Asset.owner.ref == owner_ref)
+    total = await Asset.count().where(*where)
+    rows = await _select().where(*where).order_by(Asset.ref).limit(paging.page_size).offset(paging.offset)
+    return Page([to_read(r) for r in rows], total, paging.page, paging.page_size)
+
+
+async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
+    changes = set_fields(data)
+    async with write_transaction():
+        before = await asset_row(ref)
+        if "geometry" in changes:
+            changes["geometry"] = _check_geometry(before["kind"], changes["geometry"])
+        if "identifiers" in changes:
+            changes["identifiers"] = _check_identifiers(changes["identifiers"])
+        if changes:
+            await Asset.update(changes).where(Asset.id == before["id"])
+            after = await asset_row(ref)
+            await audit.record(actor, "asset", ref, "update", before=_audit_view(before), after=_audit_view(after))
+        else:
+            after = before
+    return to_read(after)

@@ -1,0 +1,49 @@
+"""Helpers shared by the registry's services."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+from piccolo.table import Table
+
+from registry.errors import InvalidInputError, NotFoundError
+
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_ref(field: str, ref: str) -> str:
+    if not _REF.match(ref):
+        raise InvalidInputError.one(
+            field, "a ref is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return ref
+
+
+def check_text(field: str, value: str, max_len: int, *, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidInputError.one(field, "must not be empty")
+    if len(value) > max_len:
+        raise InvalidInputError.one(field, f"at most {max_len} characters")
+    return value
+
+
+async def id_for_ref(table: type[Table], ref: str, entity: str, field: str | None = None) -> int:
+    row = await table.select(table._meta.primary_key).where(table.ref == ref).first()  # type: ignore[attr-defined]
+    if row is None:
+        raise NotFoundError(entity, ref, field)
+    return int(row["id"])
+
+
+async def ensure_ref_free(table: type[Table], ref: str, entity: str) -> None:
+    from registry.errors import StateConflictError
+
+    if await table.exists().where(table.ref == ref):  # type: ignore[attr-defined]
+        raise StateConflictError(f"a {entity} with ref {ref!r} already exists")
+
+
+def set_fields(update: msgspec.Struct) -> dict[str, Any]:
+    """The fields a PATCH body actually carries."""
+    return {f: v for f in update.__struct_fields__ if (v := getattr(update, f)) is not msgspec.UNSET}

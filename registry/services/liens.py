@@ -1,0 +1,335 @@
+"""Liens: mortgages and pledges on one asset, their secured loans, registration and priority."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from registry import audit, clock
+from registry.db import lock_row, write_transaction
+from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
+from registry.money import MoneyError, check_currency, format_amount, parse_amount
+from registry.ranking import RankInput, rank_liens
+from registry.registration import ALLOWED_MOVES, RefusedMove, RegistrationStatus, move
+from registry.schemas.assets import AssetLienLine
+from registry.schemas.common import Page, Paging
+from registry.schemas.liens import LienCreate, LienRead, LienUpdate, RegistrationMove
+from registry.services.common import check_ref, check_text, ensure_ref_free, id_for_ref, set_fields
+from registry.tables import Asset, Lien, LienLoan, Loan
+
+OWN = "own"
+
+
+def _select() -> Any:
+    return Lien.select(Lien.all_columns(), Lien.asset.ref.as_alias("asset_ref"))
+
+
+async def _lien_row(ref: str) -> dict[str, Any]:
+    row = await _select().where(Lien.ref == ref).first()
+    if row is None:
+        raise NotFoundError("lien", ref)
+    return dict(row)
+
+
+async def _loan_refs(lien_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    if lien_ids:
+        rows = (
+            await LienLoan.select(LienLoan.lien, LienLoan.loan.ref.as_alias("loan_ref"))
+            .where(LienLoan.lien.is_in(lien_ids))
+            .order_by(LienLoan.loan.ref)
+        )
+        for r in rows:
+            out[r["lien"]].append(r["loan_ref"])
+    return out
+
+
+async def _ranks_on_asset(asset_id: int) -> tuple[list[dict[str, Any]], dict[str, int | None]]:
+    rows = await _select().where(Lien.asset == asset_id)
+    ranks = rank_liens(RankInput(r["ref"], RegistrationStatus(r["status"]), r["perfected_at"]) for r in rows)
+    return rows, ranks
+
+
+def _money(units: int | None, currency: str) -> str | None:
+    return None if units is None else format_amount(units, currency)
+
+
+def _to_read(row: dict[str, Any], rank: int | None, loan_refs: list[str]) -> LienRead:
+    status = RegistrationStatus(row["status"])
+    return LienRead(
+        id=row["id"],
+        ref=row["ref"],
+        asset_ref=row["asset_ref"],
+        kind=row["kind"],
+        holder=row["holder"],
+        currency=row["currency"],
+        cap=_money(row["cap"], row["currency"]),
+        external_claim=_money(row["external_claim"], row["currency"]),
+        authority=row["authority"],
+        registration_number=row["registration_number"],
+        status=row["status"],
+        perfected_at=row["perfected_at"],
+        expires_on=row["expires_on"],
+        rank=rank,
+        loan_refs=loan_refs,
+        allowed_moves=[s.value for s in ALLOWED_MOVES[status]],
+        created_at=row["created_at"],
+    )
+
+
+def _rank_sort_key(line: AssetLienLine) -> tuple[int, float, str]:
+    # Ranked liens first by rank; liens that no longer count (no rank) after them.
+    stamp = line.perfected_at.timestamp() if line.perfected_at else 0.0
+    return (line.rank if line.rank is not None else 1_000_000, stamp, line.ref)
+
+
+async def lien_lines_for_asset(asset_id: int) -> list[AssetLienLine]:
+    rows, ranks = await _ranks_on_asset(asset_id)
+    loans = await _loan_refs([r["id"] for r in rows])
+    lines = [
+        AssetLienLine(
+            ref=r["ref"],
+            kind=r["kind"],
+            holder=r["holder"],
+            status=r["status"],
+            rank=ranks[r["ref"]],
+            perfected_at=r["perfected_at"],
+            expires_on=r["expires_on"],
+            currency=r["currency"],
+            cap=_money(r["cap"], r["currency"]),
+            external_claim=_money(r["external_claim"], r["currency"]),
+            loan_refs=loans[r["id"]],
+        )
+        for r in rows
+    ]
+    return sorted(lines, key=_rank_sort_key)
+
+
+def _amount(errors: FieldErrors, field: str, text: str | None, currency: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_amount(text, currency)
+    except MoneyError as exc:
+        errors.add(field, str(exc))
+        return None
+
+
+def _check_holder_fields(
+    errors: FieldErrors, holder: str, loan_refs: list[str], external_claim: int | None, external_claim_given: bool
+) -> None:
+    if holder == OWN:
+        if external_claim_given:
+            errors.add(
+                "external_claim",
+                "an own lien's claim comes from its loans; external_claim is for another creditor's lien",
+            )
+    else:
+        if loan_refs:
+            errors.add("loan_refs", "another creditor's lien secures no loans of ours")
+        if external_claim is None and not external_claim_given:
+            errors.add("external_claim", "required for another creditor's lien")
+
+
+async def _loan_ids(loan_refs: list[str]) -> list[int]:
+    if len(set(loan_refs)) != len(loan_refs):
+        raise InvalidInputError.one("loan_refs", "a loan is listed twice")
+    return [await id_for_ref(Loan, ref, "loan", "loan_refs") for ref in loan_refs]
+
+
+def _audit_view(row: dict[str, Any], loan_refs: list[str]) -> dict[str, Any]:
+    view = {
+        k: row.get(k)
+        for k in (
+            "ref",
+            "asset_ref",
+            "kind",
+            "holder",
+            "currency",
+            "cap",
+            "external_claim",
+            "authority",
+            "registration_number",
+            "status",
+            "perfected_at",
+            "expires_on",
+        )
+    }
+    return {**view, "loan_refs": loan_refs}
+
+
+async def create_lien(data: LienCreate, actor: str) -> LienRead:
+    errors = FieldErrors()
+    try:
+        check_ref("ref", data.ref)
+    except InvalidInputError as exc:
+        errors.errors.extend(exc.errors)
+    try:
+        check_currency(data.currency)
+    except MoneyError as exc:
+        errors.add("currency", str(exc))
+    holder = data.holder.strip()
+    if not holder or len(holder) > 255:
+        errors.add("holder", '"own" or the other creditor\'s name (1-255 characters)')
+    cap = external = None
+    if not errors.errors:
+        cap = _amount(errors, "cap", data.cap, data.currency)
+        external = _amount(errors, "external_claim", data.external_claim, data.currency)
+        _check_holder_fields(errors, holder, data.loan_refs, external, data.external_claim is not None)
+    errors.raise_if_any()
+    async with write_transaction():
+        asset_id = await id_for_ref(Asset, data.asset_ref, "asset", "asset_ref")
+        loan_ids = await _loan_ids(data.loan_refs)
+        await ensure_ref_free(Lien, data.ref, "lien")
+        row: dict[str, Any] = {
+            "ref": data.ref,
+            "asset": asset_id,
+            "kind": data.kind,
+            "holder": holder,
+            "currency": data.currency,
+            "cap": cap,
+            "external_claim": external,
+            "authority": check_text("authority", data.authority, 255, required=False),
+            "registration_number": check_text("registration_number", data.registration_number, 128, required=False),
+            "status": RegistrationStatus.DRAFT.value,
+            "perfected_at": None,
+            "expires_on": data.expires_on,
+            "created_at": clock.now(),
+        }
+        result = await Lien.insert(Lien(**row)).returning(Lien.id)
+        lien_id = result[0]["id"]
+        if loan_ids:
+            await LienLoan.insert(*(LienLoan(lien=lien_id, loan=i) for i in loan_ids))
+        await audit.record(
+            actor,
+            "lien",
+            data.ref,
+            "create",
+            after=_audit_view({**row, "asset_ref": data.asset_ref}, sorted(data.loan_refs)),
+        )
+    return await get_lien(data.ref)
+
+
+async def get_lien(ref: str) -> LienRead:
+    row = await _lien_row(ref)
+    _, ranks = await _ranks_on_asset(row["asset"])
+    return _to_read(row, ranks[ref], (await _loan_refs([row["id"]]))[row["id"]])
+
+
+async def list_liens(
+    paging: Paging,
+    *,
+    asset_ref: str | None = None,
+    status: str | None = None,
+    holder: str | None = None,
+    loan_ref: str | None = None,
+) -> Page[LienRead]:
+    where = []
+    if asset_ref:
+        where.append(Lien.asset.ref == asset_ref)
+    if status:
+        where.append(Lien.status == status)
+    if holder:
+        where.append(Lien.holder == holder)
+    if loan_ref:
+        where.append(Lien.id.is_in(LienLoan.select(LienLoan.lien).where(LienLoan.loan.ref == loan_ref)))
+    total = await Lien.count().where(*where)
+    rows = await _select().where(*where).order_by(Lien.ref).limit(paging.page_size).offset(paging.offset)
+    loans = await _loan_refs([r["id"] for r in rows])
+    ranks: dict[str, int | None] = {}
+    for asset_id in {r["asset"] for r in rows}:
+        ranks.update((await _ranks_on_asset(asset_id))[1])
+    return Page([_to_read(r, ranks[r["ref"]], loans[r["id"]]) for r in rows], total, paging.page, paging.page_size)
+
+
+async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
+    changes = set_fields(data)
+    async with write_transaction():
+        before = await _lien_row(ref)
+        await lock_row(Lien, before["id"])
+        before_loans = (await _loan_refs([before["id"]]))[before["id"]]
+        status = RegistrationStatus(before["status"])
+        if status not in (RegistrationStatus.DRAFT, RegistrationStatus.SUBMITTED, RegistrationStatus.REGISTERED):
+            raise StateConflictError(
+                f"a {status.value} lien can no longer be changed", current=status.value, allowed=[]
+            )
+        errors = FieldErrors()
+        for field in ("cap", "external_claim"):
+            if field in changes:
+                changes[field] = _amount(errors, field, changes[field], before["currency"])
+        loan_refs = changes.pop("loan_refs", before_loans)
+        if loan_refs != before_loans and status is not RegistrationStatus.DRAFT:
+            # The filed registration names the secured debts; changing them means a new filing.
+            errors.add("loan_refs", f"secured loans can change only while the lien is draft, not {status.value}")
+        _check_holder_fields(
+            errors,
+            before["holder"],
+            loan_refs,
+            changes.get("external_claim", before["external_claim"]),
+            ("external_claim" in changes and changes["external_claim"] is not None)
+            or before["external_claim"] is not None,
+        )
+        errors.raise_if_any()
+        for field in ("authority", "registration_number"):
+            if field in changes:
+                changes[field] = check_text(field, changes[field], 255 if field == "authority" else 128, required=False)
+        if changes:
+            await Lien.update(changes).where(Lien.id == before["id"])
+        if sorted(loan_refs) != before_loans:
+            loan_ids = await _loan_ids(loan_refs)
+            await LienLoan.delete().where(LienLoan.lien == before["id"])
+            if loan_ids:
+                await LienLoan.insert(*(LienLoan(lien=before["id"], loan=i) for i in loan_ids))
+        if changes or sorted(loan_refs) != before_loans:
+            await audit.record(
+                actor,
+                "lien",
+                ref,
+                "update",
+                before=_audit_view(before, before_loans),
+                after=_audit_view({**before, **changes}, sorted(loan_refs)),
+            )
+    return await get_lien(ref)
+
+
+async def move_registration(ref: str, data: RegistrationMove, actor: str) -> LienRead:
+    async with write_transaction():
+        before = await _lien_row(ref)
+        await lock_row(Lien, before["id"])
+        current = RegistrationStatus(before["status"])
+        try:
+            target = move(current, data.to)
+        except RefusedMove as exc:
+            raise StateConflictError(str(exc), current=current.value, allowed=exc.allowed) from None
+        changes: dict[str, Any] = {"status": target.value}
+        for field in ("registration_number", "authority", "expires_on"):
+            if getattr(data, field) is not None:
+                changes[field] = getattr(data, field)
+        if target is RegistrationStatus.REGISTERED:
+            await _check_registrable(before, data, changes)
+        await Lien.update(changes).where(Lien.id == before["id"])
+        loans = (await _loan_refs([before["id"]]))[before["id"]]
+        await audit.record(
+            actor,
+            "lien",
+            ref,
+            f"registration:{target.value}",
+            before=_audit_view(before, loans),
+            after=_audit_view({**before, **changes}, loans),
+        )
+    return await get_lien(ref)
+
+
+async def _check_registrable(before: dict[str, Any], data: RegistrationMove, changes: dict[str, Any]) -> None:
+    errors = FieldErrors()
+    if not (changes.get("registration_number") or before["registration_number"]):
+        errors.add("registration_number", "a registered lien needs the registration number the authority issued")
+    perfected_at = data.perfected_at or clock.now()
+    if perfected_at.tzinfo is None:
+        errors.add("perfected_at", "must carry a UTC offset")
+    elif perfected_at > clock.now():
+        errors.add("perfected_at", "cannot be in the future")
+    if before["holder"] == OWN and not await LienLoan.exists().where(LienLoan.lien == before["id"]):
+        errors.add("loan_refs", "an own lien must secure at least one loan before it is registered")
+    errors.raise_if_any()
+    changes["perfected_at"] = perfected_at

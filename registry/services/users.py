@@ -1,0 +1,59 @@
+"""Users and their roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry import audit, clock
+from registry.db import write_transaction
+from registry.errors import InvalidInputError, StateConflictError
+from registry.passwords import hash_password, verify_password
+from registry.roles import Role
+from registry.schemas.misc import UserRead
+from registry.tables import AppUser
+
+MIN_PASSWORD = 8
+
+
+def _to_read(row: dict[str, Any]) -> UserRead:
+    return UserRead(id=row["id"], username=row["username"], role=row["role"], active=row["active"])
+
+
+async def create_user(username: str, password: str, role: Role, actor: str) -> UserRead:
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise InvalidInputError.one("username", "1-64 characters")
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInputError.one("password", f"at least {MIN_PASSWORD} characters")
+    password_hash = hash_password(password)
+    async with write_transaction():
+        if await AppUser.exists().where(AppUser.username == username):
+            raise StateConflictError(f"user {username!r} already exists")
+        row = {
+            "username": username,
+            "password_hash": password_hash,
+            "role": role.value,
+            "active": True,
+            "created_at": clock.now(),
+        }
+        result = await AppUser.insert(AppUser(**row)).returning(AppUser.id)
+        row["id"] = result[0]["id"]
+        await audit.record(actor, "user", username, "create", after={"username": username, "role": role.value})
+    return _to_read(row)
+
+
+async def list_users() -> list[UserRead]:
+    return [_to_read(r) for r in await AppUser.select().order_by(AppUser.username)]
+
+
+async def authenticate(username: str, password: str) -> UserRead | None:
+    row = await AppUser.select().where(AppUser.username == username).first()
+    ok = verify_password(row["password_hash"] if row else None, password)
+    if row is None or not ok or not row["active"]:
+        return None
+    return _to_read(row)
+
+
+async def active_user(username: str) -> UserRead | None:
+    row = await AppUser.select().where((AppUser.username == username) & (AppUser.active == True)).first()  # noqa: E712
+    return _to_read(row) if row else None

@@ -1,0 +1,120 @@
+"""The registry's tables. Money is BigInt minor units beside a currency code; JSON is kept as text so
+that what is hashed into the audit log is exactly what is stored."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    BigInt,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+class AppUser(Table, tablename="app_user"):
+    username = Varchar(length=64, unique=True, index=True)
+    password_hash = Text()
+    role = Varchar(length=32)
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class Party(Table):
+    ref = Varchar(length=64, unique=True, index=True)
+    name = Varchar(length=255, index=True)
+    kind = Varchar(length=16)
+    id_number = Varchar(length=64, null=True, default=None)
+    status = Varchar(length=16, default="normal")
+    created_at = Timestamptz()
+
+
+class Loan(Table):
+    ref = Varchar(length=64, unique=True, index=True)
+    borrower = ForeignKey(references=Party, index=True)
+    currency = Varchar(length=3)
+    status = Varchar(length=20, default="performing", index=True)
+    classification = Varchar(length=20, default="pass")
+    interest_rate = Varchar(length=16, null=True, default=None)  # decimal string, e.g. "0.0435"
+    maturity = Date(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class Posting(Table):
+    """One line of a loan's append-only ledger: signed deltas of the four balance components."""
+
+    loan = ForeignKey(references=Loan, index=True)
+    kind = Varchar(length=24)
+    principal = BigInt(default=0)
+    interest = BigInt(default=0)
+    penalty = BigInt(default=0)
+    fees = BigInt(default=0)
+    value_date = Date()
+    memo = Varchar(length=255, default="")
+    reverses = Integer(null=True, default=None, index=True)  # id of the posting this one reverses
+    posted_by = Varchar(length=64)
+    posted_at = Timestamptz()
+
+
+class Asset(Table):
+    ref = Varchar(length=64, unique=True, index=True)
+    kind = Varchar(length=24, index=True)
+    owner = ForeignKey(references=Party, index=True)
+    description = Text(default="")
+    address = Text(default="")
+    identifiers = Text(default="{}")  # JSON object: certificate_no, vin, serial_no, ...
+    geometry = Text(null=True, default=None)  # GeoJSON Polygon / MultiPolygon
+    status = Varchar(length=20, default="active", index=True)
+    created_at = Timestamptz()
+
+
+class Lien(Table):
+    ref = Varchar(length=64, unique=True, index=True)
+    asset = ForeignKey(references=Asset, index=True)
+    kind = Varchar(length=24)
+    holder = Varchar(length=255, default="own")  # "own" or the other creditor's name
+    currency = Varchar(length=3)
+    cap = BigInt(null=True, default=None)
+    external_claim = BigInt(null=True, default=None)
+    authority = Varchar(length=255, default="")
+    registration_number = Varchar(length=128, default="")
+    status = Varchar(length=16, default="draft", index=True)
+    perfected_at = Timestamptz(null=True, default=None)
+    expires_on = Date(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class LienLoan(Table, tablename="lien_loan"):
+    lien = ForeignKey(references=Lien, index=True)
+    loan = ForeignKey(references=Loan, index=True)
+
+
+class Document(Table):
+    sha256 = Varchar(length=64, index=True)
+    filename = Varchar(length=255)
+    content_type = Varchar(length=128)
+    size = BigInt()
+    entity = Varchar(length=16)
+    entity_ref = Varchar(length=64, index=True)
+    uploaded_by = Varchar(length=64)
+    uploaded_at = Timestamptz()
+
+
+class AuditEvent(Table, tablename="audit_event"):
+    seq = BigInt(unique=True, index=True)
+    at = Timestamptz()
+    actor = Varchar(length=64)
+    entity = Varchar(length=16)
+    entity_ref = Varchar(length=64, index=True)
+    action = Varchar(length=32)
+    before = Text(null=True, default=None)
+    after = Text(null=True, default=None)
+    prev_hash = Varchar(length=64)
+    hash = Varchar(length=64)
+
+
+TABLES: list[type[Table]] = [AppUser, Party, Loan, Posting, Asset, Lien, LienLoan, Document, AuditEvent]
