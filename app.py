@@ -11,10 +11,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.stores.memory import MemoryStore
 
+from frontend.routes import frontend_router, template_config
 from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
 from registry.config import get_settings
 from registry.db import engine, is_postgres
-from registry.problems import internal_error_handler, problem_details_plugin
+from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
 from registry.router import registry_router
 from registry.schemas.misc import Health
 from registry.tables import AuditEvent
@@ -32,6 +33,8 @@ async def database_lifespan(_app: Litestar) -> AsyncIterator[None]:
         finally:
             await db.close_connection_pool()
     else:
+        # WAL lets readers proceed while one writer commits; it is a property of the file, set once.
+        await AuditEvent.raw("PRAGMA journal_mode=WAL")
         yield
 
 
@@ -46,8 +49,6 @@ async def _throttle_login(request: Request[Any, Any, Any]) -> bool:
 
 
 def create_app() -> Litestar:
-    from frontend.routes import frontend_router
-
     settings = get_settings()
     jwt_auth = build_jwt_auth(settings)
     rate_limit = build_login_rate_limit(settings)
@@ -57,9 +58,11 @@ def create_app() -> Litestar:
         lifespan=[database_lifespan],
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: internal_error_handler},
+        before_request=reject_nul_in_url,
         on_app_init=[jwt_auth.on_app_init],
         middleware=[rate_limit.middleware],
         stores={"rate_limit": MemoryStore()},
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="Collateral registry", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
         ),

@@ -28,7 +28,7 @@ def roles(*allowed: Iterable[Role] | Role) -> dict[str, Any]:
     return {"roles": frozenset(out)}
 
 
-def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Deny by default: a route that declares no roles and is not public refuses everyone."""
     if handler.opt.get("public"):
         return

@@ -49,7 +49,7 @@ class MoneyError(ValueError):
 
 def minor_digits(currency: str) -> int:
     try:
-        return MINOR_DIGITS[currency]
+        return int(MINOR_DIGITS[currency])
     except KeyError:
         raise MoneyError(f"unknown currency {currency!r}") from None
 
@@ -72,7 +72,8 @@ def parse_amount(text: str, currency: str, *, allow_negative: bool = False) -> i
     frac = match["frac"] or ""
     if len(frac) > digits:
         raise MoneyError(f"{currency} amounts have at most {digits} decimal places")
-    units = int(match["int"]) * 10**digits + int(frac.ljust(digits, "0") or "0")
+    scale: int = 10**digits
+    units = int(match["int"]) * scale + int(frac.ljust(digits, "0") or "0")
     if units >= 2**63:
         raise MoneyError("amount is too large")
     return -units if match["sign"] else units
@@ -81,7 +82,8 @@ def parse_amount(text: str, currency: str, *, allow_negative: bool = False) -> i
 def format_amount(units: int, currency: str) -> str:
     digits = minor_digits(currency)
     sign = "-" if units < 0 else ""
-    whole, frac = divmod(abs(units), 10**digits)
+    scale: int = 10**digits
+    whole, frac = divmod(abs(units), scale)
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+from asyncpg.exceptions import DataError, UniqueViolationError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
-from registry.errors import DomainError
+from registry.errors import DomainError, InvalidInputError
 from registry.money import MoneyError
 
 log = logging.getLogger("registry")
@@ -48,11 +50,40 @@ def _money(exc: MoneyError) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=422, title="Invalid input", detail=str(exc))
 
 
+def _unique_violation(exc: Exception) -> ProblemDetailsException:
+    # Two writers racing to create the same ref both pass the service's existence check; the unique
+    # index lets one win and the other lands here. It is the same conflict the check reports.
+    detail = getattr(exc, "detail", None) or str(exc)
+    return ProblemDetailsException(status_code=409, title="Conflict", detail=f"already exists: {detail}")
+
+
+def _data_error(exc: DataError) -> ProblemDetailsException:
+    # SQLSTATE class 22: a value the database cannot hold (a NUL in text, a number out of range) that
+    # slipped past the edge checks, e.g. in a query string. It is the client's input, so 422, not 500.
+    return ProblemDetailsException(status_code=422, title="Invalid input",
+                                   detail=f"a value is not acceptable: {exc}")
+
+
+def _integrity(exc: sqlite3.IntegrityError) -> ProblemDetailsException:
+    if "UNIQUE" in str(exc):
+        return _unique_violation(exc)
+    log.error("integrity error: %s", exc)
+    return ProblemDetailsException(status_code=500, title="Internal error",
+                                   detail="the server failed; nothing was written")
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return ProblemDetailsException(
         status_code=500, title="Internal error", detail="the server failed; nothing was written"
     ).to_response(request)
+
+
+async def reject_nul_in_url(request: Request[Any, Any, Any]) -> None:
+    """A NUL byte can name nothing in either database; refuse it the same way on both engines."""
+    raw_path = request.scope.get("raw_path") or b""
+    if "\x00" in request.url.path or b"%00" in raw_path or b"%00" in request.scope.get("query_string", b""):
+        raise InvalidInputError.one("url", "the path or query contains a NUL character")
 
 
 def problem_details_plugin() -> ProblemDetailsPlugin:
@@ -64,6 +95,9 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 ValidationException: _validation,
                 HTTPException: _http,
                 MoneyError: _money,
+            UniqueViolationError: _unique_violation,
+            DataError: _data_error,
+            sqlite3.IntegrityError: _integrity,
             },
         )
     )

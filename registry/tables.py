@@ -9,6 +9,7 @@ from piccolo.columns import (
     Date,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -17,6 +18,7 @@ from piccolo.table import Table
 
 
 class AppUser(Table, tablename="app_user"):
+    id = Serial(primary_key=True)
     username = Varchar(length=64, unique=True, index=True)
     password_hash = Text()
     role = Varchar(length=32)
@@ -25,7 +27,8 @@ class AppUser(Table, tablename="app_user"):
 
 
 class Party(Table):
-    ref = Varchar(length=64, unique=True, index=True)
+    id = Serial(primary_key=True)
+    ref = Varchar(length=64, unique=True, index=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     name = Varchar(length=255, index=True)
     kind = Varchar(length=16)
     id_number = Varchar(length=64, null=True, default=None)
@@ -34,7 +37,8 @@ class Party(Table):
 
 
 class Loan(Table):
-    ref = Varchar(length=64, unique=True, index=True)
+    id = Serial(primary_key=True)
+    ref = Varchar(length=64, unique=True, index=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     borrower = ForeignKey(references=Party, index=True)
     currency = Varchar(length=3)
     status = Varchar(length=20, default="performing", index=True)
@@ -47,6 +51,7 @@ class Loan(Table):
 class Posting(Table):
     """One line of a loan's append-only ledger: signed deltas of the four balance components."""
 
+    id = Serial(primary_key=True)
     loan = ForeignKey(references=Loan, index=True)
     kind = Varchar(length=24)
     principal = BigInt(default=0)
@@ -61,7 +66,8 @@ class Posting(Table):
 
 
 class Asset(Table):
-    ref = Varchar(length=64, unique=True, index=True)
+    id = Serial(primary_key=True)
+    ref = Varchar(length=64, unique=True, index=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     kind = Varchar(length=24, index=True)
     owner = ForeignKey(references=Party, index=True)
     description = Text(default="")
@@ -73,7 +79,8 @@ class Asset(Table):
 
 
 class Lien(Table):
-    ref = Varchar(length=64, unique=True, index=True)
+    id = Serial(primary_key=True)
+    ref = Varchar(length=64, unique=True, index=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     asset = ForeignKey(references=Asset, index=True)
     kind = Varchar(length=24)
     holder = Varchar(length=255, default="own")  # "own" or the other creditor's name
@@ -89,11 +96,13 @@ class Lien(Table):
 
 
 class LienLoan(Table, tablename="lien_loan"):
+    id = Serial(primary_key=True)
     lien = ForeignKey(references=Lien, index=True)
     loan = ForeignKey(references=Loan, index=True)
 
 
 class Document(Table):
+    id = Serial(primary_key=True)
     sha256 = Varchar(length=64, index=True)
     filename = Varchar(length=255)
     content_type = Varchar(length=128)
@@ -105,6 +114,7 @@ class Document(Table):
 
 
 class AuditEvent(Table, tablename="audit_event"):
+    id = Serial(primary_key=True)
     seq = BigInt(unique=True, index=True)
     at = Timestamptz()
     actor = Varchar(length=64)

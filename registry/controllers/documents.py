@@ -5,10 +5,10 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, MultipartBody
+from litestar.params import FromQuery, MultipartBody
 
 from registry.auth import roles
-from registry.controllers.params import provide_paging
+from registry.controllers.params import RowId, provide_paging
 from registry.errors import InvalidInputError
 from registry.roles import EVIDENCE_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
@@ -55,7 +55,7 @@ class DocumentController(Controller):
         return await documents.list_documents(paging, entity=entity, entity_ref=entity_ref)
 
     @get("/{document_id:int}", operation_id="GetDocument", name="documents:get", opt=roles(REGISTRY_READERS))
-    async def get_document(self, document_id: FromPath[int]) -> DocumentRead:
+    async def get_document(self, document_id: RowId) -> DocumentRead:
         return await documents.get_document(document_id)
 
     @get(
@@ -65,7 +65,7 @@ class DocumentController(Controller):
         opt=roles(REGISTRY_READERS),
         media_type="application/octet-stream",
     )
-    async def download_document(self, document_id: FromPath[int]) -> Response[bytes]:
+    async def download_document(self, document_id: RowId) -> Response[bytes]:
         doc, content = await documents.read_content(document_id)
         safe_name = doc.filename.replace('"', "")
         return Response(

@@ -7,7 +7,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from registry.auth import roles
-from registry.controllers.params import provide_paging
+from registry.controllers.params import RowId, provide_paging
 from registry.roles import LOAN_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
 from registry.schemas.loans import (
@@ -77,7 +77,7 @@ class LoanController(Controller):
         self,
         request: Request[UserRead, Any, Any],
         ref: FromPath[str],
-        posting_id: FromPath[int],
+        posting_id: RowId,
         data: JSONBody[ReversalCreate],
     ) -> PostingRead:
         return await loans.reverse_posting(ref, posting_id, data.memo, request.user.username)

@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from registry.schemas.fields import Identifiers, LongText, Ref
+
 AssetKind = Literal[
     "real_estate", "land_use_right", "vehicle", "equipment", "inventory", "receivable", "deposit", "equity", "ip_right"
 ]
@@ -12,20 +14,20 @@ AssetStatus = Literal["active", "seized", "in_disposal", "disposed", "taken_in_l
 
 
 class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):
-    ref: str
+    ref: Ref
     kind: AssetKind
-    owner_ref: str
-    description: str = ""
-    address: str = ""
-    identifiers: dict[str, str] = msgspec.field(default_factory=dict)
+    owner_ref: Ref
+    description: LongText = ""
+    address: LongText = ""
+    identifiers: Identifiers = msgspec.field(default_factory=dict)
     geometry: dict[str, Any] | None = None
     status: AssetStatus = "active"
 
 
 class AssetUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    description: str | msgspec.UnsetType = msgspec.UNSET
-    address: str | msgspec.UnsetType = msgspec.UNSET
-    identifiers: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    description: LongText | msgspec.UnsetType = msgspec.UNSET
+    address: LongText | msgspec.UnsetType = msgspec.UNSET
+    identifiers: Identifiers | msgspec.UnsetType = msgspec.UNSET
     geometry: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
     status: AssetStatus | msgspec.UnsetType = msgspec.UNSET
 

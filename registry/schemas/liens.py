@@ -5,29 +5,31 @@ from typing import Literal
 
 import msgspec
 
+from registry.schemas.fields import Amount, Currency, LoanRefs, LongText, Name, Ref, RegistrationNumber, Short
+
 LienKind = Literal["mortgage", "max_amount_mortgage", "pledge"]
 
 
 class LienCreate(msgspec.Struct, forbid_unknown_fields=True):
-    ref: str
-    asset_ref: str
+    ref: Ref
+    asset_ref: Ref
     kind: LienKind
-    currency: str
-    holder: str = "own"
-    loan_refs: list[str] = msgspec.field(default_factory=list)
-    cap: str | None = None
-    external_claim: str | None = None
-    authority: str = ""
-    registration_number: str = ""
+    currency: Currency
+    holder: Name = "own"
+    loan_refs: LoanRefs = msgspec.field(default_factory=list)
+    cap: Amount | None = None
+    external_claim: Amount | None = None
+    authority: Name = ""
+    registration_number: RegistrationNumber = ""
     expires_on: date | None = None
 
 
 class LienUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    loan_refs: list[str] | msgspec.UnsetType = msgspec.UNSET
-    cap: str | msgspec.UnsetType | None = msgspec.UNSET
-    external_claim: str | msgspec.UnsetType | None = msgspec.UNSET
-    authority: str | msgspec.UnsetType = msgspec.UNSET
-    registration_number: str | msgspec.UnsetType = msgspec.UNSET
+    loan_refs: LoanRefs | msgspec.UnsetType = msgspec.UNSET
+    cap: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    external_claim: Amount | msgspec.UnsetType | None = msgspec.UNSET
+    authority: Name | msgspec.UnsetType = msgspec.UNSET
+    registration_number: RegistrationNumber | msgspec.UnsetType = msgspec.UNSET
     expires_on: date | msgspec.UnsetType | None = msgspec.UNSET
 
 
@@ -35,12 +37,12 @@ class RegistrationMove(msgspec.Struct, forbid_unknown_fields=True):
     """Move a lien's registration. `registered` needs a registration number (here or already set);
     perfected_at defaults to now."""
 
-    to: str
-    registration_number: str | None = None
-    authority: str | None = None
+    to: Short
+    registration_number: RegistrationNumber | None = None
+    authority: Name | None = None
     perfected_at: datetime | None = None
     expires_on: date | None = None
-    reason: str = ""
+    reason: LongText = ""
 
 
 class LienRead(msgspec.Struct):

@@ -5,25 +5,27 @@ from typing import Literal
 
 import msgspec
 
+from registry.schemas.fields import Amount, Currency, Memo, Rate, Ref
+
 LoanStatus = Literal["performing", "overdue", "non_performing", "restructured", "settled", "written_off"]
 Classification = Literal["pass", "special_mention", "substandard", "doubtful", "loss"]
 PostingKind = Literal["disbursement", "accrual", "repayment", "disposal_proceeds", "capitalisation", "write_off"]
 
 
 class LoanCreate(msgspec.Struct, forbid_unknown_fields=True):
-    ref: str
-    borrower_ref: str
-    currency: str
+    ref: Ref
+    borrower_ref: Ref
+    currency: Currency
     status: LoanStatus = "performing"
     classification: Classification = "pass"
-    interest_rate: str | None = None
+    interest_rate: Rate | None = None
     maturity: date | None = None
 
 
 class LoanUpdate(msgspec.Struct, forbid_unknown_fields=True):
     status: LoanStatus | msgspec.UnsetType = msgspec.UNSET
     classification: Classification | msgspec.UnsetType = msgspec.UNSET
-    interest_rate: str | msgspec.UnsetType | None = msgspec.UNSET
+    interest_rate: Rate | msgspec.UnsetType | None = msgspec.UNSET
     maturity: date | msgspec.UnsetType | None = msgspec.UNSET
 
 
@@ -53,15 +55,15 @@ class PostingCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     kind: PostingKind
     value_date: date
-    principal: str = "0"
-    interest: str = "0"
-    penalty: str = "0"
-    fees: str = "0"
-    memo: str = ""
+    principal: Amount = "0"
+    interest: Amount = "0"
+    penalty: Amount = "0"
+    fees: Amount = "0"
+    memo: Memo = ""
 
 
 class ReversalCreate(msgspec.Struct, forbid_unknown_fields=True):
-    memo: str = ""
+    memo: Memo = ""
 
 
 class PostingRead(msgspec.Struct):

@@ -6,13 +6,14 @@ from typing import Any, Literal
 import msgspec
 
 from registry.roles import Role
+from registry.schemas.fields import Password, Username
 
 EntityKind = Literal["party", "loan", "asset", "lien"]
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
-    username: str
-    password: str
+    username: Username
+    password: Password
 
 
 class TokenResponse(msgspec.Struct):
@@ -21,8 +22,8 @@ class TokenResponse(msgspec.Struct):
 
 
 class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
-    username: str
-    password: str
+    username: Username
+    password: Password
     role: Role
 
 

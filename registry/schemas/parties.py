@@ -5,21 +5,23 @@ from typing import Literal
 
 import msgspec
 
+from registry.schemas.fields import IdNumber, Name, Ref
+
 PartyKind = Literal["individual", "company"]
 PartyStatus = Literal["normal", "bankrupt", "blacklisted"]
 
 
 class PartyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    ref: str
-    name: str
+    ref: Ref
+    name: Name
     kind: PartyKind
-    id_number: str | None = None
+    id_number: IdNumber | None = None
     status: PartyStatus = "normal"
 
 
 class PartyUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    id_number: str | msgspec.UnsetType | None = msgspec.UNSET
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    id_number: IdNumber | msgspec.UnsetType | None = msgspec.UNSET
     status: PartyStatus | msgspec.UnsetType = msgspec.UNSET
 
 

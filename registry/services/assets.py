@@ -11,7 +11,15 @@ from registry.errors import InvalidInputError, NotFoundError
 from registry.geometry import GeometryError, check_parcel
 from registry.schemas.assets import AssetCreate, AssetDetail, AssetRead, AssetUpdate
 from registry.schemas.common import Page, Paging
-from registry.services.common import check_ref, check_text, ensure_ref_free, id_for_ref, set_fields
+from registry.services.common import (
+    check_ref,
+    check_text,
+    contains,
+    ensure_ref_free,
+    id_for_ref,
+    lock_by_ref,
+    set_fields,
+)
 from registry.services.liens import lien_lines_for_asset
 from registry.tables import Asset, Party
 
@@ -61,7 +69,7 @@ def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
 
 def _select() -> Any:
     return Asset.select(
-        Asset.all_columns(), Asset.owner.ref.as_alias("owner_ref"), Asset.owner.name.as_alias("owner_name")
+        *Asset.all_columns(), Asset.owner.ref.as_alias("owner_ref"), Asset.owner.name.as_alias("owner_name")
     )
 
 
@@ -115,13 +123,12 @@ async def list_assets(
 ) -> Page[AssetRead]:
     where = []
     if q:
-        pattern = f"%{q}%"
         where.append(
-            Asset.ref.ilike(pattern)
-            | Asset.description.ilike(pattern)
-            | Asset.address.ilike(pattern)
-            | Asset.identifiers.ilike(pattern)
-            | Asset.owner.name.ilike(pattern)
+            contains(Asset.ref, q)
+            | contains(Asset.description, q)
+            | contains(Asset.address, q)
+            | contains(Asset.identifiers, q)
+            | contains(Asset.owner.name, q)
         )
     if kind:
         where.append(Asset.kind == kind)
@@ -137,6 +144,7 @@ async def list_assets(
 async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
     changes = set_fields(data)
     async with write_transaction():
+        await lock_by_ref(Asset, ref, "asset")
         before = await asset_row(ref)
         if "geometry" in changes:
             changes["geometry"] = _check_geometry(before["kind"], changes["geometry"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from piccolo.table import Table
@@ -30,20 +30,41 @@ def check_text(field: str, value: str, max_len: int, *, required: bool = True) -
     return value
 
 
+def _ref_column(table: type[Table]) -> Any:
+    return cast(Any, table).ref
+
+
 async def id_for_ref(table: type[Table], ref: str, entity: str, field: str | None = None) -> int:
-    row = await table.select(table._meta.primary_key).where(table.ref == ref).first()  # type: ignore[attr-defined]
+    row = await table.select(table._meta.primary_key).where(_ref_column(table) == ref).first()
     if row is None:
         raise NotFoundError(entity, ref, field)
     return int(row["id"])
 
 
+async def lock_by_ref(table: type[Table], ref: str, entity: str) -> int:
+    """Lock the row named by ref for the rest of the transaction, so what is read next is what is changed."""
+    from registry.db import lock_row
+
+    row_id = await id_for_ref(table, ref, entity)
+    await lock_row(table, row_id)
+    return row_id
+
+
 async def ensure_ref_free(table: type[Table], ref: str, entity: str) -> None:
     from registry.errors import StateConflictError
 
-    if await table.exists().where(table.ref == ref):  # type: ignore[attr-defined]
+    if await table.exists().where(_ref_column(table) == ref):
         raise StateConflictError(f"a {entity} with ref {ref!r} already exists")
 
 
-def set_fields(update: msgspec.Struct) -> dict[str, Any]:
+def set_fields(update: msgspec.Struct) -> dict[Any, Any]:
     """The fields a PATCH body actually carries."""
     return {f: v for f in update.__struct_fields__ if (v := getattr(update, f)) is not msgspec.UNSET}
+
+
+def contains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match: ILIKE on PostgreSQL; SQLite's LIKE already ignores ASCII case."""
+    from registry.db import is_postgres
+
+    pattern = f"%{text}%"
+    return column.ilike(pattern) if is_postgres() else column.like(pattern)

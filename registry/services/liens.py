@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from registry import audit, clock
-from registry.db import lock_row, write_transaction
+from registry.db import write_transaction
 from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
 from registry.money import MoneyError, check_currency, format_amount, parse_amount
 from registry.ranking import RankInput, rank_liens
@@ -14,14 +14,14 @@ from registry.registration import ALLOWED_MOVES, RefusedMove, RegistrationStatus
 from registry.schemas.assets import AssetLienLine
 from registry.schemas.common import Page, Paging
 from registry.schemas.liens import LienCreate, LienRead, LienUpdate, RegistrationMove
-from registry.services.common import check_ref, check_text, ensure_ref_free, id_for_ref, set_fields
+from registry.services.common import check_ref, check_text, ensure_ref_free, id_for_ref, lock_by_ref, set_fields
 from registry.tables import Asset, Lien, LienLoan, Loan
 
 OWN = "own"
 
 
 def _select() -> Any:
-    return Lien.select(Lien.all_columns(), Lien.asset.ref.as_alias("asset_ref"))
+    return Lien.select(*Lien.all_columns(), Lien.asset.ref.as_alias("asset_ref"))
 
 
 async def _lien_row(ref: str) -> dict[str, Any]:
@@ -29,6 +29,12 @@ async def _lien_row(ref: str) -> dict[str, Any]:
     if row is None:
         raise NotFoundError("lien", ref)
     return dict(row)
+
+
+async def _locked_lien_row(ref: str) -> dict[str, Any]:
+    """Read a lien for changing it: locked first, so the state checked is the state changed."""
+    await lock_by_ref(Lien, ref, "lien")
+    return await _lien_row(ref)
 
 
 async def _loan_refs(lien_ids: list[int]) -> dict[int, list[str]]:
@@ -245,8 +251,7 @@ async def list_liens(
 async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
     changes = set_fields(data)
     async with write_transaction():
-        before = await _lien_row(ref)
-        await lock_row(Lien, before["id"])
+        before = await _locked_lien_row(ref)
         before_loans = (await _loan_refs([before["id"]]))[before["id"]]
         status = RegistrationStatus(before["status"])
         if status not in (RegistrationStatus.DRAFT, RegistrationStatus.SUBMITTED, RegistrationStatus.REGISTERED):
@@ -294,14 +299,13 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
 
 async def move_registration(ref: str, data: RegistrationMove, actor: str) -> LienRead:
     async with write_transaction():
-        before = await _lien_row(ref)
-        await lock_row(Lien, before["id"])
+        before = await _locked_lien_row(ref)
         current = RegistrationStatus(before["status"])
         try:
             target = move(current, data.to)
         except RefusedMove as exc:
             raise StateConflictError(str(exc), current=current.value, allowed=exc.allowed) from None
-        changes: dict[str, Any] = {"status": target.value}
+        changes: dict[Any, Any] = {"status": target.value}
         for field in ("registration_number", "authority", "expires_on"):
             if getattr(data, field) is not None:
                 changes[field] = getattr(data, field)

@@ -12,7 +12,7 @@ from registry.errors import FieldErrors, InvalidInputError, NotFoundError, State
 from registry.money import MoneyError, check_currency, format_amount, parse_amount, parse_ratio
 from registry.schemas.common import Page, Paging
 from registry.schemas.loans import Balance, LoanCreate, LoanRead, LoanUpdate, PostingCreate, PostingRead
-from registry.services.common import check_ref, ensure_ref_free, id_for_ref, set_fields
+from registry.services.common import check_ref, contains, ensure_ref_free, id_for_ref, lock_by_ref, set_fields
 from registry.tables import Loan, Party, Posting
 
 COMPONENTS = ("principal", "interest", "penalty", "fees")
@@ -69,7 +69,9 @@ def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
 
 async def _loan_row(ref: str) -> dict[str, Any]:
     row = (
-        await Loan.select(Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref")).where(Loan.ref == ref).first()
+        await Loan.select(*Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
+        .where(Loan.ref == ref)
+        .first()
     )
     if row is None:
         raise NotFoundError("loan", ref)
@@ -141,7 +143,7 @@ async def list_loans(
 ) -> Page[LoanRead]:
     where = []
     if q:
-        where.append(Loan.ref.ilike(f"%{q}%"))
+        where.append(contains(Loan.ref, q))
     if borrower_ref:
         where.append(Loan.borrower.ref == borrower_ref)
     if status:
@@ -152,7 +154,7 @@ async def list_loans(
         where.append(Loan.currency == currency)
     total = await Loan.count().where(*where)
     rows = (
-        await Loan.select(Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
+        await Loan.select(*Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
         .where(*where)
         .order_by(Loan.ref)
         .limit(paging.page_size)
@@ -167,6 +169,7 @@ async def update_loan(ref: str, data: LoanUpdate, actor: str) -> LoanRead:
     if "interest_rate" in changes:
         changes["interest_rate"] = _check_rate("interest_rate", changes["interest_rate"])
     async with write_transaction():
+        await lock_by_ref(Loan, ref, "loan")
         before = await _loan_row(ref)
         if changes:
             await Loan.update(changes).where(Loan.id == before["id"])

@@ -10,7 +10,7 @@ from registry.errors import NotFoundError
 from registry.roles import PII_READERS, Role
 from registry.schemas.common import Page, Paging
 from registry.schemas.parties import PartyCreate, PartyRead, PartyUpdate
-from registry.services.common import check_ref, check_text, ensure_ref_free, set_fields
+from registry.services.common import check_ref, check_text, contains, ensure_ref_free, lock_by_ref, set_fields
 from registry.tables import Party
 
 
@@ -42,7 +42,7 @@ async def create_party(data: PartyCreate, actor: str, role: Role) -> PartyRead:
     name = check_text("name", data.name, 255)
     async with write_transaction():
         await ensure_ref_free(Party, data.ref, "party")
-        row = {
+        row: dict[str, Any] = {
             "ref": data.ref,
             "name": name,
             "kind": data.kind,
@@ -72,7 +72,7 @@ async def list_parties(
 ) -> Page[PartyRead]:
     where = []
     if q:
-        where.append(Party.ref.ilike(f"%{q}%") | Party.name.ilike(f"%{q}%"))
+        where.append(contains(Party.ref, q) | contains(Party.name, q))
     if kind:
         where.append(Party.kind == kind)
     if status:
@@ -87,6 +87,7 @@ async def update_party(ref: str, data: PartyUpdate, actor: str, role: Role) -> P
     if "name" in changes:
         changes["name"] = check_text("name", changes["name"], 255)
     async with write_transaction():
+        await lock_by_ref(Party, ref, "party")
         before = await get_party_row(ref)
         if changes:
             await Party.update(changes).where(Party.id == before["id"])

@@ -29,7 +29,7 @@ async def create_user(username: str, password: str, role: Role, actor: str) -> U
     async with write_transaction():
         if await AppUser.exists().where(AppUser.username == username):
             raise StateConflictError(f"user {username!r} already exists")
-        row = {
+        row: dict[str, Any] = {
             "username": username,
             "password_hash": password_hash,
             "role": role.value,

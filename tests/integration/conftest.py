@@ -50,7 +50,7 @@ async def empty_tables(keep_users: bool = True) -> None:
 @pytest.fixture(scope="session")
 async def database() -> AsyncIterator[None]:
     await _reset_schema()
-    yield
+    return
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +68,7 @@ async def users(app: Any) -> dict[Role, str]:
 
     for role in Role:
         await create_user(f"{role.value}1", PASSWORDS[role], role, "test-setup")
+    await empty_tables()  # each test starts with an empty audit chain
     return {role: f"{role.value}1" for role in Role}
 
 

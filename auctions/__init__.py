@@ -1,0 +1,1 @@
+"""Disposal cases, auction rounds, bids, private sale, in-lieu and the proceeds waterfall (later issues)."""

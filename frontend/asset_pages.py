@@ -1,0 +1,126 @@
+"""The asset register and the asset page."""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Annotated, Any, get_args
+from urllib.parse import urlencode
+
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
+from litestar.response import Template
+
+from frontend.templating import layout_context
+from registry.auth import roles
+from registry.roles import REGISTRY_READERS
+from registry.schemas.assets import AssetKind, AssetRead, AssetStatus
+from registry.schemas.common import MAX_PAGE_SIZE, Page, Paging
+from registry.services.assets import get_asset, list_assets
+
+ASSET_KINDS: tuple[str, ...] = get_args(AssetKind)
+ASSET_STATUSES: tuple[str, ...] = get_args(AssetStatus)
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = PAGE_SIZES[0]
+MAX_QUERY = 200
+
+
+def _choice(field: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    # The filter selects send "" for "any"; anything else must be a known value, not silently ignored.
+    if not value:
+        return None
+    if value not in allowed:
+        raise ValidationException(detail=f"{field}: unknown value {value!r}; one of {', '.join(allowed)}")
+    return value
+
+
+class RegisterQuery:
+    """The register's filters as the page shows them, and the URLs that keep them while paging."""
+
+    def __init__(self, q: str | None, kind: str | None, status: str | None, page: int, page_size: int) -> None:
+        self.q = (q or "").strip()[:MAX_QUERY]
+        self.kind = _choice("kind", kind, ASSET_KINDS)
+        self.status = _choice("status", status, ASSET_STATUSES)
+        self.page = page
+        self.page_size = page_size
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.kind or self.status)
+
+    def url(self, page: int | None = None) -> str:
+        """The canonical register URL: only the filters in use, page 1 and the default size left out."""
+        params: list[tuple[str, str | int]] = []
+        if self.q:
+            params.append(("q", self.q))
+        if self.kind:
+            params.append(("kind", self.kind))
+        if self.status:
+            params.append(("status", self.status))
+        if (page := self.page if page is None else page) > 1:
+            params.append(("page", page))
+        if self.page_size != DEFAULT_PAGE_SIZE:
+            params.append(("page_size", self.page_size))
+        return "/assets" + (f"?{urlencode(params)}" if params else "")
+
+
+def _results_context(query: RegisterQuery, page: Page[AssetRead]) -> dict[str, Any]:
+    pages = max(1, ceil(page.total / page.page_size))
+    first = (page.page - 1) * page.page_size + 1 if page.items else 0
+    return {
+        "query": query,
+        "page": page,
+        "pages": pages,
+        "first_row": first,
+        "last_row": first + len(page.items) - 1 if page.items else 0,
+        "prev_url": query.url(page.page - 1) if page.page > 1 else None,
+        "next_url": query.url(page.page + 1) if page.page < pages else None,
+    }
+
+
+def provide_register_query(
+    q: FromQuery[str | None] = None,
+    kind: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    page: Annotated[int, QueryParameter(ge=1)] = 1,
+    page_size: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> RegisterQuery:
+    return RegisterQuery(q, kind, status, page, page_size)
+
+
+class AssetPagesController(Controller):
+    path = "/assets"
+    dependencies = {"register_query": Provide(provide_register_query, sync_to_thread=False)}
+
+    @get(name="pages:assets", opt=roles(REGISTRY_READERS))
+    async def asset_register(self, request: HTMXRequest, register_query: NamedDependency[RegisterQuery]) -> Template:
+        query = register_query
+        found = await list_assets(
+            Paging(query.page, query.page_size), q=query.q or None, kind=query.kind, status=query.status
+        )
+        context = _results_context(query, found)
+        # The same URL answers a whole page or, to htmx, only the results; caches must keep them apart.
+        headers = {"Vary": "HX-Request"}
+        if request.htmx and not request.htmx.history_restore_request:
+            # The form sends every field, empty ones too; push the tidy URL of what is shown instead.
+            return HTMXTemplate(
+                template_name="assets/_results.html", context=context, push_url=query.url(), headers=headers
+            )
+        return Template(
+            template_name="assets/register.html",
+            context={
+                **layout_context(request),
+                **context,
+                "kinds": ASSET_KINDS,
+                "statuses": ASSET_STATUSES,
+                "page_sizes": sorted({*PAGE_SIZES, query.page_size}),
+            },
+            headers=headers,
+        )
+
+    @get("/{ref:str}", name="pages:asset", opt=roles(REGISTRY_READERS))
+    async def asset_page(self, request: HTMXRequest, ref: FromPath[str]) -> Template:
+        asset = await get_asset(ref)
+        return Template(template_name="assets/detail.html", context={**layout_context(request), "asset": asset})

@@ -1,0 +1,115 @@
+"""Signing in and out of the pages, and where each role lands.
+
+The pages use the same JWT as the API, carried in the HttpOnly `access_token` cookie that the JWT
+cookie middleware already reads; the cookie is SameSite=Strict, which is what keeps another site
+from posting these forms with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_401_UNAUTHORIZED
+
+from frontend.errors import LOGIN_PATH, safe_next
+from frontend.templating import landing_page, layout_context, navigation_for, signed_in_user
+from registry.auth import PUBLIC, roles
+from registry.roles import ALL_ROLES
+from registry.services.users import authenticate
+
+WRONG_CREDENTIALS = "Wrong username or password."
+
+
+@dataclass
+class LoginForm:
+    username: str = ""
+    password: str = ""
+    next: str = ""
+
+
+def _login_page(
+    request: Request[Any, Any, Any],
+    *,
+    username: str = "",
+    next_path: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    return Template(
+        template_name="login.html",
+        context={**layout_context(request), "username": username, "next": next_path or "", "error": error},
+        status_code=status_code,
+    )
+
+
+def _session_cookie(request: Request[Any, Any, Any], token: str) -> Cookie:
+    # Same attributes as JWTCookieAuth.login() would set, but on a redirect instead of a body.
+    jwt_auth = request.app.state.jwt_auth
+    return Cookie(
+        key=jwt_auth.key,
+        value=token,
+        path=jwt_auth.path,
+        domain=jwt_auth.domain,
+        secure=jwt_auth.secure,
+        httponly=True,
+        samesite=jwt_auth.samesite,
+        max_age=int(jwt_auth.default_token_expiration.total_seconds()),
+    )
+
+
+class SessionController(Controller):
+    path = "/"
+
+    @get("/login", name="pages:login-form", opt=PUBLIC)
+    async def login_form(
+        self, request: Request[Any, Any, Any], next_path: Annotated[str | None, QueryParameter(name="next")] = None
+    ) -> Template:
+        return _login_page(request, next_path=safe_next(next_path))
+
+    @post("/login", name="pages:login", opt=PUBLIC)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Redirect | Template:
+        username = data.username.strip()
+        next_path = safe_next(data.next)
+        user = await authenticate(username, data.password) if username and data.password else None
+        if user is None:
+            return _login_page(
+                request,
+                username=username,
+                next_path=next_path,
+                error=WRONG_CREDENTIALS,
+                status_code=HTTP_401_UNAUTHORIZED,
+            )
+        token = request.app.state.jwt_auth.create_token(identifier=user.username, token_extras={"role": user.role})
+        response = Redirect(path=next_path or landing_page(user.role), status_code=HTTP_303_SEE_OTHER)
+        response.set_cookie(_session_cookie(request, token))
+        return response
+
+    @post("/logout", name="pages:logout", opt=PUBLIC)
+    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+        # Public on purpose: dropping the cookie needs no identity, and an expired session must still
+        # be able to sign out cleanly.
+        jwt_auth = request.app.state.jwt_auth
+        response = Redirect(path=LOGIN_PATH, status_code=HTTP_303_SEE_OTHER)
+        response.delete_cookie(jwt_auth.key, path=jwt_auth.path, domain=jwt_auth.domain)
+        return response
+
+    @get("/", name="pages:start", opt=roles(ALL_ROLES))
+    async def start(self, request: Request[Any, Any, Any]) -> Redirect:
+        user = signed_in_user(request)
+        return Redirect(path=landing_page(user.role) if user else LOGIN_PATH, status_code=HTTP_303_SEE_OTHER)
+
+    @get("/home", name="pages:home", opt=roles(ALL_ROLES))
+    async def home(self, request: Request[Any, Any, Any]) -> Template:
+        user = signed_in_user(request)
+        links = navigation_for(user.role) if user else []
+        return Template(template_name="home.html", context={**layout_context(request), "links": links})

@@ -1,0 +1,52 @@
+"""The `collateral` command as an operator runs it: a separate process on its own SQLite file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ENGINE
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(ENGINE != "sqlite", reason="runs its own SQLite database once, in the SQLite pass"),
+]
+
+
+def run(tmp_path: Path, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+           "COLLATERAL_DATA_DIR": str(tmp_path / "data")}
+    if password is not None:
+        env["COLLATERAL_PASSWORD"] = password
+    return subprocess.run([sys.executable, "-m", "registry", *args], env=env, capture_output=True, text=True,
+                          timeout=120, check=False, stdin=subprocess.DEVNULL)
+
+
+def test_migrate_users_add_and_audit_verify(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    added = run(tmp_path, "users", "add", "alice", "--role", "asset_manager", password="correct-horse")
+    assert added.returncode == 0, added.stderr
+    duplicate = run(tmp_path, "users", "add", "alice", "--role", "auditor", password="correct-horse")
+    assert duplicate.returncode != 0
+    assert "already exists" in duplicate.stderr
+    bad_role = run(tmp_path, "users", "add", "bob", "--role", "emperor", password="correct-horse")
+    assert bad_role.returncode != 0
+    assert "emperor" in bad_role.stderr
+    short = run(tmp_path, "users", "add", "carol", "--role", "auditor", password="short")
+    assert short.returncode != 0
+    assert "password" in short.stderr
+
+    verified = run(tmp_path, "audit", "verify")
+    assert verified.returncode == 0
+    assert "intact: 1 events" in verified.stdout
+
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        db.execute("UPDATE audit_event SET actor = 'mallory' WHERE seq = 1")
+    broken = run(tmp_path, "audit", "verify")
+    assert broken.returncode == 1
+    assert "broken at event 1" in broken.stderr
