@@ -7,6 +7,7 @@ from piccolo.columns import (
     BigInt,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Integer,
     Serial,
@@ -74,8 +75,32 @@ class Asset(Table):
     address = Text(default="")
     identifiers = Text(default="{}")  # JSON object: certificate_no, vin, serial_no, ...
     geometry = Text(null=True, default=None)  # GeoJSON Polygon / MultiPolygon
+    # Derived from the geometry when it is written (geodesic, WGS84), so region and point queries
+    # can prefilter in SQL by bounding box and centroid without parsing every parcel.
+    parcel_area_m2 = Float(null=True, default=None)
+    parcel_perimeter_m = Float(null=True, default=None)
+    centroid_lon = Float(null=True, default=None)
+    centroid_lat = Float(null=True, default=None)
+    bbox_min_lon = Float(null=True, default=None, index=True)
+    bbox_min_lat = Float(null=True, default=None)
+    bbox_max_lon = Float(null=True, default=None)
+    bbox_max_lat = Float(null=True, default=None)
     status = Varchar(length=20, default="active", index=True)
     created_at = Timestamptz()
+
+
+class ParcelOverlap(Table, tablename="parcel_overlap"):
+    """Two parcels drawn over each other by more than the threshold share: a possible double pledge.
+
+    Stored with asset_a.id < asset_b.id, one row per pair; rebuilt for a parcel whenever it changes."""
+
+    id = Serial(primary_key=True)
+    asset_a = ForeignKey(references=Asset, index=True)
+    asset_b = ForeignKey(references=Asset, index=True)
+    overlap_area_m2 = Float()
+    share_of_a = Float()  # overlap / area of a
+    share_of_b = Float()
+    detected_at = Timestamptz()
 
 
 class Lien(Table):
@@ -127,4 +152,4 @@ class AuditEvent(Table, tablename="audit_event"):
     hash = Varchar(length=64)
 
 
-TABLES: list[type[Table]] = [AppUser, Party, Loan, Posting, Asset, Lien, LienLoan, Document, AuditEvent]
+TABLES: list[type[Table]] = [AppUser, Party, Loan, Posting, Asset, ParcelOverlap, Lien, LienLoan, Document, AuditEvent]

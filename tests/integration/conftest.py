@@ -13,10 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from piccolo.conf.apps import Finder
+from piccolo.table import sort_table_classes
 
 from registry import clock
 from registry.roles import Role
-from registry.tables import TABLES, AppUser
+from registry.tables import AppUser
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +40,14 @@ async def _reset_schema() -> None:
 async def empty_tables(keep_users: bool = True) -> None:
     from registry.db import is_postgres
 
-    tables = [t for t in TABLES if not (keep_users and t is AppUser)]
+    # Every app's tables, dependants before what they reference.
+    ordered = list(reversed(sort_table_classes(Finder().get_table_classes())))
+    tables = [t for t in ordered if not (keep_users and t is AppUser)]
     names = ", ".join(t._meta.tablename for t in tables)
     if is_postgres():
         await AppUser.raw(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     else:
-        for t in reversed(tables):
+        for t in tables:
             await t.delete(force=True)
 
 

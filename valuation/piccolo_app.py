@@ -1,0 +1,19 @@
+"""Valuation as a Piccolo app."""
+
+from __future__ import annotations
+
+import os
+
+from piccolo.conf.apps import AppConfig
+
+from valuation.tables import TABLES
+
+CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+
+APP_CONFIG = AppConfig(
+    app_name="valuation",
+    migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
+    table_classes=TABLES,
+    migration_dependencies=["registry.piccolo_app"],
+    commands=[],
+)
