@@ -9,6 +9,7 @@ where the run fails.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import tempfile
@@ -22,7 +23,10 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 _TMP = Path(tempfile.mkdtemp(prefix="collateral-tests-"))
 
 if ENGINE == "postgres":
-    os.environ["DATABASE_URL"] = POSTGRES_URL
+    # A database of this run's own (made from the test database's server), so two runs at once cannot
+    # drop each other's tables; dropped again when the run ends.
+    RUN_DATABASE = f"collateral_test_{os.getpid()}"
+    os.environ["DATABASE_URL"] = urlparse(POSTGRES_URL)._replace(path=f"/{RUN_DATABASE}").geturl()
 else:
     os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'registry.sqlite3'}"
 os.environ["COLLATERAL_DATA_DIR"] = str(_TMP / "data")
@@ -38,6 +42,27 @@ def postgres_reachable() -> str | None:
             return None
     except OSError as exc:
         return f"PostgreSQL at {url.hostname}:{url.port or 5432} is not reachable ({exc})"
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if ENGINE == "postgres" and postgres_reachable() is None:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{RUN_DATABASE}"'))
+        asyncio.run(_admin(f'CREATE DATABASE "{RUN_DATABASE}"'))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if ENGINE == "postgres" and postgres_reachable() is None:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{RUN_DATABASE}" WITH (FORCE)'))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

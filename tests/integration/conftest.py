@@ -37,6 +37,7 @@ async def _reset_schema() -> None:
     assert result.success, result.message
 
 
+
 async def empty_tables(keep_users: bool = True) -> None:
     from registry.db import is_postgres
 
@@ -52,9 +53,8 @@ async def empty_tables(keep_users: bool = True) -> None:
 
 
 @pytest.fixture(scope="session")
-async def database() -> AsyncIterator[None]:
+async def database() -> None:
     await _reset_schema()
-    return
 
 
 @pytest.fixture(scope="session")
