@@ -13,12 +13,18 @@ from litestar.stores.memory import MemoryStore
 
 from frontend.routes import frontend_router, template_config
 from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
+from registry.bulk.book import BookFile
+from registry.bulk.registry_files import registry_book_files
+from registry.cli import main
+from registry.cli_books import export_command, import_command
 from registry.config import get_settings
 from registry.db import engine, is_postgres
 from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
 from registry.router import registry_router
 from registry.schemas.misc import Health
 from registry.tables import AuditEvent
+from valuation.bulk_files import valuation_book_files
+from valuation.router import valuation_router
 
 LOGIN_PATHS = frozenset({"/api/auth/login", "/login"})
 
@@ -48,13 +54,25 @@ async def _throttle_login(request: Request[Any, Any, Any]) -> bool:
     return request.method == "POST" and request.url.path in LOGIN_PATHS
 
 
+def book_files() -> list[BookFile]:
+    """Every file of the book, from every package that owns some."""
+    return [*registry_book_files(), *valuation_book_files()]
+
+
+def cli() -> None:
+    """The `collateral` command: the registry's commands plus those that need the whole book."""
+    main.add_command(import_command)
+    main.add_command(export_command)
+    main(obj={"book_files": book_files})
+
+
 def create_app() -> Litestar:
     settings = get_settings()
     jwt_auth = build_jwt_auth(settings)
     rate_limit = build_login_rate_limit(settings)
     rate_limit.check_throttle_handler = _throttle_login
     app = Litestar(
-        route_handlers=[health, registry_router(), frontend_router()],
+        route_handlers=[health, registry_router(), valuation_router(), frontend_router()],
         lifespan=[database_lifespan],
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: internal_error_handler},
@@ -68,4 +86,9 @@ def create_app() -> Litestar:
         ),
     )
     app.state.jwt_auth = jwt_auth
+    app.state.book_files = book_files
     return app
+
+
+if __name__ == "__main__":
+    cli()

@@ -13,12 +13,14 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Template
 
+from frontend.parcel_map import render as render_parcel_map
 from frontend.templating import layout_context
 from registry.auth import roles
 from registry.roles import REGISTRY_READERS
 from registry.schemas.assets import AssetKind, AssetRead, AssetStatus
 from registry.schemas.common import MAX_PAGE_SIZE, Page, Paging
 from registry.services.assets import get_asset, list_assets
+from registry.services.parcels import neighbourhood
 
 ASSET_KINDS: tuple[str, ...] = get_args(AssetKind)
 ASSET_STATUSES: tuple[str, ...] = get_args(AssetStatus)
@@ -90,6 +92,10 @@ def provide_register_query(
     return RegisterQuery(q, kind, status, page, page_size)
 
 
+def _place(lat: float, lon: float) -> str:
+    return f"{abs(lat):.6f}°{'N' if lat >= 0 else 'S'} {abs(lon):.6f}°{'E' if lon >= 0 else 'W'}"
+
+
 class AssetPagesController(Controller):
     path = "/assets"
     dependencies = {"register_query": Provide(provide_register_query, sync_to_thread=False)}
@@ -123,4 +129,10 @@ class AssetPagesController(Controller):
     @get("/{ref:str}", name="pages:asset", opt=roles(REGISTRY_READERS))
     async def asset_page(self, request: HTMXRequest, ref: FromPath[str]) -> Template:
         asset = await get_asset(ref)
-        return Template(template_name="assets/detail.html", context={**layout_context(request), "asset": asset})
+        hood = await neighbourhood(asset.id) if asset.geometry else None
+        parcel_map = render_parcel_map(hood) if hood else None
+        return Template(
+            template_name="assets/detail.html",
+            context={**layout_context(request), "asset": asset, "parcel_map": parcel_map,
+                     "centroid": _place(asset.parcel.centroid_lat, asset.parcel.centroid_lon) if asset.parcel else ""},
+        )

@@ -12,6 +12,7 @@ from litestar.plugins.htmx import HTMXRequest
 
 from frontend.asset_pages import AssetPagesController
 from frontend.errors import page_exception_handlers
+from frontend.overlap_pages import OverlapPagesController
 from frontend.session import SessionController
 from frontend.templating import static_files_router, template_config
 from registry.auth import role_guard
@@ -23,7 +24,7 @@ def pages_router() -> Router:
     """Every page sits behind the role guard, deny by default, like the API."""
     return Router(
         path="/",
-        route_handlers=[SessionController, AssetPagesController],
+        route_handlers=[SessionController, AssetPagesController, OverlapPagesController],
         guards=[role_guard],
         exception_handlers=page_exception_handlers(),
         request_class=HTMXRequest,

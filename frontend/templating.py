@@ -32,7 +32,7 @@ class NavLink:
 
 
 # Only pages that exist; a role with none of them (bidders, for now) gets the home page alone.
-NAVIGATION = (NavLink("Assets", "/assets", REGISTRY_READERS),)
+NAVIGATION = (NavLink("Assets", "/assets", REGISTRY_READERS), NavLink("Overlaps", "/overlaps", REGISTRY_READERS))
 
 # Where each role lands after signing in: the first page its navigation offers, else /home.
 HOME = "/home"

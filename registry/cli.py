@@ -105,3 +105,8 @@ def audit_verify() -> None:
     click.echo(f"audit chain broken at event {report.first_broken_seq}: {report.reason} "
                f"({report.events} events verified before it)", err=True)
     sys.exit(1)
+
+
+from registry.cli_parcels import parcels  # noqa: E402
+
+main.add_command(parcels)

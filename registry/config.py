@@ -17,6 +17,7 @@ class Settings:
     data_dir: Path
     token_minutes: int
     login_attempts_per_minute: int
+    overlap_min_share: float = 0.01  # parcels overlapping by more than this share of either area are flagged
 
     @property
     def is_sqlite(self) -> bool:
@@ -51,4 +52,17 @@ def get_settings() -> Settings:
         data_dir=data_dir,
         token_minutes=int(os.environ.get("COLLATERAL_TOKEN_MINUTES", "480")),
         login_attempts_per_minute=int(os.environ.get("COLLATERAL_LOGIN_ATTEMPTS_PER_MINUTE", "10")),
+        overlap_min_share=_share("COLLATERAL_OVERLAP_MIN_SHARE", "0.01"),
     )
+
+
+def _share(name: str, default: str) -> float:
+    # Zero would flag the hair-thin slivers that two surveys of one shared boundary always leave.
+    text = os.environ.get(name, default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a ratio such as 0.01, not {text!r}") from None
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must be more than 0 and less than 1, not {text!r}")
+    return value

@@ -39,8 +39,9 @@ MINOR_DIGITS: dict[str, int] = {
     "OMR": 3,
 }
 
-_AMOUNT = re.compile(r"^(?P<sign>-)?(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
-_RATIO = re.compile(r"^-?\d+(?:\.\d+)?$")
+# ASCII digits only: Python's \d also matches other scripts' digits, which no bank file should carry.
+_AMOUNT = re.compile(r"^(?P<sign>-)?(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
+_RATIO = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
 
 
 class MoneyError(ValueError):

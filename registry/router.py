@@ -9,8 +9,10 @@ from registry.controllers.assets import AssetController
 from registry.controllers.audit import AuditController
 from registry.controllers.auth import AuthController, UserController
 from registry.controllers.documents import DocumentController
+from registry.controllers.imports import ImportController
 from registry.controllers.liens import LienController
 from registry.controllers.loans import LoanController
+from registry.controllers.parcels import ParcelController
 from registry.controllers.parties import PartyController
 
 
@@ -27,5 +29,7 @@ def registry_router() -> Router:
             LienController,
             DocumentController,
             AuditController,
+            ImportController,
+            ParcelController,
         ],
     )

@@ -62,6 +62,36 @@ class AssetRead(msgspec.Struct):
     created_at: datetime
 
 
+DOUBLE_PLEDGE = "possible double pledge"
+
+
+class ParcelMeasuresRead(msgspec.Struct):
+    area_m2: float
+    perimeter_m: float
+    centroid_lon: float
+    centroid_lat: float
+    bbox: list[float]  # [min_lon, min_lat, max_lon, max_lat], the order of GeoJSON's bbox
+
+
+class AssetOverlapLine(msgspec.Struct):
+    """An overlap as seen from one of its two assets."""
+
+    other_ref: str
+    other_kind: str
+    other_status: str
+    other_owner_ref: str
+    other_owner_name: str
+    overlap_area_m2: float
+    share_of_this: str
+    share_of_other: str
+    detected_at: datetime
+    flag: str = DOUBLE_PLEDGE
+
+
 class AssetDetail(AssetRead, kw_only=True):
     liens: list[AssetLienLine]
     loans_secured: list[str]
+    # Derived from the parcel (geodesic, WGS84); None when the asset has no parcel.
+    parcel: ParcelMeasuresRead | None = None
+    # Other assets whose parcels overlap this one by more than the threshold share.
+    overlaps: list[AssetOverlapLine] = msgspec.field(default_factory=list)

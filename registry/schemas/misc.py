@@ -68,3 +68,7 @@ class ChainReportRead(msgspec.Struct):
 class Health(msgspec.Struct):
     status: str
     database: str
+
+
+class ImportSummary(msgspec.Struct):
+    files: dict[str, dict[str, Any]]

@@ -11,6 +11,7 @@ from registry.errors import InvalidInputError, NotFoundError
 from registry.geometry import GeometryError, check_parcel
 from registry.schemas.assets import AssetCreate, AssetDetail, AssetRead, AssetUpdate
 from registry.schemas.common import Page, Paging
+from registry.services import parcels
 from registry.services.common import (
     check_ref,
     check_text,
@@ -97,11 +98,14 @@ async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
             "geometry": geometry,
             "status": data.status,
             "created_at": clock.now(),
+            **parcels.measure_columns(geometry),
         }
         result = await Asset.insert(Asset(**row)).returning(Asset.id)
         row["id"] = result[0]["id"]
         created = await asset_row(data.ref)
         await audit.record(actor, "asset", data.ref, "create", after=_audit_view(created))
+        if geometry is not None:
+            await parcels.refresh_overlaps(row["id"], actor)
     return to_read(created)
 
 
@@ -110,7 +114,13 @@ async def get_asset(ref: str) -> AssetDetail:
     base = to_read(row)
     liens = await lien_lines_for_asset(row["id"])
     loans = sorted({loan for lien in liens if lien.rank is not None for loan in lien.loan_refs})
-    return AssetDetail(**{f: getattr(base, f) for f in base.__struct_fields__}, liens=liens, loans_secured=loans)
+    return AssetDetail(
+        **{f: getattr(base, f) for f in base.__struct_fields__},
+        liens=liens,
+        loans_secured=loans,
+        parcel=parcels.measures_read(row),
+        overlaps=await parcels.overlaps_for_asset(row["id"]),
+    )
 
 
 async def list_assets(
@@ -146,14 +156,19 @@ async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
     async with write_transaction():
         await lock_by_ref(Asset, ref, "asset")
         before = await asset_row(ref)
+        parcel_changed = "geometry" in changes or "status" in changes
         if "geometry" in changes:
             changes["geometry"] = _check_geometry(before["kind"], changes["geometry"])
         if "identifiers" in changes:
             changes["identifiers"] = _check_identifiers(changes["identifiers"])
         if changes:
-            await Asset.update(changes).where(Asset.id == before["id"])
+            measures = parcels.measure_columns(changes["geometry"]) if "geometry" in changes else {}
+            await Asset.update({**changes, **measures}).where(Asset.id == before["id"])
             after = await asset_row(ref)
             await audit.record(actor, "asset", ref, "update", before=_audit_view(before), after=_audit_view(after))
+            # A parcel that moved, or an asset that left or rejoined the pledge book, changes its overlaps.
+            if parcel_changed and (before["geometry"] or after["geometry"]):
+                await parcels.refresh_overlaps(before["id"], actor)
         else:
             after = before
     return to_read(after)

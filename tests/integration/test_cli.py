@@ -23,7 +23,7 @@ def run(tmp_path: Path, *args: str, password: str | None = None) -> subprocess.C
            "COLLATERAL_DATA_DIR": str(tmp_path / "data")}
     if password is not None:
         env["COLLATERAL_PASSWORD"] = password
-    return subprocess.run([sys.executable, "-m", "registry", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "app", *args], env=env, capture_output=True, text=True,
                           timeout=120, check=False, stdin=subprocess.DEVNULL)
 
 
@@ -50,3 +50,23 @@ def test_migrate_users_add_and_audit_verify(tmp_path: Path) -> None:
     broken = run(tmp_path, "audit", "verify")
     assert broken.returncode == 1
     assert "broken at event 1" in broken.stderr
+
+
+def test_import_then_export_round_trip_and_refusal(tmp_path: Path) -> None:
+    from tests.integration.books import small
+
+    book = small.write(tmp_path / "book")
+    imported = run(tmp_path, "import", str(book))
+    assert imported.returncode == 0, imported.stderr
+    assert "loans: 4 rows (4 inserted or changed)" in imported.stdout
+    exported = run(tmp_path, "export", str(tmp_path / "out"), "--format", "parquet")
+    assert exported.returncode == 0, exported.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{n}.parquet" for n in small.FILES)
+
+    bad = small.write(tmp_path / "bad", {"loans": "loan_id,borrower_id,currency,principal,interest,penalty,fees,"
+                                                  "status\nL7,P404,CNY,1.005,0,0,0,performing\n"})
+    refused = run(tmp_path, "import", str(bad))
+    assert refused.returncode == 1
+    assert "loans: row 1, column borrower_id: no parties row with ref P404" in refused.stderr
+    assert "loans: row 1, column principal: more than 2 decimal places" in refused.stderr
+    assert "nothing was written" in refused.stderr

@@ -1,0 +1,188 @@
+"""Vectorised column checks over all-string frames. Pure Polars: no Litestar, no Piccolo.
+
+Each check returns an expression giving the reason a row's value is bad, or null when it is fine;
+`collect_errors` turns those into one long frame of (row, column, reason)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import polars as pl
+
+from registry.money import MINOR_DIGITS
+
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_AMOUNT = r"^[0-9]{1,18}(\.[0-9]+)?$"
+_RATIO = r"^[0-9]{1,6}(\.[0-9]{1,12})?$"
+ROW = "__row"  # 1-based data row, carried through every check
+
+ERRORS_SCHEMA = {"file": pl.String, "row": pl.Int64, "column": pl.String, "reason": pl.String}
+
+
+def reason_if(bad: pl.Expr, reason: pl.Expr | str) -> pl.Expr:
+    return pl.when(bad).then(reason if isinstance(reason, pl.Expr) else pl.lit(reason)).otherwise(None)
+
+
+def first_reason(*reasons: pl.Expr) -> pl.Expr:
+    return pl.coalesce(*reasons)
+
+
+def required(column: str) -> pl.Expr:
+    return reason_if(pl.col(column).is_null() | (pl.col(column).str.strip_chars() == ""), "required")
+
+
+def ref(column: str, *, nullable: bool = False) -> pl.Expr:
+    bad = ~pl.col(column).str.contains(REF_PATTERN)
+    check = reason_if(bad, "not a ref (1-64 letters, digits, '.', '_' or '-')")
+    return check if nullable else first_reason(required(column), check)
+
+
+def text(column: str, max_length: int, *, nullable: bool = False) -> pl.Expr:
+    check = first_reason(
+        reason_if(pl.col(column).str.len_chars() > max_length, f"longer than {max_length} characters"),
+        reason_if(pl.col(column).str.contains("\x00", literal=True), "contains a NUL character"),
+    )
+    return check if nullable else first_reason(required(column), check)
+
+
+def one_of(column: str, allowed: Iterable[str], *, nullable: bool = False) -> pl.Expr:
+    allowed = sorted(allowed)
+    check = reason_if(
+        ~pl.col(column).is_in(allowed), pl.format("{} is not one of " + ", ".join(allowed), pl.col(column))
+    )
+    return check if nullable else first_reason(required(column), check)
+
+
+def minor_digits(currency: pl.Expr) -> pl.Expr:
+    return currency.replace_strict(MINOR_DIGITS, default=None, return_dtype=pl.Int64)
+
+
+def currency(column: str) -> pl.Expr:
+    return first_reason(
+        required(column),
+        reason_if(minor_digits(pl.col(column)).is_null(), pl.format("unknown currency {}", pl.col(column))),
+    )
+
+
+def amount(column: str, digits: pl.Expr, *, nullable: bool = True) -> pl.Expr:
+    """A non-negative decimal string with no more decimals than the currency has."""
+    value = pl.col(column)
+    frac_len = value.str.extract(r"\.([0-9]+)$", 1).str.len_chars().fill_null(0)
+    check = first_reason(
+        reason_if(value.str.starts_with("-"), "must not be negative"),
+        reason_if(~value.str.contains(_AMOUNT), pl.format("{} is not a decimal amount", value)),
+        reason_if(frac_len > digits, pl.format("more than {} decimal places for this currency", digits)),
+    )
+    return check if nullable else first_reason(required(column), check)
+
+
+def to_minor_units(column: str, digits: pl.Expr) -> pl.Expr:
+    """Decimal string to integer minor units; call only on rows that passed `amount`."""
+    value = pl.col(column)
+    whole = value.str.extract(r"^([0-9]+)", 1).cast(pl.Int64)
+    frac = value.str.extract(r"\.([0-9]+)$", 1)
+    frac_len = frac.str.len_chars().fill_null(0)
+    frac_units = frac.cast(pl.Int64).fill_null(0) * pl.lit(10, pl.Int64).pow((digits - frac_len).clip(lower_bound=0))
+    return whole * pl.lit(10, pl.Int64).pow(digits) + frac_units
+
+
+def ratio(column: str, *, low: float, high: float) -> pl.Expr:
+    value = pl.col(column)
+    return first_reason(
+        required(column),
+        reason_if(~value.str.contains(_RATIO), pl.format("{} is not a decimal ratio such as 0.25", value)),
+        reason_if(
+            (value.cast(pl.Decimal(24, 12), strict=False) < low)
+            | (value.cast(pl.Decimal(24, 12), strict=False) > high),
+            f"must be between {low:g} and {high:g}",
+        ),
+    )
+
+
+def positive_int(column: str) -> pl.Expr:
+    value = pl.col(column)
+    return first_reason(
+        required(column),
+        reason_if(
+            ~value.str.contains(r"^[0-9]{1,6}$") | (value.cast(pl.Int64, strict=False) == 0),
+            pl.format("{} is not a positive whole number", value),
+        ),
+    )
+
+
+def parse_date(column: str) -> pl.Expr:
+    return pl.col(column).str.to_date("%Y-%m-%d", strict=False)
+
+
+def date(column: str, *, nullable: bool = False) -> pl.Expr:
+    check = reason_if(
+        parse_date(column).is_null() & pl.col(column).is_not_null(),
+        pl.format("{} is not a date (YYYY-MM-DD)", pl.col(column)),
+    )
+    return check if nullable else first_reason(required(column), check)
+
+
+def parse_timestamp(column: str) -> pl.Expr:
+    """ISO 8601, UTC when no offset is given ("Z", "+08:00", a space for "T" and fractions accepted)."""
+    normalised = pl.col(column).str.strip_chars().str.replace(" ", "T", literal=True).str.replace(r"Z$", "+00:00")
+    with_offset = (
+        pl.when(normalised.str.contains(r"[+-][0-9]{2}:[0-9]{2}$")).then(normalised).otherwise(normalised + "+00:00")
+    )
+    return with_offset.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC")
+
+
+def timestamp(column: str, *, nullable: bool = True) -> pl.Expr:
+    check = reason_if(
+        parse_timestamp(column).is_null() & pl.col(column).is_not_null(),
+        pl.format("{} is not an ISO 8601 timestamp", pl.col(column)),
+    )
+    return check if nullable else first_reason(required(column), check)
+
+
+def duplicated(*columns: str, what: str) -> pl.Expr:
+    return reason_if(~pl.struct(*columns).is_first_distinct(), f"duplicate {what}")
+
+
+def collect_errors(file: str, frame: pl.DataFrame, checks: Mapping[str, pl.Expr]) -> pl.DataFrame:
+    """Evaluate every column's checks; one row per bad cell."""
+    if frame.is_empty() or not checks:
+        return pl.DataFrame(schema=ERRORS_SCHEMA)
+    reasons = frame.lazy().select(pl.col(ROW), *(expr.alias(col) for col, expr in checks.items()))
+    return (
+        reasons.unpivot(index=ROW, variable_name="column", value_name="reason")
+        .drop_nulls("reason")
+        .select(pl.lit(file).alias("file"), pl.col(ROW).alias("row"), "column", "reason")
+        .collect()
+    )
+
+
+def error_frame(rows: Iterable[tuple[str, int, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=ERRORS_SCHEMA, orient="row")
+
+
+def format_units(units: pl.Expr, digits: pl.Expr) -> pl.Expr:
+    """Integer minor units back to the decimal string the import reads ("1234.50", "1000" for JPY)."""
+    scale = pl.lit(10, pl.Int64).pow(digits)
+    whole = (units.abs() // scale).cast(pl.String)
+    frac = (units.abs() % scale).cast(pl.String).str.zfill(digits)
+    sign = pl.when(units < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    frac_text = pl.when(digits > 0).then(pl.lit(".") + frac).otherwise(pl.lit(""))
+    return pl.when(units.is_null()).then(None).otherwise(sign + whole + frac_text)
+
+
+def stored_timestamp(parsed: pl.Expr) -> pl.Expr:
+    """The text Piccolo itself writes for a UTC timestamp on SQLite (Python's isoformat with a space),
+    so re-importing a lien the API registered compares equal instead of rewriting it."""
+    return (
+        pl.when(parsed.dt.microsecond() == 0)
+        .then(parsed.dt.to_string("%Y-%m-%d %H:%M:%S+00:00"))
+        .otherwise(parsed.dt.to_string("%Y-%m-%d %H:%M:%S%.6f+00:00"))
+    )
+
+
+def exported_timestamp(parsed: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(parsed.dt.microsecond() == 0)
+        .then(parsed.dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
+        .otherwise(parsed.dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    )

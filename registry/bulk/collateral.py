@@ -1,0 +1,326 @@
+"""The assets, liens and lien_loans files.
+
+A lien's currency is not in the file: it is the currency of the loans it secures (from this
+import's lien_loans, or the database), else the lien's existing currency, else the book's default."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from registry import clock
+from registry.bulk import checks as c
+from registry.bulk.book import BookFile, ImportContext, Reference
+from registry.bulk.checks import ROW
+from registry.bulk.database import BulkDb
+from registry.registration import RegistrationStatus
+
+ASSET_KINDS = (
+    "real_estate",
+    "land_use_right",
+    "vehicle",
+    "equipment",
+    "inventory",
+    "receivable",
+    "deposit",
+    "equity",
+    "ip_right",
+)
+PARCEL_KINDS = ("real_estate", "land_use_right")
+LIEN_KINDS = ("mortgage", "max_amount_mortgage", "pledge")
+DEFAULT_CURRENCY = "CNY"
+_MAX_DIGITS = pl.lit(3)  # the most minor digits of any known currency; refined once the currency is known
+
+
+def _errors(file: str, frame: pl.DataFrame, column: str, reason: pl.Expr) -> pl.DataFrame:
+    return frame.select(
+        pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit(column).alias("column"), reason.alias("reason")
+    )
+
+
+class AssetsFile(BookFile):
+    name = "assets"
+    columns = ("asset_id", "kind", "owner_id", "description")
+    sort_by = ("asset_id",)
+    references = (Reference("owner_id", "parties", "party"),)
+    staging = {"ref": "text", "kind": "text", "owner_ref": "text", "description": "text"}
+
+    def checks(self) -> dict[str, pl.Expr]:
+        return {
+            "asset_id": c.first_reason(c.ref("asset_id"), c.duplicated("asset_id", what="asset_id")),
+            "kind": c.one_of("kind", ASSET_KINDS),
+            "owner_id": c.ref("owner_id"),
+            "description": c.text("description", 4000, nullable=True),
+        }
+
+    async def prepare(self, ctx: ImportContext, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        staged = frame.select(
+            ROW,
+            pl.col("asset_id").alias("ref"),
+            "kind",
+            pl.col("owner_id").alias("owner_ref"),
+            pl.col("description").fill_null(""),
+        )
+        # A drawn parcel belongs to land and buildings; re-kinding such an asset would orphan it.
+        await ctx.db.stage("lookup_assets", staged.select("ref", "kind"), {"ref": "text", "kind": "text"})
+        kinds = ", ".join(f"'{k}'" for k in PARCEL_KINDS)
+        parcelled = [
+            r[0]
+            for r in await ctx.db.fetch(
+                f"SELECT a.ref FROM asset a JOIN lookup_assets v ON v.ref = a.ref "
+                f"WHERE a.geometry IS NOT NULL AND v.kind NOT IN ({kinds})"
+            )
+        ]
+        errors = _errors(
+            self.name,
+            staged.filter(pl.col("ref").is_in(parcelled)),
+            "kind",
+            pl.format("asset {} has a parcel; only real_estate or land_use_right may", pl.col("ref")),
+        )
+        return staged.drop(ROW), errors
+
+    async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
+        written = await db.execute(
+            f"""INSERT INTO asset (ref, kind, owner, description, address, identifiers, status, created_at)
+                SELECT s.ref, s.kind, p.id, s.description, '', '{{}}', 'active', {db.as_timestamp(db.param(1))}
+                FROM {self.stage_table} s JOIN party p ON p.ref = s.owner_ref WHERE true
+                ON CONFLICT (ref) DO UPDATE
+                SET kind = excluded.kind, owner = excluded.owner, description = excluded.description
+                WHERE asset.kind IS DISTINCT FROM excluded.kind OR asset.owner IS DISTINCT FROM excluded.owner
+                   OR asset.description IS DISTINCT FROM excluded.description""",
+            db.timestamp_param(now),
+        )
+        return {"written": written}
+
+    async def export(self, db: BulkDb) -> pl.DataFrame:
+        return await db.frame(
+            "SELECT a.ref, a.kind, p.ref, a.description FROM asset a JOIN party p ON p.id = a.owner",
+            {"asset_id": pl.String, "kind": pl.String, "owner_id": pl.String, "description": pl.String},
+        )
+
+
+class LiensFile(BookFile):
+    name = "liens"
+    columns = ("lien_id", "asset_id", "kind", "holder", "status", "perfected_at", "cap", "external_claim")
+    sort_by = ("lien_id",)
+    references = (Reference("asset_id", "assets", "asset"),)
+    staging = {
+        "ref": "text",
+        "asset_ref": "text",
+        "kind": "text",
+        "holder": "text",
+        "status": "text",
+        "perfected_at": "text",
+        "cap": "bigint",
+        "external_claim": "bigint",
+        "currency": "text",
+    }
+
+    def checks(self) -> dict[str, pl.Expr]:
+        own = pl.col("holder") == "own"
+        return {
+            "lien_id": c.first_reason(c.ref("lien_id"), c.duplicated("lien_id", what="lien_id")),
+            "asset_id": c.ref("asset_id"),
+            "kind": c.one_of("kind", LIEN_KINDS),
+            "holder": c.text("holder", 255),
+            "status": c.one_of("status", [s.value for s in RegistrationStatus]),
+            "perfected_at": c.first_reason(
+                c.reason_if(
+                    (pl.col("status") == "registered") & pl.col("perfected_at").is_null(),
+                    "required when status is registered",
+                ),
+                c.timestamp("perfected_at"),
+                c.reason_if(c.parse_timestamp("perfected_at") > pl.lit(clock.now()), "cannot be in the future"),
+            ),
+            "cap": c.amount("cap", _MAX_DIGITS),
+            "external_claim": c.first_reason(
+                c.reason_if(
+                    own & pl.col("external_claim").is_not_null(),
+                    "an own lien's claim comes from its loans; leave external_claim empty",
+                ),
+                c.reason_if(~own & pl.col("external_claim").is_null(), "required for another creditor's lien"),
+                c.amount("external_claim", _MAX_DIGITS),
+            ),
+        }
+
+    async def _currencies(self, ctx: ImportContext, liens: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Each lien's currency, and the liens whose loans disagree on one."""
+        pairs = ctx.frames.get("lien_loans", pl.DataFrame(schema={"lien_id": pl.String, "loan_id": pl.String}))
+        pairs = pairs.select("lien_id", "loan_id").filter(pl.col("lien_id").is_in(liens["lien_id"].implode()))
+        loans = ctx.frames.get("loans", pl.DataFrame(schema={"loan_id": pl.String, "currency": pl.String}))
+        known = pairs.join(loans.select("loan_id", "currency"), on="loan_id", how="left")
+        unknown = known.filter(pl.col("currency").is_null())["loan_id"].unique().to_list()
+        if unknown:
+            await ctx.db.stage_values("lookup_refs", unknown)
+            from_db = dict(
+                await ctx.db.fetch("SELECT l.ref, l.currency FROM loan l JOIN lookup_refs v ON v.value = l.ref")
+            )
+            known = known.with_columns(
+                pl.col("currency").fill_null(
+                    pl.col("loan_id").replace_strict(from_db, default=None, return_dtype=pl.String)
+                )
+            )
+        by_loans = known.drop_nulls("currency").group_by("lien_id").agg(pl.col("currency").unique().sort())
+        mixed = by_loans.filter(pl.col("currency").list.len() > 1)
+        by_loans = by_loans.filter(pl.col("currency").list.len() == 1).select(
+            "lien_id", pl.col("currency").list.first().alias("loan_currency")
+        )
+        await ctx.db.stage_values("lookup_refs", liens["lien_id"].to_list())
+        existing = dict(
+            await ctx.db.fetch("SELECT l.ref, l.currency FROM lien l JOIN lookup_refs v ON v.value = l.ref")
+        )
+        currencies = (
+            liens.select(ROW, "lien_id")
+            .join(by_loans, on="lien_id", how="left")
+            .with_columns(
+                pl.coalesce(
+                    "loan_currency",
+                    pl.col("lien_id").replace_strict(existing, default=None, return_dtype=pl.String),
+                    pl.lit(DEFAULT_CURRENCY),
+                ).alias("currency")
+            )
+        )
+        mixed_rows = liens.join(mixed, on="lien_id").select(ROW, "lien_id", pl.col("currency").list.join(", "))
+        return currencies.select(ROW, "currency"), mixed_rows
+
+    async def prepare(self, ctx: ImportContext, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        currencies, mixed = await self._currencies(ctx, frame)
+        frame = frame.join(currencies, on=ROW)
+        digits = c.minor_digits(pl.col("currency"))
+        amount_errors = [
+            _errors(
+                self.name,
+                frame.filter(c.amount(col, digits).is_not_null()),
+                col,
+                pl.format("more decimal places than {} has", pl.col("currency")),
+            )
+            for col in ("cap", "external_claim")
+        ]
+        errors = pl.concat(
+            [
+                _errors(
+                    self.name,
+                    mixed,
+                    "lien_id",
+                    pl.format("secures loans in several currencies ({})", pl.col("currency")),
+                ),
+                *amount_errors,
+            ]
+        )
+        staged = frame.select(
+            pl.col("lien_id").alias("ref"),
+            pl.col("asset_id").alias("asset_ref"),
+            "kind",
+            "holder",
+            "status",
+            c.stored_timestamp(c.parse_timestamp("perfected_at")).alias("perfected_at"),
+            c.to_minor_units("cap", digits).alias("cap"),
+            c.to_minor_units("external_claim", digits).alias("external_claim"),
+            "currency",
+        )
+        return staged, errors
+
+    async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
+        fields = ("asset", "kind", "holder", "currency", "cap", "external_claim", "status", "perfected_at")
+        changed = " OR ".join(f"lien.{f} IS DISTINCT FROM excluded.{f}" for f in fields)
+        written = await db.execute(
+            f"""INSERT INTO lien (ref, asset, kind, holder, currency, cap, external_claim, authority,
+                                  registration_number, status, perfected_at, created_at)
+                SELECT s.ref, a.id, s.kind, s.holder, s.currency, s.cap, s.external_claim, '', '', s.status,
+                       {db.as_timestamp("s.perfected_at")}, {db.as_timestamp(db.param(1))}
+                FROM {self.stage_table} s JOIN asset a ON a.ref = s.asset_ref WHERE true
+                ON CONFLICT (ref) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in fields)}
+                WHERE {changed}""",
+            db.timestamp_param(now),
+        )
+        return {"written": written}
+
+    async def export(self, db: BulkDb) -> pl.DataFrame:
+        raw = await db.frame(
+            """SELECT l.ref, a.ref, l.kind, l.holder, l.status, l.perfected_at, l.cap, l.external_claim, l.currency
+               FROM lien l JOIN asset a ON a.id = l.asset""",
+            {
+                "lien_id": pl.String,
+                "asset_id": pl.String,
+                "kind": pl.String,
+                "holder": pl.String,
+                "status": pl.String,
+                "perfected_at": pl.Object,
+                "cap": pl.Int64,
+                "external_claim": pl.Int64,
+                "currency": pl.String,
+            },
+        )
+        digits = c.minor_digits(pl.col("currency"))
+        perfected = pl.Series(
+            "perfected_at", [None if v is None else str(v) for v in raw["perfected_at"]], dtype=pl.String
+        )
+        return (
+            raw.with_columns(perfected)
+            .with_columns(
+                c.exported_timestamp(c.parse_timestamp("perfected_at")).alias("perfected_at"),
+                c.format_units(pl.col("cap"), digits).alias("cap"),
+                c.format_units(pl.col("external_claim"), digits).alias("external_claim"),
+            )
+            .drop("currency")
+        )
+
+
+class LienLoansFile(BookFile):
+    name = "lien_loans"
+    columns = ("lien_id", "loan_id")
+    sort_by = ("lien_id", "loan_id")
+    references = (Reference("lien_id", "liens", "lien"), Reference("loan_id", "loans", "loan"))
+    staging = {"lien_ref": "text", "loan_ref": "text"}
+
+    def checks(self) -> dict[str, pl.Expr]:
+        return {
+            "lien_id": c.ref("lien_id"),
+            "loan_id": c.first_reason(c.ref("loan_id"), c.duplicated("lien_id", "loan_id", what="lien and loan pair")),
+        }
+
+    async def prepare(self, ctx: ImportContext, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        # Judged on every lien row of the import, so a lien with errors of its own still counts as not ours.
+        liens = ctx.loaded.get("liens", pl.DataFrame(schema={"lien_id": pl.String, "holder": pl.String}))
+        liens = liens.select("lien_id", "holder").unique("lien_id", keep="first")
+        holders = frame.select(ROW, "lien_id").join(liens, on="lien_id", how="left")
+        unknown = holders.filter(pl.col("holder").is_null())["lien_id"].unique().to_list()
+        if unknown:
+            await ctx.db.stage_values("lookup_refs", unknown)
+            from_db = dict(
+                await ctx.db.fetch("SELECT l.ref, l.holder FROM lien l JOIN lookup_refs v ON v.value = l.ref")
+            )
+            holders = holders.with_columns(
+                pl.col("holder").fill_null(
+                    pl.col("lien_id").replace_strict(from_db, default=None, return_dtype=pl.String)
+                )
+            )
+        others = holders.filter(pl.col("holder").is_not_null() & (pl.col("holder") != "own"))
+        errors = _errors(
+            self.name,
+            others,
+            "lien_id",
+            pl.format("lien {} is held by {}; only own liens secure our loans", pl.col("lien_id"), pl.col("holder")),
+        )
+        return frame.select(pl.col("lien_id").alias("lien_ref"), pl.col("loan_id").alias("loan_ref")), errors
+
+    async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
+        # The file lists each named lien's whole set of secured loans: pairs it no longer lists go.
+        await db.execute("DROP TABLE IF EXISTS stage_pairs")
+        await db.execute(f"""CREATE TEMPORARY TABLE stage_pairs AS
+                             SELECT l.id AS lien, n.id AS loan FROM {self.stage_table} s
+                             JOIN lien l ON l.ref = s.lien_ref JOIN loan n ON n.ref = s.loan_ref""")
+        db.track("stage_pairs")
+        removed = await db.execute("""DELETE FROM lien_loan WHERE lien IN (SELECT lien FROM stage_pairs)
+                                      AND (lien, loan) NOT IN (SELECT lien, loan FROM stage_pairs)""")
+        added = await db.execute("""INSERT INTO lien_loan (lien, loan) SELECT lien, loan FROM stage_pairs WHERE true
+                                    ON CONFLICT (lien, loan) DO NOTHING""")
+        return {"written": added + removed, "removed": removed}
+
+    async def export(self, db: BulkDb) -> pl.DataFrame:
+        return await db.frame(
+            """SELECT l.ref, n.ref FROM lien_loan ll JOIN lien l ON l.id = ll.lien
+                                 JOIN loan n ON n.id = ll.loan""",
+            {"lien_id": pl.String, "loan_id": pl.String},
+        )

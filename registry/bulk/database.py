@@ -1,0 +1,114 @@
+"""The few raw-SQL operations bulk work needs, the same on both engines.
+
+Bulk paths bypass the ORM on purpose: rows go into temporary staging tables (PostgreSQL COPY,
+SQLite executemany) and then into the real tables with set-based INSERT ... ON CONFLICT statements,
+all on the connection of the caller's Piccolo transaction, so the audit event written through
+Piccolo commits or rolls back with them."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+
+from registry.db import engine, is_postgres
+
+SQL_TYPES = {"text": "TEXT", "bigint": "BIGINT"}
+
+
+class BulkDb:
+    def __init__(self, connection: Any, postgres: bool) -> None:
+        self.connection = connection
+        self.postgres = postgres
+        self._staged: list[str] = []
+
+    @classmethod
+    def of_current_transaction(cls) -> BulkDb:
+        transaction = engine().current_transaction.get()
+        if transaction is None:
+            raise RuntimeError("bulk work must run inside registry.db.write_transaction()")
+        return cls(transaction.connection, is_postgres())
+
+    def param(self, n: int) -> str:
+        return f"${n}" if self.postgres else f"?{n}"
+
+    def as_timestamp(self, expr: str) -> str:
+        return f"CAST({expr} AS TIMESTAMPTZ)" if self.postgres else expr
+
+    def as_text(self, expr: str) -> str:
+        return f"CAST({expr} AS TEXT)" if self.postgres else expr
+
+    def as_date(self, expr: str) -> str:
+        return f"CAST({expr} AS DATE)" if self.postgres else expr
+
+    def timestamp_param(self, value: datetime) -> Any:
+        # asyncpg binds datetimes; SQLite gets the text Piccolo itself stores.
+        return value if self.postgres else value.astimezone(UTC).isoformat(sep=" ")
+
+    def date_param(self, value: date) -> Any:
+        return value if self.postgres else value.isoformat()
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; the number of rows it touched."""
+        if self.postgres:
+            status: str = await self.connection.execute(sql, *args)
+            last = status.rsplit(" ", 1)[-1]
+            return int(last) if last.isdigit() else 0
+        cursor = await self.connection.execute(sql, args)
+        count = cursor.rowcount
+        await cursor.close()
+        return max(int(count), 0)
+
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        if self.postgres:
+            return [tuple(r) for r in await self.connection.fetch(sql, *args)]
+        # Piccolo gives its SQLite connections a dict row factory; bulk reads want plain tuples
+        # (and two columns may share a name, as `l.ref, p.ref` do).
+        previous = self.connection.row_factory
+        self.connection.row_factory = None
+        try:
+            cursor = await self.connection.execute(sql, args)
+            rows = await cursor.fetchall()
+            await cursor.close()
+        finally:
+            self.connection.row_factory = previous
+        return [tuple(r) for r in rows]
+
+    async def frame(self, sql: str, schema: dict[str, Any], *args: Any) -> pl.DataFrame:
+        return pl.DataFrame(await self.fetch(sql, *args), schema=schema, orient="row")
+
+    async def stage(self, name: str, frame: pl.DataFrame, types: dict[str, str]) -> None:
+        """A temporary table holding `frame` (columns in `types` order)."""
+        columns = list(types)
+        ddl = ", ".join(f"{c} {SQL_TYPES[t]}" for c, t in types.items())
+        await self.execute(f"DROP TABLE IF EXISTS {name}")
+        await self.execute(f"CREATE TEMPORARY TABLE {name} ({ddl})")
+        self._staged.append(name)
+        if frame.is_empty():
+            return
+        frame = frame.select(columns)
+        if self.postgres:
+            buffer = io.BytesIO()
+            frame.write_csv(buffer, include_header=False)
+            buffer.seek(0)
+            await self.connection.copy_to_table(name, source=buffer, columns=columns, format="csv")
+        else:
+            placeholders = ", ".join("?" for _ in columns)
+            await self.connection.executemany(
+                f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})", frame.iter_rows()
+            )
+
+    def track(self, name: str) -> None:
+        """A temporary table made by hand, to drop with the staging tables."""
+        self._staged.append(name)
+
+    async def stage_values(self, name: str, values: Sequence[str]) -> None:
+        await self.stage(name, pl.DataFrame({"value": list(values)}, schema={"value": pl.String}), {"value": "text"})
+
+    async def drop_staging(self) -> None:
+        for name in self._staged:
+            await self.execute(f"DROP TABLE IF EXISTS {name}")
+        self._staged.clear()

@@ -1,0 +1,91 @@
+"""Reading and writing the book's files, CSV or Parquet, as all-string frames."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from registry.bulk.checks import ROW, error_frame
+
+FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedFile:
+    name: str
+    path: str
+    frame: pl.DataFrame  # every column a string, plus the 1-based data row in ROW
+    sha256: str
+
+
+def _as_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """Typed Parquet columns become the same strings a CSV would carry, so one set of checks serves both."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if dtype == pl.String:
+            exprs.append(column)
+        elif isinstance(dtype, pl.Datetime):
+            as_utc = (
+                column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column.dt.convert_time_zone("UTC")
+            )
+            exprs.append(as_utc.dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").alias(name))
+        elif dtype == pl.Date:
+            exprs.append(column.dt.to_string("%Y-%m-%d").alias(name))
+        else:
+            exprs.append(column.cast(pl.String).alias(name))
+    return frame.select(exprs)
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_book_file(name: str, path: Path, columns: tuple[str, ...]) -> tuple[LoadedFile | None, pl.DataFrame]:
+    """Read one file; a header problem refuses the whole file (row 0 = the header)."""
+    try:
+        frame = pl.read_csv(path, infer_schema=False) if path.suffix == ".csv" else pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        return None, error_frame([(name, 0, "", f"cannot read {path.name}: {exc}")])
+    missing = [c for c in columns if c not in frame.columns]
+    unexpected = [c for c in frame.columns if c not in columns]
+    problems = [(name, 0, c, "required column is missing") for c in missing]
+    problems += [(name, 0, c, "unexpected column") for c in unexpected]
+    if problems:
+        return None, error_frame(problems)
+    frame = _as_strings(frame.select(columns)).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    # Blank cells are nulls whichever format carried them.
+    frame = frame.with_columns(
+        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns
+    )
+    return LoadedFile(name, str(path), frame, file_digest(path)), error_frame([])
+
+
+def find_book_files(directory: Path, names: Iterable[str]) -> tuple[dict[str, Path], pl.DataFrame]:
+    found: dict[str, Path] = {}
+    problems = []
+    for name in names:
+        paths = [directory / f"{name}.{fmt}" for fmt in FORMATS if (directory / f"{name}.{fmt}").exists()]
+        if len(paths) > 1:
+            problems.append((name, 0, "", f"both {name}.csv and {name}.parquet are present; keep one"))
+        elif paths:
+            found[name] = paths[0]
+    return found, error_frame(problems)
+
+
+def write_book_file(frame: pl.DataFrame, directory: Path, name: str, fmt: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.{fmt}"
+    if fmt == "csv":
+        frame.write_csv(path)
+    else:
+        frame.write_parquet(path)
+    return path

@@ -1,0 +1,187 @@
+"""Import and export of the whole book: validate everything first, then write in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from registry import audit, clock
+from registry.bulk.book import BookFile, ImportContext
+from registry.bulk.checks import ERRORS_SCHEMA, ROW, collect_errors
+from registry.bulk.database import BulkDb
+from registry.bulk.files import LoadedFile, find_book_files, read_book_file, write_book_file
+from registry.db import write_transaction
+
+MAX_SHOWN_ERRORS = 1000
+
+
+class ImportRefused(Exception):
+    """The book was not written; `errors` lists every bad cell (file, row, column, reason)."""
+
+    def __init__(self, errors: pl.DataFrame) -> None:
+        self.errors = errors
+        super().__init__(f"{errors.height} errors; nothing was written")
+
+    def lines(self, limit: int = MAX_SHOWN_ERRORS) -> list[str]:
+        shown = [
+            f"{f}: row {r if r else 'header'}, column {c or '-'}: {why}"
+            for f, r, c, why in self.errors.head(limit).iter_rows()
+        ]
+        if self.errors.height > limit:
+            shown.append(f"... and {self.errors.height - limit} more errors")
+        return shown
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    files: dict[str, dict[str, Any]]  # name -> rows, written, sha256
+
+    def describe(self) -> str:
+        parts = [f"{n}: {f['rows']} rows ({f['written']} inserted or changed)" for n, f in self.files.items()]
+        return "imported " + "; ".join(parts)
+
+
+def order_files(files: Sequence[BookFile]) -> list[BookFile]:
+    """Dependency order: a file comes after every file it references."""
+    by_name = {f.name: f for f in files}
+    done: list[BookFile] = []
+
+    def visit(f: BookFile, path: tuple[str, ...]) -> None:
+        if f in done:
+            return
+        if f.name in path:
+            raise ValueError(f"book files reference each other in a cycle: {' -> '.join((*path, f.name))}")
+        for ref in f.references:
+            if ref.target in by_name and ref.target != f.name:
+                visit(by_name[ref.target], (*path, f.name))
+        done.append(f)
+
+    for f in files:
+        visit(f, ())
+    return done
+
+
+def _sort_errors(errors: list[pl.DataFrame], order: list[str]) -> pl.DataFrame:
+    rank = {name: i for i, name in enumerate(order)}
+    frame = pl.concat(errors) if errors else pl.DataFrame(schema=ERRORS_SCHEMA)
+    return (
+        frame.with_columns(pl.col("file").replace_strict(rank, default=len(rank)).alias("_order"))
+        .sort("_order", "row", "column")
+        .drop("_order")
+    )
+
+
+async def _unresolved(ctx: ImportContext, file: BookFile, frame: pl.DataFrame,
+                      cell_errors: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose references name nothing in this import nor in the database.
+
+    Every row is looked at, not only rows without other errors, so one pass lists every problem;
+    a reference cell that is itself malformed has already been reported."""
+    errors = []
+    for ref in file.references:
+        malformed = cell_errors.filter(pl.col("column") == ref.column)["row"].implode()
+        wanted = frame.select(ROW, ref.column).drop_nulls(ref.column).filter(~pl.col(ROW).is_in(malformed))
+        in_import = ctx.keys.get(ref.target)
+        if in_import is not None:
+            wanted = wanted.filter(~pl.col(ref.column).is_in(in_import.implode()))
+        if wanted.is_empty():
+            continue
+        distinct = wanted[ref.column].unique().to_list()
+        await ctx.db.stage_values("lookup_refs", distinct)
+        found = {
+            r[0] for r in await ctx.db.fetch(f"SELECT t.ref FROM {ref.table} t JOIN lookup_refs v ON v.value = t.ref")
+        }
+        missing = wanted.filter(~pl.col(ref.column).is_in(list(found)))
+        errors.append(
+            missing.select(
+                pl.lit(file.name).alias("file"),
+                pl.col(ROW).alias("row"),
+                pl.lit(ref.column).alias("column"),
+                pl.format(f"no {ref.target} row with ref {{}}", pl.col(ref.column)).alias("reason"),
+            )
+        )
+    return pl.concat(errors) if errors else pl.DataFrame(schema=ERRORS_SCHEMA)
+
+
+def load_directory(directory: Path, files: Sequence[BookFile]) -> tuple[dict[str, LoadedFile], list[pl.DataFrame]]:
+    paths, problems = find_book_files(directory, [f.name for f in files])
+    errors = [problems]
+    loaded: dict[str, LoadedFile] = {}
+    for f in files:
+        if f.name in paths:
+            book_file, header_errors = read_book_file(f.name, paths[f.name], f.columns)
+            errors.append(header_errors)
+            if book_file is not None:
+                loaded[f.name] = book_file
+    return loaded, errors
+
+
+async def import_book(directory: Path, files: Sequence[BookFile], actor: str) -> ImportResult:
+    """Validate and write every book file found in `directory`, all or nothing."""
+    ordered = order_files(files)
+    loaded, errors = load_directory(directory, ordered)
+    if not loaded and not any(e.height for e in errors):
+        raise ImportRefused(
+            pl.DataFrame(
+                [(str(directory), 0, "", "no book files found (parties.csv, loans.parquet, ...)")],
+                schema=ERRORS_SCHEMA,
+                orient="row",
+            )
+        )
+    # Content checks need no database: run them all first, so a bad book is refused fast.
+    checked: dict[str, pl.DataFrame] = {}
+    cell_errors_of: dict[str, pl.DataFrame] = {}
+    for f in ordered:
+        if f.name not in loaded:
+            continue
+        frame = loaded[f.name].frame
+        cell_errors = cell_errors_of[f.name] = collect_errors(f.name, frame, f.checks())
+        errors.append(cell_errors)
+        checked[f.name] = frame.filter(~pl.col(ROW).is_in(cell_errors["row"].implode()))
+    now = clock.now()
+    async with write_transaction():
+        db = BulkDb.of_current_transaction()
+        ctx = ImportContext(db=db, actor=actor, now=now)
+        ctx.frames.update(checked)
+        ctx.loaded.update({name: f.frame for name, f in loaded.items()})
+        # A reference to a row that is in the import but has its own errors is not a second error.
+        ctx.keys.update({f.name: loaded[f.name].frame[f.sort_by[0]] for f in ordered if f.name in loaded})
+        staged: dict[str, pl.DataFrame] = {}
+        for f in ordered:
+            if f.name not in checked:
+                continue
+            errors.append(await _unresolved(ctx, f, loaded[f.name].frame, cell_errors_of[f.name]))
+            staged[f.name], extra = await f.prepare(ctx, checked[f.name])
+            errors.append(extra)
+        all_errors = _sort_errors(errors, [f.name for f in ordered])
+        if all_errors.height:
+            await db.drop_staging()
+            raise ImportRefused(all_errors)
+        result: dict[str, dict[str, Any]] = {}
+        for f in ordered:
+            if f.name not in staged:
+                continue
+            await db.stage(f.stage_table, staged[f.name], f.staging)
+            counts = await f.upsert(db, now, actor)
+            result[f.name] = {"rows": loaded[f.name].frame.height, **counts, "sha256": loaded[f.name].sha256}
+        await db.drop_staging()
+        checksum = hashlib.sha256("".join(r["sha256"] for r in result.values()).encode()).hexdigest()
+        await audit.record(actor, "book", checksum[:16], "import", after={"files": result})
+    return ImportResult(result)
+
+
+async def export_book(directory: Path, files: Sequence[BookFile], fmt: str) -> dict[str, int]:
+    """Write every book file, rows sorted by ref, in one consistent snapshot."""
+    counts: dict[str, int] = {}
+    async with write_transaction():
+        db = BulkDb.of_current_transaction()
+        for f in order_files(files):
+            frame = await f.export(db)
+            write_book_file(frame.sort(list(f.sort_by)), directory, f.name, fmt)
+            counts[f.name] = frame.height
+    return counts

@@ -1,0 +1,54 @@
+"""`collateral import` and `collateral export`: the whole book as files (DESIGN section 8).
+
+The book's files belong to several packages; the composition root (app.py) puts the list in the
+click context, so this module needs to know none of them."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import click
+
+from registry.bulk.book import BookFile
+from registry.bulk.pipeline import ImportRefused, export_book, import_book
+
+BookFiles = Callable[[], Sequence[BookFile]]
+
+
+def _book_files(ctx: click.Context) -> Sequence[BookFile]:
+    factory: BookFiles = ctx.obj["book_files"]
+    return factory()
+
+
+@click.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--actor", default="cli-import", show_default=True, help="Who the audit log names as the importer.")
+@click.pass_context
+def import_command(ctx: click.Context, directory: Path, actor: str) -> None:
+    """Import the book files in DIRECTORY (CSV or Parquet), all or nothing."""
+    from registry.cli import migrate_database
+
+    async def run() -> str:
+        await migrate_database()
+        return (await import_book(directory, _book_files(ctx), actor)).describe()
+
+    try:
+        click.echo(asyncio.run(run()))
+    except ImportRefused as refused:
+        for line in refused.lines():
+            click.echo(line, err=True)
+        click.echo(f"import refused: {refused.errors.height} errors; nothing was written", err=True)
+        sys.exit(1)
+
+
+@click.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.pass_context
+def export_command(ctx: click.Context, directory: Path, fmt: str) -> None:
+    """Write the seven book files to DIRECTORY, rows sorted by ref."""
+    counts = asyncio.run(export_book(directory, _book_files(ctx), fmt))
+    click.echo("exported " + ", ".join(f"{name}: {n} rows" for name, n in counts.items()))

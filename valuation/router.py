@@ -1,0 +1,12 @@
+"""The valuation package's routes, all behind the role guard."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from registry.auth import role_guard
+from valuation.controllers.comparables import ComparablesController
+
+
+def valuation_router() -> Router:
+    return Router(path="/", guards=[role_guard], route_handlers=[ComparablesController])
