@@ -15,6 +15,7 @@ from frontend.errors import page_exception_handlers
 from frontend.overlap_pages import OverlapPagesController
 from frontend.session import SessionController
 from frontend.templating import static_files_router, template_config
+from frontend.valuation_pages import ValuationPagesController
 from registry.auth import role_guard
 
 __all__ = ("frontend_router", "pages_router", "static_files_router", "template_config")
@@ -24,7 +25,7 @@ def pages_router() -> Router:
     """Every page sits behind the role guard, deny by default, like the API."""
     return Router(
         path="/",
-        route_handlers=[SessionController, AssetPagesController, OverlapPagesController],
+        route_handlers=[SessionController, AssetPagesController, OverlapPagesController, ValuationPagesController],
         guards=[role_guard],
         exception_handlers=page_exception_handlers(),
         request_class=HTMXRequest,

@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from registry.auth import PUBLIC
-from registry.roles import REGISTRY_READERS, Role
+from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.misc import UserRead
 
 FRONTEND_DIR = Path(__file__).resolve().parent
@@ -32,7 +32,13 @@ class NavLink:
 
 
 # Only pages that exist; a role with none of them (bidders, for now) gets the home page alone.
-NAVIGATION = (NavLink("Assets", "/assets", REGISTRY_READERS), NavLink("Overlaps", "/overlaps", REGISTRY_READERS))
+NAVIGATION = (
+    NavLink("Assets", "/assets", REGISTRY_READERS),
+    NavLink("Overlaps", "/overlaps", REGISTRY_READERS),
+    # The approval queue is the work of those who may decide; readers can still open /valuations.
+    NavLink("Approvals", "/valuations", COLLATERAL_WRITERS),
+    NavLink("Worklist", "/worklist", REGISTRY_READERS),
+)
 
 # Where each role lands after signing in: the first page its navigation offers, else /home.
 HOME = "/home"

@@ -6,7 +6,16 @@ from litestar import Router
 
 from registry.auth import role_guard
 from valuation.controllers.comparables import ComparablesController
+from valuation.controllers.policies import PolicyController
+from valuation.controllers.valuations import AssetValuationController, ValuationController, WorklistController
 
 
 def valuation_router() -> Router:
-    return Router(path="/", guards=[role_guard], route_handlers=[ComparablesController])
+    return Router(
+        path="/",
+        guards=[role_guard],
+        route_handlers=[
+            ComparablesController, ValuationController, AssetValuationController, WorklistController,
+            PolicyController,
+        ],
+    )

@@ -312,8 +312,14 @@ class LienLoansFile(BookFile):
                              SELECT l.id AS lien, n.id AS loan FROM {self.stage_table} s
                              JOIN lien l ON l.ref = s.lien_ref JOIN loan n ON n.ref = s.loan_ref""")
         db.track("stage_pairs")
-        removed = await db.execute("""DELETE FROM lien_loan WHERE lien IN (SELECT lien FROM stage_pairs)
-                                      AND (lien, loan) NOT IN (SELECT lien, loan FROM stage_pairs)""")
+        await db.execute("CREATE INDEX stage_pairs_pair ON stage_pairs (lien, loan)")
+        # Anti-joins, not NOT IN over a subquery, which PostgreSQL runs row by row on large books.
+        removed = await db.execute(
+            """DELETE FROM lien_loan
+               WHERE EXISTS (SELECT 1 FROM stage_pairs p WHERE p.lien = lien_loan.lien)
+                 AND NOT EXISTS (SELECT 1 FROM stage_pairs p
+                                 WHERE p.lien = lien_loan.lien AND p.loan = lien_loan.loan)"""
+        )
         added = await db.execute("""INSERT INTO lien_loan (lien, loan) SELECT lien, loan FROM stage_pairs WHERE true
                                     ON CONFLICT (lien, loan) DO NOTHING""")
         return {"written": added + removed, "removed": removed}

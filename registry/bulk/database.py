@@ -95,6 +95,8 @@ class BulkDb:
             frame.write_csv(buffer, include_header=False)
             buffer.seek(0)
             await self.connection.copy_to_table(name, source=buffer, columns=columns, format="csv")
+            # Autovacuum never sees temporary tables; without statistics the planner guesses badly.
+            await self.execute(f"ANALYZE {name}")
         else:
             placeholders = ", ".join("?" for _ in columns)
             await self.connection.executemany(

@@ -1,0 +1,1 @@
+"""Valuation services: the logic and transactions behind the valuation controllers and pages."""

@@ -1,0 +1,107 @@
+"""The revaluation worklist: what needs an appraiser or a registry clerk as of a date.
+
+Assets: those still in the pledge book (active, seized, in disposal) whose latest approved valuation on
+or before as_of is missing, stale (as_of - valued_on > revaluation_days of their kind), or cannot be
+judged because their kind has no policy. Liens: registered ones on such assets whose registration
+expires within the window, including those whose expiry date has already passed (still marked
+registered, so the most urgent)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from registry.db import is_postgres
+from registry.schemas.common import Page, Paging
+from registry.tables import Asset, Lien
+from valuation.schemas import AssetDue, LienExpiring, WorklistReason
+
+COUNTING_ASSET_STATUSES = ("active", "seized", "in_disposal")
+_IN_BOOK = ", ".join(f"'{s}'" for s in COUNTING_ASSET_STATUSES)
+
+
+def _days_between() -> str:
+    """SQL for whole days from the latest valuation to as_of, on this engine."""
+    if is_postgres():
+        return "(CAST({} AS DATE) - w.last_valued_on)"
+    return "CAST(julianday({}) - julianday(w.last_valued_on) AS INTEGER)"
+
+
+_REASON_FILTERS: dict[str, str] = {
+    "no_valuation": "w.last_valued_on IS NULL",
+    "no_policy": "w.last_valued_on IS NOT NULL AND p.kind IS NULL",
+    "stale": "w.last_valued_on IS NOT NULL AND p.kind IS NOT NULL",  # with the period test that every row passes
+}
+
+
+def _assets_due_sql(reason: str | None) -> str:
+    # The latest approved valuation per asset comes from a correlated MAX on the (asset) index; the
+    # filter then keeps only rows that need work, so the page and the count come from the database.
+    as_of = "CAST({} AS DATE)" if is_postgres() else "{}"
+    return f"""
+        WITH w AS (
+            SELECT a.id, a.ref, a.kind, a.status,
+                   (SELECT MAX(v.valued_on) FROM valuation v
+                    WHERE v.asset = a.id AND v.status = 'approved' AND v.valued_on <= {as_of}) AS last_valued_on
+            FROM asset a WHERE a.status IN ({_IN_BOOK})
+        )
+        SELECT w.ref, w.kind, w.status, w.last_valued_on, p.revaluation_days
+        FROM w LEFT JOIN policy p ON p.kind = w.kind
+        WHERE (w.last_valued_on IS NULL OR p.kind IS NULL OR {_days_between()} > p.revaluation_days)
+          AND {_REASON_FILTERS[reason] if reason else "1 = 1"}
+    """  # noqa: S608 - only our own constants are interpolated; values travel as parameters
+
+
+def _as_date(value: Any) -> date | None:
+    # SQLite hands back a MAX() over a date column as its stored text.
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _asset_due(row: dict[str, Any], as_of: date) -> AssetDue:
+    last = _as_date(row["last_valued_on"])
+    days = row["revaluation_days"]
+    reason: WorklistReason = "no_valuation" if last is None else ("no_policy" if days is None else "stale")
+    due_on = None if last is None or days is None else last + timedelta(days=days)
+    return AssetDue(
+        asset_ref=row["ref"], kind=row["kind"], status=row["status"], reason=reason, last_valued_on=last,
+        revaluation_days=days, due_on=due_on, days_overdue=None if due_on is None else (as_of - due_on).days,
+    )
+
+
+async def assets_due(as_of: date, paging: Paging, reason: WorklistReason | None = None) -> Page[AssetDue]:
+    """Never valued first, then the longest unvalued, then by ref; `reason` keeps one kind of work."""
+    sql = _assets_due_sql(reason)
+    counted = await Asset.raw(f"SELECT COUNT(*) AS n FROM ({sql}) t", as_of, as_of)  # noqa: S608
+    rows = await Asset.raw(
+        f"""{sql} ORDER BY (w.last_valued_on IS NULL) DESC, w.last_valued_on, w.ref
+            LIMIT {paging.page_size} OFFSET {paging.offset}""",  # paging is validated integers
+        as_of, as_of,
+    )
+    return Page([_asset_due(r, as_of) for r in rows], int(counted[0]["n"]), paging.page, paging.page_size)
+
+
+async def liens_expiring(as_of: date, within_days: int, paging: Paging) -> Page[LienExpiring]:
+    """Registered liens expiring on or before as_of + within_days, soonest first."""
+    la: Any = Lien.asset
+    where = [
+        Lien.status == "registered",
+        Lien.expires_on.is_not_null(),
+        Lien.expires_on <= as_of + timedelta(days=within_days),
+        la.status.is_in(list(COUNTING_ASSET_STATUSES)),
+    ]
+    total = await Lien.count().where(*where)
+    rows = await Lien.select(
+        Lien.ref, Lien.kind, Lien.holder, Lien.registration_number, Lien.authority, Lien.expires_on,
+        la.ref.as_alias("asset_ref"),
+    ).where(*where).order_by(Lien.expires_on).order_by(Lien.ref).limit(paging.page_size).offset(paging.offset)
+    items = [
+        LienExpiring(
+            lien_ref=r["ref"], asset_ref=r["asset_ref"], kind=r["kind"], holder=r["holder"],
+            registration_number=r["registration_number"], authority=r["authority"], expires_on=r["expires_on"],
+            days_left=(r["expires_on"] - as_of).days,
+        )
+        for r in rows
+    ]
+    return Page(items, total, paging.page, paging.page_size)
