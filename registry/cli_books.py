@@ -26,14 +26,17 @@ def _book_files(ctx: click.Context) -> Sequence[BookFile]:
 @click.command("import")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--actor", default="cli-import", show_default=True, help="Who the audit log names as the importer.")
+@click.option("--timings", is_flag=True, help="Print the seconds each step took.")
 @click.pass_context
-def import_command(ctx: click.Context, directory: Path, actor: str) -> None:
+def import_command(ctx: click.Context, directory: Path, actor: str, timings: bool) -> None:
     """Import the book files in DIRECTORY (CSV or Parquet), all or nothing."""
     from registry.cli import migrate_database
 
     async def run() -> str:
         await migrate_database()
-        return (await import_book(directory, _book_files(ctx), actor)).describe()
+        result = await import_book(directory, _book_files(ctx), actor)
+        steps = [f"  {step}: {seconds:.2f} s" for step, seconds in result.timings] if timings else []
+        return "\n".join([result.describe(), *steps])
 
     try:
         click.echo(asyncio.run(run()))

@@ -20,7 +20,7 @@ from piccolo.table import Table
 
 class AppUser(Table, tablename="app_user"):
     id = Serial(primary_key=True)
-    username = Varchar(length=64, unique=True, index=True)
+    username = Varchar(length=64, unique=True)
     password_hash = Text()
     role = Varchar(length=32)
     active = Boolean(default=True)
@@ -29,7 +29,7 @@ class AppUser(Table, tablename="app_user"):
 
 class Party(Table):
     id = Serial(primary_key=True)
-    ref = Varchar(length=64, unique=True, index=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
+    ref = Varchar(length=64, unique=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     name = Varchar(length=255, index=True)
     kind = Varchar(length=16)
     id_number = Varchar(length=64, null=True, default=None)
@@ -39,7 +39,7 @@ class Party(Table):
 
 class Loan(Table):
     id = Serial(primary_key=True)
-    ref = Varchar(length=64, unique=True, index=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
+    ref = Varchar(length=64, unique=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     borrower = ForeignKey(references=Party, index=True)
     currency = Varchar(length=3)
     status = Varchar(length=20, default="performing", index=True)
@@ -68,7 +68,7 @@ class Posting(Table):
 
 class Asset(Table):
     id = Serial(primary_key=True)
-    ref = Varchar(length=64, unique=True, index=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
+    ref = Varchar(length=64, unique=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     kind = Varchar(length=24, index=True)
     owner = ForeignKey(references=Party, index=True)
     description = Text(default="")
@@ -105,7 +105,7 @@ class ParcelOverlap(Table, tablename="parcel_overlap"):
 
 class Lien(Table):
     id = Serial(primary_key=True)
-    ref = Varchar(length=64, unique=True, index=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
+    ref = Varchar(length=64, unique=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     asset = ForeignKey(references=Asset, index=True)
     kind = Varchar(length=24)
     holder = Varchar(length=255, default="own")  # "own" or the other creditor's name
@@ -122,7 +122,7 @@ class Lien(Table):
 
 class LienLoan(Table, tablename="lien_loan"):
     id = Serial(primary_key=True)
-    lien = ForeignKey(references=Lien, index=True)
+    lien = ForeignKey(references=Lien)  # led by the unique (lien, loan) index
     loan = ForeignKey(references=Loan, index=True)
 
 
@@ -140,7 +140,7 @@ class Document(Table):
 
 class AuditEvent(Table, tablename="audit_event"):
     id = Serial(primary_key=True)
-    seq = BigInt(unique=True, index=True)
+    seq = BigInt(unique=True)
     at = Timestamptz()
     actor = Varchar(length=64)
     entity = Varchar(length=16)

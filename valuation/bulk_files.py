@@ -23,6 +23,7 @@ VALUATION_STATUSES = ("submitted", "approved", "rejected")
 
 class PoliciesFile(BookFile):
     name = "policies"
+    tables = ("policy",)
     columns = ("kind", "haircut", "revaluation_days", "max_ltv")
     sort_by = ("kind",)
     staging = {"kind": "text", "haircut": "text", "revaluation_days": "bigint", "max_ltv": "text"}
@@ -42,11 +43,15 @@ class PoliciesFile(BookFile):
 
     async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
         fields = ("haircut", "revaluation_days", "max_ltv")
+        on_conflict = db.conflict(
+            "policy",
+            f"""ON CONFLICT (kind) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in fields)}
+                WHERE {" OR ".join(f"policy.{f} IS DISTINCT FROM excluded.{f}" for f in fields)}""",
+        )
         written = await db.execute(
             f"""INSERT INTO policy (kind, haircut, revaluation_days, max_ltv)
                 SELECT kind, haircut, revaluation_days, max_ltv FROM {self.stage_table} WHERE true
-                ON CONFLICT (kind) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in fields)}
-                WHERE {" OR ".join(f"policy.{f} IS DISTINCT FROM excluded.{f}" for f in fields)}"""
+                {on_conflict}"""
         )
         return {"written": written}
 
@@ -60,6 +65,7 @@ class PoliciesFile(BookFile):
 
 class ValuationsFile(BookFile):
     name = "valuations"
+    tables = ("valuation",)
     columns = ("asset_id", "valued_on", "market_value", "currency", "method", "status")
     sort_by = ("asset_id", "valued_on", "method")
     references = (Reference("asset_id", "assets", "asset"),)
@@ -104,15 +110,19 @@ class ValuationsFile(BookFile):
         stamp, actor_param = db.as_timestamp(db.param(1)), db.as_text(db.param(2))
         decided = "CASE WHEN s.status = 'submitted' THEN NULL ELSE {} END"
         fields = ("market_value", "currency", "status")
+        on_conflict = db.conflict(
+            "valuation",
+            f"""ON CONFLICT (asset, valued_on, method) DO UPDATE
+                SET {", ".join(f"{f} = excluded.{f}" for f in fields)}
+                WHERE {" OR ".join(f"valuation.{f} IS DISTINCT FROM excluded.{f}" for f in fields)}""",
+        )
         written = await db.execute(
             f"""INSERT INTO valuation (asset, valued_on, market_value, currency, method, appraiser, status,
                                        submitted_by, submitted_at, decided_by, decided_at, reason)
                 SELECT a.id, {db.as_date("s.valued_on")}, s.market_value, s.currency, s.method, '', s.status,
                        {actor_param}, {stamp}, {decided.format(actor_param)}, {decided.format(stamp)}, ''
                 FROM {self.stage_table} s JOIN asset a ON a.ref = s.asset_ref WHERE true
-                ON CONFLICT (asset, valued_on, method) DO UPDATE
-                SET {", ".join(f"{f} = excluded.{f}" for f in fields)}
-                WHERE {" OR ".join(f"valuation.{f} IS DISTINCT FROM excluded.{f}" for f in fields)}""",
+                {on_conflict}""",
             db.timestamp_param(now),
             actor,
         )

@@ -13,7 +13,7 @@ from registry.tables import Asset
 
 class Policy(Table):
     id = Serial(primary_key=True)
-    kind = Varchar(length=24, unique=True, index=True)  # asset kind
+    kind = Varchar(length=24, unique=True)  # asset kind
     haircut = Varchar(length=24)  # "0.30" = value counted at 70%
     revaluation_days = Integer()
     max_ltv = Varchar(length=24)  # "0.70"
@@ -21,7 +21,7 @@ class Policy(Table):
 
 class Valuation(Table):
     id = Serial(primary_key=True)
-    asset = ForeignKey(references=Asset, index=True)
+    asset = ForeignKey(references=Asset)  # led by the unique (asset, valued_on, method) index
     valued_on = Date(index=True)
     market_value = BigInt()
     forced_sale_value = BigInt(null=True, default=None)

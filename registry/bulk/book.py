@@ -41,6 +41,7 @@ class BookFile:
     sort_by: tuple[str, ...]
     references: tuple[Reference, ...] = ()
     staging: dict[str, str]
+    tables: tuple[str, ...] = ()  # the tables the upsert writes
 
     def checks(self) -> dict[str, pl.Expr]:
         """Per-column checks on the all-string frame (pure, vectorised)."""

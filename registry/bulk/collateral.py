@@ -39,8 +39,20 @@ def _errors(file: str, frame: pl.DataFrame, column: str, reason: pl.Expr) -> pl.
     )
 
 
+async def _fill_from_db(ctx: ImportContext, frame: pl.DataFrame, ref: str, column: str, table: str) -> pl.DataFrame:
+    """Fill `column` where the import left it empty with the value the database holds for that ref."""
+    unknown = frame.filter(pl.col(column).is_null())[ref].unique().to_list()
+    from_db = await ctx.db.by_ref(table, column, unknown)
+    if not from_db:
+        return frame
+    return frame.with_columns(
+        pl.col(column).fill_null(pl.col(ref).replace_strict(from_db, default=None, return_dtype=pl.String))
+    )
+
+
 class AssetsFile(BookFile):
     name = "assets"
+    tables = ("asset",)
     columns = ("asset_id", "kind", "owner_id", "description")
     sort_by = ("asset_id",)
     references = (Reference("owner_id", "parties", "party"),)
@@ -63,15 +75,17 @@ class AssetsFile(BookFile):
             pl.col("description").fill_null(""),
         )
         # A drawn parcel belongs to land and buildings; re-kinding such an asset would orphan it.
-        await ctx.db.stage("lookup_assets", staged.select("ref", "kind"), {"ref": "text", "kind": "text"})
-        kinds = ", ".join(f"'{k}'" for k in PARCEL_KINDS)
-        parcelled = [
-            r[0]
-            for r in await ctx.db.fetch(
-                f"SELECT a.ref FROM asset a JOIN lookup_assets v ON v.ref = a.ref "
-                f"WHERE a.geometry IS NOT NULL AND v.kind NOT IN ({kinds})"
-            )
-        ]
+        parcelled: list[str] = []
+        if not await ctx.db.is_empty("asset"):
+            await ctx.db.stage("lookup_assets", staged.select("ref", "kind"), {"ref": "text", "kind": "text"})
+            kinds = ", ".join(f"'{k}'" for k in PARCEL_KINDS)
+            parcelled = [
+                r[0]
+                for r in await ctx.db.fetch(
+                    f"SELECT a.ref FROM asset a JOIN lookup_assets v ON v.ref = a.ref "
+                    f"WHERE a.geometry IS NOT NULL AND v.kind NOT IN ({kinds})"
+                )
+            ]
         errors = _errors(
             self.name,
             staged.filter(pl.col("ref").is_in(parcelled)),
@@ -81,14 +95,18 @@ class AssetsFile(BookFile):
         return staged.drop(ROW), errors
 
     async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
+        on_conflict = db.conflict(
+            "asset",
+            """ON CONFLICT (ref) DO UPDATE
+                SET kind = excluded.kind, owner = excluded.owner, description = excluded.description
+                WHERE asset.kind IS DISTINCT FROM excluded.kind OR asset.owner IS DISTINCT FROM excluded.owner
+                   OR asset.description IS DISTINCT FROM excluded.description""",
+        )
         written = await db.execute(
             f"""INSERT INTO asset (ref, kind, owner, description, address, identifiers, status, created_at)
                 SELECT s.ref, s.kind, p.id, s.description, '', '{{}}', 'active', {db.as_timestamp(db.param(1))}
                 FROM {self.stage_table} s JOIN party p ON p.ref = s.owner_ref WHERE true
-                ON CONFLICT (ref) DO UPDATE
-                SET kind = excluded.kind, owner = excluded.owner, description = excluded.description
-                WHERE asset.kind IS DISTINCT FROM excluded.kind OR asset.owner IS DISTINCT FROM excluded.owner
-                   OR asset.description IS DISTINCT FROM excluded.description""",
+                {on_conflict}""",
             db.timestamp_param(now),
         )
         return {"written": written}
@@ -102,6 +120,7 @@ class AssetsFile(BookFile):
 
 class LiensFile(BookFile):
     name = "liens"
+    tables = ("lien",)
     columns = ("lien_id", "asset_id", "kind", "holder", "status", "perfected_at", "cap", "external_claim")
     sort_by = ("lien_id",)
     references = (Reference("asset_id", "assets", "asset"),)
@@ -150,25 +169,17 @@ class LiensFile(BookFile):
         pairs = pairs.select("lien_id", "loan_id").filter(pl.col("lien_id").is_in(liens["lien_id"].implode()))
         loans = ctx.frames.get("loans", pl.DataFrame(schema={"loan_id": pl.String, "currency": pl.String}))
         known = pairs.join(loans.select("loan_id", "currency"), on="loan_id", how="left")
-        unknown = known.filter(pl.col("currency").is_null())["loan_id"].unique().to_list()
-        if unknown:
-            await ctx.db.stage_values("lookup_refs", unknown)
-            from_db = dict(
-                await ctx.db.fetch("SELECT l.ref, l.currency FROM loan l JOIN lookup_refs v ON v.value = l.ref")
-            )
-            known = known.with_columns(
-                pl.col("currency").fill_null(
-                    pl.col("loan_id").replace_strict(from_db, default=None, return_dtype=pl.String)
-                )
-            )
-        by_loans = known.drop_nulls("currency").group_by("lien_id").agg(pl.col("currency").unique().sort())
-        mixed = by_loans.filter(pl.col("currency").list.len() > 1)
-        by_loans = by_loans.filter(pl.col("currency").list.len() == 1).select(
-            "lien_id", pl.col("currency").list.first().alias("loan_currency")
-        )
-        await ctx.db.stage_values("lookup_refs", liens["lien_id"].to_list())
-        existing = dict(
-            await ctx.db.fetch("SELECT l.ref, l.currency FROM lien l JOIN lookup_refs v ON v.value = l.ref")
+        known = await _fill_from_db(ctx, known, "loan_id", "currency", "loan")
+        # min/max rather than a list of distinct currencies: list aggregation over a million liens is slow.
+        spans = known.drop_nulls("currency").group_by("lien_id").agg(
+            pl.col("currency").min().alias("loan_currency"), pl.col("currency").max().alias("other_currency"))
+        mixed = spans.filter(pl.col("loan_currency") != pl.col("other_currency")).select(
+            "lien_id", pl.concat_str("loan_currency", pl.lit(", "), "other_currency").alias("currency"))
+        by_loans = spans.filter(pl.col("loan_currency") == pl.col("other_currency")).select("lien_id", "loan_currency")
+        # Only liens whose loans give no currency fall back on the one they already have.
+        fallback = liens.filter(~pl.col("lien_id").is_in(by_loans["lien_id"].implode()))["lien_id"]
+        existing = (
+            await ctx.db.by_ref("lien", "currency", fallback.to_list()) if not await ctx.db.is_empty("lien") else {}
         )
         currencies = (
             liens.select(ROW, "lien_id")
@@ -181,7 +192,7 @@ class LiensFile(BookFile):
                 ).alias("currency")
             )
         )
-        mixed_rows = liens.join(mixed, on="lien_id").select(ROW, "lien_id", pl.col("currency").list.join(", "))
+        mixed_rows = liens.join(mixed, on="lien_id").select(ROW, "lien_id", "currency")
         return currencies.select(ROW, "currency"), mixed_rows
 
     async def prepare(self, ctx: ImportContext, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -224,14 +235,18 @@ class LiensFile(BookFile):
     async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
         fields = ("asset", "kind", "holder", "currency", "cap", "external_claim", "status", "perfected_at")
         changed = " OR ".join(f"lien.{f} IS DISTINCT FROM excluded.{f}" for f in fields)
+        on_conflict = db.conflict(
+            "lien",
+            f"""ON CONFLICT (ref) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in fields)}
+                WHERE {changed}""",
+        )
         written = await db.execute(
             f"""INSERT INTO lien (ref, asset, kind, holder, currency, cap, external_claim, authority,
                                   registration_number, status, perfected_at, created_at)
                 SELECT s.ref, a.id, s.kind, s.holder, s.currency, s.cap, s.external_claim, '', '', s.status,
                        {db.as_timestamp("s.perfected_at")}, {db.as_timestamp(db.param(1))}
                 FROM {self.stage_table} s JOIN asset a ON a.ref = s.asset_ref WHERE true
-                ON CONFLICT (ref) DO UPDATE SET {", ".join(f"{f} = excluded.{f}" for f in fields)}
-                WHERE {changed}""",
+                {on_conflict}""",
             db.timestamp_param(now),
         )
         return {"written": written}
@@ -269,6 +284,7 @@ class LiensFile(BookFile):
 
 class LienLoansFile(BookFile):
     name = "lien_loans"
+    tables = ("lien_loan",)
     columns = ("lien_id", "loan_id")
     sort_by = ("lien_id", "loan_id")
     references = (Reference("lien_id", "liens", "lien"), Reference("loan_id", "loans", "loan"))
@@ -285,17 +301,7 @@ class LienLoansFile(BookFile):
         liens = ctx.loaded.get("liens", pl.DataFrame(schema={"lien_id": pl.String, "holder": pl.String}))
         liens = liens.select("lien_id", "holder").unique("lien_id", keep="first")
         holders = frame.select(ROW, "lien_id").join(liens, on="lien_id", how="left")
-        unknown = holders.filter(pl.col("holder").is_null())["lien_id"].unique().to_list()
-        if unknown:
-            await ctx.db.stage_values("lookup_refs", unknown)
-            from_db = dict(
-                await ctx.db.fetch("SELECT l.ref, l.holder FROM lien l JOIN lookup_refs v ON v.value = l.ref")
-            )
-            holders = holders.with_columns(
-                pl.col("holder").fill_null(
-                    pl.col("lien_id").replace_strict(from_db, default=None, return_dtype=pl.String)
-                )
-            )
+        holders = await _fill_from_db(ctx, holders, "lien_id", "holder", "lien")
         others = holders.filter(pl.col("holder").is_not_null() & (pl.col("holder") != "own"))
         errors = _errors(
             self.name,
@@ -320,8 +326,10 @@ class LienLoansFile(BookFile):
                  AND NOT EXISTS (SELECT 1 FROM stage_pairs p
                                  WHERE p.lien = lien_loan.lien AND p.loan = lien_loan.loan)"""
         )
-        added = await db.execute("""INSERT INTO lien_loan (lien, loan) SELECT lien, loan FROM stage_pairs WHERE true
-                                    ON CONFLICT (lien, loan) DO NOTHING""")
+        on_conflict = db.conflict("lien_loan", "ON CONFLICT (lien, loan) DO NOTHING")
+        added = await db.execute(
+            f"INSERT INTO lien_loan (lien, loan) SELECT lien, loan FROM stage_pairs WHERE true {on_conflict}"
+        )
         return {"written": added + removed, "removed": removed}
 
     async def export(self, db: BulkDb) -> pl.DataFrame:

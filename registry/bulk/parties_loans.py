@@ -21,6 +21,7 @@ IMPORT_POSTING_KIND = "import_balance"
 
 class PartiesFile(BookFile):
     name = "parties"
+    tables = ("party",)
     columns = ("party_id", "name", "kind")
     sort_by = ("party_id",)
     staging = {"ref": "text", "name": "text", "kind": "text"}
@@ -36,12 +37,16 @@ class PartiesFile(BookFile):
         return frame.select(pl.col("party_id").alias("ref"), "name", "kind"), pl.DataFrame(schema=ERRORS_SCHEMA)
 
     async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
+        on_conflict = db.conflict(
+            "party",
+            """ON CONFLICT (ref) DO UPDATE SET name = excluded.name, kind = excluded.kind
+                WHERE party.name IS DISTINCT FROM excluded.name OR party.kind IS DISTINCT FROM excluded.kind""",
+        )
         written = await db.execute(
             f"""INSERT INTO party (ref, name, kind, status, created_at)
                 SELECT s.ref, s.name, s.kind, 'normal', {db.as_timestamp(db.param(1))}
                 FROM {self.stage_table} s WHERE true
-                ON CONFLICT (ref) DO UPDATE SET name = excluded.name, kind = excluded.kind
-                WHERE party.name IS DISTINCT FROM excluded.name OR party.kind IS DISTINCT FROM excluded.kind""",
+                {on_conflict}""",
             db.timestamp_param(now),
         )
         return {"written": written}
@@ -54,6 +59,7 @@ class PartiesFile(BookFile):
 
 class LoansFile(BookFile):
     name = "loans"
+    tables = ("loan", "posting")
     columns = ("loan_id", "borrower_id", "currency", *COMPONENTS, "status")
     sort_by = ("loan_id",)
     references = (Reference("borrower_id", "parties", "party"),)
@@ -87,14 +93,16 @@ class LoansFile(BookFile):
             *(c.to_minor_units(col, digits).fill_null(0).alias(col) for col in COMPONENTS),
         )
         # Amounts already posted in one currency cannot be reread in another.
-        await ctx.db.stage("lookup_loans", staged.select("ref", "currency"), {"ref": "text", "currency": "text"})
-        changed = {
-            r[0]: r[1]
-            for r in await ctx.db.fetch(
-                "SELECT l.ref, l.currency FROM loan l JOIN lookup_loans v ON v.ref = l.ref "
-                "WHERE l.currency <> v.currency"
-            )
-        }
+        changed: dict[str, str] = {}
+        if not await ctx.db.is_empty("loan"):
+            await ctx.db.stage("lookup_loans", staged.select("ref", "currency"), {"ref": "text", "currency": "text"})
+            changed = {
+                r[0]: r[1]
+                for r in await ctx.db.fetch(
+                    "SELECT l.ref, l.currency FROM loan l JOIN lookup_loans v ON v.ref = l.ref "
+                    "WHERE l.currency <> v.currency"
+                )
+            }
         errors = staged.filter(pl.col("ref").is_in(list(changed))).select(
             pl.lit(self.name).alias("file"),
             pl.col(ROW).alias("row"),
@@ -109,15 +117,19 @@ class LoansFile(BookFile):
 
     async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
         stamp = db.as_timestamp(db.param(1))
-        written = await db.execute(
-            f"""INSERT INTO loan (ref, borrower, currency, status, classification, created_at)
-                SELECT s.ref, p.id, s.currency, s.status, 'pass', {stamp}
-                FROM {self.stage_table} s JOIN party p ON p.ref = s.borrower_ref WHERE true
-                ON CONFLICT (ref) DO UPDATE
+        on_conflict = db.conflict(
+            "loan",
+            """ON CONFLICT (ref) DO UPDATE
                 SET borrower = excluded.borrower, currency = excluded.currency, status = excluded.status
                 WHERE loan.borrower IS DISTINCT FROM excluded.borrower
                    OR loan.currency IS DISTINCT FROM excluded.currency
                    OR loan.status IS DISTINCT FROM excluded.status""",
+        )
+        written = await db.execute(
+            f"""INSERT INTO loan (ref, borrower, currency, status, classification, created_at)
+                SELECT s.ref, p.id, s.currency, s.status, 'pass', {stamp}
+                FROM {self.stage_table} s JOIN party p ON p.ref = s.borrower_ref WHERE true
+                {on_conflict}""",
             db.timestamp_param(now),
         )
         delta = [f"s.{x} - COALESCE(b.{x}, 0)" for x in COMPONENTS]

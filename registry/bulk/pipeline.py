@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from registry.bulk.files import LoadedFile, find_book_files, read_book_file, wri
 from registry.db import write_transaction
 
 MAX_SHOWN_ERRORS = 1000
+log = logging.getLogger("registry.bulk")
 
 
 class ImportRefused(Exception):
@@ -37,9 +40,24 @@ class ImportRefused(Exception):
         return shown
 
 
+class Stopwatch:
+    """Seconds spent per step, so an operator can see where a slow import goes."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float]] = []
+        self._mark = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps.append((step, now - self._mark))
+        log.info("import step %s: %.2f s", step, now - self._mark)
+        self._mark = now
+
+
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     files: dict[str, dict[str, Any]]  # name -> rows, written, sha256
+    timings: list[tuple[str, float]] = field(default_factory=list)
 
     def describe(self) -> str:
         parts = [f"{n}: {f['rows']} rows ({f['written']} inserted or changed)" for n, f in self.files.items()]
@@ -92,10 +110,7 @@ async def _unresolved(ctx: ImportContext, file: BookFile, frame: pl.DataFrame,
         if wanted.is_empty():
             continue
         distinct = wanted[ref.column].unique().to_list()
-        await ctx.db.stage_values("lookup_refs", distinct)
-        found = {
-            r[0] for r in await ctx.db.fetch(f"SELECT t.ref FROM {ref.table} t JOIN lookup_refs v ON v.value = t.ref")
-        }
+        found = set(await ctx.db.by_ref(ref.table, "id", distinct))
         missing = wanted.filter(~pl.col(ref.column).is_in(list(found)))
         errors.append(
             missing.select(
@@ -121,58 +136,77 @@ def load_directory(directory: Path, files: Sequence[BookFile]) -> tuple[dict[str
     return loaded, errors
 
 
+def _check_cells(
+    ordered: list[BookFile], loaded: dict[str, LoadedFile]
+) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Each file's cell errors, and its rows that have none (no database needed)."""
+    checked: dict[str, pl.DataFrame] = {}
+    cell_errors: dict[str, pl.DataFrame] = {}
+    for f in ordered:
+        if f.name in loaded:
+            frame = loaded[f.name].frame
+            cell_errors[f.name] = collect_errors(f.name, frame, f.checks())
+            checked[f.name] = frame.filter(~pl.col(ROW).is_in(cell_errors[f.name]["row"].implode()))
+    return checked, cell_errors
+
+
+async def _write(
+    ctx: ImportContext, ordered: list[BookFile], staged: dict[str, pl.DataFrame], loaded: dict[str, LoadedFile],
+    watch: Stopwatch,
+) -> dict[str, dict[str, Any]]:
+    db = ctx.db
+    rebuild = await db.defer_secondary_structures([t for f in ordered if f.name in staged for t in f.tables])
+    watch.lap("defer indexes")
+    result: dict[str, dict[str, Any]] = {}
+    for f in ordered:
+        if f.name in staged:
+            await db.stage(f.stage_table, staged[f.name], f.staging)
+            watch.lap(f"{f.name}: stage")
+            counts = await f.upsert(db, ctx.now, ctx.actor)
+            watch.lap(f"{f.name}: write")
+            result[f.name] = {"rows": loaded[f.name].frame.height, **counts, "sha256": loaded[f.name].sha256}
+    await db.drop_staging()
+    for statement in rebuild:
+        await db.execute(statement)
+    watch.lap("rebuild indexes and foreign keys")
+    return result
+
+
 async def import_book(directory: Path, files: Sequence[BookFile], actor: str) -> ImportResult:
     """Validate and write every book file found in `directory`, all or nothing."""
+    watch = Stopwatch()
     ordered = order_files(files)
     loaded, errors = load_directory(directory, ordered)
+    watch.lap("read files")
     if not loaded and not any(e.height for e in errors):
-        raise ImportRefused(
-            pl.DataFrame(
-                [(str(directory), 0, "", "no book files found (parties.csv, loans.parquet, ...)")],
-                schema=ERRORS_SCHEMA,
-                orient="row",
-            )
-        )
+        raise ImportRefused(pl.DataFrame([(str(directory), 0, "", "no book files found (parties.csv, loans.parquet, "
+                                           "...)")], schema=ERRORS_SCHEMA, orient="row"))
     # Content checks need no database: run them all first, so a bad book is refused fast.
-    checked: dict[str, pl.DataFrame] = {}
-    cell_errors_of: dict[str, pl.DataFrame] = {}
-    for f in ordered:
-        if f.name not in loaded:
-            continue
-        frame = loaded[f.name].frame
-        cell_errors = cell_errors_of[f.name] = collect_errors(f.name, frame, f.checks())
-        errors.append(cell_errors)
-        checked[f.name] = frame.filter(~pl.col(ROW).is_in(cell_errors["row"].implode()))
-    now = clock.now()
+    checked, cell_errors = _check_cells(ordered, loaded)
+    errors.extend(cell_errors.values())
+    watch.lap("check cells")
     async with write_transaction():
-        db = BulkDb.of_current_transaction()
-        ctx = ImportContext(db=db, actor=actor, now=now)
+        ctx = ImportContext(db=BulkDb.of_current_transaction(), actor=actor, now=clock.now())
         ctx.frames.update(checked)
         ctx.loaded.update({name: f.frame for name, f in loaded.items()})
         # A reference to a row that is in the import but has its own errors is not a second error.
         ctx.keys.update({f.name: loaded[f.name].frame[f.sort_by[0]] for f in ordered if f.name in loaded})
         staged: dict[str, pl.DataFrame] = {}
         for f in ordered:
-            if f.name not in checked:
-                continue
-            errors.append(await _unresolved(ctx, f, loaded[f.name].frame, cell_errors_of[f.name]))
-            staged[f.name], extra = await f.prepare(ctx, checked[f.name])
-            errors.append(extra)
+            if f.name in checked:
+                errors.append(await _unresolved(ctx, f, loaded[f.name].frame, cell_errors[f.name]))
+                staged[f.name], extra = await f.prepare(ctx, checked[f.name])
+                errors.append(extra)
+                watch.lap(f"{f.name}: references and cross-file checks")
         all_errors = _sort_errors(errors, [f.name for f in ordered])
         if all_errors.height:
-            await db.drop_staging()
+            await ctx.db.drop_staging()
             raise ImportRefused(all_errors)
-        result: dict[str, dict[str, Any]] = {}
-        for f in ordered:
-            if f.name not in staged:
-                continue
-            await db.stage(f.stage_table, staged[f.name], f.staging)
-            counts = await f.upsert(db, now, actor)
-            result[f.name] = {"rows": loaded[f.name].frame.height, **counts, "sha256": loaded[f.name].sha256}
-        await db.drop_staging()
+        result = await _write(ctx, ordered, staged, loaded, watch)
         checksum = hashlib.sha256("".join(r["sha256"] for r in result.values()).encode()).hexdigest()
         await audit.record(actor, "book", checksum[:16], "import", after={"files": result})
-    return ImportResult(result)
+    watch.lap("commit")
+    return ImportResult(result, watch.steps)
 
 
 async def export_book(directory: Path, files: Sequence[BookFile], fmt: str) -> dict[str, int]:

@@ -213,3 +213,12 @@ async def test_http_upload_refusal_is_422_with_the_rows(client, as_role) -> None
     r = await client.post("/api/imports", files=[("files", ("customers.xlsx", b"x", "application/octet-stream"))],
                           headers=as_role(Role.ADMIN))
     assert r.status_code == 422 and "customers.xlsx" in r.text
+
+
+async def test_a_lien_over_loans_in_two_currencies_is_refused(client, tmp_path: Path) -> None:
+    mixed = dict(small.FILES)
+    mixed["lien_loans"] = small.FILES["lien_loans"] + "M1,L2\n"  # L1 and L3 are CNY, L2 is USD
+    with pytest.raises(ImportRefused) as refused:
+        await _import(small.write(tmp_path / "mixed", mixed))
+    assert [(f, r, c, why) for f, r, c, why in refused.value.errors.iter_rows()] == [
+        ("liens", 1, "lien_id", "secures loans in several currencies (CNY, USD)")]
