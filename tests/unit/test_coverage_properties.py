@@ -1,0 +1,170 @@
+"""Properties of the coverage engine on small random books, and agreement with a scalar reference
+written here from DESIGN 5 with registry.ranking and registry.money.split_largest_remainder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from registry.money import split_largest_remainder
+from registry.ranking import RankInput, rank_liens
+from registry.registration import RegistrationStatus
+from valuation.coverage import BookFrames, CoverageParams, compute_coverage
+from valuation.coverage.refs import RefBook, key_book
+
+pytestmark = pytest.mark.unit
+AS_OF = date(2026, 6, 30)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+STATUSES = ["registered", "registered", "registered", "submitted", "draft", "released", "expired", "rejected"]
+
+
+@dataclass(frozen=True)
+class Lien:
+    ref: str
+    asset: int
+    own: bool
+    status: str
+    day: int
+    cap: int | None
+    external: int
+    loans: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Book:
+    exposures: tuple[int, ...]
+    values: tuple[int | None, ...]  # market value; None = no approved valuation
+    liens: tuple[Lien, ...]
+
+
+@st.composite
+def books(draw: st.DrawFn) -> Book:
+    n_loans = draw(st.integers(1, 5))
+    exposures = tuple(draw(st.integers(0, 10**6)) for _ in range(n_loans))
+    values = tuple(draw(st.one_of(st.none(), st.integers(0, 2 * 10**6))) for _ in range(draw(st.integers(1, 3))))
+    liens = []
+    for i in range(draw(st.integers(1, 7))):
+        own = draw(st.booleans())
+        loans = tuple(sorted(draw(st.sets(st.integers(0, n_loans - 1), min_size=1)))) if own else ()
+        liens.append(Lien(f"K{i}", draw(st.integers(0, len(values) - 1)), own, draw(st.sampled_from(STATUSES)),
+                          draw(st.integers(0, 2)), draw(st.one_of(st.none(), st.integers(0, 10**6))) if own else None,
+                          0 if own else draw(st.integers(0, 10**6)), loans))
+    return Book(exposures, values, tuple(liens))
+
+
+def frames(book: Book) -> BookFrames:
+    return key_book(RefBook(
+        loans=pl.LazyFrame({"loan_id": [f"L{i}" for i in range(len(book.exposures))], "borrower_id": "B",
+                            "currency": "CNY", "principal": list(book.exposures), "interest": 0, "penalty": 0,
+                            "fees": 0, "status": "performing"}),
+        assets=pl.LazyFrame({"asset_id": [f"A{i}" for i in range(len(book.values))], "kind": "real_estate"}),
+        valuations=pl.LazyFrame(
+            [(f"A{i}", date(2026, 1, 1), v, "CNY", "approved") for i, v in enumerate(book.values) if v is not None],
+            schema={"asset_id": pl.String, "valued_on": pl.Date, "market_value": pl.Int64, "currency": pl.String,
+                    "status": pl.String}, orient="row"),
+        policies=pl.LazyFrame({"kind": ["real_estate"], "haircut": ["0.25"], "revaluation_days": [365],
+                               "max_ltv": ["0.70"]}),
+        liens=pl.LazyFrame(
+            [(lien.ref, f"A{lien.asset}", "own" if lien.own else "Z", lien.status,
+              T0 + timedelta(days=lien.day) if lien.status != "draft" else None, lien.cap,
+              None if lien.own else lien.external, "CNY") for lien in book.liens],
+            schema={"lien_id": pl.String, "asset_id": pl.String, "holder": pl.String, "status": pl.String,
+                    "perfected_at": pl.Datetime("us", "UTC"), "cap": pl.Int64, "external_claim": pl.Int64,
+                    "currency": pl.String}, orient="row"),
+        lien_loans=pl.LazyFrame([(lien.ref, f"L{i}") for lien in book.liens for i in lien.loans],
+                                schema={"lien_id": pl.String, "loan_id": pl.String}, orient="row"),
+    ))
+
+
+def reference(book: Book) -> dict[tuple[str, str], int]:
+    """(lien_id, loan_id) -> share, one asset and one lien at a time, straight from DESIGN 5."""
+    out: dict[tuple[str, str], int] = {}
+    for asset, market in enumerate(book.values):
+        value = 0 if market is None else market * 75 // 100
+        on_asset = [lien for lien in book.liens if lien.asset == asset]
+        ranks = rank_liens(RankInput(lien.ref, RegistrationStatus(lien.status),
+                                     T0 + timedelta(days=lien.day) if lien.status != "draft" else None)
+                           for lien in on_asset)
+        counted = [lien for lien in on_asset if lien.status == "registered"]
+        claims = {}
+        for lien in counted:
+            secured = sum(book.exposures[i] for i in lien.loans)
+            claims[lien.ref] = (secured if lien.cap is None else min(lien.cap, secured)) if lien.own else lien.external
+        remaining = value
+        for rank in sorted({ranks[lien.ref] for lien in counted}):  # type: ignore[type-var]
+            group = sorted((lien for lien in counted if ranks[lien.ref] == rank), key=lambda lien: lien.ref)
+            takes = min(remaining, sum(claims[lien.ref] for lien in group))
+            remaining -= takes
+            parts = split_largest_remainder(takes, [claims[lien.ref] for lien in group], [lien.ref for lien in group])
+            for lien, part in zip(group, parts, strict=True):
+                if lien.own:
+                    loans = [f"L{i}" for i in lien.loans]
+                    shares = split_largest_remainder(part, [book.exposures[i] for i in lien.loans], loans)
+                    out.update({(lien.ref, loan): share for loan, share in zip(loans, shares, strict=True)})
+    return out
+
+
+def run(book: Book) -> tuple[pl.DataFrame, pl.DataFrame]:
+    result = compute_coverage(frames(book), CoverageParams(as_of=AS_OF))
+    return result.per_loan.collect(), result.contributions.collect()
+
+
+@settings(max_examples=100, deadline=None)
+@given(books())
+def test_engine_matches_the_scalar_reference(book: Book) -> None:
+    per_loan, contributions = run(book)
+    got = {(r["lien_id"], r["loan_id"]): r["loan_share"] for r in contributions.iter_rows(named=True)}
+    assert got == reference(book)
+    for row in per_loan.iter_rows(named=True):
+        assert 0 <= row["covered"] <= row["exposure"]
+        assert row["covered"] + row["uncovered"] == row["exposure"]
+    # Step 5 never gives out more than an asset is worth.
+    by_asset = contributions.unique(["asset_id", "lien_id"]).group_by("asset_id").agg(
+        pl.col("lien_share").sum(), pl.col("asset_value_after_haircut").first())
+    assert all(share <= value for _, share, value in by_asset.rows())
+
+
+@settings(max_examples=100, deadline=None)
+@given(books(), st.data())
+def test_more_value_never_lowers_collateral(book: Book, data: st.DataObject) -> None:
+    asset = data.draw(st.integers(0, len(book.values) - 1))
+    raised = list(book.values)
+    raised[asset] = (raised[asset] or 0) + data.draw(st.integers(1, 10**6))
+    before = dict(run(book)[0].select("loan_id", "collateral_value").rows())
+    after = dict(run(replace(book, values=tuple(raised)))[0].select("loan_id", "collateral_value").rows())
+    assert all(after[loan] >= cv for loan, cv in before.items())
+
+
+COUNTED = {"registered", "submitted"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(books(), st.data())
+def test_releasing_a_lien_never_raises_its_loans_coverage(book: Book, data: st.DataObject) -> None:
+    """The issue's property, in the form DESIGN section 5 makes true.
+
+    Per loan it cannot hold for a loan that a second lien in the same rank also secures: releasing one
+    lien leaves the other's claim uncontested, so that loan may gain through the other lien (hypothesis
+    found: an asset worth 1, liens K2 {L0, L1, L2} claiming 3 and K3 {L0, L1} claiming 1 in one rank;
+    without K2, K3 takes the unit and L1 goes from 0 to 1 — in exact arithmetic too, 0.375 to 0.5).
+    What holds: a loan with no other counted lien on the same asset never gains (its other assets'
+    allocations do not move), and the collateral value of the whole book never rises (the freed value
+    goes to other liens at most)."""
+    index = data.draw(st.integers(0, len(book.liens) - 1))
+    released = list(book.liens)
+    released[index] = replace(released[index], status="released")
+    before = dict(run(book)[0].select("loan_id", "collateral_value").rows())
+    after = dict(run(replace(book, liens=tuple(released)))[0].select("loan_id", "collateral_value").rows())
+    target = book.liens[index]
+    alone_on_asset = [
+        i for i in target.loans
+        if not any(i in other.loans and other.status in COUNTED and other.asset == target.asset
+                   for j, other in enumerate(book.liens) if j != index)
+    ]
+    assert all(after[f"L{i}"] <= before[f"L{i}"] for i in alone_on_asset)
+    assert sum(v or 0 for v in after.values()) <= sum(v or 0 for v in before.values())

@@ -1,0 +1,104 @@
+"""Step 8 of DESIGN section 5: roll-ups of the per-loan coverage. Every money roll-up is grouped by
+currency as well, so no total ever adds yuan to dollars."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from valuation.coverage.steps import SCALE
+
+BUCKETS = ("<=50%", "50-70%", "70-90%", "90-100%", ">100%", "uncovered")
+
+
+def ltv_bucket(exposure: pl.Expr, collateral: pl.Expr) -> pl.Expr:
+    """Exact: ltv <= 0.5 is 2 x exposure <= collateral, and so on, on integers (no float edge cases)."""
+    return (
+        pl.when(collateral == 0)
+        .then(pl.lit(BUCKETS[5]))
+        .when(exposure * 2 <= collateral)
+        .then(pl.lit(BUCKETS[0]))
+        .when(exposure * 10 <= collateral * 7)
+        .then(pl.lit(BUCKETS[1]))
+        .when(exposure * 10 <= collateral * 9)
+        .then(pl.lit(BUCKETS[2]))
+        .when(exposure <= collateral)
+        .then(pl.lit(BUCKETS[3]))
+        .otherwise(pl.lit(BUCKETS[4]))
+    )
+
+
+def _ratio(numerator: str, denominator: str) -> pl.Expr:
+    return (
+        pl.when(pl.col(denominator) > 0)
+        .then(pl.col(numerator).cast(pl.Float64) / pl.col(denominator).cast(pl.Float64))
+        .otherwise(None)
+    )
+
+
+def _money_sums() -> list[pl.Expr]:
+    return [
+        pl.len().alias("loans"),
+        *(pl.col(c).sum() for c in ("exposure", "collateral_value", "covered", "uncovered")),
+        pl.col("breach").sum().alias("breaches"),
+    ]
+
+
+def per_borrower(per_loan: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        per_loan.group_by("borrower_id", "currency")
+        .agg(_money_sums())
+        .with_columns(_ratio("collateral_value", "exposure").alias("coverage_ratio"))
+        .sort("borrower_id", "currency")
+    )
+
+
+def per_ltv_bucket(per_loan: pl.LazyFrame) -> pl.LazyFrame:
+    """Every bucket for every currency in the book, empty ones as zeros, in bucket order."""
+    counts = per_loan.group_by("ltv_bucket", "currency").agg(_money_sums())
+    grid = (
+        per_loan.select("currency")
+        .unique()
+        .join(pl.LazyFrame({"ltv_bucket": list(BUCKETS), "_order": list(range(len(BUCKETS)))}), how="cross")
+    )
+    return (
+        grid.join(counts, on=["ltv_bucket", "currency"], how="left")
+        .with_columns(pl.col(c).fill_null(0) for c in ("loans", "exposure", "collateral_value", "covered",
+                                                       "uncovered", "breaches"))
+        .sort("currency", "_order")
+        .drop("_order")
+    )
+
+
+def per_asset_kind(contributions: pl.LazyFrame) -> pl.LazyFrame:
+    """What each kind of collateral contributes to the loans, in the loans' currency."""
+    return (
+        contributions.group_by("kind", "currency")
+        .agg(
+            pl.col("asset_id").n_unique().alias("assets"),
+            pl.col("loan_id").n_unique().alias("loans"),
+            pl.col("loan_share").sum().alias("collateral_value"),
+        )
+        .sort("kind", "currency")
+    )
+
+
+def portfolio(per_loan: pl.LazyFrame) -> pl.LazyFrame:
+    flags = ("stale_valuation", "no_valuation", "unperfected", "registration_expiring", "asset_seized",
+             "possible_double_pledge")
+    return (
+        per_loan.group_by("currency")
+        .agg(*_money_sums(), *(pl.col(f).sum().alias(f"loans_{f}") for f in flags))
+        .with_columns(_ratio("collateral_value", "exposure").alias("coverage_ratio"))
+        .sort("currency")
+    )
+
+
+def display_ltv(exposure: str, collateral: str, weighted: str) -> list[pl.Expr]:
+    """Float64 ratios for display only; breach and buckets are decided on integers."""
+    cv = pl.col(collateral).cast(pl.Float64)
+    positive = pl.col(collateral) > 0
+    return [
+        _ratio(collateral, exposure).alias("coverage_ratio"),
+        pl.when(positive).then(pl.col(exposure).cast(pl.Float64) / cv).alias("ltv"),
+        pl.when(positive).then(pl.col(weighted).cast(pl.Float64) / SCALE / cv).alias("max_ltv"),
+    ]
