@@ -24,6 +24,7 @@ from registry.router import registry_router
 from registry.schemas.misc import Health
 from registry.tables import AuditEvent
 from valuation.bulk_files import valuation_book_files
+from valuation.cli_coverage import coverage_command
 from valuation.router import valuation_router
 
 LOGIN_PATHS = frozenset({"/api/auth/login", "/login"})
@@ -63,6 +64,7 @@ def cli() -> None:
     """The `collateral` command: the registry's commands plus those that need the whole book."""
     main.add_command(import_command)
     main.add_command(export_command)
+    main.add_command(coverage_command)
     main(obj={"book_files": book_files})
 
 

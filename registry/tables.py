@@ -30,7 +30,7 @@ class AppUser(Table, tablename="app_user"):
 class Party(Table):
     id = Serial(primary_key=True)
     ref = Varchar(length=64, unique=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
-    name = Varchar(length=255, index=True)
+    name = Varchar(length=255)  # searched by substring, which a b-tree cannot serve
     kind = Varchar(length=16)
     id_number = Varchar(length=64, null=True, default=None)
     status = Varchar(length=16, default="normal")
@@ -42,7 +42,7 @@ class Loan(Table):
     ref = Varchar(length=64, unique=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
     borrower = ForeignKey(references=Party, index=True)
     currency = Varchar(length=3)
-    status = Varchar(length=20, default="performing", index=True)
+    status = Varchar(length=20, default="performing")
     classification = Varchar(length=20, default="pass")
     interest_rate = Varchar(length=16, null=True, default=None)  # decimal string, e.g. "0.0435"
     maturity = Date(null=True, default=None)
@@ -69,7 +69,7 @@ class Posting(Table):
 class Asset(Table):
     id = Serial(primary_key=True)
     ref = Varchar(length=64, unique=True)  # type: ignore[assignment]  # shadows Table.ref(), unused
-    kind = Varchar(length=24, index=True)
+    kind = Varchar(length=24)
     owner = ForeignKey(references=Party, index=True)
     description = Text(default="")
     address = Text(default="")
@@ -85,7 +85,7 @@ class Asset(Table):
     bbox_min_lat = Float(null=True, default=None)
     bbox_max_lon = Float(null=True, default=None)
     bbox_max_lat = Float(null=True, default=None)
-    status = Varchar(length=20, default="active", index=True)
+    status = Varchar(length=20, default="active")
     created_at = Timestamptz()
 
 
@@ -114,7 +114,7 @@ class Lien(Table):
     external_claim = BigInt(null=True, default=None)
     authority = Varchar(length=255, default="")
     registration_number = Varchar(length=128, default="")
-    status = Varchar(length=16, default="draft", index=True)
+    status = Varchar(length=16, default="draft")
     perfected_at = Timestamptz(null=True, default=None)
     expires_on = Date(null=True, default=None)
     created_at = Timestamptz()

@@ -6,6 +6,7 @@ from litestar import Router
 
 from registry.auth import role_guard
 from valuation.controllers.comparables import ComparablesController
+from valuation.controllers.coverage import CoverageController
 from valuation.controllers.policies import PolicyController
 from valuation.controllers.valuations import AssetValuationController, ValuationController, WorklistController
 
@@ -16,6 +17,6 @@ def valuation_router() -> Router:
         guards=[role_guard],
         route_handlers=[
             ComparablesController, ValuationController, AssetValuationController, WorklistController,
-            PolicyController,
+            PolicyController, CoverageController,
         ],
     )

@@ -22,7 +22,7 @@ class Policy(Table):
 class Valuation(Table):
     id = Serial(primary_key=True)
     asset = ForeignKey(references=Asset)  # led by the unique (asset, valued_on, method) index
-    valued_on = Date(index=True)
+    valued_on = Date()  # served by the unique (asset, valued_on, method) index
     market_value = BigInt()
     forced_sale_value = BigInt(null=True, default=None)
     currency = Varchar(length=3)

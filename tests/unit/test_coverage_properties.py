@@ -153,8 +153,10 @@ def test_releasing_a_lien_never_raises_its_loans_coverage(book: Book, data: st.D
     found: an asset worth 1, liens K2 {L0, L1, L2} claiming 3 and K3 {L0, L1} claiming 1 in one rank;
     without K2, K3 takes the unit and L1 goes from 0 to 1 — in exact arithmetic too, 0.375 to 0.5).
     What holds: a loan with no other counted lien on the same asset never gains (its other assets'
-    allocations do not move), and the collateral value of the whole book never rises (the freed value
-    goes to other liens at most)."""
+    allocations do not move), exactly; and when one of our own liens is released, the collateral value of
+    the whole book does not rise — the freed share only moves to other liens — up to the largest-remainder
+    rounding, at most one minor unit per other lien on that asset. (Releasing another creditor's lien may
+    of course raise our coverage: that is the point of a release.)"""
     index = data.draw(st.integers(0, len(book.liens) - 1))
     released = list(book.liens)
     released[index] = replace(released[index], status="released")
@@ -167,4 +169,6 @@ def test_releasing_a_lien_never_raises_its_loans_coverage(book: Book, data: st.D
                    for j, other in enumerate(book.liens) if j != index)
     ]
     assert all(after[f"L{i}"] <= before[f"L{i}"] for i in alone_on_asset)
-    assert sum(v or 0 for v in after.values()) <= sum(v or 0 for v in before.values())
+    if target.own:
+        rounding = sum(1 for other in book.liens if other.asset == target.asset and other is not target)
+        assert sum(v or 0 for v in after.values()) <= sum(v or 0 for v in before.values()) + rounding

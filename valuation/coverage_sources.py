@@ -1,0 +1,232 @@
+"""Where the coverage engine's frames come from: the database, or a folder of book files.
+
+`book_from_database` reads the book with Polars' Arrow-native reader (`pl.read_database_uri`, connectorx)
+straight into frames keyed by the database ids. It opens its own connection, outside Piccolo's pool and
+transactions, so it sees committed rows only, and it blocks: async callers run it with
+`anyio.to_thread.run_sync`. `book_from_directory` reads the DESIGN 8 files with the import's readers
+and keys them by row (no database). Both give `valuation.coverage.BookFrames`, the engine's contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from registry.bulk import checks as c
+from registry.bulk.files import find_book_files, read_book_file
+from registry.config import get_settings
+from valuation.coverage import BookFrames, CoverageInputError
+from valuation.coverage import refs as coverage_refs
+
+# The book files the engine reads, with the columns of DESIGN 8.
+BOOK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "loans": ("loan_id", "borrower_id", "currency", "principal", "interest", "penalty", "fees", "status"),
+    "assets": ("asset_id", "kind", "owner_id", "description"),
+    "policies": ("kind", "haircut", "revaluation_days", "max_ltv"),
+    "valuations": ("asset_id", "valued_on", "market_value", "currency", "method", "status"),
+    "liens": ("lien_id", "asset_id", "kind", "holder", "status", "perfected_at", "cap", "external_claim"),
+    "lien_loans": ("lien_id", "loan_id"),
+}
+
+def database_uri(database_url: str | None = None) -> str:
+    """The connectorx URI of the configured database: `sqlite://` + an absolute path (four slashes), or
+    the PostgreSQL DSN as it is."""
+    url = database_url or get_settings().database_url
+    if url.startswith("sqlite:"):
+        path = Path(url.removeprefix("sqlite:///").removeprefix("sqlite://")).expanduser().resolve()
+        return f"sqlite:///{path.as_posix()}"  # four slashes: the form both connectorx and ADBC read
+    return url
+
+
+def _blank_to_null(column: str) -> pl.Expr:
+    return pl.when(pl.col(column) == "").then(None).otherwise(pl.col(column)).alias(column)
+
+
+class _Sql:
+    """The few places the two engines' SQL and column types differ."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+    def int_sum(self, column: str) -> str:
+        # PostgreSQL's SUM(bigint) is NUMERIC; SQLite infers an expression's type from its values, so
+        # the COALESCE also keeps the first row from being a null it cannot type.
+        return f"CAST(COALESCE(SUM({column}), 0) AS BIGINT)"
+
+    def temporal(self, expr: str) -> str:
+        # SQLite keeps dates and timestamps as text, and connectorx cannot type a column whose first value
+        # is null when its declared type (TIMESTAMPTZ) is not one it knows: read text, '' for null.
+        return expr if self.postgres else f"COALESCE(CAST({expr} AS TEXT), '')"
+
+    def timestamp(self, column: str) -> pl.Expr:
+        if self.postgres:
+            return pl.col(column).cast(pl.Datetime("us", "UTC"))
+        return c.parse_timestamp(column).cast(pl.Datetime("us", "UTC")).alias(column)
+
+    def date(self, column: str) -> pl.Expr:
+        if self.postgres:
+            return pl.col(column).cast(pl.Date)
+        return c.parse_date(column).alias(column)
+
+
+def book_from_database(database_url: str | None = None) -> BookFrames:
+    """The whole book as the engine reads it, keyed by loan.id, asset.id and lien.id. Blocking."""
+    uri = database_uri(database_url)
+    postgres = not uri.startswith("sqlite:")
+    sql = _Sql(postgres)
+
+    def read(query: str) -> pl.DataFrame:
+        return pl.read_database_uri(query, uri, engine="connectorx")
+
+    balances = ", ".join(f"{sql.int_sum('p.' + x)} AS {x}" for x in ("principal", "interest", "penalty", "fees"))
+    loans = read(
+        f"""SELECT l.id AS loan_key, l.ref AS loan_id, b.ref AS borrower_id, l.currency, {balances}, l.status
+            FROM loan l JOIN party b ON b.id = l.borrower LEFT JOIN posting p ON p.loan = l.id
+            GROUP BY l.id, l.ref, b.ref, l.currency, l.status ORDER BY l.id"""  # noqa: S608 - only our own column expressions are interpolated
+    )
+    assets = read("SELECT id AS asset_key, ref AS asset_id, kind, status FROM asset ORDER BY id")
+    valuations = read(
+        f"""SELECT asset AS asset_key, {sql.temporal('valued_on')} AS valued_on, market_value, currency, status
+            FROM valuation ORDER BY id"""  # noqa: S608 - only our own column expressions are interpolated
+    )
+    policies = read("SELECT kind, haircut, revaluation_days, max_ltv FROM policy ORDER BY kind")
+    liens = read(
+        f"""SELECT id AS lien_key, ref AS lien_id, asset AS asset_key, holder, status,
+                   {sql.temporal('perfected_at')} AS perfected_at, cap, external_claim,
+                   {sql.temporal('expires_on')} AS expires_on, currency
+            FROM lien ORDER BY id"""  # noqa: S608 - only our own column expressions are interpolated
+    )
+    lien_loans = read("SELECT lien AS lien_key, loan AS loan_key FROM lien_loan ORDER BY id")
+    double = read(
+        "SELECT asset_a AS asset_key FROM parcel_overlap UNION SELECT asset_b AS asset_key FROM parcel_overlap"
+    )
+
+    if not postgres:
+        valuations = valuations.with_columns(_blank_to_null("valued_on").cast(pl.String))
+        liens = liens.with_columns(
+            _blank_to_null("perfected_at").cast(pl.String), _blank_to_null("expires_on").cast(pl.String)
+        )
+    valuations = valuations.with_columns(sql.date("valued_on"))
+    liens = liens.with_columns(sql.timestamp("perfected_at"), sql.date("expires_on"))
+    policies = policies.with_columns(
+        pl.col("haircut").cast(pl.String).str.strip_chars().cast(pl.Decimal(38, 12)),
+        pl.col("max_ltv").cast(pl.String).str.strip_chars().cast(pl.Decimal(38, 12)),
+        pl.col("revaluation_days").cast(pl.Int64),
+    )
+    return BookFrames(
+        loans=loans.lazy(),
+        assets=assets.lazy(),
+        valuations=valuations.lazy(),
+        policies=policies.lazy(),
+        liens=liens.lazy(),
+        lien_loans=lien_loans.lazy(),
+        double_pledge_assets=double.lazy(),
+    ).conformed()
+
+
+def book_from_directory(directory: Path) -> BookFrames:
+    """The book from a folder of DESIGN 8 files (CSV or Parquet), no database. The files are taken to have
+    passed the import's checks; an unreadable file or a wrong header raises CoverageInputError. Missing
+    files are empty; parcel overlaps are not in the files, so no asset is a possible double pledge."""
+    if not directory.is_dir():
+        raise CoverageInputError(f"{directory} is not a directory")
+    paths, problems = find_book_files(directory, BOOK_COLUMNS)
+    errors = [problems]
+    frames: dict[str, pl.LazyFrame] = {}
+    for name, columns in BOOK_COLUMNS.items():
+        if name not in paths:
+            frames[name] = pl.LazyFrame(schema=dict.fromkeys(columns, pl.String))
+            continue
+        loaded, header_errors = read_book_file(name, paths[name], columns)
+        errors.append(header_errors)
+        if loaded is not None:
+            frames[name] = loaded.frame.drop(c.ROW).lazy()
+    shown = pl.concat(errors)
+    if shown.height:
+        listed = "; ".join(f"{r['file']}: {r['column'] or 'file'}: {r['reason']}" for r in shown.head(20).to_dicts())
+        raise CoverageInputError(f"cannot read the book in {directory}: {listed}")
+    if "loans" not in paths:
+        raise CoverageInputError(f"no loans file (loans.csv or loans.parquet) in {directory}")
+    assets = frames["assets"].select("asset_id", "kind")  # status: active (key_book's default)
+    book = coverage_refs.parse_text_book(
+        loans=frames["loans"],
+        assets=assets,
+        valuations=frames["valuations"],
+        policies=frames["policies"],
+        liens=frames["liens"],
+        lien_loans=frames["lien_loans"],
+    )
+    return coverage_refs.key_book(book)
+
+
+# The coverage export (DESIGN 8), in this order.
+EXPORT_COLUMNS = (
+    "loan_id", "borrower_id", "currency", "exposure", "collateral_value", "covered", "uncovered",
+    "coverage_ratio", "ltv", "max_ltv", "breach", "stale_valuation", "no_valuation", "unperfected",
+)
+MONEY_COLUMNS = ("exposure", "collateral_value", "covered", "uncovered")
+RATIO_PLACES = 6
+_RATIO_SCALE = 10**RATIO_PLACES
+_WIDE = pl.Int128
+
+
+def money_text(column: str, currency: pl.Expr) -> pl.Expr:
+    """Integer minor units to the decimal string of the currency ("1234.50", "1000" for JPY)."""
+    return c.format_units(pl.col(column), c.minor_digits(currency)).alias(column)
+
+
+def _scaled_text(scaled: pl.Expr) -> pl.Expr:
+    return c.format_units(scaled, pl.lit(RATIO_PLACES, pl.Int64))
+
+
+def exact_ratio_text(numerator: str, denominator: str) -> pl.Expr:
+    """numerator / denominator to RATIO_PLACES decimals, rounded half up, exactly on integers (Int128);
+    null when the denominator is not positive."""
+    num, den = pl.col(numerator).cast(_WIDE), pl.col(denominator).cast(_WIDE)
+    scaled = (num * (2 * _RATIO_SCALE) + den) // (den * 2)
+    return pl.when(den > 0).then(_scaled_text(scaled))
+
+
+def float_ratio_text(column: str) -> pl.Expr:
+    """A display ratio (Float64) to RATIO_PLACES decimals; null stays null."""
+    scaled = (pl.col(column) * _RATIO_SCALE).round(0).cast(_WIDE)
+    return pl.when(pl.col(column).is_not_null()).then(_scaled_text(scaled))
+
+
+def coverage_export_frame(per_loan: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """The engine's per-loan frame as the DESIGN 8 export: exactly EXPORT_COLUMNS, amounts as decimal
+    strings in the loan currency's minor digits, ratios as decimal strings with six places (coverage_ratio
+    and ltv computed exactly from the amounts, max_ltv rounded from the engine's display value; null when
+    undefined), flags as booleans (true/false in CSV and JSON), rows by loan_id."""
+    frame = per_loan.lazy()
+    return (
+        frame.select(
+            "loan_id",
+            "borrower_id",
+            "currency",
+            *(money_text(m, pl.col("currency")) for m in MONEY_COLUMNS),
+            # Null exactly where the engine's display value is null (no exposure, no collateral).
+            pl.when(pl.col("coverage_ratio").is_not_null())
+            .then(exact_ratio_text("collateral_value", "exposure"))
+            .alias("coverage_ratio"),
+            pl.when(pl.col("ltv").is_not_null()).then(exact_ratio_text("exposure", "collateral_value")).alias("ltv"),
+            float_ratio_text("max_ltv").alias("max_ltv"),
+            *(pl.col(f).cast(pl.Boolean) for f in ("breach", "stale_valuation", "no_valuation", "unperfected")),
+        )
+        .sort("loan_id")
+        .collect()
+    )
+
+
+def write_export(frame: pl.DataFrame, path: Path) -> None:
+    """Write the export by the file's suffix: .csv, .parquet, or .json (a list of objects)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame.write_csv(path)
+    elif suffix == ".parquet":
+        frame.write_parquet(path)
+    elif suffix == ".json":
+        frame.write_json(path)
+    else:
+        raise CoverageInputError(f"{path.name}: the output must end in .csv, .parquet or .json")
