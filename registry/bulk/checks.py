@@ -173,16 +173,9 @@ def format_units(units: pl.Expr, digits: pl.Expr) -> pl.Expr:
 def stored_timestamp(parsed: pl.Expr) -> pl.Expr:
     """The text Piccolo itself writes for a UTC timestamp on SQLite (Python's isoformat with a space),
     so re-importing a lien the API registered compares equal instead of rewriting it."""
-    return (
-        pl.when(parsed.dt.microsecond() == 0)
-        .then(parsed.dt.to_string("%Y-%m-%d %H:%M:%S+00:00"))
-        .otherwise(parsed.dt.to_string("%Y-%m-%d %H:%M:%S%.6f+00:00"))
-    )
+    # One formatting pass and a literal replace: a when/then over two formats formats every row twice.
+    return parsed.dt.to_string("%Y-%m-%d %H:%M:%S%.6f+00:00").str.replace(".000000+", "+", literal=True)
 
 
 def exported_timestamp(parsed: pl.Expr) -> pl.Expr:
-    return (
-        pl.when(parsed.dt.microsecond() == 0)
-        .then(parsed.dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
-        .otherwise(parsed.dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ"))
-    )
+    return parsed.dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").str.replace(".000000Z", "Z", literal=True)
