@@ -25,6 +25,7 @@ from registry.schemas.misc import Health
 from registry.tables import AuditEvent
 from valuation.bulk_files import valuation_book_files
 from valuation.cli_coverage import coverage_command
+from valuation.demo import load_valuation_demo
 from valuation.router import valuation_router
 
 LOGIN_PATHS = frozenset({"/api/auth/login", "/login"})
@@ -65,7 +66,7 @@ def cli() -> None:
     main.add_command(import_command)
     main.add_command(export_command)
     main.add_command(coverage_command)
-    main(obj={"book_files": book_files})
+    main(obj={"book_files": book_files, "demo_loaders": [load_valuation_demo]})
 
 
 def create_app() -> Litestar:

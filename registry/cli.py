@@ -44,7 +44,8 @@ def migrate() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load the demo book and one demo user per role first.")
-def serve(host: str, port: int, demo: bool) -> None:
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, demo: bool) -> None:
     """Migrate, then serve the API and the pages."""
     import uvicorn
 
@@ -53,8 +54,10 @@ def serve(host: str, port: int, demo: bool) -> None:
         if demo:
             from registry.demo import load_demo
 
-            summary = await load_demo()
-            click.echo(summary)
+            click.echo(await load_demo())
+            # Packages above the registry add their part of the demo (the composition root lists them).
+            for extra in (ctx.obj or {}).get("demo_loaders", []):
+                click.echo(await extra())
 
     _run(prepare())
     uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="info")

@@ -21,7 +21,8 @@ async def _submit_as_asset_manager(page: Page) -> int:
     created = await page.request.post("/api/assets", data={
         "ref": ASSET, "kind": "equipment", "owner_ref": parties["items"][0]["ref"], "description": "Press line"})
     assert created.status == 201, await created.text()
-    valued_on = (date.today() - timedelta(days=200)).isoformat()
+    # Older than any demo appraisal, so it heads the stale list (oldest first).
+    valued_on = (date.today() - timedelta(days=1500)).isoformat()
     submitted = await page.request.post("/api/valuations", data={
         "asset_ref": ASSET, "valued_on": valued_on, "market_value": "480000.00", "currency": "CNY",
         "method": "cost", "appraiser": "Browser Appraisal Co."})

@@ -164,3 +164,21 @@ async def test_loading_again_changes_nothing(demo: str) -> None:
     summary = await load_demo()
     assert summary.startswith("Demo book already loaded")
     assert await row_counts() == before
+
+
+async def test_valuation_demo_makes_the_book_coverable(demo: str, api: httpx.AsyncClient) -> None:
+    # Last in the module: it adds valuations to the shared demo book.
+    from valuation.demo import load_valuation_demo
+    from valuation.tables import Policy, Valuation
+
+    summary = await load_valuation_demo()
+    assert "9 policies" in summary
+    assert await Policy.count() == 9
+    approved = await Valuation.count().where(Valuation.status == "approved")
+    assert approved > 250
+    assert await Valuation.count().where(Valuation.decided_by == Valuation.submitted_by) == 0  # four eyes
+    r = await api.get("/api/coverage/summary?as_of=2026-11-01", headers=await login(api, Role.CREDIT_OFFICER))
+    assert r.status_code == 200, r.text
+    cny = next(p for p in r.json()["portfolio"] if p["currency"] == "CNY")
+    assert cny["loans"] > 100 and cny["collateral_value"] != "0.00"
+    assert "not loaded" in await load_valuation_demo()
