@@ -15,6 +15,8 @@ from typing import Any
 
 from registry import clock
 from registry.db import lock_named
+from registry.schemas.common import Page, Paging
+from registry.schemas.misc import AuditEventRead
 from registry.tables import AuditEvent
 
 GENESIS = "0" * 64
@@ -135,3 +137,38 @@ async def verify(batch: int = 5000) -> ChainReport:
             if digest != row["hash"]:
                 return ChainReport(False, checked, seq, "event content does not match its hash")
             prev_hash, expected_seq, checked = row["hash"], seq + 1, checked + 1
+
+
+async def list_events(paging: Paging, *, entity: str | None = None, entity_ref: str | None = None,
+                      actor: str | None = None) -> Page[AuditEventRead]:
+    """Newest first, filtered by entity, ref or actor."""
+    where = []
+    if entity:
+        where.append(AuditEvent.entity == entity)
+    if entity_ref:
+        where.append(AuditEvent.entity_ref == entity_ref)
+    if actor:
+        where.append(AuditEvent.actor == actor)
+    total = await AuditEvent.count().where(*where)
+    rows = (
+        await AuditEvent.select()
+        .where(*where)
+        .order_by(AuditEvent.seq, ascending=False)
+        .limit(paging.page_size)
+        .offset(paging.offset)
+    )
+    items = [
+        AuditEventRead(
+            seq=r["seq"],
+            at=r["at"],
+            actor=r["actor"],
+            entity=r["entity"],
+            entity_ref=r["entity_ref"],
+            action=r["action"],
+            before=json.loads(r["before"]) if r["before"] else None,
+            after=json.loads(r["after"]) if r["after"] else None,
+            hash=r["hash"],
+        )
+        for r in rows
+    ]
+    return Page(items, total, paging.page, paging.page_size)

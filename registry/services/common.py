@@ -8,7 +8,8 @@ from typing import Any, cast
 import msgspec
 from piccolo.table import Table
 
-from registry.errors import InvalidInputError, NotFoundError
+from registry.db import is_postgres, lock_row
+from registry.errors import InvalidInputError, NotFoundError, StateConflictError
 
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -43,16 +44,12 @@ async def id_for_ref(table: type[Table], ref: str, entity: str, field: str | Non
 
 async def lock_by_ref(table: type[Table], ref: str, entity: str) -> int:
     """Lock the row named by ref for the rest of the transaction, so what is read next is what is changed."""
-    from registry.db import lock_row
-
     row_id = await id_for_ref(table, ref, entity)
     await lock_row(table, row_id)
     return row_id
 
 
 async def ensure_ref_free(table: type[Table], ref: str, entity: str) -> None:
-    from registry.errors import StateConflictError
-
     if await table.exists().where(_ref_column(table) == ref):
         raise StateConflictError(f"a {entity} with ref {ref!r} already exists")
 
@@ -64,7 +61,5 @@ def set_fields(update: msgspec.Struct) -> dict[Any, Any]:
 
 def contains(column: Any, text: str) -> Any:
     """Case-insensitive substring match: ILIKE on PostgreSQL; SQLite's LIKE already ignores ASCII case."""
-    from registry.db import is_postgres
-
     pattern = f"%{text}%"
     return column.ilike(pattern) if is_postgres() else column.like(pattern)
