@@ -23,5 +23,8 @@ LOAN_WRITERS = frozenset({Role.ADMIN, Role.CREDIT_OFFICER})
 EVIDENCE_WRITERS = frozenset({Role.ADMIN, Role.ASSET_MANAGER, Role.CREDIT_OFFICER, Role.DISPOSAL_OFFICER})
 AUDIT_READERS = frozenset({Role.ADMIN, Role.AUDITOR})
 ADMINS = frozenset({Role.ADMIN})
+# Stress scenarios and restructuring what-ifs write nothing but compute the whole book twice: the credit
+# officers who test restructurings, the asset managers who own the values, and admins.
+SCENARIO_RUNNERS = frozenset({Role.ADMIN, Role.CREDIT_OFFICER, Role.ASSET_MANAGER})
 # Identity numbers of parties are personal data: shown whole only to these.
 PII_READERS = frozenset({Role.ADMIN, Role.AUDITOR})

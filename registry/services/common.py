@@ -9,7 +9,8 @@ import msgspec
 from piccolo.table import Table
 
 from registry.db import is_postgres, lock_row
-from registry.errors import InvalidInputError, NotFoundError, StateConflictError
+from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
+from registry.money import MoneyError, parse_amount
 
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -63,3 +64,15 @@ def contains(column: Any, text: str) -> Any:
     """Case-insensitive substring match: ILIKE on PostgreSQL; SQLite's LIKE already ignores ASCII case."""
     pattern = f"%{text}%"
     return column.ilike(pattern) if is_postgres() else column.like(pattern)
+
+
+def amount_or_error(errors: FieldErrors, field: str, text: str | None, currency: str | None) -> int | None:
+    """The amount in minor units, or None with the reason recorded against the field (and None when no
+    amount or no currency was given: the caller reports a missing currency itself)."""
+    if text is None or currency is None:
+        return None
+    try:
+        return parse_amount(text, currency)
+    except MoneyError as exc:
+        errors.add(field, str(exc))
+        return None

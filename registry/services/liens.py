@@ -8,13 +8,21 @@ from typing import Any
 from registry import audit, clock
 from registry.db import write_transaction
 from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
-from registry.money import MoneyError, check_currency, format_amount, parse_amount
+from registry.money import MoneyError, check_currency, format_amount
 from registry.ranking import RankInput, rank_liens
 from registry.registration import ALLOWED_MOVES, RefusedMove, RegistrationStatus, move
 from registry.schemas.assets import AssetLienLine
 from registry.schemas.common import Page, Paging
 from registry.schemas.liens import LienCreate, LienRead, LienUpdate, RegistrationMove
-from registry.services.common import check_ref, check_text, ensure_ref_free, id_for_ref, lock_by_ref, set_fields
+from registry.services.common import (
+    amount_or_error,
+    check_ref,
+    check_text,
+    ensure_ref_free,
+    id_for_ref,
+    lock_by_ref,
+    set_fields,
+)
 from registry.tables import Asset, Lien, LienLoan, Loan
 
 OWN = "own"
@@ -111,16 +119,6 @@ async def lien_lines_for_asset(asset_id: int) -> list[AssetLienLine]:
     return sorted(lines, key=_rank_sort_key)
 
 
-def _amount(errors: FieldErrors, field: str, text: str | None, currency: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_amount(text, currency)
-    except MoneyError as exc:
-        errors.add(field, str(exc))
-        return None
-
-
 def _check_holder_fields(
     errors: FieldErrors, holder: str, loan_refs: list[str], external_claim: int | None, external_claim_given: bool
 ) -> None:
@@ -179,8 +177,8 @@ async def create_lien(data: LienCreate, actor: str) -> LienRead:
         errors.add("holder", '"own" or the other creditor\'s name (1-255 characters)')
     cap = external = None
     if not errors.errors:
-        cap = _amount(errors, "cap", data.cap, data.currency)
-        external = _amount(errors, "external_claim", data.external_claim, data.currency)
+        cap = amount_or_error(errors, "cap", data.cap, data.currency)
+        external = amount_or_error(errors, "external_claim", data.external_claim, data.currency)
         _check_holder_fields(errors, holder, data.loan_refs, external, data.external_claim is not None)
     errors.raise_if_any()
     async with write_transaction():
@@ -261,7 +259,7 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
         errors = FieldErrors()
         for field in ("cap", "external_claim"):
             if field in changes:
-                changes[field] = _amount(errors, field, changes[field], before["currency"])
+                changes[field] = amount_or_error(errors, field, changes[field], before["currency"])
         loan_refs = changes.pop("loan_refs", before_loans)
         if loan_refs != before_loans and status is not RegistrationStatus.DRAFT:
             # The filed registration names the secured debts; changing them means a new filing.

@@ -285,15 +285,34 @@ def _page(hits: list[ParcelHit], paging: Paging) -> Page[ParcelHit]:
 
 async def assets_in_region(query: RegionQuery, paging: Paging) -> Page[ParcelHit]:
     """Assets whose parcel lies in a GeoJSON region: any part of it, all of it, or its centroid."""
-    try:
-        region = parcels.parse(check_parcel(query.region))
-    except GeometryError as exc:
-        raise InvalidInputError.one("region", str(exc)) from None
+    region = parse_region(query.region, "region")
     rows = await _hit_select().where(*_filters(query.kind, query.status), *_boxes_meet(*region.bounds))
     inside = parcels.in_region([parcels.parse(r["geometry"]) for r in rows], region, query.match)
     flagged = await double_pledge_asset_ids()
     hits = sorted((_hit(r, flagged) for r, keep in zip(rows, inside, strict=True) if keep), key=lambda h: h.ref)
     return _page(hits, paging)
+
+
+def parse_region(region: dict[str, Any], field: str) -> BaseGeometry:
+    """A GeoJSON Polygon or MultiPolygon checked like a parcel; InvalidInputError names the field."""
+    try:
+        return parcels.parse(check_parcel(region))
+    except GeometryError as exc:
+        raise InvalidInputError.one(field, str(exc)) from None
+
+
+async def asset_ids_in_region(region: BaseGeometry, kinds: Sequence[str] | None = None) -> list[int]:
+    """Ids of the assets whose parcel intersects the region (more than along an edge), of the given
+    kinds or all, for stress scenarios."""
+    where = [Asset.geometry.is_not_null(), *_boxes_meet(*region.bounds)]
+    if kinds:
+        where.append(Asset.kind.is_in(list(kinds)))
+    rows = await Asset.select(Asset.id, Asset.geometry).where(*where)
+    if not rows:
+        return []
+    geoms = await anyio.to_thread.run_sync(parcels.parse_many, [r["geometry"] for r in rows])
+    inside = parcels.in_region(geoms, region, "intersects")
+    return sorted(r["id"] for r, keep in zip(rows, inside, strict=True) if keep)
 
 
 async def assets_near(lon: float, lat: float, radius_m: float, paging: Paging, *, kind: str | None = None,

@@ -38,6 +38,34 @@ TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+# Valuation and coverage: (method, url, template, wrap, audit events a valid request writes). `wrap` puts
+# the mutated object where it belongs in the body, so the fields of one shock or one change are mutated.
+WRAPPED: dict[str, tuple[str, str, dict[str, Any], Any, int]] = {
+    "valuation": ("POST", "/api/valuations", {"asset_ref": "A1", "valued_on": "2026-01-01", "market_value": "9.00",
+                                             "currency": "CNY", "method": "cost", "appraiser": "a",
+                                             "forced_sale_value": "5.00"}, None, 1),
+    "policy": ("PUT", "/api/policies/vehicle", {"haircut": "0.5", "revaluation_days": 180, "max_ltv": "0.5"},
+               None, 1),
+    "stress": ("POST", "/api/coverage/stress", {"as_of": "2026-11-01", "include_unperfected": False,
+                                                "by_kind": [{"kind": "vehicle", "change_pct": "-10"}]}, None, 0),
+    "kind shock": ("POST", "/api/coverage/stress", {"kind": "vehicle", "change_pct": "-10"},
+                   lambda shock: {"by_kind": [shock]}, 0),
+    "region shock": ("POST", "/api/coverage/stress", {
+        "region": {"type": "Polygon", "coordinates": [[[121, 31], [121.1, 31], [121.1, 31.1], [121, 31]]]},
+        "change_pct": "-10", "kinds": ["vehicle"], "label": "x"}, lambda shock: {"by_region": [shock]}, 0),
+    "what-if": ("POST", "/api/coverage/what-if", {"as_of": "2026-11-01", "include_unperfected": False,
+                                                   "changes": [{"type": "release_lien", "lien_id": "M1"}]}, None, 0),
+    "balance change": ("POST", "/api/coverage/what-if", {"type": "set_balance", "loan_id": "L1", "principal": "1.00",
+                                                          "interest": "0", "penalty": "0", "fees": "0"},
+                       lambda change: {"changes": [change]}, 0),
+    "lien change": ("POST", "/api/coverage/what-if", {"type": "add_lien", "lien_id": "N1", "asset_id": "A1",
+                                                       "loan_ids": ["L1"], "perfected_at": "2026-01-01T00:00:00Z",
+                                                       "status": "registered", "cap": "5.00",
+                                                       "expires_on": "2030-01-01"},
+                    lambda change: {"changes": [change]}, 0),
+}
+
+
 def _mutations(rng: random.Random, body: dict[str, Any], n: int) -> list[dict[str, Any]]:
     out = []
     fields = list(body)
@@ -86,3 +114,27 @@ async def test_out_of_range_ids_are_4xx(client, as_role, path: str) -> None:
 async def test_nul_in_query_or_path_is_4xx(client, as_role, url: str) -> None:
     r = await client.get(url, headers=as_role(Role.ADMIN))
     assert 400 <= r.status_code < 500, r.text
+
+
+async def test_junk_in_valuation_and_coverage_requests(client, as_role) -> None:
+    book = Book(client, as_role)
+    await book.party("P1")
+    await book.loan("L1", "P1", principal="100.00")
+    await book.asset("A1", kind="vehicle")
+    await book.lien("M1")
+    admin = as_role(Role.ADMIN)
+    r = await client.put("/api/policies/vehicle", headers=admin,
+                         json={"haircut": "0.5", "revaluation_days": 180, "max_ltv": "0.5"})
+    assert r.status_code == 200, r.text
+    rng = random.Random(20261129)
+    for name, (method, url, template, wrap, writes) in WRAPPED.items():
+        for mutated in _mutations(rng, template, 40):
+            body = wrap(mutated) if wrap else mutated
+            events_before = await AuditEvent.count()
+            r = await client.request(method, url, json=body, headers=admin)
+            assert r.status_code != 500, f"{name} {body!r}: {r.text}"
+            if r.status_code >= 400:
+                assert r.headers["content-type"].startswith("application/problem+json"), (name, body)
+                assert await AuditEvent.count() == events_before, f"{name} {body!r} wrote despite {r.status_code}"
+            else:
+                assert await AuditEvent.count() == events_before + writes, (name, body)

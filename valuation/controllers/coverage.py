@@ -1,8 +1,6 @@
-"""Coverage over HTTP (DESIGN 5 and 8): the per-loan export (a JSON page, or the whole export as a CSV or
-Parquet download), one loan with the rows that explain it, and the portfolio summary.
-
-Every request reads the committed book from the database (valuation.coverage_sources, a blocking Arrow
-read) and runs the engine in a worker thread, so the event loop never waits on either."""
+"""Coverage over HTTP (DESIGN 5 and 8): loans (a JSON page, or the whole export as CSV or Parquet), one
+loan with the rows that explain it, borrowers, the portfolio summary, stress scenarios and restructuring
+what-ifs. The logic is in valuation.services; these handlers parse, guard and shape the response."""
 
 from __future__ import annotations
 
@@ -10,27 +8,27 @@ import io
 from datetime import date
 from typing import Annotated, Any, Literal
 
-import anyio.to_thread
-import msgspec
 import polars as pl
-from litestar import Controller, Response, get
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter
-from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
 
 from registry import clock
 from registry.auth import roles
 from registry.controllers.params import provide_paging
-from registry.errors import NotFoundError
-from registry.roles import REGISTRY_READERS
-from registry.schemas.common import Page, Paging
-from valuation.coverage import CoverageInputError, CoverageParams, CoverageResult, MissingFxRates, compute_coverage
-from valuation.coverage_sources import (
-    book_from_database,
-    coverage_export_frame,
-    exact_ratio_text,
-    money_text,
+from registry.roles import REGISTRY_READERS, SCENARIO_RUNNERS
+from registry.schemas.common import Paging
+from valuation.coverage_schemas import (
+    BorrowerCoverageDetail,
+    CoverageLoanDetail,
+    CoverageSummary,
+    StressReport,
+    StressScenario,
+    WhatIfProposal,
+    WhatIfReport,
 )
+from valuation.services import coverage, stress, whatif
 
 AsOf = Annotated[date | None, QueryParameter(description="the coverage date (YYYY-MM-DD); default today")]
 IncludeUnperfected = Annotated[
@@ -38,117 +36,12 @@ IncludeUnperfected = Annotated[
 ]
 Format = Annotated[
     Literal["json", "csv", "parquet"],
-    QueryParameter(name="format", description="json is paginated; csv and parquet download the whole export"),
+    QueryParameter(name="format", description="json is paginated; csv and parquet download the whole table"),
 ]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
-class CoverageLoan(msgspec.Struct):
-    """One row of the DESIGN 8 coverage export: amounts in the loan's currency, ratios with six places."""
-
-    loan_id: str
-    borrower_id: str
-    currency: str
-    exposure: str
-    collateral_value: str
-    covered: str
-    uncovered: str
-    coverage_ratio: str | None
-    ltv: str | None
-    max_ltv: str | None
-    breach: bool
-    stale_valuation: bool
-    no_valuation: bool
-    unperfected: bool
-
-
-class CoverageContribution(msgspec.Struct):
-    """One counted own lien's part in a loan's collateral value. The asset-side amounts
-    (asset_value_after_haircut, prior_ranks_took, lien_claim, lien_share) are in value_currency (the
-    asset's valuation currency; the loan's when the asset has none); loan_share is in the loan's."""
-
-    asset_id: str
-    kind: str
-    lien_id: str
-    holder: str
-    rank: int
-    value_currency: str | None
-    asset_value_after_haircut: str
-    prior_ranks_took: str
-    lien_claim: str
-    lien_share: str
-    loan_share: str
-    stale_valuation: bool
-    no_valuation: bool
-    asset_seized: bool
-    possible_double_pledge: bool
-    registration_expiring: bool
-
-
-class CoverageLoanDetail(msgspec.Struct):
-    as_of: date
-    include_unperfected: bool
-    loan: CoverageLoan
-    ltv_bucket: str
-    registration_expiring: bool
-    asset_seized: bool
-    possible_double_pledge: bool
-    contributions: list[CoverageContribution]
-
-
-class CurrencyTotals(msgspec.Struct):
-    currency: str
-    loans: int
-    exposure: str
-    collateral_value: str
-    covered: str
-    uncovered: str
-    coverage_ratio: str | None
-    breaches: int
-    loans_stale_valuation: int
-    loans_no_valuation: int
-    loans_unperfected: int
-    loans_registration_expiring: int
-    loans_asset_seized: int
-    loans_possible_double_pledge: int
-
-
-class BucketTotals(msgspec.Struct):
-    currency: str
-    ltv_bucket: str
-    loans: int
-    exposure: str
-    collateral_value: str
-    covered: str
-    uncovered: str
-    breaches: int
-
-
-class CoverageSummary(msgspec.Struct):
-    as_of: date
-    include_unperfected: bool
-    portfolio: list[CurrencyTotals]
-    ltv_buckets: list[BucketTotals]
-
-
-async def _coverage(as_of: date, include_unperfected: bool) -> CoverageResult:
-    params = CoverageParams(as_of=as_of, include_unperfected=include_unperfected)
-
-    def run() -> CoverageResult:
-        return compute_coverage(book_from_database(), params)
-
-    try:
-        return await anyio.to_thread.run_sync(run)
-    except MissingFxRates as exc:
-        raise ProblemDetailsException(
-            status_code=422, title="Missing fx rates", detail=str(exc),
-            extra={"missing_pairs": [{"from": a, "to": b} for a, b in exc.pairs]},
-        ) from None
-    except CoverageInputError as exc:
-        raise ProblemDetailsException(status_code=422, title="Coverage refused", detail=str(exc)) from None
-
-
-def _download(frame: pl.DataFrame, fmt: str, as_of: date) -> Response[bytes]:
+def _download(frame: pl.DataFrame, fmt: str, name: str) -> Response[bytes]:
     if fmt == "csv":
         content = frame.write_csv().encode()
     else:
@@ -158,12 +51,8 @@ def _download(frame: pl.DataFrame, fmt: str, as_of: date) -> Response[bytes]:
     return Response(
         content=content,
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="coverage-{as_of.isoformat()}.{fmt}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
     )
-
-
-def _money(columns: tuple[str, ...], currency: pl.Expr) -> list[pl.Expr]:
-    return [money_text(name, currency) for name in columns]
 
 
 class CoverageController(Controller):
@@ -180,12 +69,10 @@ class CoverageController(Controller):
         (page, page_size, items, total); `csv` and `parquet` download the whole export with the DESIGN 8
         columns."""
         day = as_of or clock.today()
-        frame = coverage_export_frame((await _coverage(day, include_unperfected)).per_loan)
+        frame = await coverage.loans_export(day, include_unperfected)
         if fmt != "json":
-            return _download(frame, fmt, day)
-        rows = frame.slice(paging.offset, paging.page_size).to_dicts()
-        items = msgspec.convert(rows, list[CoverageLoan])
-        return Response(Page(items=items, total=frame.height, page=paging.page, page_size=paging.page_size))
+            return _download(frame, fmt, f"coverage-{day.isoformat()}")
+        return Response(coverage.loans_page(frame, paging))
 
     @get("/loans/{ref:str}", operation_id="GetLoanCoverage", name="coverage:loan", opt=roles(REGISTRY_READERS))
     async def loan(
@@ -193,56 +80,51 @@ class CoverageController(Controller):
     ) -> CoverageLoanDetail:
         """One loan's coverage row and the counted own liens that make it up (zero shares included: they
         explain a gap). A settled, written-off or unknown loan has no coverage: 404."""
+        return await coverage.loan_detail(ref, as_of or clock.today(), include_unperfected)
+
+    @get("/borrowers", operation_id="ListBorrowerCoverage", name="coverage:borrowers", opt=roles(REGISTRY_READERS))
+    async def borrowers(
+        self, paging: NamedDependency[Paging], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
+        fmt: Format = "json",
+    ) -> Response[Any]:
+        """Each borrower's live loans added up per currency, by borrower_id: loans, exposure, collateral
+        value, covered, uncovered, coverage ratio and breaches. `csv` and `parquet` download them all."""
         day = as_of or clock.today()
-        result = await _coverage(day, include_unperfected)
-        mine = result.per_loan.filter(pl.col("loan_id") == ref)
-        row = coverage_export_frame(mine)
-        if row.is_empty():
-            raise NotFoundError("loan", ref)
-        extra = mine.select("ltv_bucket", "registration_expiring", "asset_seized", "possible_double_pledge").collect()
-        amount_currency = pl.coalesce(pl.col("value_currency"), pl.col("currency"))
-        contributions = (
-            result.contributions.filter(pl.col("loan_id") == ref)
-            .sort("rank", "asset_id", "lien_id")
-            .select(
-                "asset_id", "kind", "lien_id", "holder", pl.col("rank").cast(pl.Int64), "value_currency",
-                *_money(("asset_value_after_haircut", "prior_ranks_took", "lien_claim", "lien_share"),
-                        amount_currency),
-                money_text("loan_share", pl.col("currency")),
-                "stale_valuation", "no_valuation", "asset_seized", "possible_double_pledge", "registration_expiring",
-            )
-            .collect()
-        )
-        return CoverageLoanDetail(
-            as_of=day,
-            include_unperfected=include_unperfected,
-            loan=msgspec.convert(row.to_dicts()[0], CoverageLoan),
-            **extra.to_dicts()[0],
-            contributions=msgspec.convert(contributions.to_dicts(), list[CoverageContribution]),
-        )
+        frame = await coverage.borrowers_export(day, include_unperfected)
+        if fmt != "json":
+            return _download(frame, fmt, f"borrower-coverage-{day.isoformat()}")
+        return Response(coverage.borrowers_page(frame, paging))
+
+    @get("/borrowers/{ref:str}", operation_id="GetBorrowerCoverage", name="coverage:borrower",
+         opt=roles(REGISTRY_READERS))
+    async def borrower(
+        self, ref: FromPath[str], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False
+    ) -> BorrowerCoverageDetail:
+        """A borrower's totals per currency and each of their live loans' coverage. No live loan: 404."""
+        return await coverage.borrower_detail(ref, as_of or clock.today(), include_unperfected)
 
     @get("/summary", operation_id="GetCoverageSummary", name="coverage:summary", opt=roles(REGISTRY_READERS))
     async def summary(self, as_of: AsOf = None, include_unperfected: IncludeUnperfected = False) -> CoverageSummary:
         """Portfolio totals per currency, and loans and amounts per LTV bucket (every bucket, empty ones as
         zeros) per currency. No total adds one currency to another."""
-        day = as_of or clock.today()
-        result = await _coverage(day, include_unperfected)
-        amounts = ("exposure", "collateral_value", "covered", "uncovered")
-        portfolio = result.portfolio.select(
-            "currency", pl.col("loans").cast(pl.Int64), *_money(amounts, pl.col("currency")),
-            exact_ratio_text("collateral_value", "exposure").alias("coverage_ratio"),
-            pl.col("breaches").cast(pl.Int64),
-            *(pl.col(f"loans_{f}").cast(pl.Int64) for f in ("stale_valuation", "no_valuation", "unperfected",
-                                                             "registration_expiring", "asset_seized",
-                                                             "possible_double_pledge")),
-        ).collect()
-        buckets = result.per_ltv_bucket.select(
-            "currency", "ltv_bucket", pl.col("loans").cast(pl.Int64), *_money(amounts, pl.col("currency")),
-            pl.col("breaches").cast(pl.Int64),
-        ).collect()
-        return CoverageSummary(
-            as_of=day,
-            include_unperfected=include_unperfected,
-            portfolio=msgspec.convert(portfolio.to_dicts(), list[CurrencyTotals]),
-            ltv_buckets=msgspec.convert(buckets.to_dicts(), list[BucketTotals]),
-        )
+        return await coverage.summary(as_of or clock.today(), include_unperfected)
+
+    @post("/stress", operation_id="RunStressScenario", name="coverage:stress", status_code=HTTP_200_OK,
+          opt=roles(SCENARIO_RUNNERS))
+    async def stress(self, data: JSONBody[StressScenario], paging: NamedDependency[Paging]) -> StressReport:
+        """Shocks by asset kind and by GeoJSON region (an asset is in a region when its parcel intersects
+        it), as percentage changes from -100 to +1000 applied after the haircut; shocks meeting on one
+        asset multiply. Answers base and stressed side by side per currency for the portfolio and the LTV
+        buckets, and the loans whose coverage changes (new breaches first; `page`, `page_size`). Nothing
+        is written."""
+        return await stress.run(data, paging)
+
+    @post("/what-if", operation_id="RunWhatIf", name="coverage:what-if", status_code=HTTP_200_OK,
+          opt=roles(SCENARIO_RUNNERS))
+    async def what_if(self, data: JSONBody[WhatIfProposal]) -> WhatIfReport:
+        """Proposed restructuring changes (`type`: capitalise_interest, set_balance, add_lien,
+        release_lien, substitute_asset), applied in order to a copy of the book. Answers coverage before
+        and after for every loan touched and every loan sharing collateral with one, and which breaches
+        appear or clear. A change the book contradicts (a lien released twice, an unknown ref) is a 422
+        naming it. Nothing is written."""
+        return await whatif.run(data)

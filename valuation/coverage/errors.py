@@ -19,4 +19,9 @@ class MissingFxRates(CoverageInputError):
 
 
 class WhatIfError(ValueError):
-    """A proposed restructuring change that cannot be applied to the book, with the reason."""
+    """A proposed restructuring change that cannot be applied to the book, with the reason and, once
+    apply_changes has seen it, the change's position in the proposal."""
+
+    def __init__(self, reason: str, *, index: int | None = None) -> None:
+        self.reason, self.index = reason, index
+        super().__init__(reason if index is None else f"change {index}: {reason}")

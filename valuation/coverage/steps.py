@@ -74,7 +74,7 @@ def asset_values(
     if shocks is not None:
         frame = frame.join(shocks.group_by("asset_key").agg(pl.col("multiplier").first()), on="asset_key",
                            how="left")
-        # value < 2^103 / 10^12 < 2^64 times a multiplier <= 10 scaled (< 2^44): < 2^108.
+        # value < 2^103 / 10^12 < 2^64 times a multiplier <= 11 scaled (< 2^44): < 2^108.
         value = (
             pl.when(pl.col("multiplier").is_null()).then(value).otherwise(value * scaled(pl.col("multiplier")) // SCALE)
         )

@@ -16,7 +16,7 @@ import polars as pl
 from valuation.coverage.errors import CoverageInputError
 from valuation.coverage.frames import KEY, RATIO
 
-MAX_MULTIPLIER = Decimal(10)  # keeps value x multiplier inside the engine's headroom proof
+MAX_MULTIPLIER = Decimal(11)  # +1000%; keeps value x multiplier inside the engine's headroom proof
 
 
 @dataclass(frozen=True, slots=True)

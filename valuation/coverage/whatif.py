@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 import polars as pl
 
+from valuation.coverage.compare import loans_side_by_side
 from valuation.coverage.engine import CoverageResult
 from valuation.coverage.errors import WhatIfError
 from valuation.coverage.frames import LIEN_LOANS, LIENS, BookFrames
@@ -149,31 +150,26 @@ def _add_lien(book: BookFrames, change: AddLien) -> BookFrames:
 def apply_changes(book: BookFrames, changes: Iterable[Change]) -> BookFrames:
     """The book with the changes applied in order; WhatIfError names the first change that cannot be."""
     book = book.conformed()
-    for change in changes:
-        book = _apply(book, change)
+    for index, change in enumerate(changes):
+        try:
+            book = _apply(book, change)
+        except WhatIfError as exc:
+            raise WhatIfError(str(exc), index=index) from None
     return book
 
 
-def diff(before: CoverageResult, after: CoverageResult, touched_loans: Iterable[str]) -> pl.LazyFrame:
-    """Loans touched, and loans sharing an asset with one of them before or after, side by side.
-    `breach_change` is "appears", "clears" or null."""
+def diff(before: CoverageResult, after: CoverageResult, touched_loans: Iterable[str],
+         touched_assets: Iterable[str] = ()) -> pl.LazyFrame:
+    """Loans touched, and loans sharing an asset with one of them or standing on a touched asset (one a
+    change put a lien on, took one off, or moved one to) before or after, side by side
+    (compare.loans_side_by_side's columns, and `touched`)."""
     touched = pl.LazyFrame({"loan_id": sorted(set(touched_loans))}, schema={"loan_id": pl.String})
+    named_assets = pl.LazyFrame({"asset_id": sorted(set(touched_assets))}, schema={"asset_id": pl.String})
     links = pl.concat([r.contributions.select("loan_id", "asset_id") for r in (before, after)]).unique()
-    assets = links.join(touched, on="loan_id", how="semi").select("asset_id")
+    assets = pl.concat([links.join(touched, on="loan_id", how="semi").select("asset_id"), named_assets])
     sharing = links.join(assets, on="asset_id", how="semi").select("loan_id")
-    loans = pl.concat([touched, sharing]).unique().join(touched.with_columns(pl.lit(True).alias("touched")),
-                                                      on="loan_id", how="left")
-    kept = ("exposure", "collateral_value", "covered", "uncovered", "coverage_ratio", "ltv", "breach")
-
-    def side(result: CoverageResult, suffix: str) -> pl.LazyFrame:
-        renamed = (pl.col(c).alias(c + suffix) for c in kept)
-        return result.per_loan.select("loan_id", "borrower_id", "currency", *renamed)
-
-    joined = loans.join(side(before, "_before"), on="loan_id", how="left").join(
-        side(after, "_after").drop("borrower_id", "currency"), on="loan_id", how="left"
+    loans = pl.concat([touched, sharing]).unique()
+    both = loans_side_by_side(before.per_loan, after.per_loan).join(loans, on="loan_id", how="semi")
+    return both.with_columns(pl.col("loan_id").is_in(touched.collect()["loan_id"].implode()).alias("touched")).sort(
+        "loan_id"
     )
-    was, now = pl.col("breach_before").fill_null(False), pl.col("breach_after").fill_null(False)
-    return joined.with_columns(
-        pl.col("touched").fill_null(False),
-        pl.when(~was & now).then(pl.lit("appears")).when(was & ~now).then(pl.lit("clears")).alias("breach_change"),
-    ).sort("loan_id")
