@@ -123,11 +123,22 @@ class BucketTotals(msgspec.Struct):
     breaches: int
 
 
+class KindTotals(msgspec.Struct):
+    """What one kind of collateral contributes to the loans of one currency."""
+
+    kind: str
+    currency: str
+    assets: int
+    loans: int
+    collateral_value: str
+
+
 class CoverageSummary(msgspec.Struct):
     as_of: date
     include_unperfected: bool
     portfolio: list[CurrencyTotals]
     ltv_buckets: list[BucketTotals]
+    asset_kinds: list[KindTotals]
 
 
 # Stress (DESIGN 5): shocks applied to asset values after the haircut, before step 5.

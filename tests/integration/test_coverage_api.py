@@ -145,6 +145,11 @@ async def test_api_pages_downloads_explains_and_sums(client, as_role, tmp_path: 
     buckets = {(b["currency"], b["ltv_bucket"]): b["loans"] for b in summary.json()["ltv_buckets"]}
     assert buckets[("CNY", ">100%")] == 2 and buckets[("USD", "uncovered")] == 1
     assert sum(buckets.values()) == 3 and len(buckets) == 12  # six buckets per currency, empty ones too
+    # A1 (real estate) gives L1 and L3 M1's 800,000.00; A3 (equipment) is under M4 but worth nothing.
+    assert summary.json()["asset_kinds"] == [
+        {"kind": "equipment", "currency": "CNY", "assets": 1, "loans": 1, "collateral_value": "0.00"},
+        {"kind": "real_estate", "currency": "CNY", "assets": 1, "loans": 2, "collateral_value": "800000.00"},
+    ]
 
 
 async def test_api_refusals(client, as_role, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from valuation.coverage_schemas import (
     CoverageLoanDetail,
     CoverageSummary,
     CurrencyTotals,
+    KindTotals,
 )
 from valuation.coverage_sources import book_from_database, coverage_export_frame, exact_ratio_text, money_text
 
@@ -178,15 +179,23 @@ def bucket_rows(result: CoverageResult) -> list[dict[str, Any]]:
     ).collect().to_dicts()
 
 
+def kind_rows(result: CoverageResult) -> list[dict[str, Any]]:
+    return result.per_asset_kind.select(
+        "kind", "currency", pl.col("assets").cast(pl.Int64), pl.col("loans").cast(pl.Int64),
+        money_text("collateral_value", pl.col("currency")),
+    ).collect().to_dicts()
+
+
 async def summary(as_of: date, include_unperfected: bool) -> CoverageSummary:
-    """Portfolio totals per currency, and loans and amounts per LTV bucket (every bucket, empty ones as
-    zeros) per currency. No total adds one currency to another."""
+    """Portfolio totals per currency, loans and amounts per LTV bucket (every bucket, empty ones as zeros)
+    per currency, and what each asset kind contributes per currency. No total adds one currency to another."""
     result = await compute(as_of, include_unperfected)
     return CoverageSummary(
         as_of=as_of,
         include_unperfected=include_unperfected,
         portfolio=msgspec.convert(portfolio_rows(result), list[CurrencyTotals]),
         ltv_buckets=msgspec.convert(bucket_rows(result), list[BucketTotals]),
+        asset_kinds=msgspec.convert(kind_rows(result), list[KindTotals]),
     )
 
 
