@@ -18,6 +18,9 @@ from registry.schemas.fields import Amount, Ref, Short
 # the 422 names the shock and says why.
 Percent = Annotated[str, msgspec.Meta(min_length=1, max_length=24, pattern=r"^[^\x00]*$")]
 BreachChange = Literal["appears", "clears"]
+# "CNY/USD=0.1405": units of the loan's currency (second) per unit of the valuation's (first).
+FxRateText = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[^\x00]*$")]
+FxRateTexts = Annotated[list[FxRateText], msgspec.Meta(max_length=50)]
 
 
 class CoverageLoan(msgspec.Struct):
@@ -165,6 +168,7 @@ class StressScenario(msgspec.Struct, forbid_unknown_fields=True):
     by_region: Annotated[list[RegionShock], msgspec.Meta(max_length=20)] = []
     as_of: date | None = None
     include_unperfected: bool = False
+    fx: FxRateTexts = []
 
 
 class Figures(msgspec.Struct):
@@ -287,6 +291,7 @@ class WhatIfProposal(msgspec.Struct, forbid_unknown_fields=True):
     changes: Annotated[list[ProposedChange], msgspec.Meta(min_length=1, max_length=100)]
     as_of: date | None = None
     include_unperfected: bool = False
+    fx: FxRateTexts = []
 
 
 class WhatIfLoan(msgspec.Struct):

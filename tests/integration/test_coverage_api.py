@@ -172,6 +172,16 @@ async def test_api_refusals(client, as_role, tmp_path: Path) -> None:
     assert r.status_code == 422, r.text
     assert r.json()["missing_pairs"] == [{"from": "USD", "to": "CNY"}]
     assert "USD->CNY" in r.json()["detail"]
+    # Given the rate, A3 counts: 60,000 USD x (1 - 0.40) x 7.1 = 255,600.00 CNY, M4's claim (L3's 250,000.00) in
+    # full, on top of L3's share of M1.
+    r = await client.get(f"/api/coverage/loans/L3?as_of={AS_OF}&fx=USD/CNY=7.1", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["loan"]["collateral_value"] == "409846.48"
+    for bad, reason in (("USD/CNY=0", "positive"), ("USD-CNY=7", "not a rate"), ("USD/XXX=1", "unknown currency"),
+                        ("USD/USD=1", "two different currencies")):
+        r = await client.get(f"/api/coverage/summary?as_of={AS_OF}", params={"fx": bad}, headers=headers)
+        assert r.status_code == 422, (bad, r.text)
+        assert reason in r.json()["errors"][0]["reason"] and r.json()["errors"][0]["field"] == "fx[0]"
 
 
 @pytest.mark.skipif(ENGINE != "sqlite", reason="runs its own SQLite database once, in the SQLite pass")

@@ -299,6 +299,18 @@ async def test_what_if_needing_an_fx_rate_lists_the_pair(client, as_role, book: 
          "perfected_at": "2026-02-01T00:00:00Z"}]})
     assert r.status_code == 422, r.text
     assert r.json()["missing_pairs"] == [{"from": "CNY", "to": "USD"}]
+    # With a rate the lien counts: A1 leaves 250,000 fen after M1; N2's claim of 100.00 USD is 71,429 fen
+    # (10,000 / 0.14, rounded up), met in full, and 71,429 x 0.14 = 10,000.06 cents gives L4 its 100.00.
+    r = await client.post("/api/coverage/what-if", headers=headers, json={"as_of": AS_OF, "fx": ["CNY/USD=0.14"],
+                                                                          "changes": [
+        {"type": "add_lien", "lien_id": "N2", "asset_id": "A1", "loan_ids": ["L4"],
+         "perfected_at": "2026-02-01T00:00:00Z"}]})
+    assert r.status_code == 200, r.text
+    l4 = _by_loan(r.json()["loans"])["L4"]
+    assert (l4["before"]["collateral_value"], l4["after"]["collateral_value"]) == ("0.00", "100.00")
+    r = await client.post("/api/coverage/stress", headers=headers, json={
+        "by_kind": [{"kind": "vehicle", "change_pct": "-10"}], "fx": ["CNY/USD=0.14", "CNY/USD=0.15"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "fx[1]", r.text
     for body in ({"changes": []}, {"changes": [{"type": "demolish", "lien_id": "M1"}]},
                  {"changes": [{"type": "release_lien"}]}):
         r = await client.post("/api/coverage/what-if", headers=headers, json=body)

@@ -38,6 +38,11 @@ Format = Annotated[
     Literal["json", "csv", "parquet"],
     QueryParameter(name="format", description="json is paginated; csv and parquet download the whole table"),
 ]
+Fx = Annotated[
+    list[str] | None,
+    QueryParameter(description='fx rates, repeated: "CNY/USD=0.1405" is 0.1405 USD per CNY (valuation currency '
+                               "first, loan currency second, as a 422's missing_pairs lists them)"),
+]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -63,34 +68,36 @@ class CoverageController(Controller):
     @get("/loans", operation_id="ListLoanCoverage", name="coverage:loans", opt=roles(REGISTRY_READERS))
     async def loans(
         self, paging: NamedDependency[Paging], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
-        fmt: Format = "json",
+        fmt: Format = "json", fx: Fx = None,
     ) -> Response[Any]:
         """Every live loan's coverage as of the date, by loan_id. `format=json` answers a page
         (page, page_size, items, total); `csv` and `parquet` download the whole export with the DESIGN 8
         columns."""
         day = as_of or clock.today()
-        frame = await coverage.loans_export(day, include_unperfected)
+        frame = await coverage.loans_export(day, include_unperfected, coverage.parse_fx(fx or []))
         if fmt != "json":
             return _download(frame, fmt, f"coverage-{day.isoformat()}")
         return Response(coverage.loans_page(frame, paging))
 
     @get("/loans/{ref:str}", operation_id="GetLoanCoverage", name="coverage:loan", opt=roles(REGISTRY_READERS))
     async def loan(
-        self, ref: FromPath[str], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False
+        self, ref: FromPath[str], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
+        fx: Fx = None,
     ) -> CoverageLoanDetail:
         """One loan's coverage row and the counted own liens that make it up (zero shares included: they
         explain a gap). A settled, written-off or unknown loan has no coverage: 404."""
-        return await coverage.loan_detail(ref, as_of or clock.today(), include_unperfected)
+        return await coverage.loan_detail(ref, as_of or clock.today(), include_unperfected,
+                                         coverage.parse_fx(fx or []))
 
     @get("/borrowers", operation_id="ListBorrowerCoverage", name="coverage:borrowers", opt=roles(REGISTRY_READERS))
     async def borrowers(
         self, paging: NamedDependency[Paging], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
-        fmt: Format = "json",
+        fmt: Format = "json", fx: Fx = None,
     ) -> Response[Any]:
         """Each borrower's live loans added up per currency, by borrower_id: loans, exposure, collateral
         value, covered, uncovered, coverage ratio and breaches. `csv` and `parquet` download them all."""
         day = as_of or clock.today()
-        frame = await coverage.borrowers_export(day, include_unperfected)
+        frame = await coverage.borrowers_export(day, include_unperfected, coverage.parse_fx(fx or []))
         if fmt != "json":
             return _download(frame, fmt, f"borrower-coverage-{day.isoformat()}")
         return Response(coverage.borrowers_page(frame, paging))
@@ -98,16 +105,20 @@ class CoverageController(Controller):
     @get("/borrowers/{ref:str}", operation_id="GetBorrowerCoverage", name="coverage:borrower",
          opt=roles(REGISTRY_READERS))
     async def borrower(
-        self, ref: FromPath[str], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False
+        self, ref: FromPath[str], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
+        fx: Fx = None,
     ) -> BorrowerCoverageDetail:
         """A borrower's totals per currency and each of their live loans' coverage. No live loan: 404."""
-        return await coverage.borrower_detail(ref, as_of or clock.today(), include_unperfected)
+        return await coverage.borrower_detail(ref, as_of or clock.today(), include_unperfected,
+                                             coverage.parse_fx(fx or []))
 
     @get("/summary", operation_id="GetCoverageSummary", name="coverage:summary", opt=roles(REGISTRY_READERS))
-    async def summary(self, as_of: AsOf = None, include_unperfected: IncludeUnperfected = False) -> CoverageSummary:
+    async def summary(
+        self, as_of: AsOf = None, include_unperfected: IncludeUnperfected = False, fx: Fx = None
+    ) -> CoverageSummary:
         """Portfolio totals per currency, and loans and amounts per LTV bucket (every bucket, empty ones as
         zeros) per currency. No total adds one currency to another."""
-        return await coverage.summary(as_of or clock.today(), include_unperfected)
+        return await coverage.summary(as_of or clock.today(), include_unperfected, coverage.parse_fx(fx or []))
 
     @post("/stress", operation_id="RunStressScenario", name="coverage:stress", status_code=HTTP_200_OK,
           opt=roles(SCENARIO_RUNNERS))

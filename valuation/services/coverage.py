@@ -7,15 +7,18 @@ the engine in a worker thread, so the event loop never waits on either. The engi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import anyio.to_thread
 import msgspec
 import polars as pl
 
-from registry.errors import DomainError, NotFoundError
+from registry.errors import DomainError, FieldErrors, NotFoundError
+from registry.money import MINOR_DIGITS
 from registry.schemas.common import Page, Paging
 from valuation.coverage import BookFrames, CoverageInputError, CoverageParams, CoverageResult, MissingFxRates
 from valuation.coverage import compute_coverage as engine
@@ -36,6 +39,10 @@ AMOUNTS = ("exposure", "collateral_value", "covered", "uncovered")
 PORTFOLIO_FLAGS = ("stale_valuation", "no_valuation", "unperfected", "registration_expiring", "asset_seized",
                    "possible_double_pledge")
 T = TypeVar("T")
+FxRates = Mapping[tuple[str, str], Decimal]
+# "CNY/USD=0.1405": units of the second currency (the loan's) per unit of the first (the valuation's), the
+# direction MissingFxRates lists its pairs in.
+_FX = re.compile(r"^(?P<a>[A-Z]{3})/(?P<b>[A-Z]{3})=(?P<rate>[0-9]{1,9}(?:\.[0-9]{1,12})?)$")
 
 
 class CoverageRefused(DomainError):
@@ -71,21 +78,47 @@ async def in_worker(work: Callable[[BookFrames], T]) -> T:
         raise CoverageRefused(str(exc)) from None
 
 
-def params(as_of: date, include_unperfected: bool) -> CoverageParams:
-    return CoverageParams(as_of=as_of, include_unperfected=include_unperfected)
+def parse_fx(texts: Sequence[str], field: str = "fx") -> dict[tuple[str, str], Decimal]:
+    """Rates written "FROM/TO=RATE" (positive, at most 12 decimals); InvalidInputError names each bad one."""
+    errors = FieldErrors()
+    rates: dict[tuple[str, str], Decimal] = {}
+    for i, text in enumerate(texts):
+        at = f"{field}[{i}]"
+        match = _FX.match(text.strip())
+        if match is None:
+            errors.add(at, f"{text!r} is not a rate such as \"CNY/USD=0.1405\" (FROM/TO=units of TO per FROM)")
+            continue
+        pair, rate = (match["a"], match["b"]), Decimal(match["rate"])
+        unknown = [c for c in pair if c not in MINOR_DIGITS]
+        if unknown:
+            errors.add(at, f"unknown currency {unknown[0]}")
+        elif pair[0] == pair[1]:
+            errors.add(at, "a rate converts between two different currencies")
+        elif rate <= 0:
+            errors.add(at, "a rate must be positive")
+        elif pair in rates:
+            errors.add(at, f"{pair[0]}/{pair[1]} is given twice")
+        else:
+            rates[pair] = rate
+    errors.raise_if_any()
+    return rates
 
 
-async def compute(as_of: date, include_unperfected: bool) -> CoverageResult:
-    return await in_worker(lambda book: engine(book, params(as_of, include_unperfected)))
+def params(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageParams:
+    return CoverageParams(as_of=as_of, include_unperfected=include_unperfected, fx_rates=fx_rates)
+
+
+async def compute(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageResult:
+    return await in_worker(lambda book: engine(book, params(as_of, include_unperfected, fx_rates)))
 
 
 def money(columns: tuple[str, ...], currency: pl.Expr) -> list[pl.Expr]:
     return [money_text(name, currency) for name in columns]
 
 
-async def loans_export(as_of: date, include_unperfected: bool) -> pl.DataFrame:
+async def loans_export(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> pl.DataFrame:
     """The DESIGN 8 export of every live loan, by loan_id."""
-    return coverage_export_frame((await compute(as_of, include_unperfected)).per_loan)
+    return coverage_export_frame((await compute(as_of, include_unperfected, fx_rates)).per_loan)
 
 
 def page_of(frame: pl.DataFrame, paging: Paging, row_type: type[T]) -> Page[T]:
@@ -114,10 +147,11 @@ def _contributions(result: CoverageResult, loan_ref: str) -> list[CoverageContri
     return msgspec.convert(rows.to_dicts(), list[CoverageContribution])
 
 
-async def loan_detail(ref: str, as_of: date, include_unperfected: bool) -> CoverageLoanDetail:
+async def loan_detail(ref: str, as_of: date, include_unperfected: bool,
+                      fx_rates: FxRates | None = None) -> CoverageLoanDetail:
     """One loan's coverage row and the counted own liens that make it up (zero shares included: they
     explain a gap). A settled, written-off or unknown loan has no coverage: NotFoundError."""
-    result = await compute(as_of, include_unperfected)
+    result = await compute(as_of, include_unperfected, fx_rates)
     mine = result.per_loan.filter(pl.col("loan_id") == ref)
     row = coverage_export_frame(mine)
     if row.is_empty():
@@ -140,17 +174,18 @@ def borrowers_frame(per_borrower: pl.LazyFrame) -> pl.DataFrame:
     ).collect()
 
 
-async def borrowers_export(as_of: date, include_unperfected: bool) -> pl.DataFrame:
-    return borrowers_frame((await compute(as_of, include_unperfected)).per_borrower)
+async def borrowers_export(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> pl.DataFrame:
+    return borrowers_frame((await compute(as_of, include_unperfected, fx_rates)).per_borrower)
 
 
 def borrowers_page(frame: pl.DataFrame, paging: Paging) -> Page[BorrowerCoverage]:
     return page_of(frame, paging, BorrowerCoverage)
 
 
-async def borrower_detail(ref: str, as_of: date, include_unperfected: bool) -> BorrowerCoverageDetail:
+async def borrower_detail(ref: str, as_of: date, include_unperfected: bool,
+                          fx_rates: FxRates | None = None) -> BorrowerCoverageDetail:
     """A borrower's totals per currency and each of their live loans. No live loan: NotFoundError."""
-    result = await compute(as_of, include_unperfected)
+    result = await compute(as_of, include_unperfected, fx_rates)
     mine = result.per_loan.filter(pl.col("borrower_id") == ref)
     loans = coverage_export_frame(mine)
     if loans.is_empty():
@@ -186,10 +221,10 @@ def kind_rows(result: CoverageResult) -> list[dict[str, Any]]:
     ).collect().to_dicts()
 
 
-async def summary(as_of: date, include_unperfected: bool) -> CoverageSummary:
+async def summary(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageSummary:
     """Portfolio totals per currency, loans and amounts per LTV bucket (every bucket, empty ones as zeros)
     per currency, and what each asset kind contributes per currency. No total adds one currency to another."""
-    result = await compute(as_of, include_unperfected)
+    result = await compute(as_of, include_unperfected, fx_rates)
     return CoverageSummary(
         as_of=as_of,
         include_unperfected=include_unperfected,

@@ -29,7 +29,7 @@ from valuation.coverage_schemas import (
     StressReport,
     StressScenario,
 )
-from valuation.services.coverage import figures, in_worker, params, totals
+from valuation.services.coverage import figures, in_worker, params, parse_fx, totals
 
 LOWEST, HIGHEST = Decimal(-100), Decimal(1000)
 PLACES = 6  # of a percentage: the multiplier then has eight, well inside the engine's twelve
@@ -95,7 +95,7 @@ async def run(scenario: StressScenario, paging: Paging) -> StressReport:
         RegionShock(await asset_ids_in_region(geometry, shock.kinds), factor)
         for (geometry, factor), shock in zip(regions, scenario.by_region, strict=True)
     ]
-    coverage_params = params(as_of, scenario.include_unperfected)
+    coverage_params = params(as_of, scenario.include_unperfected, parse_fx(scenario.fx))
 
     def work(book: BookFrames) -> dict[str, Any]:
         base = engine(book, coverage_params)

@@ -27,7 +27,7 @@ from valuation.coverage_schemas import (
     WhatIfProposal,
     WhatIfReport,
 )
-from valuation.services.coverage import figures, in_worker, params
+from valuation.services.coverage import figures, in_worker, params, parse_fx
 
 
 class _Lookups:
@@ -95,7 +95,7 @@ def _translate(changes: Sequence[ProposedChange], found: _Lookups) -> tuple[list
 async def run(proposal: WhatIfProposal) -> WhatIfReport:
     """Coverage before and after the proposal; InvalidInputError names the first change the book refuses."""
     as_of = proposal.as_of or clock.today()
-    coverage_params = params(as_of, proposal.include_unperfected)
+    coverage_params = params(as_of, proposal.include_unperfected, parse_fx(proposal.fx))
 
     def work(book: BookFrames) -> list[dict[str, Any]]:
         changes, loans, assets = _translate(proposal.changes, _Lookups(book, proposal.changes))
