@@ -317,3 +317,32 @@ async def test_what_if_needing_an_fx_rate_lists_the_pair(client, as_role, book: 
         assert r.status_code == 422, (body, r.text)
     assert (await client.post("/api/coverage/what-if", headers=as_role(Role.AUDITOR), json={
         "changes": [{"type": "release_lien", "lien_id": "M1"}]})).status_code == 403
+
+
+async def test_results_are_reused_until_the_book_changes(client, as_role, book: Book, monkeypatch) -> None:
+    from valuation.services import coverage as service
+
+    reads: list[int] = []
+    real_read = service.book_from_database
+
+    def counting_read() -> Any:
+        reads.append(1)
+        return real_read()
+
+    monkeypatch.setattr(service, "book_from_database", counting_read)
+    headers = as_role(Role.CREDIT_OFFICER)
+
+    async def l1(as_of: str = AS_OF) -> str:
+        r = await client.get(f"/api/coverage/loans/L1?as_of={as_of}", headers=headers)
+        assert r.status_code == 200, r.text
+        return str(r.json()["loan"]["exposure"])
+
+    assert await l1() == "1000.00"
+    await client.get(f"/api/coverage/summary?as_of={AS_OF}", headers=headers)
+    await client.get(f"/api/coverage/loans?as_of={AS_OF}&page=1", headers=headers)
+    assert len(reads) == 1  # one read for three views of the same book and date
+    await l1("2026-10-01")
+    assert len(reads) == 2  # another date is another result
+    await book.post("L1", "repayment", principal="400.00")
+    assert await l1() == "600.00"  # the repayment moved the audit head: computed again
+    assert len(reads) == 3

@@ -1,13 +1,20 @@
 """Coverage of the committed book, for the API and the pages: per loan, per borrower, the summary.
 
-Every call reads the book from the database (valuation.coverage_sources, a blocking Arrow read) and runs
-the engine in a worker thread, so the event loop never waits on either. The engine's refusals become
+A computation reads the book from the database (valuation.coverage_sources, a blocking Arrow read) and
+runs the engine in a worker thread, so the event loop never waits on either. The engine's refusals become
 422 problems: MissingFxRates lists the missing pairs.
+
+Results are kept for the last few (book version, as_of, include_unperfected, fx) keys, so paging through
+loans or opening one loan after another does not recompute a million-loan book each time. The book's
+version is the head of the audit chain: every write that can move coverage (postings, liens, assets,
+parcels, valuations, policies, imports) appends an event in its own transaction. The head is read before
+the book, so a cached result is never older than the version it is filed under.
 """
 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -20,6 +27,7 @@ import polars as pl
 from registry.errors import DomainError, FieldErrors, NotFoundError
 from registry.money import MINOR_DIGITS
 from registry.schemas.common import Page, Paging
+from registry.tables import AuditEvent
 from valuation.coverage import BookFrames, CoverageInputError, CoverageParams, CoverageResult, MissingFxRates
 from valuation.coverage import compute_coverage as engine
 from valuation.coverage_schemas import (
@@ -108,8 +116,49 @@ def params(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = No
     return CoverageParams(as_of=as_of, include_unperfected=include_unperfected, fx_rates=fx_rates)
 
 
+CacheKey = tuple[object, ...]
+
+
+class ResultCache:
+    """The most recent results, least recently used out first (a million-loan result is a few hundred MB)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._results: OrderedDict[CacheKey, CoverageResult] = OrderedDict()
+
+    def get(self, key: CacheKey) -> CoverageResult | None:
+        found = self._results.get(key)
+        if found is not None:
+            self._results.move_to_end(key)
+        return found
+
+    def put(self, key: CacheKey, result: CoverageResult) -> None:
+        self._results[key] = result
+        self._results.move_to_end(key)
+        while len(self._results) > self.size:
+            self._results.popitem(last=False)
+
+    def clear(self) -> None:
+        self._results.clear()
+
+
+RESULTS = ResultCache(size=2)
+
+
+async def book_version() -> tuple[int, str]:
+    """The audit chain's head: (seq, hash); the hash tells apart two chains that reached the same seq."""
+    head = await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
+    return (int(head["seq"]), str(head["hash"])) if head else (0, "")
+
+
 async def compute(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageResult:
-    return await in_worker(lambda book: engine(book, params(as_of, include_unperfected, fx_rates)))
+    key: CacheKey = (await book_version(), as_of, include_unperfected, tuple(sorted((fx_rates or {}).items())))
+    cached = RESULTS.get(key)
+    if cached is not None:
+        return cached
+    result = await in_worker(lambda book: engine(book, params(as_of, include_unperfected, fx_rates)))
+    RESULTS.put(key, result)
+    return result
 
 
 def money(columns: tuple[str, ...], currency: pl.Expr) -> list[pl.Expr]:
