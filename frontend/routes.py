@@ -11,8 +11,10 @@ from litestar.datastructures import CacheControlHeader
 from litestar.plugins.htmx import HTMXRequest
 
 from frontend.asset_pages import AssetPagesController
+from frontend.coverage_pages import CoveragePagesController
 from frontend.errors import page_exception_handlers
 from frontend.overlap_pages import OverlapPagesController
+from frontend.scenario_pages import ScenarioPagesController
 from frontend.session import SessionController
 from frontend.templating import static_files_router, template_config
 from frontend.valuation_pages import ValuationPagesController
@@ -25,7 +27,14 @@ def pages_router() -> Router:
     """Every page sits behind the role guard, deny by default, like the API."""
     return Router(
         path="/",
-        route_handlers=[SessionController, AssetPagesController, OverlapPagesController, ValuationPagesController],
+        route_handlers=[
+            SessionController,
+            AssetPagesController,
+            OverlapPagesController,
+            ValuationPagesController,
+            CoveragePagesController,
+            ScenarioPagesController,
+        ],
         guards=[role_guard],
         exception_handlers=page_exception_handlers(),
         request_class=HTMXRequest,

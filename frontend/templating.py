@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from registry.auth import PUBLIC
-from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
+from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, SCENARIO_RUNNERS, Role
 from registry.schemas.misc import UserRead
 
 FRONTEND_DIR = Path(__file__).resolve().parent
@@ -38,6 +38,10 @@ NAVIGATION = (
     # The approval queue is the work of those who may decide; readers can still open /valuations.
     NavLink("Approvals", "/valuations", COLLATERAL_WRITERS),
     NavLink("Worklist", "/worklist", REGISTRY_READERS),
+    NavLink("Coverage", "/coverage", REGISTRY_READERS),
+    # Stress and what-if compute the whole book twice: only those who run scenarios see them.
+    NavLink("Stress", "/coverage/stress", SCENARIO_RUNNERS),
+    NavLink("What-if", "/coverage/what-if", SCENARIO_RUNNERS),
 )
 
 # Where each role lands after signing in: the first page its navigation offers, else /home.
@@ -101,6 +105,13 @@ def navigation_for(role: str) -> list[NavLink]:
     return [link for link in NAVIGATION if Role(role) in link.roles]
 
 
+def active_link(links: list[NavLink], path: str) -> str | None:
+    """The link the page belongs to: the longest whose path is the page's or a folder above it, so
+    /coverage/stress marks Stress, not Coverage as well."""
+    under = [link.path for link in links if path == link.path or path.startswith(link.path.rstrip("/") + "/")]
+    return max(under, key=len, default=None)
+
+
 def landing_page(role: str) -> str:
     links = navigation_for(role)
     return links[0].path if links else HOME
@@ -115,12 +126,15 @@ def layout_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """What base.html needs: the user, their role's label and the navigation they may see."""
     user = signed_in_user(request)
     if user is None:
-        return {"user": None, "role_label": "", "navigation": [], "current_path": request.url.path}
+        return {"user": None, "role_label": "", "navigation": [], "current_path": request.url.path,
+                "active_path": None}
+    links = navigation_for(user.role)
     return {
         "user": user,
         "role_label": ROLE_LABELS.get(Role(user.role), user.role),
-        "navigation": navigation_for(user.role),
+        "navigation": links,
         "current_path": request.url.path,
+        "active_path": active_link(links, request.url.path),
     }
 
 

@@ -1,4 +1,5 @@
-"""The browser pages over HTTP: sign-in, the role guard's redirects and 403s, the register, the asset page."""
+"""The browser pages over HTTP: sign-in, the role guard's redirects and 403s, the register, the asset page,
+and the coverage, stress and what-if pages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from registry.roles import Role
+from registry.roles import REGISTRY_READERS, SCENARIO_RUNNERS, Role
 from tests.integration.conftest import PASSWORDS
 
 pytestmark = pytest.mark.integration
@@ -170,7 +171,8 @@ async def test_bidder_gets_html_403_on_register(client: httpx.AsyncClient, as_ro
 
 async def test_pages_are_not_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
-    assert not [p for p in paths if p in {"/", "/login", "/logout", "/home"} or p.startswith(("/assets", "/static"))]
+    assert not [p for p in paths if p in {"/", "/login", "/logout", "/home"}
+                or p.startswith(("/assets", "/static", "/coverage"))]
 
 
 async def test_stylesheet_is_served_without_session(client: httpx.AsyncClient) -> None:
@@ -327,3 +329,127 @@ async def test_unknown_asset_is_a_404_page(client: httpx.AsyncClient, as_role: A
     assert r.headers["content-type"].startswith("text/html")
     assert "NO-SUCH-ASSET" in r.text
     assert "Not found" in r.text
+
+
+# --- coverage, stress and what-if pages ---------------------------------------------------------------
+
+READER_PAGES = ["/coverage", "/coverage/loans", "/coverage/loans/L1"]
+SCENARIO_PAGES = ["/coverage/stress", "/coverage/what-if"]
+NOT_READERS = sorted(set(Role) - set(REGISTRY_READERS))
+NOT_SCENARIO_RUNNERS = sorted(set(Role) - set(SCENARIO_RUNNERS))
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", p) for p in READER_PAGES + SCENARIO_PAGES]
+                         + [("POST", p) for p in SCENARIO_PAGES])
+async def test_coverage_pages_send_anonymous_users_to_login(client: httpx.AsyncClient, method: str, path: str) -> None:
+    r = await client.request(method, path, data={"by_kind[0].kind": "vehicle", "by_kind[0].change_pct": "-10"}
+                             if method == "POST" else None)
+    assert r.status_code == 303
+    target = urlsplit(r.headers["location"])
+    assert target.path == "/login"
+    if method == "GET":
+        assert parse_qs(target.query)["next"] == [path]
+
+
+@pytest.mark.parametrize("path", READER_PAGES)
+async def test_coverage_pages_refuse_roles_that_do_not_read_the_registry(
+    client: httpx.AsyncClient, as_role: Any, path: str
+) -> None:
+    assert NOT_READERS
+    for role in NOT_READERS:
+        r = await client.get(path, headers=as_role(role))
+        assert r.status_code == 403, role
+        assert r.headers["content-type"].startswith("text/html")
+        assert "Not allowed" in r.text
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m in ("GET", "POST") for p in SCENARIO_PAGES])
+async def test_scenario_pages_refuse_roles_that_do_not_run_scenarios(
+    client: httpx.AsyncClient, as_role: Any, method: str, path: str
+) -> None:
+    assert Role.AUDITOR in NOT_SCENARIO_RUNNERS and Role.DISPOSAL_OFFICER in NOT_SCENARIO_RUNNERS
+    for role in NOT_SCENARIO_RUNNERS:
+        r = await client.request(method, path, headers=as_role(role), data={"changes[0].type": "release_lien",
+                                                                              "changes[0].lien_id": "M1"})
+        assert r.status_code == 403, role
+        assert r.headers["content-type"].startswith("text/html")
+        assert "Not allowed" in r.text
+
+
+async def test_coverage_pages_open_for_the_roles_allowed(client: httpx.AsyncClient, as_role: Any) -> None:
+    for role in REGISTRY_READERS:
+        summary = await client.get("/coverage", headers=as_role(role))
+        assert summary.status_code == 200, role
+        assert (await client.get("/coverage/loans", headers=as_role(role))).status_code == 200, role
+        shown = 'href="/coverage/stress"' in summary.text
+        assert shown == (role in SCENARIO_RUNNERS), role
+        assert ('href="/coverage/what-if"' in summary.text) == shown, role
+    for role in SCENARIO_RUNNERS:
+        for path in SCENARIO_PAGES:
+            assert (await client.get(path, headers=as_role(role))).status_code == 200, (role, path)
+
+
+async def test_unknown_loan_coverage_is_a_404_page(client: httpx.AsyncClient, as_role: Any) -> None:
+    r = await client.get("/coverage/loans/NO-SUCH-LOAN", headers=as_role(Role.AUDITOR))
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "NO-SUCH-LOAN" in r.text
+
+
+async def test_stress_form_with_a_bad_shock_comes_back_422_with_the_error_beside_it(
+    client: httpx.AsyncClient, as_role: Any
+) -> None:
+    form = {"by_kind[1].kind": "real_estate", "by_kind[1].change_pct": "-150", "as_of": "2026-06-30",
+            "by_region[0].region": '{"type": "Point", "coordinates": [121.5, 31.2]}', "by_region[0].change_pct": "-10",
+            "by_region[0].label": "<b>zone</b>"}
+    r = await client.post("/coverage/stress", data=form, headers=as_role(Role.CREDIT_OFFICER))
+    assert r.status_code == 422
+    html = r.text
+    error = re.search(r'<span class="field-error" id="by_kind-1-change_pct-error"[^>]*>([^<]+)</span>', html)
+    assert error and "-150%" in error.group(1)
+    typed = r'id="by_kind-1-change_pct" name="by_kind\[1\].change_pct"[^>]*value="-150"[^>]*aria-invalid="true"'
+    assert re.search(typed, html)
+    assert 'id="by_region-0-region-error"' in html
+    assert '<option value="real_estate" selected>' in html
+    assert 'value="2026-06-30"' in html
+    assert "&lt;b&gt;zone&lt;/b&gt;" in html and "<b>zone</b>" not in html
+    assert 'data-testid="stress-results"' not in html
+
+
+async def test_what_if_with_an_unknown_lien_comes_back_422_naming_the_change(
+    client: httpx.AsyncClient, as_role: Any
+) -> None:
+    form = {"changes[2].type": "release_lien", "changes[2].lien_id": "NO-SUCH-LIEN",
+            "changes[3].type": "capitalise_interest"}
+    r = await client.post("/coverage/what-if", data=form, headers=as_role(Role.ASSET_MANAGER))
+    assert r.status_code == 422
+    assert 'id="changes-3-loan_id-error"' in r.text  # the form's own check, before the book is read
+    r = await client.post("/coverage/what-if", data={k: v for k, v in form.items() if k.startswith("changes[2]")},
+                          headers=as_role(Role.ASSET_MANAGER))
+    assert r.status_code == 422
+    error = re.search(r'<span class="field-error" id="changes-2-lien_id-error"[^>]*>([^<]+)</span>', r.text)
+    assert error and "NO-SUCH-LIEN" in error.group(1)
+    assert 'value="NO-SUCH-LIEN"' in r.text
+
+
+async def test_fx_rates_travel_with_the_coverage_pages_and_forms(client: httpx.AsyncClient, as_role: Any) -> None:
+    headers = as_role(Role.CREDIT_OFFICER)
+    r = await client.get("/coverage/loans", params={"fx": "CNY/USD=0.14  HKD/CNY=0.92"}, headers=headers)
+    assert r.status_code == 200
+    assert 'value="CNY/USD=0.14  HKD/CNY=0.92"' in r.text  # kept in the form
+    r = await client.get("/coverage", params={"fx": "CNY/USD=0.14 CNY/USD=0.15"}, headers=headers)
+    assert r.status_code == 422 and "given twice" in r.text
+    form = {"by_kind[0].kind": "vehicle", "by_kind[0].change_pct": "-10", "fx": "CNY/USD=0.14 CNY-USD"}
+    r = await client.post("/coverage/stress", data=form, headers=headers)
+    assert r.status_code == 422
+    error = re.search(r'<span class="field-error" id="fx-error"[^>]*>([^<]+)</span>', r.text)
+    assert error and "not a rate" in error.group(1)
+    assert 'value="CNY/USD=0.14 CNY-USD"' in r.text
+
+
+async def test_the_navigation_marks_only_the_page_it_is_on(client: httpx.AsyncClient, as_role: Any) -> None:
+    r = await client.get("/coverage/stress", headers=as_role(Role.CREDIT_OFFICER))
+    current = re.findall(r'<a href="([^"]+)" aria-current="page">', r.text)
+    assert current == ["/coverage/stress"]
+    r = await client.get("/coverage/loans", headers=as_role(Role.CREDIT_OFFICER))
+    assert re.findall(r'<a href="([^"]+)" aria-current="page">', r.text) == ["/coverage"]

@@ -19,9 +19,10 @@ class MissingFxRates(CoverageInputError):
 
 
 class WhatIfError(ValueError):
-    """A proposed restructuring change that cannot be applied to the book, with the reason and, once
-    apply_changes has seen it, the change's position in the proposal."""
+    """A proposed restructuring change that cannot be applied to the book, with the reason, the field at
+    fault when it is one ref (an unknown loan, lien or asset), and, once apply_changes has seen it, the
+    change's position in the proposal."""
 
-    def __init__(self, reason: str, *, index: int | None = None) -> None:
-        self.reason, self.index = reason, index
+    def __init__(self, reason: str, *, index: int | None = None, field: str | None = None) -> None:
+        self.reason, self.index, self.field = reason, index, field  # field: the ref the change names wrongly
         super().__init__(reason if index is None else f"change {index}: {reason}")

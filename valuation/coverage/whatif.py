@@ -65,7 +65,7 @@ Change = CapitaliseInterest | SetBalance | AddLien | ReleaseLien | SubstituteAss
 def _one(frame: pl.LazyFrame, column: str, ref: str, what: str) -> dict[str, object]:
     rows = frame.filter(pl.col(column) == ref).collect()
     if rows.height != 1:
-        raise WhatIfError(f"unknown {what} {ref!r}")
+        raise WhatIfError(f"unknown {what} {ref!r}", field=column)
     return rows.row(0, named=True)
 
 
@@ -115,7 +115,7 @@ def _apply(book: BookFrames, change: Change) -> BookFrames:
 
 def _add_lien(book: BookFrames, change: AddLien) -> BookFrames:
     if book.liens.filter(pl.col("lien_id") == change.lien_id).collect().height:
-        raise WhatIfError(f"lien {change.lien_id!r} already exists")
+        raise WhatIfError(f"lien {change.lien_id!r} already exists", field="lien_id")
     if change.status not in ("registered", "submitted", "draft"):
         raise WhatIfError(f"a new lien cannot start as {change.status!r}")
     if change.status == "registered" and change.perfected_at is None:
@@ -127,7 +127,7 @@ def _add_lien(book: BookFrames, change: AddLien) -> BookFrames:
     found = loans.collect()
     unknown = sorted(set(change.loan_ids) - set(found["loan_id"].to_list()))
     if unknown:
-        raise WhatIfError(f"unknown loan(s) {', '.join(unknown)}")
+        raise WhatIfError(f"unknown loan(s) {', '.join(unknown)}", field="loan_ids")
     if found["currency"].n_unique() > 1:
         raise WhatIfError("the loans of one lien must share a currency")
     key_row = book.liens.select(pl.col("lien_key").max()).collect()
@@ -154,7 +154,7 @@ def apply_changes(book: BookFrames, changes: Iterable[Change]) -> BookFrames:
         try:
             book = _apply(book, change)
         except WhatIfError as exc:
-            raise WhatIfError(str(exc), index=index) from None
+            raise WhatIfError(exc.reason, index=index, field=exc.field) from None
     return book
 
 

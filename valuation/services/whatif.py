@@ -102,7 +102,8 @@ async def run(proposal: WhatIfProposal) -> WhatIfReport:
         try:
             proposed = whatif.apply_changes(book, changes)
         except WhatIfError as exc:
-            raise InvalidInputError.one(f"changes[{exc.index}]", exc.reason) from None
+            at = f"changes[{exc.index}]" + (f".{exc.field}" if exc.field else "")
+            raise InvalidInputError.one(at, exc.reason) from None
         before, after = engine(book, coverage_params), engine(proposed, coverage_params)
         return whatif.diff(before, after, loans, assets).select(
             "loan_id", "borrower_id", "currency", "touched", figures(BEFORE).alias("before"),

@@ -1,0 +1,208 @@
+"""Coverage of the committed book (DESIGN 5): the portfolio summary with its LTV-bucket charts, the list
+of loans, and one loan's figures with the liens that explain them. The figures come from
+valuation.services.coverage; these handlers only shape them for the templates."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from math import ceil
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Template
+
+from frontend.templating import amount, layout_context
+from registry import clock
+from registry.auth import roles
+from registry.roles import REGISTRY_READERS
+from registry.schemas.common import Paging
+from valuation.coverage_schemas import BucketTotals, CoverageContribution, CoverageLoanDetail
+from valuation.services import coverage
+
+PAGE_SIZE = 50
+CENT = Decimal("0.01")  # amounts arrive rounded to the cent: a remainder within a cent of the share is the share
+PageNumber = Annotated[int, QueryParameter(ge=1, le=1_000_000)]
+AsOf = Annotated[date | None, QueryParameter()]
+IncludeUnperfected = Annotated[bool, QueryParameter()]
+FxText = Annotated[str, QueryParameter(max_length=400)]
+
+# A loan's flags as the pages name them, in the order they are shown.
+LOAN_FLAGS = (
+    ("breach", "LTV breach"),
+    ("no_valuation", "No approved valuation"),
+    ("stale_valuation", "Stale valuation"),
+    ("unperfected", "Unperfected lien"),
+    ("registration_expiring", "Registration expiring"),
+    ("asset_seized", "Asset seized"),
+    ("possible_double_pledge", "Possible double pledge"),
+)
+# The per-currency counts of flagged loans in the summary.
+PORTFOLIO_FLAGS = tuple((f"loans_{name}", text) for name, text in LOAN_FLAGS[1:])
+CONTRIBUTION_FLAGS = tuple((name, text) for name, text in LOAN_FLAGS
+                           if name not in {"breach", "unperfected"})
+
+
+def percent(ratio: str | None) -> str:
+    """"0.866244" -> "86.62%"; None (no collateral, or no exposure) -> "—"."""
+    if ratio is None:
+        return "—"
+    try:
+        return f"{Decimal(ratio) * 100:,.2f}%"
+    except InvalidOperation:
+        return ratio
+
+
+# Helpers the coverage templates call (the shared filters live in frontend.templating).
+FORMAT = {"percent": percent, "loan_flags": LOAN_FLAGS}
+
+
+def fx_rates(text: str) -> dict[tuple[str, str], Decimal]:
+    """The FX field ("CNY/USD=0.1405 HKD/CNY=0.92", spaces or commas between) as the services take it."""
+    return coverage.parse_fx([part for part in re.split(r"[,\s]+", text) if part])
+
+
+def coverage_query(as_of: date, include_unperfected: bool, page: int = 1, fx: str = "") -> str:
+    """The query string that keeps the coverage date, lien basis and FX rates from page to page."""
+    params: list[tuple[str, str | int]] = [("as_of", as_of.isoformat())]
+    if include_unperfected:
+        params.append(("include_unperfected", "true"))
+    if fx.strip():
+        params.append(("fx", fx.strip()))
+    if page > 1:
+        params.append(("page", page))
+    return urlencode(params)
+
+
+def bucket_charts(buckets: list[BucketTotals]) -> list[dict[str, Any]]:
+    """Per currency: the bucket rows for the table and the data the chart script draws (exposure per
+    LTV bucket, amounts kept as the service's decimal strings)."""
+    charts: dict[str, dict[str, Any]] = {}
+    for row in buckets:
+        chart = charts.setdefault(row.currency, {"currency": row.currency, "rows": [], "data": {
+            "currency": row.currency, "labels": [], "measure": "Exposure", "series": [
+                {"label": f"Exposure ({row.currency})", "values": [], "loans": []}]}})
+        chart["rows"].append(row)
+        chart["data"]["labels"].append(row.ltv_bucket)
+        chart["data"]["series"][0]["values"].append(row.exposure)
+        chart["data"]["series"][0]["loans"].append(row.loans)
+    return list(charts.values())
+
+
+def explain(item: CoverageContribution, loan_currency: str) -> str:
+    """One plain sentence saying why a lien gives the loan what it does."""
+    unit = item.value_currency or loan_currency
+    value, prior = Decimal(item.asset_value_after_haircut), Decimal(item.prior_ranks_took)
+    claim, share = Decimal(item.lien_claim), Decimal(item.lien_share)
+    worth_text = f"{amount(item.asset_value_after_haircut)} {unit}"
+    if item.no_valuation:
+        worth = f"{item.asset_id} has no approved valuation, so it counts as {worth_text}"
+    else:
+        worth = f"{item.asset_id} is worth {worth_text} after the haircut"
+    took = f"earlier ranks took {amount(item.prior_ranks_took)}"
+    if claim == 0:
+        met = f"lien {item.lien_id} claims nothing, since its loans owe nothing"
+    elif share >= claim:
+        met = f"lien {item.lien_id}'s claim of {amount(item.lien_claim)} was met in full"
+    elif share == 0:
+        met = f"nothing was left for lien {item.lien_id}'s claim of {amount(item.lien_claim)}"
+    elif value - prior - share > CENT:  # the rank's other liens took the rest, pro rata to their claims
+        met = (f"lien {item.lien_id}'s claim of {amount(item.lien_claim)} shares what was left with other liens "
+               f"of rank {item.rank}, which gives it {amount(item.lien_share)}")
+    else:
+        met = (f"lien {item.lien_id}'s claim of {amount(item.lien_claim)} was met only in part, "
+               f"with the {amount(item.lien_share)} that was left")
+    currency = "" if unit == loan_currency else f" {loan_currency}"
+    return f"{worth}; {took}; {met}; this loan's share of it is {amount(item.loan_share)}{currency}."
+
+
+def _detail_context(detail: CoverageLoanDetail) -> dict[str, Any]:
+    loan = detail.loan
+    flags = {name: bool(getattr(loan, name, False) or getattr(detail, name, False)) for name, _ in LOAN_FLAGS}
+    return {
+        "detail": detail,
+        "loan": loan,
+        "flags": flags,
+        "any_flag": any(flags.values()),
+        "rows": [(item, explain(item, loan.currency)) for item in detail.contributions],
+        "contribution_flags": CONTRIBUTION_FLAGS,
+    }
+
+
+class CoveragePagesController(Controller):
+    path = "/coverage"
+
+    @get(name="pages:coverage", opt=roles(REGISTRY_READERS))
+    async def summary_page(
+        self, request: Request[Any, Any, Any], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
+        fx: FxText = "",
+    ) -> Template:
+        day = as_of or clock.today()
+        found = await coverage.summary(day, include_unperfected, fx_rates(fx))
+        return Template(
+            template_name="coverage/summary.html",
+            context={
+                **layout_context(request),
+                **FORMAT,
+                "as_of": day,
+                "include_unperfected": include_unperfected,
+                "fx": fx,
+                "summary": found,
+                "charts": bucket_charts(found.ltv_buckets),
+                "portfolio_flags": PORTFOLIO_FLAGS,
+                "query": coverage_query(day, include_unperfected, fx=fx),
+            },
+        )
+
+    @get("/loans", name="pages:coverage-loans", opt=roles(REGISTRY_READERS))
+    async def loans_page(
+        self, request: Request[Any, Any, Any], as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False, page: PageNumber = 1, fx: FxText = "",
+    ) -> Template:
+        day = as_of or clock.today()
+        frame = await coverage.loans_export(day, include_unperfected, fx_rates(fx))
+        found = coverage.loans_page(frame, Paging(page, PAGE_SIZE))
+        pages = max(1, ceil(found.total / found.page_size))
+        first = (page - 1) * PAGE_SIZE + 1 if found.items else 0
+        return Template(
+            template_name="coverage/loans.html",
+            context={
+                **layout_context(request),
+                **FORMAT,
+                "as_of": day,
+                "include_unperfected": include_unperfected,
+                "fx": fx,
+                "page": found,
+                "pages": pages,
+                "first_row": first,
+                "last_row": first + len(found.items) - 1 if found.items else 0,
+                "query": coverage_query(day, include_unperfected, fx=fx),
+                "prev_url": f"/coverage/loans?{coverage_query(day, include_unperfected, page - 1, fx)}"
+                if page > 1 else None,
+                "next_url": f"/coverage/loans?{coverage_query(day, include_unperfected, page + 1, fx)}"
+                if page < pages else None,
+            },
+        )
+
+    @get("/loans/{ref:str}", name="pages:coverage-loan", opt=roles(REGISTRY_READERS))
+    async def loan_page(
+        self, request: Request[Any, Any, Any], ref: FromPath[str], as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False, fx: FxText = "",
+    ) -> Template:
+        day = as_of or clock.today()
+        detail = await coverage.loan_detail(ref, day, include_unperfected, fx_rates(fx))  # NotFoundError: the 404 page
+        return Template(
+            template_name="coverage/loan.html",
+            context={
+                **layout_context(request),
+                **FORMAT,
+                **_detail_context(detail),
+                "as_of": day,
+                "include_unperfected": include_unperfected,
+                "fx": fx,
+                "query": coverage_query(day, include_unperfected, fx=fx),
+            },
+        )
