@@ -217,5 +217,14 @@ def test_cli_writes_the_export_from_the_database_and_from_a_folder(tmp_path: Pat
     refused = run("coverage", "--from", str(fx_book), "--as-of", str(AS_OF), "--out", str(tmp_path / "x.csv"))
     assert refused.returncode == 1
     assert "USD->CNY" in refused.stderr
+    given = run("coverage", "--from", str(fx_book), "--as-of", str(AS_OF), "--fx", "USD/CNY=7.1",
+                "--out", str(tmp_path / "x.csv"))
+    assert given.returncode == 0, given.stderr
+    l3 = next(line for line in (tmp_path / "x.csv").read_text().splitlines() if line.startswith("L3,"))
+    assert l3.startswith("L3,P3,CNY,250000.00,409846.48,")  # as over HTTP with fx=USD/CNY=7.1
+    for bad in ("USD/CNY=0", "USD:CNY=7"):
+        r = run("coverage", "--from", str(fx_book), "--as-of", str(AS_OF), "--fx", bad,
+                "--out", str(tmp_path / "y.csv"))
+        assert r.returncode == 2 and bad in r.stderr, r.stderr
     bad_suffix = run("coverage", "--as-of", str(AS_OF), "--out", str(tmp_path / "x.xlsx"))
     assert bad_suffix.returncode != 0 and ".csv" in bad_suffix.stderr

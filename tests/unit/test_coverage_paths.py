@@ -34,16 +34,38 @@ def ref_books(draw: st.DrawFn) -> tuple[RefBook, CoverageParams, dict[str, Decim
     money = st.integers(0, min(10**6, 2**62 // scale)).map(lambda v: v * scale)
     currencies = st.sampled_from(["CNY", "CNY", "USD"])
     n_loans, n_assets = draw(st.integers(1, 6)), draw(st.integers(1, 4))
-    loans = [(f"L{i}", f"B{i % 2}", draw(currencies), draw(money), draw(money), draw(st.integers(0, 3)),
-              draw(st.integers(0, 3)), draw(st.sampled_from(["performing", "overdue", "settled", "written_off"])))
-             for i in range(n_loans)]
-    assets = [(f"A{i}", draw(st.sampled_from(["real_estate", "vehicle"])),
-               draw(st.sampled_from(["active", "seized", "in_disposal"]))) for i in range(n_assets)]
+    loans = [
+        (
+            f"L{i}",
+            f"B{i % 2}",
+            draw(currencies),
+            draw(money),
+            draw(money),
+            draw(st.integers(0, 3)),
+            draw(st.integers(0, 3)),
+            draw(st.sampled_from(["performing", "overdue", "settled", "written_off"])),
+        )
+        for i in range(n_loans)
+    ]
+    assets = [
+        (
+            f"A{i}",
+            draw(st.sampled_from(["real_estate", "vehicle"])),
+            draw(st.sampled_from(["active", "seized", "in_disposal"])),
+        )
+        for i in range(n_assets)
+    ]
     days = st.sampled_from([-400, 0, 0, 90, 300])  # 2026-01-01 plus these; as_of is 2026-06-30
-    valuations = [(f"A{draw(st.integers(0, n_assets - 1))}", date(2026, 1, 1) + timedelta(days=draw(days)),
-                   draw(st.one_of(money, money, money, st.none())), draw(currencies),
-                   draw(st.sampled_from(["approved", "approved", "rejected"])))
-                  for _ in range(draw(st.integers(0, 6)))]
+    valuations = [
+        (
+            f"A{draw(st.integers(0, n_assets - 1))}",
+            date(2026, 1, 1) + timedelta(days=draw(days)),
+            draw(st.one_of(money, money, money, st.none())),
+            draw(currencies),
+            draw(st.sampled_from(["approved", "approved", "rejected"])),
+        )
+        for _ in range(draw(st.integers(0, 6)))
+    ]
     liens, links = [], []
     for i in range(draw(st.integers(1, 8))):
         own = draw(st.booleans())
@@ -54,34 +76,79 @@ def ref_books(draw: st.DrawFn) -> tuple[RefBook, CoverageParams, dict[str, Decim
             mixed = draw(st.integers(0, 20)) == 0  # now and then a loan in another currency: refused
             pool = [lo[0] for lo in loans] if mixed else same
             links += [(f"K{i}", loan) for loan in sorted(draw(st.sets(st.sampled_from(pool), min_size=1)))]
-        liens.append((f"K{i}", f"A{draw(st.integers(0, n_assets - 1))}", "own" if own else "Z", status,
-                      None if status == "draft" or draw(st.integers(0, 9)) == 0
-                      else T0 + timedelta(days=draw(st.integers(0, 2))),
-                      draw(st.one_of(st.none(), money)) if own else None,
-                      None if own else draw(st.one_of(money, st.none())),
-                      draw(st.one_of(st.none(), st.sampled_from([date(2026, 7, 1), date(2027, 1, 1)]))), currency))
+        liens.append(
+            (
+                f"K{i}",
+                f"A{draw(st.integers(0, n_assets - 1))}",
+                "own" if own else "Z",
+                status,
+                None
+                if status == "draft" or draw(st.integers(0, 9)) == 0
+                else T0 + timedelta(days=draw(st.integers(0, 2))),
+                draw(st.one_of(st.none(), money)) if own else None,
+                None if own else draw(st.one_of(money, st.none())),
+                draw(st.one_of(st.none(), st.sampled_from([date(2026, 7, 1), date(2027, 1, 1)]))),
+                currency,
+            )
+        )
     book = RefBook(
-        loans=pl.LazyFrame(loans, schema=["loan_id", "borrower_id", "currency", "principal", "interest", "penalty",
-                                          "fees", "status"], orient="row"),
+        loans=pl.LazyFrame(
+            loans,
+            schema=["loan_id", "borrower_id", "currency", "principal", "interest", "penalty", "fees", "status"],
+            orient="row",
+        ),
         assets=pl.LazyFrame(assets, schema=["asset_id", "kind", "status"], orient="row"),
-        valuations=pl.LazyFrame(valuations, schema={"asset_id": pl.String, "valued_on": pl.Date,
-                                                    "market_value": pl.Int64, "currency": pl.String,
-                                                    "status": pl.String}, orient="row"),
-        policies=pl.LazyFrame({"kind": ["real_estate", "vehicle"], "haircut": [Decimal("0.25"), Decimal("0.4")],
-                               "revaluation_days": [365, 180], "max_ltv": [Decimal("0.7"), Decimal("0.55")]},
-                              schema={"kind": pl.String, "haircut": pl.Decimal(38, 12), "revaluation_days": pl.Int64,
-                                      "max_ltv": pl.Decimal(38, 12)}),
-        liens=pl.LazyFrame(liens, schema={"lien_id": pl.String, "asset_id": pl.String, "holder": pl.String,
-                                          "status": pl.String, "perfected_at": pl.Datetime("us", "UTC"),
-                                          "cap": pl.Int64, "external_claim": pl.Int64, "expires_on": pl.Date,
-                                          "currency": pl.String}, orient="row"),
+        valuations=pl.LazyFrame(
+            valuations,
+            schema={
+                "asset_id": pl.String,
+                "valued_on": pl.Date,
+                "market_value": pl.Int64,
+                "currency": pl.String,
+                "status": pl.String,
+            },
+            orient="row",
+        ),
+        policies=pl.LazyFrame(
+            {
+                "kind": ["real_estate", "vehicle"],
+                "haircut": [Decimal("0.25"), Decimal("0.4")],
+                "revaluation_days": [365, 180],
+                "max_ltv": [Decimal("0.7"), Decimal("0.55")],
+            },
+            schema={
+                "kind": pl.String,
+                "haircut": pl.Decimal(38, 12),
+                "revaluation_days": pl.Int64,
+                "max_ltv": pl.Decimal(38, 12),
+            },
+        ),
+        liens=pl.LazyFrame(
+            liens,
+            schema={
+                "lien_id": pl.String,
+                "asset_id": pl.String,
+                "holder": pl.String,
+                "status": pl.String,
+                "perfected_at": pl.Datetime("us", "UTC"),
+                "cap": pl.Int64,
+                "external_claim": pl.Int64,
+                "expires_on": pl.Date,
+                "currency": pl.String,
+            },
+            orient="row",
+        ),
         lien_loans=pl.LazyFrame(links, schema={"lien_id": pl.String, "loan_id": pl.String}, orient="row"),
-        double_pledge_asset_ids=pl.LazyFrame({"asset_id": ["A0"] if draw(st.booleans()) else []},
-                                             schema={"asset_id": pl.String}),
+        double_pledge_asset_ids=pl.LazyFrame(
+            {"asset_id": ["A0"] if draw(st.booleans()) else []}, schema={"asset_id": pl.String}
+        ),
     )
-    params = CoverageParams(as_of=AS_OF, include_unperfected=draw(st.booleans()),
-                            expiring_within_days=draw(st.sampled_from([0, 60])),
-                            fx_rates=RATES if draw(st.integers(0, 9)) else None)
+    params = CoverageParams(
+        as_of=AS_OF,
+        include_unperfected=draw(st.booleans()),
+        expiring_within_days=draw(st.sampled_from([0, 60])),
+        fx_rates=RATES if draw(st.integers(0, 9)) else None,
+    )
     shocks = draw(st.one_of(st.none(), st.just({"vehicle": Decimal("0.8")}), st.just({"real_estate": Decimal("1.5")})))
     return book, params, shocks, scale
 
@@ -99,8 +166,9 @@ def narrow(book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None
 
 
 def wide(book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None) -> tuple[pl.DataFrame, ...]:
-    per_loan, contributions = _compute_wide(book.conformed(), params,
-                                            None if shocks is None else conform(shocks, SHOCKS))
+    per_loan, contributions = _compute_wide(
+        book.conformed(), params, None if shocks is None else conform(shocks, SHOCKS)
+    )
     return per_loan, contributions.drop("_weighted_limit")
 
 
@@ -118,7 +186,7 @@ def assert_same(got: tuple[str, object], expected: tuple[str, object]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(ref_books())
 def test_narrow_path_matches_the_wide_path(
-    drawn: tuple[RefBook, CoverageParams, dict[str, Decimal] | None, int]
+    drawn: tuple[RefBook, CoverageParams, dict[str, Decimal] | None, int],
 ) -> None:
     refs, params, by_kind, scale = drawn
     book = key_book(refs)
@@ -156,8 +224,10 @@ def test_other_keys_give_the_same_figures(
     def figures(frames: BookFrames, shocks: pl.LazyFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
         result = compute_coverage(frames, params, shocks)
         keys = ["loan_id", "lien_id"]
-        return (result.per_loan.collect().drop("loan_key").sort("loan_id"),  # loan_key order differs
-                result.contributions.collect().drop("loan_key").sort(keys))
+        return (
+            result.per_loan.collect().drop("loan_key").sort("loan_id"),  # loan_key order differs
+            result.contributions.collect().drop("loan_key").sort(keys),
+        )
 
     got = outcome(lambda: figures(moved, moved_shocks))
     if got[0] == "ok" and step < 0 and book.loans.select(pl.len()).collect().item() > 1:
@@ -174,20 +244,56 @@ def test_other_keys_give_the_same_figures(
 
 
 def test_a_book_past_the_narrow_bounds_falls_back_to_the_wide_path() -> None:
-    loans = pl.LazyFrame({"loan_id": ["L1", "L2"], "borrower_id": "B", "currency": "CNY",
-                          "principal": [2**61, 2**61], "interest": 0, "penalty": 0, "fees": 0, "status": "performing"})
+    loans = pl.LazyFrame(
+        {
+            "loan_id": ["L1", "L2"],
+            "borrower_id": "B",
+            "currency": "CNY",
+            "principal": [2**61, 2**61],
+            "interest": 0,
+            "penalty": 0,
+            "fees": 0,
+            "status": "performing",
+        }
+    )
     refs = RefBook(
         loans=loans,
         assets=pl.LazyFrame({"asset_id": ["A1"], "kind": ["real_estate"]}),
-        valuations=pl.LazyFrame({"asset_id": ["A1"], "valued_on": [date(2026, 1, 1)], "market_value": [2**62],
-                                 "currency": ["CNY"], "status": ["approved"]}),
-        policies=pl.LazyFrame({"kind": ["real_estate"], "haircut": [Decimal("0.3")], "revaluation_days": [365],
-                               "max_ltv": [Decimal("0.7")]},
-                              schema={"kind": pl.String, "haircut": pl.Decimal(38, 12), "revaluation_days": pl.Int64,
-                                      "max_ltv": pl.Decimal(38, 12)}),
-        liens=pl.LazyFrame({"lien_id": ["K1"], "asset_id": ["A1"], "holder": ["own"], "status": ["registered"],
-                            "perfected_at": [T0], "cap": [None], "external_claim": [None]},
-                           schema_overrides={"cap": pl.Int64, "external_claim": pl.Int64}),
+        valuations=pl.LazyFrame(
+            {
+                "asset_id": ["A1"],
+                "valued_on": [date(2026, 1, 1)],
+                "market_value": [2**62],
+                "currency": ["CNY"],
+                "status": ["approved"],
+            }
+        ),
+        policies=pl.LazyFrame(
+            {
+                "kind": ["real_estate"],
+                "haircut": [Decimal("0.3")],
+                "revaluation_days": [365],
+                "max_ltv": [Decimal("0.7")],
+            },
+            schema={
+                "kind": pl.String,
+                "haircut": pl.Decimal(38, 12),
+                "revaluation_days": pl.Int64,
+                "max_ltv": pl.Decimal(38, 12),
+            },
+        ),
+        liens=pl.LazyFrame(
+            {
+                "lien_id": ["K1"],
+                "asset_id": ["A1"],
+                "holder": ["own"],
+                "status": ["registered"],
+                "perfected_at": [T0],
+                "cap": [None],
+                "external_claim": [None],
+            },
+            schema_overrides={"cap": pl.Int64, "external_claim": pl.Int64},
+        ),
         lien_loans=pl.LazyFrame({"lien_id": ["K1", "K1"], "loan_id": ["L1", "L2"]}),
     )
     book = key_book(refs)
@@ -196,25 +302,62 @@ def test_a_book_past_the_narrow_bounds_falls_back_to_the_wide_path() -> None:
     rows = dict(result.per_loan.select("loan_id", "collateral_value").collect().rows())
     value = 2**62 * 7 // 10
     assert rows == {"L1": value // 2, "L2": value - value // 2}
-    assert_same(("ok", (result.per_loan.collect(), result.contributions.collect())),
-                ("ok", wide(book, CoverageParams(as_of=AS_OF), None)))
+    assert_same(
+        ("ok", (result.per_loan.collect(), result.contributions.collect())),
+        ("ok", wide(book, CoverageParams(as_of=AS_OF), None)),
+    )
 
 
 def test_the_hand_worked_shapes_take_the_narrow_path() -> None:
     refs = RefBook(
-        loans=pl.LazyFrame({"loan_id": ["L1", "L2"], "borrower_id": "B", "currency": "CNY",
-                            "principal": [2**40, 3 * 2**40], "interest": 0, "penalty": 0, "fees": 0,
-                            "status": "performing"}),
+        loans=pl.LazyFrame(
+            {
+                "loan_id": ["L1", "L2"],
+                "borrower_id": "B",
+                "currency": "CNY",
+                "principal": [2**40, 3 * 2**40],
+                "interest": 0,
+                "penalty": 0,
+                "fees": 0,
+                "status": "performing",
+            }
+        ),
         assets=pl.LazyFrame({"asset_id": ["A1"], "kind": ["real_estate"]}),
-        valuations=pl.LazyFrame({"asset_id": ["A1"], "valued_on": [date(2026, 1, 1)], "market_value": [2**41 + 1],
-                                 "currency": ["CNY"], "status": ["approved"]}),
-        policies=pl.LazyFrame({"kind": ["real_estate"], "haircut": [Decimal("0")], "revaluation_days": [365],
-                               "max_ltv": [Decimal("0.7")]},
-                              schema={"kind": pl.String, "haircut": pl.Decimal(38, 12), "revaluation_days": pl.Int64,
-                                      "max_ltv": pl.Decimal(38, 12)}),
-        liens=pl.LazyFrame({"lien_id": ["K1"], "asset_id": ["A1"], "holder": ["own"], "status": ["registered"],
-                            "perfected_at": [T0], "cap": [None], "external_claim": [None]},
-                           schema_overrides={"cap": pl.Int64, "external_claim": pl.Int64}),
+        valuations=pl.LazyFrame(
+            {
+                "asset_id": ["A1"],
+                "valued_on": [date(2026, 1, 1)],
+                "market_value": [2**41 + 1],
+                "currency": ["CNY"],
+                "status": ["approved"],
+            }
+        ),
+        policies=pl.LazyFrame(
+            {
+                "kind": ["real_estate"],
+                "haircut": [Decimal("0")],
+                "revaluation_days": [365],
+                "max_ltv": [Decimal("0.7")],
+            },
+            schema={
+                "kind": pl.String,
+                "haircut": pl.Decimal(38, 12),
+                "revaluation_days": pl.Int64,
+                "max_ltv": pl.Decimal(38, 12),
+            },
+        ),
+        liens=pl.LazyFrame(
+            {
+                "lien_id": ["K1"],
+                "asset_id": ["A1"],
+                "holder": ["own"],
+                "status": ["registered"],
+                "perfected_at": [T0],
+                "cap": [None],
+                "external_claim": [None],
+            },
+            schema_overrides={"cap": pl.Int64, "external_claim": pl.Int64},
+        ),
         lien_loans=pl.LazyFrame({"lien_id": ["K1", "K1"], "loan_id": ["L1", "L2"]}),
     )
     book = key_book(refs)
@@ -225,3 +368,48 @@ def test_the_hand_worked_shapes_take_the_narrow_path() -> None:
     assert dict(got[0].select("loan_id", "collateral_value").rows()) == {"L1": 2**39, "L2": 3 * 2**39 + 1}
     assert_same(("ok", got), ("ok", wide(book, params, None)))
 
+
+def test_the_postgres_readers_packed_rows_unpack_or_fall_back() -> None:
+    """coverage_sources reads a PostgreSQL table as one row of whole columns; a column that cannot be
+    trusted (a separator inside a text, a null text, a stored -infinity) makes it read the rows instead."""
+    from valuation.coverage_sources import _Table
+
+    spec = _Table(
+        "t", (("key", "int", "id"), ("ref", "text", "ref"), ("day", "date", "day"), ("at", "instant", "at")), "key"
+    )
+    since_2000 = [0, -(2**63), 86_400_000_000]  # microseconds since 2000-01-01; INT64_MIN is a null
+
+    def packed(
+        refs: str, non_null_refs: int = 3, instants: list[int] = since_2000, non_null_at: int = 2, n: int = 3
+    ) -> pl.DataFrame:
+        blob = b"".join(v.to_bytes(8, "big", signed=True) for v in instants)
+        return pl.DataFrame(
+            {
+                "_n": [n],
+                "key": [[3, 1, 2]],
+                "ref": [refs],
+                "_n_ref": [non_null_refs],
+                "day": [[0, 1, 20_000]],
+                "at": [blob],
+                "_n_at": [non_null_at],
+            }
+        )
+
+    rows = spec.unpack(packed("c\x1fa\x1fb"))
+    assert rows is not None
+    assert rows["key"].to_list() == [1, 2, 3]  # put in key order
+    assert rows["ref"].to_list() == ["a", "b", "c"]
+    assert rows["day"].to_list() == [date(1970, 1, 2), date(2024, 10, 4), date(1970, 1, 1)]
+    assert rows["at"].to_list() == [None, datetime(2000, 1, 2, tzinfo=UTC), datetime(2000, 1, 1, tzinfo=UTC)]
+    assert spec.unpack(packed("c\x1fa\x1fb\x1fx")) is None  # a separator inside a ref
+    assert spec.unpack(packed("c\x1fa", non_null_refs=2)) is None  # a null ref, skipped by string_agg
+    assert spec.unpack(packed("c\x1fa\x1fb", non_null_at=3)) is None  # a stored -infinity
+    assert spec.unpack(packed("c\x1fa\x1fb", instants=[0, 2**63 - 1, 0], non_null_at=3)) is None  # +infinity
+    empty = spec.unpack(
+        pl.DataFrame(
+            {"_n": [0], "key": [None], "ref": [None], "_n_ref": [0], "day": [None], "at": [None], "_n_at": [0]}
+        )
+    )
+    assert empty is not None
+    assert empty.height == 0
+    assert empty.schema["at"] == pl.Datetime("us", "UTC")

@@ -8,7 +8,8 @@ itself); shares move into the loan currency rounded down (never more than the co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 
@@ -19,6 +20,44 @@ from valuation.coverage.errors import CoverageInputError, MissingFxRates
 from valuation.coverage.steps import BIG
 
 Pair = tuple[str, str]
+# "CNY/USD=0.1405": units of the second currency (the loan's) per unit of the first (the valuation's), the
+# direction MissingFxRates lists its pairs in.
+_RATE = re.compile(r"^(?P<a>[A-Z]{3})/(?P<b>[A-Z]{3})=(?P<rate>[0-9]{1,9}(?:\.[0-9]{1,12})?)$")
+RATE_EXAMPLE = "CNY/USD=0.1405"
+
+
+def parse_rate(text: str) -> tuple[Pair, Decimal]:
+    """One rate written FROM/TO=RATE; ValueError with the reason when it is not one."""
+    match = _RATE.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a rate such as {RATE_EXAMPLE!r} (FROM/TO=units of TO per unit of FROM)")
+    pair, rate = (match["a"], match["b"]), Decimal(match["rate"])
+    for currency in pair:
+        try:
+            minor_digits(currency)
+        except MoneyError:
+            raise ValueError(f"unknown currency {currency}") from None
+    if pair[0] == pair[1]:
+        raise ValueError("a rate converts between two different currencies")
+    if rate <= 0:
+        raise ValueError("a rate must be positive")
+    return pair, rate
+
+
+def parse_rates(texts: Sequence[str]) -> tuple[dict[Pair, Decimal], list[tuple[int, str]]]:
+    """Rates by pair, and (position, reason) for each text that is not a rate or repeats a pair."""
+    rates: dict[Pair, Decimal] = {}
+    problems: list[tuple[int, str]] = []
+    for i, text in enumerate(texts):
+        try:
+            pair, rate = parse_rate(text)
+        except ValueError as exc:
+            problems.append((i, str(exc)))
+            continue
+        if pair in rates:
+            problems.append((i, f"{pair[0]}/{pair[1]} is given twice"))
+        rates[pair] = rate
+    return rates, problems
 
 
 def _digits(currency: str) -> int:

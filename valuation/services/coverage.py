@@ -13,7 +13,6 @@ the book, so a cached result is never older than the version it is filed under.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
@@ -24,11 +23,10 @@ import anyio.to_thread
 import msgspec
 import polars as pl
 
-from registry.errors import DomainError, FieldErrors, NotFoundError
-from registry.money import MINOR_DIGITS
+from registry.errors import DomainError, InvalidInputError, NotFoundError
 from registry.schemas.common import Page, Paging
 from registry.tables import AuditEvent
-from valuation.coverage import BookFrames, CoverageInputError, CoverageParams, CoverageResult, MissingFxRates
+from valuation.coverage import BookFrames, CoverageInputError, CoverageParams, CoverageResult, MissingFxRates, fx
 from valuation.coverage import compute_coverage as engine
 from valuation.coverage_schemas import (
     BorrowerCoverage,
@@ -48,9 +46,6 @@ PORTFOLIO_FLAGS = ("stale_valuation", "no_valuation", "unperfected", "registrati
                    "possible_double_pledge")
 T = TypeVar("T")
 FxRates = Mapping[tuple[str, str], Decimal]
-# "CNY/USD=0.1405": units of the second currency (the loan's) per unit of the first (the valuation's), the
-# direction MissingFxRates lists its pairs in.
-_FX = re.compile(r"^(?P<a>[A-Z]{3})/(?P<b>[A-Z]{3})=(?P<rate>[0-9]{1,9}(?:\.[0-9]{1,12})?)$")
 
 
 class CoverageRefused(DomainError):
@@ -87,28 +82,10 @@ async def in_worker(work: Callable[[BookFrames], T]) -> T:
 
 
 def parse_fx(texts: Sequence[str], field: str = "fx") -> dict[tuple[str, str], Decimal]:
-    """Rates written "FROM/TO=RATE" (positive, at most 12 decimals); InvalidInputError names each bad one."""
-    errors = FieldErrors()
-    rates: dict[tuple[str, str], Decimal] = {}
-    for i, text in enumerate(texts):
-        at = f"{field}[{i}]"
-        match = _FX.match(text.strip())
-        if match is None:
-            errors.add(at, f"{text!r} is not a rate such as \"CNY/USD=0.1405\" (FROM/TO=units of TO per FROM)")
-            continue
-        pair, rate = (match["a"], match["b"]), Decimal(match["rate"])
-        unknown = [c for c in pair if c not in MINOR_DIGITS]
-        if unknown:
-            errors.add(at, f"unknown currency {unknown[0]}")
-        elif pair[0] == pair[1]:
-            errors.add(at, "a rate converts between two different currencies")
-        elif rate <= 0:
-            errors.add(at, "a rate must be positive")
-        elif pair in rates:
-            errors.add(at, f"{pair[0]}/{pair[1]} is given twice")
-        else:
-            rates[pair] = rate
-    errors.raise_if_any()
+    """Rates written "FROM/TO=RATE" (valuation.coverage.fx); InvalidInputError names each bad one."""
+    rates, problems = fx.parse_rates(texts)
+    if problems:
+        raise InvalidInputError([(f"{field}[{i}]", reason) for i, reason in problems])
     return rates
 
 
