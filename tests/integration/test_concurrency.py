@@ -77,3 +77,54 @@ async def test_racing_registration_moves_apply_once(client, as_role) -> None:
     assert sorted(r.status_code for r in codes) == [200] + [409] * 7
     events = await AuditEvent.count().where(AuditEvent.action == "registration:submitted")
     assert events == 1
+
+
+async def test_coverage_read_beside_concurrent_repayments_is_never_stale_afterwards(client, as_role) -> None:
+    """Coverage readers racing repayments see some whole state of the ledger, and once the writers are done
+    the next read sees the last repayment (the result cache is keyed by the audit head, read before the book)."""
+    book = Book(client, as_role)
+    await book.party("P1")
+    await book.loan("L1", "P1", principal="1000.00")
+    await book.asset("A1", kind="vehicle")
+    await book.lien("M1")
+    credit = as_role(Role.CREDIT_OFFICER)
+
+    async def repay() -> int:
+        r = await client.post("/api/loans/L1/postings", headers=credit,
+                              json={"kind": "repayment", "value_date": "2026-03-01", "principal": "50.00"})
+        return r.status_code
+
+    async def read() -> str:
+        r = await client.get("/api/coverage/loans/L1?as_of=2026-06-30", headers=credit)
+        assert r.status_code == 200, r.text
+        return str(r.json()["loan"]["exposure"])
+
+    results = await asyncio.gather(*(task for pair in zip((repay() for _ in range(10)), (read() for _ in range(10)),
+                                                          strict=True) for task in pair))
+    assert [code for code in results if isinstance(code, int)] == [201] * 10
+    possible = {f"{1000 - 50 * k}.00" for k in range(11)}
+    assert {seen for seen in results if isinstance(seen, str)} <= possible
+    assert await read() == "500.00"
+
+
+async def test_many_scenarios_at_once_agree_and_write_nothing(client, as_role) -> None:
+    book = Book(client, as_role)
+    await book.party("P1")
+    for loan in ("L1", "L2"):
+        await book.loan(loan, "P1", principal="1000.00")
+    await book.asset("A1", kind="vehicle")
+    await book.lien("M1", loans=["L1", "L2"])
+    headers = as_role(Role.CREDIT_OFFICER)
+    events = await AuditEvent.count()
+    stress = {"as_of": "2026-06-30", "by_kind": [{"kind": "vehicle", "change_pct": "-40"}]}
+    what_if = {"as_of": "2026-06-30", "changes": [{"type": "set_balance", "loan_id": "L2", "principal": "10.00"}]}
+
+    async def run(url: str, body: dict[str, object]) -> object:
+        r = await client.post(url, headers=headers, json=body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    answers = await asyncio.gather(*(run("/api/coverage/stress", stress) for _ in range(6)),
+                                   *(run("/api/coverage/what-if", what_if) for _ in range(6)))
+    assert all(a == answers[0] for a in answers[:6]) and all(a == answers[6] for a in answers[6:])
+    assert await AuditEvent.count() == events
