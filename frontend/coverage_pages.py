@@ -22,6 +22,7 @@ from registry.roles import REGISTRY_READERS
 from registry.schemas.common import Paging
 from valuation.coverage_schemas import BucketTotals, CoverageContribution, CoverageLoanDetail
 from valuation.services import coverage
+from valuation.services.coverage_runs import parse_fx
 
 PAGE_SIZE = 50
 CENT = Decimal("0.01")  # amounts arrive rounded to the cent: a remainder within a cent of the share is the share
@@ -62,7 +63,7 @@ FORMAT = {"percent": percent, "loan_flags": LOAN_FLAGS}
 
 def fx_rates(text: str) -> dict[tuple[str, str], Decimal]:
     """The FX field ("CNY/USD=0.1405 HKD/CNY=0.92", spaces or commas between) as the services take it."""
-    return coverage.parse_fx([part for part in re.split(r"[,\s]+", text) if part])
+    return parse_fx([part for part in re.split(r"[,\s]+", text) if part])
 
 
 def coverage_query(as_of: date, include_unperfected: bool, page: int = 1, fx: str = "") -> str:
@@ -163,8 +164,7 @@ class CoveragePagesController(Controller):
         include_unperfected: IncludeUnperfected = False, page: PageNumber = 1, fx: FxText = "",
     ) -> Template:
         day = as_of or clock.today()
-        frame = await coverage.loans_export(day, include_unperfected, fx_rates(fx))
-        found = coverage.loans_page(frame, Paging(page, PAGE_SIZE))
+        found = await coverage.loans_page(day, include_unperfected, Paging(page, PAGE_SIZE), fx_rates(fx))
         pages = max(1, ceil(found.total / found.page_size))
         first = (page - 1) * PAGE_SIZE + 1 if found.items else 0
         return Template(

@@ -322,16 +322,25 @@ async def test_what_if_needing_an_fx_rate_lists_the_pair(client, as_role, book: 
 
 
 async def test_results_are_reused_until_the_book_changes(client, as_role, book: Book, monkeypatch) -> None:
-    from valuation.services import coverage as service
+    from valuation.services import coverage_runs as service
+    from valuation.services import stress as stress_service
 
     reads: list[int] = []
-    real_read = service.book_from_database
+    runs: list[int] = []
+    real_read, real_engine = service.book_from_database, service.engine
 
     def counting_read() -> Any:
         reads.append(1)
         return real_read()
 
+    def counting_engine(*args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return real_engine(*args, **kwargs)
+
     monkeypatch.setattr(service, "book_from_database", counting_read)
+    monkeypatch.setattr(service, "engine", counting_engine)
+    monkeypatch.setattr(stress_service, "engine", counting_engine)
+    service.BOOKS.clear()  # nothing kept from an earlier test
     headers = as_role(Role.CREDIT_OFFICER)
 
     async def l1(as_of: str = AS_OF) -> str:
@@ -342,9 +351,13 @@ async def test_results_are_reused_until_the_book_changes(client, as_role, book: 
     assert await l1() == "1000.00"
     await client.get(f"/api/coverage/summary?as_of={AS_OF}", headers=headers)
     await client.get(f"/api/coverage/loans?as_of={AS_OF}&page=1", headers=headers)
-    assert len(reads) == 1  # one read for three views of the same book and date
+    assert (len(reads), len(runs)) == (1, 1)  # one read, one run for three views of the same book and date
     await l1("2026-10-01")
-    assert len(reads) == 2  # another date is another result
+    assert (len(reads), len(runs)) == (1, 2)  # another date: the same book, another run
+    r = await client.post("/api/coverage/stress", headers=headers, json={
+        "as_of": AS_OF, "by_kind": [{"kind": "vehicle", "change_pct": "-10"}]})
+    assert r.status_code == 200
+    assert (len(reads), len(runs)) == (1, 3)  # the base is reused; only the stressed book is run
     await book.post("L1", "repayment", principal="400.00")
-    assert await l1() == "600.00"  # the repayment moved the audit head: computed again
-    assert len(reads) == 3
+    assert await l1() == "600.00"  # the repayment moved the audit head: read and computed again
+    assert (len(reads), len(runs)) == (2, 4)

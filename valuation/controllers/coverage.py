@@ -29,6 +29,7 @@ from valuation.coverage_schemas import (
     WhatIfReport,
 )
 from valuation.services import coverage, stress, whatif
+from valuation.services.coverage_runs import parse_fx
 
 AsOf = Annotated[date | None, QueryParameter(description="the coverage date (YYYY-MM-DD); default today")]
 IncludeUnperfected = Annotated[
@@ -73,11 +74,11 @@ class CoverageController(Controller):
         """Every live loan's coverage as of the date, by loan_id. `format=json` answers a page
         (page, page_size, items, total); `csv` and `parquet` download the whole export with the DESIGN 8
         columns."""
-        day = as_of or clock.today()
-        frame = await coverage.loans_export(day, include_unperfected, coverage.parse_fx(fx or []))
-        if fmt != "json":
-            return _download(frame, fmt, f"coverage-{day.isoformat()}")
-        return Response(coverage.loans_page(frame, paging))
+        day, rates = as_of or clock.today(), parse_fx(fx or [])
+        if fmt == "json":
+            return Response(await coverage.loans_page(day, include_unperfected, paging, rates))
+        frame = await coverage.loans_export(day, include_unperfected, rates)
+        return _download(frame, fmt, f"coverage-{day.isoformat()}")
 
     @get("/loans/{ref:str}", operation_id="GetLoanCoverage", name="coverage:loan", opt=roles(REGISTRY_READERS))
     async def loan(
@@ -87,7 +88,7 @@ class CoverageController(Controller):
         """One loan's coverage row and the counted own liens that make it up (zero shares included: they
         explain a gap). A settled, written-off or unknown loan has no coverage: 404."""
         return await coverage.loan_detail(ref, as_of or clock.today(), include_unperfected,
-                                         coverage.parse_fx(fx or []))
+                                         parse_fx(fx or []))
 
     @get("/borrowers", operation_id="ListBorrowerCoverage", name="coverage:borrowers", opt=roles(REGISTRY_READERS))
     async def borrowers(
@@ -96,11 +97,11 @@ class CoverageController(Controller):
     ) -> Response[Any]:
         """Each borrower's live loans added up per currency, by borrower_id: loans, exposure, collateral
         value, covered, uncovered, coverage ratio and breaches. `csv` and `parquet` download them all."""
-        day = as_of or clock.today()
-        frame = await coverage.borrowers_export(day, include_unperfected, coverage.parse_fx(fx or []))
-        if fmt != "json":
-            return _download(frame, fmt, f"borrower-coverage-{day.isoformat()}")
-        return Response(coverage.borrowers_page(frame, paging))
+        day, rates = as_of or clock.today(), parse_fx(fx or [])
+        if fmt == "json":
+            return Response(await coverage.borrowers_page(day, include_unperfected, paging, rates))
+        frame = await coverage.borrowers_export(day, include_unperfected, rates)
+        return _download(frame, fmt, f"borrower-coverage-{day.isoformat()}")
 
     @get("/borrowers/{ref:str}", operation_id="GetBorrowerCoverage", name="coverage:borrower",
          opt=roles(REGISTRY_READERS))
@@ -110,7 +111,7 @@ class CoverageController(Controller):
     ) -> BorrowerCoverageDetail:
         """A borrower's totals per currency and each of their live loans' coverage. No live loan: 404."""
         return await coverage.borrower_detail(ref, as_of or clock.today(), include_unperfected,
-                                             coverage.parse_fx(fx or []))
+                                             parse_fx(fx or []))
 
     @get("/summary", operation_id="GetCoverageSummary", name="coverage:summary", opt=roles(REGISTRY_READERS))
     async def summary(
@@ -118,7 +119,7 @@ class CoverageController(Controller):
     ) -> CoverageSummary:
         """Portfolio totals per currency, and loans and amounts per LTV bucket (every bucket, empty ones as
         zeros) per currency. No total adds one currency to another."""
-        return await coverage.summary(as_of or clock.today(), include_unperfected, coverage.parse_fx(fx or []))
+        return await coverage.summary(as_of or clock.today(), include_unperfected, parse_fx(fx or []))
 
     @post("/stress", operation_id="RunStressScenario", name="coverage:stress", status_code=HTTP_200_OK,
           opt=roles(SCENARIO_RUNNERS))

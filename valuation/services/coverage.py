@@ -1,33 +1,17 @@
-"""Coverage of the committed book, for the API and the pages: per loan, per borrower, the summary.
-
-A computation reads the book from the database (valuation.coverage_sources, a blocking Arrow read) and
-runs the engine in a worker thread, so the event loop never waits on either. The engine's refusals become
-422 problems: MissingFxRates lists the missing pairs.
-
-Results are kept for the last few (book version, as_of, include_unperfected, fx) keys, so paging through
-loans or opening one loan after another does not recompute a million-loan book each time. The book's
-version is the head of the audit chain: every write that can move coverage (postings, liens, assets,
-parcels, valuations, policies, imports) appends an event in its own transaction. The head is read before
-the book, so a cached result is never older than the version it is filed under.
-"""
+"""Coverage of the committed book, for the API and the pages: per loan, per borrower, the summary, and
+the formatting the scenario services share. Running the engine (and its caches) is coverage_runs."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any, TypeVar
 
-import anyio.to_thread
 import msgspec
 import polars as pl
 
-from registry.errors import DomainError, InvalidInputError, NotFoundError
+from registry.errors import NotFoundError
 from registry.schemas.common import Page, Paging
-from registry.tables import AuditEvent
-from valuation.coverage import BookFrames, CoverageInputError, CoverageParams, CoverageResult, MissingFxRates, fx
-from valuation.coverage import compute_coverage as engine
+from valuation.coverage import CoverageResult
 from valuation.coverage_schemas import (
     BorrowerCoverage,
     BorrowerCoverageDetail,
@@ -39,103 +23,13 @@ from valuation.coverage_schemas import (
     CurrencyTotals,
     KindTotals,
 )
-from valuation.coverage_sources import book_from_database, coverage_export_frame, exact_ratio_text, money_text
+from valuation.coverage_sources import coverage_export_frame, exact_ratio_text, money_text
+from valuation.services.coverage_runs import FxRates, compute
 
 AMOUNTS = ("exposure", "collateral_value", "covered", "uncovered")
 PORTFOLIO_FLAGS = ("stale_valuation", "no_valuation", "unperfected", "registration_expiring", "asset_seized",
                    "possible_double_pledge")
 T = TypeVar("T")
-FxRates = Mapping[tuple[str, str], Decimal]
-
-
-class CoverageRefused(DomainError):
-    """422: the engine will not give a number for this book (or this scenario) and says why."""
-
-    status_code = 422
-    title = "Coverage refused"
-
-    def __init__(self, detail: str, extra: dict[str, object] | None = None) -> None:
-        super().__init__(detail)
-        self._extra = extra or {}
-
-    def extra(self) -> dict[str, object]:
-        return self._extra
-
-
-class MissingFxRatesError(CoverageRefused):
-    title = "Missing fx rates"
-
-
-async def in_worker(work: Callable[[BookFrames], T]) -> T:
-    """Read the committed book and run `work` on it in a worker thread; engine refusals become 422."""
-
-    def run() -> T:
-        return work(book_from_database())
-
-    try:
-        return await anyio.to_thread.run_sync(run)
-    except MissingFxRates as exc:
-        pairs = [{"from": a, "to": b} for a, b in exc.pairs]
-        raise MissingFxRatesError(str(exc), {"missing_pairs": pairs}) from None
-    except CoverageInputError as exc:
-        raise CoverageRefused(str(exc)) from None
-
-
-def parse_fx(texts: Sequence[str], field: str = "fx") -> dict[tuple[str, str], Decimal]:
-    """Rates written "FROM/TO=RATE" (valuation.coverage.fx); InvalidInputError names each bad one."""
-    rates, problems = fx.parse_rates(texts)
-    if problems:
-        raise InvalidInputError([(f"{field}[{i}]", reason) for i, reason in problems])
-    return rates
-
-
-def params(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageParams:
-    return CoverageParams(as_of=as_of, include_unperfected=include_unperfected, fx_rates=fx_rates)
-
-
-CacheKey = tuple[object, ...]
-
-
-class ResultCache:
-    """The most recent results, least recently used out first (a million-loan result is a few hundred MB)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._results: OrderedDict[CacheKey, CoverageResult] = OrderedDict()
-
-    def get(self, key: CacheKey) -> CoverageResult | None:
-        found = self._results.get(key)
-        if found is not None:
-            self._results.move_to_end(key)
-        return found
-
-    def put(self, key: CacheKey, result: CoverageResult) -> None:
-        self._results[key] = result
-        self._results.move_to_end(key)
-        while len(self._results) > self.size:
-            self._results.popitem(last=False)
-
-    def clear(self) -> None:
-        self._results.clear()
-
-
-RESULTS = ResultCache(size=2)
-
-
-async def book_version() -> tuple[int, str]:
-    """The audit chain's head: (seq, hash); the hash tells apart two chains that reached the same seq."""
-    head = await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
-    return (int(head["seq"]), str(head["hash"])) if head else (0, "")
-
-
-async def compute(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageResult:
-    key: CacheKey = (await book_version(), as_of, include_unperfected, tuple(sorted((fx_rates or {}).items())))
-    cached = RESULTS.get(key)
-    if cached is not None:
-        return cached
-    result = await in_worker(lambda book: engine(book, params(as_of, include_unperfected, fx_rates)))
-    RESULTS.put(key, result)
-    return result
 
 
 def money(columns: tuple[str, ...], currency: pl.Expr) -> list[pl.Expr]:
@@ -147,14 +41,17 @@ async def loans_export(as_of: date, include_unperfected: bool, fx_rates: FxRates
     return coverage_export_frame((await compute(as_of, include_unperfected, fx_rates)).per_loan)
 
 
-def page_of(frame: pl.DataFrame, paging: Paging, row_type: type[T]) -> Page[T]:
-    rows = frame.slice(paging.offset, paging.page_size).to_dicts()
-    return Page(items=msgspec.convert(rows, list[row_type]), total=frame.height,  # type: ignore[valid-type]
-                page=paging.page, page_size=paging.page_size)
+def _page(rows: pl.DataFrame, total: int, paging: Paging, row_type: type[T]) -> Page[T]:
+    items = msgspec.convert(rows.to_dicts(), list[row_type])  # type: ignore[valid-type]
+    return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
-def loans_page(frame: pl.DataFrame, paging: Paging) -> Page[CoverageLoan]:
-    return page_of(frame, paging, CoverageLoan)
+async def loans_page(as_of: date, include_unperfected: bool, paging: Paging,
+                     fx_rates: FxRates | None = None) -> Page[CoverageLoan]:
+    """One page of the export, by loan_id: only that page's rows are formatted."""
+    per_loan = (await compute(as_of, include_unperfected, fx_rates)).per_loan
+    rows = coverage_export_frame(per_loan.sort("loan_id").slice(paging.offset, paging.page_size))
+    return _page(rows, per_loan.select(pl.len()).collect().item(), paging, CoverageLoan)
 
 
 def _contributions(result: CoverageResult, loan_ref: str) -> list[CoverageContribution]:
@@ -204,8 +101,11 @@ async def borrowers_export(as_of: date, include_unperfected: bool, fx_rates: FxR
     return borrowers_frame((await compute(as_of, include_unperfected, fx_rates)).per_borrower)
 
 
-def borrowers_page(frame: pl.DataFrame, paging: Paging) -> Page[BorrowerCoverage]:
-    return page_of(frame, paging, BorrowerCoverage)
+async def borrowers_page(as_of: date, include_unperfected: bool, paging: Paging,
+                         fx_rates: FxRates | None = None) -> Page[BorrowerCoverage]:
+    per_borrower = (await compute(as_of, include_unperfected, fx_rates)).per_borrower  # by borrower, currency
+    rows = borrowers_frame(per_borrower.slice(paging.offset, paging.page_size))
+    return _page(rows, per_borrower.select(pl.len()).collect().item(), paging, BorrowerCoverage)
 
 
 async def borrower_detail(ref: str, as_of: date, include_unperfected: bool,

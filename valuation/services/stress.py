@@ -17,7 +17,7 @@ from registry import clock
 from registry.errors import FieldErrors, InvalidInputError
 from registry.schemas.common import Paging
 from registry.services.parcels import asset_ids_in_region, parse_region
-from valuation.coverage import BookFrames
+from valuation.coverage import BookFrames, CoverageResult
 from valuation.coverage import compute_coverage as engine
 from valuation.coverage.compare import AFTER, BEFORE, changed, loans_side_by_side, totals_side_by_side
 from valuation.coverage.stress import RegionShock, value_shocks
@@ -29,7 +29,8 @@ from valuation.coverage_schemas import (
     StressReport,
     StressScenario,
 )
-from valuation.services.coverage import figures, in_worker, params, parse_fx, totals
+from valuation.services.coverage import figures, totals
+from valuation.services.coverage_runs import params, parse_fx, with_base
 
 LOWEST, HIGHEST = Decimal(-100), Decimal(1000)
 PLACES = 6  # of a percentage: the multiplier then has eight, well inside the engine's twelve
@@ -97,8 +98,7 @@ async def run(scenario: StressScenario, paging: Paging) -> StressReport:
     ]
     coverage_params = params(as_of, scenario.include_unperfected, parse_fx(scenario.fx))
 
-    def work(book: BookFrames) -> dict[str, Any]:
-        base = engine(book, coverage_params)
+    def work(book: BookFrames, base: CoverageResult) -> dict[str, Any]:
         shocks = value_shocks(book.assets, by_kind, region_shocks).collect()
         stressed = engine(book, coverage_params, shocks.lazy())
         side = loans_side_by_side(base.per_loan, stressed.per_loan)
@@ -119,7 +119,7 @@ async def run(scenario: StressScenario, paging: Paging) -> StressReport:
             "kind_counts": kind_counts,
         }
 
-    found = await in_worker(work)
+    found = await with_base(coverage_params, work)
     moved: pl.DataFrame = found["moved"]
     applied = [ShockApplied(shock=f"kind {kind}", multiplier=str(factor), assets=int(found["kind_counts"].get(kind, 0)))
                for kind, factor in by_kind.items()]

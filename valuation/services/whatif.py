@@ -13,7 +13,7 @@ import polars as pl
 from registry import clock
 from registry.errors import FieldErrors, InvalidInputError
 from registry.services.common import amount_or_error
-from valuation.coverage import BookFrames, WhatIfError, whatif
+from valuation.coverage import BookFrames, CoverageResult, WhatIfError, whatif
 from valuation.coverage import compute_coverage as engine
 from valuation.coverage.compare import AFTER, BEFORE
 from valuation.coverage_schemas import (
@@ -27,7 +27,8 @@ from valuation.coverage_schemas import (
     WhatIfProposal,
     WhatIfReport,
 )
-from valuation.services.coverage import figures, in_worker, params, parse_fx
+from valuation.services.coverage import figures
+from valuation.services.coverage_runs import params, parse_fx, with_base
 
 
 class _Lookups:
@@ -97,20 +98,20 @@ async def run(proposal: WhatIfProposal) -> WhatIfReport:
     as_of = proposal.as_of or clock.today()
     coverage_params = params(as_of, proposal.include_unperfected, parse_fx(proposal.fx))
 
-    def work(book: BookFrames) -> list[dict[str, Any]]:
+    def work(book: BookFrames, before: CoverageResult) -> list[dict[str, Any]]:
         changes, loans, assets = _translate(proposal.changes, _Lookups(book, proposal.changes))
         try:
             proposed = whatif.apply_changes(book, changes)
         except WhatIfError as exc:
             at = f"changes[{exc.index}]" + (f".{exc.field}" if exc.field else "")
             raise InvalidInputError.one(at, exc.reason) from None
-        before, after = engine(book, coverage_params), engine(proposed, coverage_params)
+        after = engine(proposed, coverage_params)
         return whatif.diff(before, after, loans, assets).select(
             "loan_id", "borrower_id", "currency", "touched", figures(BEFORE).alias("before"),
             figures(AFTER).alias("after"), "breach_change",
         ).collect().to_dicts()
 
-    rows = msgspec.convert(await in_worker(work), list[WhatIfLoan])
+    rows = msgspec.convert(await with_base(coverage_params, work), list[WhatIfLoan])
     return WhatIfReport(
         as_of=as_of,
         include_unperfected=proposal.include_unperfected,
