@@ -29,7 +29,7 @@ from valuation.coverage_schemas import (
     WhatIfReport,
 )
 from valuation.services import coverage, stress, whatif
-from valuation.services.coverage_runs import parse_fx
+from valuation.services.coverage_runs import in_thread, parse_fx
 
 AsOf = Annotated[date | None, QueryParameter(description="the coverage date (YYYY-MM-DD); default today")]
 IncludeUnperfected = Annotated[
@@ -78,7 +78,7 @@ class CoverageController(Controller):
         if fmt == "json":
             return Response(await coverage.loans_page(day, include_unperfected, paging, rates))
         frame = await coverage.loans_export(day, include_unperfected, rates)
-        return _download(frame, fmt, f"coverage-{day.isoformat()}")
+        return await in_thread(lambda: _download(frame, fmt, f"coverage-{day.isoformat()}"))
 
     @get("/loans/{ref:str}", operation_id="GetLoanCoverage", name="coverage:loan", opt=roles(REGISTRY_READERS))
     async def loan(
@@ -101,7 +101,7 @@ class CoverageController(Controller):
         if fmt == "json":
             return Response(await coverage.borrowers_page(day, include_unperfected, paging, rates))
         frame = await coverage.borrowers_export(day, include_unperfected, rates)
-        return _download(frame, fmt, f"borrower-coverage-{day.isoformat()}")
+        return await in_thread(lambda: _download(frame, fmt, f"borrower-coverage-{day.isoformat()}"))
 
     @get("/borrowers/{ref:str}", operation_id="GetBorrowerCoverage", name="coverage:borrower",
          opt=roles(REGISTRY_READERS))

@@ -24,7 +24,7 @@ from valuation.coverage_schemas import (
     KindTotals,
 )
 from valuation.coverage_sources import coverage_export_frame, exact_ratio_text, money_text
-from valuation.services.coverage_runs import FxRates, compute
+from valuation.services.coverage_runs import FxRates, compute, in_thread
 
 AMOUNTS = ("exposure", "collateral_value", "covered", "uncovered")
 PORTFOLIO_FLAGS = ("stale_valuation", "no_valuation", "unperfected", "registration_expiring", "asset_seized",
@@ -38,7 +38,8 @@ def money(columns: tuple[str, ...], currency: pl.Expr) -> list[pl.Expr]:
 
 async def loans_export(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> pl.DataFrame:
     """The DESIGN 8 export of every live loan, by loan_id."""
-    return coverage_export_frame((await compute(as_of, include_unperfected, fx_rates)).per_loan)
+    result = await compute(as_of, include_unperfected, fx_rates)
+    return await in_thread(lambda: coverage_export_frame(result.per_loan))
 
 
 def _page(rows: pl.DataFrame, total: int, paging: Paging, row_type: type[T]) -> Page[T]:
@@ -50,8 +51,12 @@ async def loans_page(as_of: date, include_unperfected: bool, paging: Paging,
                      fx_rates: FxRates | None = None) -> Page[CoverageLoan]:
     """One page of the export, by loan_id: only that page's rows are formatted."""
     per_loan = (await compute(as_of, include_unperfected, fx_rates)).per_loan
-    rows = coverage_export_frame(per_loan.sort("loan_id").slice(paging.offset, paging.page_size))
-    return _page(rows, per_loan.select(pl.len()).collect().item(), paging, CoverageLoan)
+
+    def page() -> Page[CoverageLoan]:
+        rows = coverage_export_frame(per_loan.sort("loan_id").slice(paging.offset, paging.page_size))
+        return _page(rows, per_loan.select(pl.len()).collect().item(), paging, CoverageLoan)
+
+    return await in_thread(page)
 
 
 def _contributions(result: CoverageResult, loan_ref: str) -> list[CoverageContribution]:
@@ -75,18 +80,22 @@ async def loan_detail(ref: str, as_of: date, include_unperfected: bool,
     """One loan's coverage row and the counted own liens that make it up (zero shares included: they
     explain a gap). A settled, written-off or unknown loan has no coverage: NotFoundError."""
     result = await compute(as_of, include_unperfected, fx_rates)
-    mine = result.per_loan.filter(pl.col("loan_id") == ref)
-    row = coverage_export_frame(mine)
-    if row.is_empty():
-        raise NotFoundError("loan", ref)
-    extra = mine.select("ltv_bucket", "registration_expiring", "asset_seized", "possible_double_pledge").collect()
-    return CoverageLoanDetail(
-        as_of=as_of,
-        include_unperfected=include_unperfected,
-        loan=msgspec.convert(row.to_dicts()[0], CoverageLoan),
-        **extra.to_dicts()[0],
-        contributions=_contributions(result, ref),
-    )
+
+    def detail() -> CoverageLoanDetail:
+        mine = result.per_loan.filter(pl.col("loan_id") == ref)
+        row = coverage_export_frame(mine)
+        if row.is_empty():
+            raise NotFoundError("loan", ref)
+        extra = mine.select("ltv_bucket", "registration_expiring", "asset_seized", "possible_double_pledge").collect()
+        return CoverageLoanDetail(
+            as_of=as_of,
+            include_unperfected=include_unperfected,
+            loan=msgspec.convert(row.to_dicts()[0], CoverageLoan),
+            **extra.to_dicts()[0],
+            contributions=_contributions(result, ref),
+        )
+
+    return await in_thread(detail)
 
 
 def borrowers_frame(per_borrower: pl.LazyFrame) -> pl.DataFrame:
@@ -98,30 +107,38 @@ def borrowers_frame(per_borrower: pl.LazyFrame) -> pl.DataFrame:
 
 
 async def borrowers_export(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> pl.DataFrame:
-    return borrowers_frame((await compute(as_of, include_unperfected, fx_rates)).per_borrower)
+    per_borrower = (await compute(as_of, include_unperfected, fx_rates)).per_borrower
+    return await in_thread(lambda: borrowers_frame(per_borrower))
 
 
 async def borrowers_page(as_of: date, include_unperfected: bool, paging: Paging,
                          fx_rates: FxRates | None = None) -> Page[BorrowerCoverage]:
     per_borrower = (await compute(as_of, include_unperfected, fx_rates)).per_borrower  # by borrower, currency
-    rows = borrowers_frame(per_borrower.slice(paging.offset, paging.page_size))
-    return _page(rows, per_borrower.select(pl.len()).collect().item(), paging, BorrowerCoverage)
+
+    def page() -> Page[BorrowerCoverage]:
+        rows = borrowers_frame(per_borrower.slice(paging.offset, paging.page_size))
+        return _page(rows, per_borrower.select(pl.len()).collect().item(), paging, BorrowerCoverage)
+
+    return await in_thread(page)
 
 
 async def borrower_detail(ref: str, as_of: date, include_unperfected: bool,
                           fx_rates: FxRates | None = None) -> BorrowerCoverageDetail:
     """A borrower's totals per currency and each of their live loans. No live loan: NotFoundError."""
     result = await compute(as_of, include_unperfected, fx_rates)
-    mine = result.per_loan.filter(pl.col("borrower_id") == ref)
-    loans = coverage_export_frame(mine)
-    if loans.is_empty():
-        raise NotFoundError("borrower with live loans", ref)
-    totals = borrowers_frame(result.per_borrower.filter(pl.col("borrower_id") == ref))
-    return BorrowerCoverageDetail(
-        as_of=as_of, include_unperfected=include_unperfected, borrower_id=ref,
-        totals=msgspec.convert(totals.to_dicts(), list[BorrowerCoverage]),
-        loans=msgspec.convert(loans.to_dicts(), list[CoverageLoan]),
-    )
+
+    def detail() -> BorrowerCoverageDetail:
+        loans = coverage_export_frame(result.per_loan.filter(pl.col("borrower_id") == ref))
+        if loans.is_empty():
+            raise NotFoundError("borrower with live loans", ref)
+        totals = borrowers_frame(result.per_borrower.filter(pl.col("borrower_id") == ref))
+        return BorrowerCoverageDetail(
+            as_of=as_of, include_unperfected=include_unperfected, borrower_id=ref,
+            totals=msgspec.convert(totals.to_dicts(), list[BorrowerCoverage]),
+            loans=msgspec.convert(loans.to_dicts(), list[CoverageLoan]),
+        )
+
+    return await in_thread(detail)
 
 
 def portfolio_rows(result: CoverageResult) -> list[dict[str, Any]]:
@@ -151,13 +168,13 @@ async def summary(as_of: date, include_unperfected: bool, fx_rates: FxRates | No
     """Portfolio totals per currency, loans and amounts per LTV bucket (every bucket, empty ones as zeros)
     per currency, and what each asset kind contributes per currency. No total adds one currency to another."""
     result = await compute(as_of, include_unperfected, fx_rates)
-    return CoverageSummary(
+    return await in_thread(lambda: CoverageSummary(
         as_of=as_of,
         include_unperfected=include_unperfected,
         portfolio=msgspec.convert(portfolio_rows(result), list[CurrencyTotals]),
         ltv_buckets=msgspec.convert(bucket_rows(result), list[BucketTotals]),
         asset_kinds=msgspec.convert(kind_rows(result), list[KindTotals]),
-    )
+    ))
 
 
 def figures(suffix: str) -> pl.Expr:

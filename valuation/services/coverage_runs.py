@@ -122,6 +122,10 @@ async def with_base(coverage_params: CoverageParams, work: Callable[[BookFrames,
         raise MissingFxRatesError(str(exc), {"missing_pairs": pairs}) from None
     except CoverageInputError as exc:
         raise CoverageRefused(str(exc)) from None
+    if BOOKS.get((version,)) is None:
+        # A new version: results of older ones go with their book (a result can read its book lazily).
+        BOOKS.clear()
+        RESULTS.clear()
     BOOKS.put((version,), read)
     RESULTS.put(key, result)
     return out
@@ -130,3 +134,8 @@ async def with_base(coverage_params: CoverageParams, work: Callable[[BookFrames,
 async def compute(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageResult:
     """The committed book's coverage (cached by book version and parameters)."""
     return await with_base(params(as_of, include_unperfected, fx_rates), _base)
+
+
+async def in_thread(work: Callable[[], T]) -> T:
+    """Shaping a cached result (a million loans to sort, aggregate or format) off the event loop."""
+    return await anyio.to_thread.run_sync(work)
