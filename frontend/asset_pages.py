@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from math import ceil
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
@@ -17,13 +17,11 @@ from frontend.parcel_map import render as render_parcel_map
 from frontend.templating import layout_context
 from registry.auth import roles
 from registry.roles import REGISTRY_READERS
-from registry.schemas.assets import AssetKind, AssetRead, AssetStatus
+from registry.schemas.assets import ASSET_KINDS, ASSET_STATUSES, AssetRead
 from registry.schemas.common import MAX_PAGE_SIZE, Page, Paging
 from registry.services.assets import get_asset, list_assets
 from registry.services.parcels import neighbourhood
 
-ASSET_KINDS: tuple[str, ...] = get_args(AssetKind)
-ASSET_STATUSES: tuple[str, ...] = get_args(AssetStatus)
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = PAGE_SIZES[0]
 MAX_QUERY = 200

@@ -4,7 +4,6 @@ valuation.services.coverage; these handlers only shape them for the templates.""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from math import ceil
@@ -20,6 +19,7 @@ from registry import clock
 from registry.auth import roles
 from registry.roles import REGISTRY_READERS
 from registry.schemas.common import Paging
+from valuation.coverage import fx
 from valuation.coverage_schemas import BucketTotals, CoverageContribution, CoverageLoanDetail
 from valuation.services import coverage
 from valuation.services.coverage_runs import parse_fx
@@ -63,7 +63,7 @@ FORMAT = {"percent": percent, "loan_flags": LOAN_FLAGS}
 
 def fx_rates(text: str) -> dict[tuple[str, str], Decimal]:
     """The FX field ("CNY/USD=0.1405 HKD/CNY=0.92", spaces or commas between) as the services take it."""
-    return parse_fx([part for part in re.split(r"[,\s]+", text) if part])
+    return parse_fx(fx.split_rates(text))
 
 
 def coverage_query(as_of: date, include_unperfected: bool, page: int = 1, fx: str = "") -> str:

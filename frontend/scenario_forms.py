@@ -13,17 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, get_args
+from typing import Any
 
 import msgspec
 
 from registry.errors import InvalidInputError
-from registry.schemas.assets import AssetKind
+from registry.schemas.assets import ASSET_KINDS
 from registry.services.parcels import parse_region
+from valuation.coverage import fx
 from valuation.coverage_schemas import StressScenario, WhatIfProposal
 from valuation.services.stress import multiplier
 
-ASSET_KINDS: tuple[str, ...] = get_args(AssetKind)
 KIND_ROWS = 4
 REGION_ROWS = 2
 CHANGE_ROWS = 5
@@ -116,7 +116,7 @@ def _common(form: Mapping[str, Any], values: dict[str, Any]) -> ScenarioForm:
         except ValueError:
             out.add("as_of", f"{text!r} is not a date such as 2026-06-30")
     out.placed.add("fx")
-    out.fx = [part for part in re.split(r"[,\s]+", _text(form, "fx")) if part]
+    out.fx = fx.split_rates(_text(form, "fx"))
     return out
 
 

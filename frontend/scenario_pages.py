@@ -14,7 +14,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
 from frontend.coverage_pages import FORMAT, coverage_query
 from frontend.scenario_forms import (
-    ASSET_KINDS,
     CHANGE_FIELDS,
     CHANGE_ROWS,
     CHANGE_TYPES,
@@ -31,6 +30,7 @@ from registry import clock
 from registry.auth import roles
 from registry.errors import DomainError, InvalidInputError
 from registry.roles import SCENARIO_RUNNERS
+from registry.schemas.assets import ASSET_KINDS
 from registry.schemas.common import Paging
 from valuation.coverage_schemas import BucketComparison, StressReport, WhatIfReport
 from valuation.services import stress, whatif
@@ -84,7 +84,8 @@ def _scenario_page(request: Request[Any, Any, Any], template: str, form: Scenari
             "errors": form.errors if form else {},
             "unplaced": form.unplaced() if form else [],
             "include_unperfected": form.include_unperfected if form else False,
-            "query": coverage_query(day, form.include_unperfected if form else False),
+            "query": coverage_query(day, form.include_unperfected if form else False,
+                                    fx=form.values.get("fx", "") if form else ""),
             "kinds": ASSET_KINDS,
             **extra,
         },

@@ -126,14 +126,12 @@ def layout_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """What base.html needs: the user, their role's label and the navigation they may see."""
     user = signed_in_user(request)
     if user is None:
-        return {"user": None, "role_label": "", "navigation": [], "current_path": request.url.path,
-                "active_path": None}
+        return {"user": None, "role_label": "", "navigation": [], "active_path": None}
     links = navigation_for(user.role)
     return {
         "user": user,
         "role_label": ROLE_LABELS.get(Role(user.role), user.role),
         "navigation": links,
-        "current_path": request.url.path,
         "active_path": active_link(links, request.url.path),
     }
 

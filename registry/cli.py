@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import click
 
+from registry.cli_parcels import parcels
 from registry.roles import Role
 
 T = TypeVar("T")
@@ -109,7 +110,5 @@ def audit_verify() -> None:
                f"({report.events} events verified before it)", err=True)
     sys.exit(1)
 
-
-from registry.cli_parcels import parcels  # noqa: E402
 
 main.add_command(parcels)

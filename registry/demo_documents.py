@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from registry.demo_plans import ANCHOR, CHINA_TZ, DemoBook, DocumentPlan
+from registry.money import format_amount
 
 
 def _pdf_text(text: str) -> str:
@@ -37,7 +39,7 @@ def small_pdf(title: str, lines: list[str]) -> bytes:
 
 
 def _money(units: int, currency: str) -> str:
-    return f"{currency} {units / 100:,.2f}"
+    return f"{currency} {Decimal(format_amount(units, currency)):,}"  # exact, in the currency's own digits
 
 
 def plan_documents(book: DemoBook) -> list[DocumentPlan]:

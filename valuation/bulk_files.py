@@ -14,8 +14,8 @@ import polars as pl
 from registry.bulk import checks as c
 from registry.bulk.book import BookFile, ImportContext, Reference
 from registry.bulk.checks import ERRORS_SCHEMA
-from registry.bulk.collateral import ASSET_KINDS
 from registry.bulk.database import BulkDb
+from registry.schemas.assets import ASSET_KINDS
 
 METHODS = ("market_comparison", "income", "cost", "desktop", "auction_result")
 VALUATION_STATUSES = ("submitted", "approved", "rejected")

@@ -82,6 +82,4 @@
   } else {
     drawAll(document);
   }
-  // Content htmx swaps in later gets its charts too.
-  document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
 })();

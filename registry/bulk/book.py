@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import polars as pl
 
@@ -62,6 +61,3 @@ class BookFile:
     @property
     def stage_table(self) -> str:
         return f"stage_{self.name}"
-
-    def summary(self, **extra: Any) -> dict[str, Any]:
-        return {"file": self.name, **extra}

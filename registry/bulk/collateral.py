@@ -15,20 +15,9 @@ from registry.bulk.book import BookFile, ImportContext, Reference
 from registry.bulk.checks import ROW
 from registry.bulk.database import BulkDb
 from registry.registration import RegistrationStatus
+from registry.schemas.assets import ASSET_KINDS, PARCEL_KINDS
+from registry.schemas.liens import LIEN_KINDS
 
-ASSET_KINDS = (
-    "real_estate",
-    "land_use_right",
-    "vehicle",
-    "equipment",
-    "inventory",
-    "receivable",
-    "deposit",
-    "equity",
-    "ip_right",
-)
-PARCEL_KINDS = ("real_estate", "land_use_right")
-LIEN_KINDS = ("mortgage", "max_amount_mortgage", "pledge")
 DEFAULT_CURRENCY = "CNY"
 _MAX_DIGITS = pl.lit(3)  # the most minor digits of any known currency; refined once the currency is known
 

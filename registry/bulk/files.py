@@ -17,7 +17,6 @@ FORMATS = ("csv", "parquet")
 @dataclass(frozen=True, slots=True)
 class LoadedFile:
     name: str
-    path: str
     frame: pl.DataFrame  # every column a string, plus the 1-based data row in ROW
     sha256: str
 
@@ -66,7 +65,7 @@ def read_book_file(name: str, path: Path, columns: tuple[str, ...]) -> tuple[Loa
     frame = frame.with_columns(
         pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns
     )
-    return LoadedFile(name, str(path), frame, file_digest(path)), error_frame([])
+    return LoadedFile(name, frame, file_digest(path)), error_frame([])
 
 
 def find_book_files(directory: Path, names: Iterable[str]) -> tuple[dict[str, Path], pl.DataFrame]:

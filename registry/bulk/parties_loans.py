@@ -12,9 +12,9 @@ from registry.bulk import checks as c
 from registry.bulk.book import BookFile, ImportContext, Reference
 from registry.bulk.checks import ERRORS_SCHEMA, ROW
 from registry.bulk.database import BulkDb
+from registry.schemas.loans import LOAN_STATUSES
+from registry.schemas.parties import PARTY_KINDS
 
-PARTY_KINDS = ("individual", "company")
-LOAN_STATUSES = ("performing", "overdue", "non_performing", "restructured", "settled", "written_off")
 COMPONENTS = ("principal", "interest", "penalty", "fees")
 IMPORT_POSTING_KIND = "import_balance"
 

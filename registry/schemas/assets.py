@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -11,6 +11,9 @@ AssetKind = Literal[
     "real_estate", "land_use_right", "vehicle", "equipment", "inventory", "receivable", "deposit", "equity", "ip_right"
 ]
 AssetStatus = Literal["active", "seized", "in_disposal", "disposed", "taken_in_lieu", "released"]
+ASSET_KINDS: tuple[str, ...] = get_args(AssetKind)
+ASSET_STATUSES: tuple[str, ...] = get_args(AssetStatus)
+PARCEL_KINDS: tuple[str, ...] = ("real_estate", "land_use_right")  # the kinds that may carry a parcel
 
 
 class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
 from registry.schemas.fields import Amount, Currency, LoanRefs, LongText, Name, Ref, RegistrationNumber, Short
 
 LienKind = Literal["mortgage", "max_amount_mortgage", "pledge"]
+LIEN_KINDS: tuple[str, ...] = get_args(LienKind)
 
 
 class LienCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
 from registry.schemas.fields import Amount, Currency, Memo, Rate, Ref
 
 LoanStatus = Literal["performing", "overdue", "non_performing", "restructured", "settled", "written_off"]
+LOAN_STATUSES: tuple[str, ...] = get_args(LoanStatus)
 Classification = Literal["pass", "special_mention", "substandard", "doubtful", "loss"]
 PostingKind = Literal["disbursement", "accrual", "repayment", "disposal_proceeds", "capitalisation", "write_off"]
 

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
 from registry.schemas.fields import IdNumber, Name, Ref
 
 PartyKind = Literal["individual", "company"]
+PARTY_KINDS: tuple[str, ...] = get_args(PartyKind)
 PartyStatus = Literal["normal", "bankrupt", "blacklisted"]
 
 

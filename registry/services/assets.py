@@ -9,7 +9,7 @@ from registry import audit, clock
 from registry.db import write_transaction
 from registry.errors import InvalidInputError, NotFoundError
 from registry.geometry import GeometryError, check_parcel
-from registry.schemas.assets import AssetCreate, AssetDetail, AssetRead, AssetUpdate
+from registry.schemas.assets import PARCEL_KINDS, AssetCreate, AssetDetail, AssetRead, AssetUpdate
 from registry.schemas.common import Page, Paging
 from registry.services import parcels
 from registry.services.common import (
@@ -25,7 +25,6 @@ from registry.services.liens import lien_lines_for_asset
 from registry.tables import Asset, Party
 
 # Parcels belong to land and buildings; a drawn polygon on a car is a data error, not a feature.
-PARCEL_KINDS = frozenset({"real_estate", "land_use_right"})
 
 
 def _check_geometry(kind: str, geometry: dict[str, Any] | None) -> str | None:

@@ -60,9 +60,10 @@ async def test_summary_shows_the_totals_and_draws_each_currency_chart(page: Page
             await expect(row.locator(f'[data-field="{field}"]')).to_have_text(amount(totals[field]))
         await expect(row.locator('[data-field="breaches"]')).to_have_text(str(totals["breaches"]))
         flags = page.get_by_test_id("portfolio-flags").locator(f'tr[data-currency="{totals["currency"]}"]')
-        await expect(flags.locator('[data-field="loans_stale_valuation"]')).to_have_text(
-            str(totals["loans_stale_valuation"]))
+        for flag in (name for name in totals if name.startswith("loans_")):
+            await expect(flags.locator(f'[data-field="{flag}"]')).to_have_text(str(totals[flag]))
 
+    assert summary["asset_kinds"], "the demo's loans stand on collateral"
     kinds = page.get_by_test_id("asset-kinds")
     await expect(kinds.locator("tbody tr")).to_have_count(len(summary["asset_kinds"]))
     for k in summary["asset_kinds"]:
@@ -71,6 +72,7 @@ async def test_summary_shows_the_totals_and_draws_each_currency_chart(page: Page
         await expect(row.locator('[data-field="assets"]')).to_have_text(str(k["assets"]))
 
     currencies = sorted({b["currency"] for b in summary["ltv_buckets"]})
+    assert currencies, "every currency of the book has its buckets"
     for currency in currencies:
         buckets = [b for b in summary["ltv_buckets"] if b["currency"] == currency]
         section = page.get_by_test_id(f"buckets-{currency}")
@@ -189,7 +191,17 @@ async def test_stress_on_real_estate_lowers_collateral_and_lists_the_changed_loa
     assert drawn["datasets"][0]["data"] == [float(b["base"]["exposure"]) for b in buckets]
     assert drawn["datasets"][1]["data"] == [float(b["stressed"]["exposure"]) for b in buckets]
 
-    first = report["changed_loans"][0]
+    # The changed loans are paged by re-posting the scenario.
+    assert report["loans_changed"] > len(report["changed_loans"]), "the demo's -30% changes more than a page"
+    second = await api_post(page, "/api/coverage/stress?page=2&page_size=25",
+                            {"by_kind": [{"kind": "real_estate", "change_pct": "-30"}]})
+    await page.get_by_role("navigation", name="Changed loan pages").get_by_role("button", name="Next →").click()
+    await expect(page.get_by_test_id("changed-pager-status")).to_contain_text("Page 2 of")
+    await expect(rows).to_have_count(len(second["changed_loans"]))
+    assert await rows.evaluate_all("rows => rows.map(r => r.dataset.ref)") == [
+        loan["loan_id"] for loan in second["changed_loans"]]
+
+    first = second["changed_loans"][0]
     await rows.first.get_by_role("link", name=first["loan_id"]).click()
     await expect(page).to_have_url(re.compile(rf"/coverage/loans/{first['loan_id']}\?"))
     await expect(page.get_by_test_id("loan-figures").locator('[data-field="collateral_value"]')).to_have_text(

@@ -75,10 +75,31 @@ async def test_submit_approve_by_another_user_then_the_worklist_shows_it_stale(p
     await expect(stale).to_contain_text("90 days")
 
 
-async def test_a_reader_sees_the_queue_without_decision_buttons(page: Page) -> None:
+async def test_a_reader_sees_the_queue_without_decision_buttons(page: Page, browser: Browser,
+                                                                server_url: str) -> None:
+    manager_context = await browser.new_context(base_url=server_url)
+    manager_context.set_default_timeout(UI_TIMEOUT_MS)
+    try:  # a submitted valuation, so the reader's queue is not empty
+        manager = await manager_context.new_page()
+        await sign_in(manager, "asset_manager")
+        parties = await (await manager.request.get("/api/parties?page_size=1")).json()
+        created = await manager.request.post("/api/assets", data={
+            "ref": "BT-VAL-READ", "kind": "equipment", "owner_ref": parties["items"][0]["ref"]})
+        assert created.status == 201, await created.text()
+        submitted = await manager.request.post("/api/valuations", data={
+            "asset_ref": "BT-VAL-READ", "valued_on": date.today().isoformat(), "market_value": "1000.00",
+            "currency": "CNY", "method": "cost", "appraiser": "Reader Test Co."})
+        assert submitted.status == 201, await submitted.text()
+        valuation_id = (await submitted.json())["id"]
+    finally:
+        await manager_context.close()
     await sign_in(page, "auditor")
     await page.goto("/valuations")
     await expect(page.get_by_role("heading", name="Valuation approvals")).to_be_visible()
+    row = page.get_by_test_id("valuation-queue").locator(f'tr[data-id="{valuation_id}"]')
+    await expect(row).to_contain_text("BT-VAL-READ")
+    await expect(row.get_by_role("button", name="Approve")).to_have_count(0)
+    await expect(row.get_by_role("button", name="Reject")).to_have_count(0)
     await expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     await expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals")).to_have_count(0)
     await expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist")).to_be_visible()

@@ -95,7 +95,7 @@ async def test_junk_never_yields_500_nor_a_partial_write(client, as_role) -> Non
         for body in _mutations(rng, template, 40):
             events_before = await AuditEvent.count()
             r = await client.post(url, json=body, headers=admin)
-            assert r.status_code != 500, f"{name} {body!r}: {r.text}"
+            assert r.status_code < 500, f"{name} {body!r}: {r.text}"
             if r.status_code >= 400:
                 assert r.headers["content-type"].startswith("application/problem+json"), (name, body)
                 assert await AuditEvent.count() == events_before, f"{name} {body!r} wrote despite {r.status_code}"
@@ -131,14 +131,18 @@ async def test_junk_in_valuation_and_coverage_requests(client, as_role) -> None:
                          json={"haircut": "0.5", "revaluation_days": 180, "max_ltv": "0.5"})
     assert r.status_code == 200, r.text
     rng = random.Random(20261129)
+    refused: dict[str, int] = dict.fromkeys(WRAPPED, 0)
     for name, (method, url, template, wrap, writes) in WRAPPED.items():
         for mutated in _mutations(rng, template, 40):
             body = wrap(mutated) if wrap else mutated
             events_before = await AuditEvent.count()
             r = await client.request(method, url, json=body, headers=admin)
-            assert r.status_code != 500, f"{name} {body!r}: {r.text}"
+            assert r.status_code < 500, f"{name} {body!r}: {r.text}"
             if r.status_code >= 400:
                 assert r.headers["content-type"].startswith("application/problem+json"), (name, body)
                 assert await AuditEvent.count() == events_before, f"{name} {body!r} wrote despite {r.status_code}"
+                refused[name] += 1
             else:
                 assert await AuditEvent.count() == events_before + writes, (name, body)
+    # Junk is refused, not quietly taken: most mutations of every request are 4xx.
+    assert all(count >= 20 for count in refused.values()), refused

@@ -270,7 +270,7 @@ async def test_what_if_balances_liens_and_substitution(client, as_role, book: Bo
         ([{"type": "release_lien", "lien_id": "M2"}, {"type": "release_lien", "lien_id": "M2"}], "changes[1]",
          "already released"),
         ([{"type": "release_lien", "lien_id": "M9"}], "changes[0].lien_id", "unknown lien 'M9'"),
-        ([{"type": "capitalise_interest", "loan_id": "L9"}], "changes[0].loan_id", "unknown or settled loan"),
+        ([{"type": "capitalise_interest", "loan_id": "L9"}], "changes[0].loan_id", "unknown loan 'L9'"),
         ([{"type": "capitalise_interest", "loan_id": "L1", "amount": "5.00"}], "changes[0]",
          "interest outstanding is 0"),
         ([{"type": "set_balance", "loan_id": "L1", "fees": "1.234"}], "changes[0].fees", "at most 2 decimal"),
@@ -361,3 +361,26 @@ async def test_results_are_reused_until_the_book_changes(client, as_role, book: 
     await book.post("L1", "repayment", principal="400.00")
     assert await l1() == "600.00"  # the repayment moved the audit head: read and computed again
     assert (len(reads), len(runs)) == (2, 4)
+
+
+async def test_requests_arriving_together_share_one_read(client, as_role, book: Book, monkeypatch) -> None:
+    import asyncio
+
+    from valuation.services import coverage_runs as service
+
+    reads: list[int] = []
+    real_read = service.book_from_database
+
+    def counting_read() -> Any:
+        reads.append(1)
+        return real_read()
+
+    monkeypatch.setattr(service, "book_from_database", counting_read)
+    service.BOOKS.clear()
+    service.RESULTS.clear()
+    headers = as_role(Role.AUDITOR)
+    answers = await asyncio.gather(*(client.get(f"/api/coverage/summary?as_of={AS_OF}", headers=headers)
+                                     for _ in range(5)))
+    assert [a.status_code for a in answers] == [200] * 5
+    assert all(a.json() == answers[0].json() for a in answers)
+    assert len(reads) == 1

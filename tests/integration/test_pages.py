@@ -437,6 +437,12 @@ async def test_fx_rates_travel_with_the_coverage_pages_and_forms(client: httpx.A
     r = await client.get("/coverage/loans", params={"fx": "CNY/USD=0.14  HKD/CNY=0.92"}, headers=headers)
     assert r.status_code == 200
     assert 'value="CNY/USD=0.14  HKD/CNY=0.92"' in r.text  # kept in the form
+    r = await client.get("/coverage", params={"fx": "CNY/USD=0.14"}, headers=headers)
+    assert re.search(r'href="/coverage/loans\?[^"]*fx=CNY%2FUSD%3D0.14"', r.text)  # carried by the links
+    r = await client.post("/coverage/stress", headers=headers, data={
+        "by_kind[0].kind": "vehicle", "by_kind[0].change_pct": "-10", "fx": "CNY/USD=0.14"})
+    assert r.status_code == 200
+    assert re.search(r'<a href="/coverage\?[^"]*fx=CNY%2FUSD%3D0.14', r.text)  # and by the scenario pages'
     r = await client.get("/coverage", params={"fx": "CNY/USD=0.14 CNY/USD=0.15"}, headers=headers)
     assert r.status_code == 422 and "given twice" in r.text
     form = {"by_kind[0].kind": "vehicle", "by_kind[0].change_pct": "-10", "fx": "CNY/USD=0.14 CNY-USD"}

@@ -42,9 +42,9 @@ def loans_side_by_side(before: pl.LazyFrame, after: pl.LazyFrame) -> pl.LazyFram
     )
 
 
-def changed(side_by_side: pl.LazyFrame) -> pl.Expr:
-    """True where the loan's coverage differs between the sides (its exposure, its collateral value, or
-    its breach), or where it is on one side only."""
+def changed() -> pl.Expr:
+    """On a loans_side_by_side frame: true where the loan's coverage differs between the sides (its
+    exposure, its collateral value, or its breach), or where it is on one side only."""
     return pl.any_horizontal(
         pl.col(c + BEFORE).ne_missing(pl.col(c + AFTER)) for c in ("exposure", "collateral_value", "breach")
     )

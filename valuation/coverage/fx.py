@@ -44,6 +44,11 @@ def parse_rate(text: str) -> tuple[Pair, Decimal]:
     return pair, rate
 
 
+def split_rates(text: str) -> list[str]:
+    """Rates typed in one field ("CNY/USD=0.14 HKD/CNY=0.92", spaces or commas between) as separate texts."""
+    return [part for part in re.split(r"[,\s]+", text) if part]
+
+
 def parse_rates(texts: Sequence[str]) -> tuple[dict[Pair, Decimal], list[tuple[int, str]]]:
     """Rates by pair, and (position, reason) for each text that is not a rate or repeats a pair."""
     rates: dict[Pair, Decimal] = {}

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from registry.bulk import checks as c
+from registry.bulk.collateral import DEFAULT_CURRENCY as DEFAULT_LIEN_CURRENCY  # a lien with no loans, no currency
 from valuation.coverage.frames import KEY, BookFrames, conform
-
-DEFAULT_LIEN_CURRENCY = "CNY"  # the import's rule for a lien with no loans and no stored currency
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,9 @@ from valuation.coverage.compare import loans_side_by_side
 from valuation.coverage.engine import CoverageResult
 from valuation.coverage.errors import WhatIfError
 from valuation.coverage.frames import LIEN_LOANS, LIENS, BookFrames
+from valuation.coverage.steps import TERMINAL_LIEN
 
 BALANCE = ("principal", "interest", "penalty", "fees")
-TERMINAL = ("released", "rejected", "expired")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ def _apply(book: BookFrames, change: Change) -> BookFrames:
     if isinstance(change, AddLien):
         return _add_lien(book, change)
     lien = _one(book.liens, "lien_id", change.lien_id, "lien")
-    if lien["status"] in TERMINAL:
+    if lien["status"] in TERMINAL_LIEN:
         raise WhatIfError(f"lien {change.lien_id!r} is already {lien['status']}")
     if isinstance(change, ReleaseLien):
         set_to = {"status": pl.lit("released")}
@@ -169,7 +169,8 @@ def diff(before: CoverageResult, after: CoverageResult, touched_loans: Iterable[
     assets = pl.concat([links.join(touched, on="loan_id", how="semi").select("asset_id"), named_assets])
     sharing = links.join(assets, on="asset_id", how="semi").select("loan_id")
     loans = pl.concat([touched, sharing]).unique()
-    both = loans_side_by_side(before.per_loan, after.per_loan).join(loans, on="loan_id", how="semi")
+    # Narrowed before the join: a handful of loans out of the book's million.
+    both = loans_side_by_side(*(r.per_loan.join(loans, on="loan_id", how="semi") for r in (before, after)))
     return both.with_columns(pl.col("loan_id").is_in(touched.collect()["loan_id"].implode()).alias("touched")).sort(
         "loan_id"
     )

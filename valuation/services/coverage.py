@@ -53,7 +53,7 @@ async def loans_page(as_of: date, include_unperfected: bool, paging: Paging,
     per_loan = (await compute(as_of, include_unperfected, fx_rates)).per_loan
 
     def page() -> Page[CoverageLoan]:
-        rows = coverage_export_frame(per_loan.sort("loan_id").slice(paging.offset, paging.page_size))
+        rows = coverage_export_frame(per_loan.slice(paging.offset, paging.page_size))  # cached by loan_id
         return _page(rows, per_loan.select(pl.len()).collect().item(), paging, CoverageLoan)
 
     return await in_thread(page)

@@ -5,7 +5,8 @@ A run reads the book from the database (valuation.coverage_sources, a blocking A
 engine in a worker thread, so the event loop never waits on either. The last book read and the last few
 base results are kept, filed under the book's version: the head of the audit chain. Every write that can
 move coverage (postings, liens, assets, parcels, valuations, policies, imports) appends an audit event in
-its own transaction, and the head is read before the book, so nothing cached is older than its key. Paging
+its own transaction, and the head is read before the book, so nothing cached is older than its key. Cold
+reads are taken one at a time, so requests arriving together share one read instead of each making its own. Paging
 through loans, opening loan after loan, or running scenario after scenario on an unchanged book then costs
 only what is new, not a whole-book read and computation each time (seconds at a million loans).
 """
@@ -18,7 +19,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Generic, TypeVar
 
+import anyio
 import anyio.to_thread
+import polars as pl
 
 from registry.errors import DomainError, InvalidInputError
 from registry.tables import AuditEvent
@@ -96,44 +99,63 @@ async def book_version() -> Version:
     return (int(head["seq"]), str(head["hash"])) if head else (0, "")
 
 
-def _base(_book: BookFrames, base: CoverageResult) -> CoverageResult:
-    return base
+_LOADING = anyio.Lock()  # one cold read at a time: the others wait for it and then share it
 
 
-async def with_base(coverage_params: CoverageParams, work: Callable[[BookFrames, CoverageResult], T]) -> T:
-    """`work(book, base)` in a worker thread, on the committed book and its coverage under the params.
-    Engine refusals become CoverageRefused (MissingFxRatesError with the missing pairs)."""
-    version = await book_version()
-    rates = tuple(sorted((coverage_params.fx_rates or {}).items()))
-    key = (version, coverage_params.as_of, coverage_params.include_unperfected, coverage_params.expiring_within_days,
-           rates)
-    book, base = BOOKS.get((version,)), RESULTS.get(key)
+def _materialised(result: CoverageResult) -> CoverageResult:
+    """Every frame of a result computed once, loans by loan_id, so requests served from the cache only slice
+    and filter it (the engine's roll-ups are lazy views over its per-loan and contribution frames)."""
+    frames = pl.collect_all([result.per_loan.sort("loan_id"), result.contributions, result.per_borrower,
+                             result.per_asset_kind, result.per_ltv_bucket, result.portfolio])
+    return CoverageResult(*(frame.lazy() for frame in frames))
 
-    def run() -> tuple[BookFrames, CoverageResult, T]:
-        # A base cached without its book is recomputed with the book read now, so both sides match.
-        read = book if book is not None else book_from_database()
-        result = base if base is not None and book is not None else engine(read, coverage_params)
-        return read, result, work(read, result)
 
+async def _refusals(work: Callable[[], T]) -> T:
+    """`work` in a worker thread; the engine's refusals become CoverageRefused (MissingFxRatesError)."""
     try:
-        read, result, out = await anyio.to_thread.run_sync(run)
+        return await anyio.to_thread.run_sync(work)
     except MissingFxRates as exc:
         pairs = [{"from": a, "to": b} for a, b in exc.pairs]
         raise MissingFxRatesError(str(exc), {"missing_pairs": pairs}) from None
     except CoverageInputError as exc:
         raise CoverageRefused(str(exc)) from None
-    if BOOKS.get((version,)) is None:
-        # A new version: results of older ones go with their book (a result can read its book lazily).
-        BOOKS.clear()
-        RESULTS.clear()
-    BOOKS.put((version,), read)
-    RESULTS.put(key, result)
-    return out
+
+
+async def book_and_base(coverage_params: CoverageParams) -> tuple[BookFrames, CoverageResult]:
+    """The committed book and its coverage under the params, from the cache when the book is unchanged."""
+    rates = tuple(sorted((coverage_params.fx_rates or {}).items()))
+    version = await book_version()
+    key = (version, coverage_params.as_of, coverage_params.include_unperfected, coverage_params.expiring_within_days,
+           rates)
+    async with _LOADING:
+        book, base = BOOKS.get((version,)), RESULTS.get(key)
+        if book is not None and base is not None:
+            return book, base
+        cached_book = book
+
+        def load() -> tuple[BookFrames, CoverageResult]:
+            read = cached_book if cached_book is not None else book_from_database()
+            return read, _materialised(engine(read, coverage_params))
+
+        read, result = await _refusals(load)
+        if cached_book is None:
+            # A new version: the older book and its results are dropped (one version kept at a time).
+            BOOKS.clear()
+            RESULTS.clear()
+            BOOKS.put((version,), read)
+        RESULTS.put(key, result)
+        return read, result
+
+
+async def with_base(coverage_params: CoverageParams, work: Callable[[BookFrames, CoverageResult], T]) -> T:
+    """`work(book, base)` in a worker thread, on the committed book and its coverage under the params."""
+    book, base = await book_and_base(coverage_params)
+    return await _refusals(lambda: work(book, base))
 
 
 async def compute(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageResult:
     """The committed book's coverage (cached by book version and parameters)."""
-    return await with_base(params(as_of, include_unperfected, fx_rates), _base)
+    return (await book_and_base(params(as_of, include_unperfected, fx_rates)))[1]
 
 
 async def in_thread(work: Callable[[], T]) -> T:

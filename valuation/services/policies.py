@@ -6,17 +6,16 @@ range, so the import, the export and the API all show the same digits."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, get_args
+from typing import Any
 
 from registry import audit
 from registry.db import write_transaction
 from registry.errors import FieldErrors, InvalidInputError
 from registry.money import MoneyError, parse_ratio
-from registry.schemas.assets import AssetKind
+from registry.schemas.assets import ASSET_KINDS
 from valuation.schemas import PolicyRead, PolicyWrite
 from valuation.tables import Policy
 
-ASSET_KINDS: tuple[str, ...] = get_args(AssetKind)
 MAX_RATIO_DECIMALS = 12  # what the coverage engine's Decimal(24, 12) keeps
 LIMITS = {"haircut": (Decimal(0), Decimal(1)), "max_ltv": (Decimal(0), Decimal(10))}
 
@@ -42,10 +41,6 @@ def _ratio(errors: FieldErrors, field: str, text: str) -> str:
 async def list_policies() -> list[PolicyRead]:
     rows = await Policy.select().order_by(Policy.kind)
     return [_to_read(r) for r in rows]
-
-
-async def policies_by_kind() -> dict[str, PolicyRead]:
-    return {p.kind: p for p in await list_policies()}
 
 
 async def put_policy(kind: str, data: PolicyWrite, actor: str) -> PolicyRead:

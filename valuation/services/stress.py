@@ -102,7 +102,7 @@ async def run(scenario: StressScenario, paging: Paging) -> StressReport:
         shocks = value_shocks(book.assets, by_kind, region_shocks).collect()
         stressed = engine(book, coverage_params, shocks.lazy())
         side = loans_side_by_side(base.per_loan, stressed.per_loan)
-        moved = _ordered(side.filter(changed(side))).collect()
+        moved = _ordered(side.filter(changed())).collect()
         kind_counts = dict(book.assets.group_by("kind").len().collect().iter_rows())
         return {
             "moved": moved,

@@ -10,9 +10,9 @@ from typing import Any
 from registry import audit, clock
 from registry.db import lock_row, write_transaction
 from registry.errors import DomainError, FieldErrors, InvalidInputError, NotFoundError, StateConflictError
-from registry.money import MoneyError, check_currency, format_amount, parse_amount
+from registry.money import MoneyError, check_currency, format_amount
 from registry.schemas.common import Page, Paging
-from registry.services.common import check_text, id_for_ref
+from registry.services.common import amount_or_error, check_text, id_for_ref
 from registry.tables import Asset
 from valuation.schemas import ValuationRead, ValuationReject, ValuationSubmit
 from valuation.tables import Valuation
@@ -68,16 +68,8 @@ def _amounts(data: ValuationSubmit, errors: FieldErrors) -> tuple[int | None, in
     except MoneyError as exc:
         errors.add("currency", str(exc))
         return None, None
-    market = forced = None
-    try:
-        market = parse_amount(data.market_value, data.currency)
-    except MoneyError as exc:
-        errors.add("market_value", str(exc))
-    if data.forced_sale_value is not None:
-        try:
-            forced = parse_amount(data.forced_sale_value, data.currency)
-        except MoneyError as exc:
-            errors.add("forced_sale_value", str(exc))
+    market = amount_or_error(errors, "market_value", data.market_value, data.currency)
+    forced = amount_or_error(errors, "forced_sale_value", data.forced_sale_value, data.currency)
     if market is not None and forced is not None and forced > market:
         # A forced sale fetches less than an orderly one; more is a typing error, not an appraisal.
         errors.add("forced_sale_value", "must not exceed market_value")

@@ -63,7 +63,7 @@ def _translate(changes: Sequence[ProposedChange], found: _Lookups) -> tuple[list
         if isinstance(change, CapitaliseInterest | SetBalance):
             currency = found.currency.get(change.loan_id)
             if currency is None:
-                errors.add(f"{at}.loan_id", f"unknown or settled loan {change.loan_id!r}")
+                errors.add(f"{at}.loan_id", f"unknown loan {change.loan_id!r}")
                 continue
             loans.add(change.loan_id)
             if isinstance(change, CapitaliseInterest):
