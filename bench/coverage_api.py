@@ -128,9 +128,14 @@ def proc_status(pid: int) -> dict[str, float]:
 
 
 def add_user(env: dict[str, str]) -> str:
-    done = subprocess.run([bi._collateral(), "users", "add", USER, "--role", "credit_officer"],
-                          env={**env, "COLLATERAL_PASSWORD": PASSWORD}, capture_output=True, text=True,
-                          check=False, cwd=ROOT)
+    done = subprocess.run(
+        [bi._collateral(), "users", "add", USER, "--role", "credit_officer"],
+        env={**env, "COLLATERAL_PASSWORD": PASSWORD},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
     said = (done.stdout + done.stderr).strip()
     if done.returncode != 0 and "already exists" not in said:
         raise RuntimeError(f"collateral users add failed: {said}")
@@ -169,8 +174,15 @@ def find_loans(api: Api, items: list[dict[str, Any]]) -> tuple[str, str]:
         balance = loan["balance"]
         if float(balance["principal"]) < 2 or float(balance["interest"]) <= 0:
             continue
-        liens = api.ok(api.timed(None, "GET", "/api/liens", params={
-            "loan_ref": item["loan_id"], "status": "registered", "page_size": "20"}), "GET /api/liens")
+        liens = api.ok(
+            api.timed(
+                None,
+                "GET",
+                "/api/liens",
+                params={"loan_ref": item["loan_id"], "status": "registered", "page_size": "20"},
+            ),
+            "GET /api/liens",
+        )
         own = [lien["ref"] for lien in liens["items"] if lien.get("external_claim") is None]
         if own:
             return item["loan_id"], own[0]
@@ -179,10 +191,13 @@ def find_loans(api: Api, items: list[dict[str, Any]]) -> tuple[str, str]:
 
 def find_region(api: Api, env: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
     """A GeoJSON polygon around the parcel of some real_estate asset, or None and why not."""
-    query = ("SELECT ref FROM asset WHERE kind = 'real_estate' AND geometry IS NOT NULL ORDER BY id LIMIT 1; "
-             "SELECT count(*) FROM asset WHERE geometry IS NOT NULL")
-    done = subprocess.run([*bi._psql(bi.PG_DATABASE), "-tAc", query], env=env, capture_output=True, text=True,
-                          check=False)
+    query = (
+        "SELECT ref FROM asset WHERE kind = 'real_estate' AND geometry IS NOT NULL ORDER BY id LIMIT 1; "
+        "SELECT count(*) FROM asset WHERE geometry IS NOT NULL"
+    )
+    done = subprocess.run(
+        [*bi._psql(bi.PG_DATABASE), "-tAc", query], env=env, capture_output=True, text=True, check=False
+    )
     lines = done.stdout.split()
     if done.returncode != 0 or not lines:
         return None, f"could not look for parcels: {done.stderr.strip()}"
@@ -194,8 +209,13 @@ def find_region(api: Api, env: dict[str, str]) -> tuple[dict[str, Any] | None, s
         return None, f"asset {ref} has no geometry over the API"
     lon0, lat0, lon1, lat1 = asset["parcel"]["bbox"]
     pad = 0.001  # about 100 m: the parcel and its neighbours
-    ring = [[lon0 - pad, lat0 - pad], [lon1 + pad, lat0 - pad], [lon1 + pad, lat1 + pad], [lon0 - pad, lat1 + pad],
-            [lon0 - pad, lat0 - pad]]
+    ring = [
+        [lon0 - pad, lat0 - pad],
+        [lon1 + pad, lat0 - pad],
+        [lon1 + pad, lat1 + pad],
+        [lon0 - pad, lat1 + pad],
+        [lon0 - pad, lat0 - pad],
+    ]
     return {"type": "Polygon", "coordinates": [ring]}, f"bounding box of asset {ref}'s parcel, widened by {pad}°"
 
 
@@ -207,42 +227,86 @@ def warm_round(api: Api, picks: dict[str, Any]) -> None:
     api.get("borrowers page 2", "/api/coverage/borrowers", page=2)
     api.get("borrower detail", f"/api/coverage/borrowers/{picks['borrower']}")
     api.get("loans export CSV", "/api/coverage/loans", format="csv")
-    api.timed("stress by kind", "POST", "/api/coverage/stress",
-              json=api.body(by_kind=[{"kind": "real_estate", "change_pct": "-30"}]))
+    api.timed(
+        "stress by kind",
+        "POST",
+        "/api/coverage/stress",
+        json=api.body(by_kind=[{"kind": "real_estate", "change_pct": "-30"}]),
+    )
     if picks["region"] is not None:
-        api.timed("stress by region", "POST", "/api/coverage/stress",
-                  json=api.body(by_region=[{"region": picks["region"], "change_pct": "-20"}]))
-    api.timed("what-if capitalise interest", "POST", "/api/coverage/what-if",
-              json=api.body(changes=[{"type": "capitalise_interest", "loan_id": picks["what_if_loan"]}]))
-    api.timed("what-if release lien", "POST", "/api/coverage/what-if",
-              json=api.body(changes=[{"type": "release_lien", "lien_id": picks["lien"]}]))
+        api.timed(
+            "stress by region",
+            "POST",
+            "/api/coverage/stress",
+            json=api.body(by_region=[{"region": picks["region"], "change_pct": "-20"}]),
+        )
+    api.timed(
+        "what-if capitalise interest",
+        "POST",
+        "/api/coverage/what-if",
+        json=api.body(changes=[{"type": "capitalise_interest", "loan_id": picks["what_if_loan"]}]),
+    )
+    api.timed(
+        "what-if release lien",
+        "POST",
+        "/api/coverage/what-if",
+        json=api.body(changes=[{"type": "release_lien", "lien_id": picks["lien"]}]),
+    )
 
 
 def book_changed_round(api: Api, picks: dict[str, Any]) -> None:
     loan = picks["what_if_loan"]
-    posted = api.timed("post repayment", "POST", f"/api/loans/{loan}/postings", json={
-        "kind": "repayment", "value_date": api.as_of, "principal": "1.00", "memo": "bench/coverage_api.py"})
+    posted = api.timed(
+        "post repayment",
+        "POST",
+        f"/api/loans/{loan}/postings",
+        json={"kind": "repayment", "value_date": api.as_of, "principal": "1.00", "memo": "bench/coverage_api.py"},
+    )
     posting = api.ok(posted, "POST repayment")
     api.get("summary after the repayment (cold)", "/api/coverage/summary")
-    reversed_ = api.timed("reverse the repayment", "POST", f"/api/loans/{loan}/postings/{posting['id']}/reversal",
-                          json={"memo": "bench/coverage_api.py: undo"})
+    reversed_ = api.timed(
+        "reverse the repayment",
+        "POST",
+        f"/api/loans/{loan}/postings/{posting['id']}/reversal",
+        json={"memo": "bench/coverage_api.py: undo"},
+    )
     api.ok(reversed_, "POST reversal")
     api.get("summary after the reversal (cold)", "/api/coverage/summary")
 
 
-ORDER = ("summary (cold, first request)", "summary", "loan detail", "loans page 3", "loans page 9000",
-         "borrowers page 2", "borrower detail", "loans export CSV", "stress by kind", "stress by region",
-         "what-if capitalise interest", "what-if release lien", "post repayment", "summary after the repayment (cold)",
-         "reverse the repayment", "summary after the reversal (cold)")
+ORDER = (
+    "summary (cold, first request)",
+    "summary",
+    "loan detail",
+    "loans page 3",
+    "loans page 9000",
+    "borrowers page 2",
+    "borrower detail",
+    "loans export CSV",
+    "stress by kind",
+    "stress by region",
+    "what-if capitalise interest",
+    "what-if release lien",
+    "post repayment",
+    "summary after the repayment (cold)",
+    "reverse the repayment",
+    "summary after the reversal (cold)",
+)
 
 
 def summarise(cases: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in [n for n in ORDER if n in cases] + [n for n in cases if n not in ORDER]:
         seconds = [c["s"] for c in cases[name]]
-        out[name] = {"n": len(seconds), "best_s": min(seconds), "median_s": round(statistics.median(seconds), 4),
-                     "worst_s": max(seconds), "statuses": sorted({c["status"] for c in cases[name]}),
-                     "bytes": cases[name][-1]["bytes"], "runs": cases[name]}
+        out[name] = {
+            "n": len(seconds),
+            "best_s": min(seconds),
+            "median_s": round(statistics.median(seconds), 4),
+            "worst_s": max(seconds),
+            "statuses": sorted({c["status"] for c in cases[name]}),
+            "bytes": cases[name][-1]["bytes"],
+            "runs": cases[name],
+        }
     return out
 
 
@@ -265,8 +329,13 @@ def session(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
         env = {**engine.env, "COLLATERAL_DATA_DIR": data_dir}
         log = Path(data_dir) / "serve.log"
         with log.open("wb") as log_file:
-            server = subprocess.Popen([bi._collateral(), "serve", "--port", str(port)], env=env, cwd=ROOT,
-                                      stdout=log_file, stderr=subprocess.STDOUT)
+            server = subprocess.Popen(
+                [bi._collateral(), "serve", "--port", str(port)],
+                env=env,
+                cwd=ROOT,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         try:
             out["started_in_s"] = wait_for_health(server, base, log)
             login = api.timed(None, "POST", "/api/auth/login", json={"username": USER, "password": PASSWORD})
@@ -281,8 +350,11 @@ def session(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
             picks["loan"], picks["borrower"] = first[0]["loan_id"], first[0]["borrower_id"]
             picks["what_if_loan"], picks["lien"] = find_loans(api, first)
             picks["region"], picks["region_note"] = find_region(api, engine.env)
-            print(f"picked {picks['loan']}, borrower {picks['borrower']}, what-if and repayment on "
-                  f"{picks['what_if_loan']}, lien {picks['lien']}; region: {picks['region_note']}", flush=True)
+            print(
+                f"picked {picks['loan']}, borrower {picks['borrower']}, what-if and repayment on "
+                f"{picks['what_if_loan']}, lien {picks['lien']}; region: {picks['region_note']}",
+                flush=True,
+            )
 
             for run in range(1, args.runs + 1):
                 print(f"run {run}/{args.runs}: warm requests, then the book changed ...", flush=True)
@@ -336,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         "server_memory_mib": memory,
         "server_peak_rss_mib": memory["at_end"].get("VmHWM"),
         "writes": "each run posts a repayment of 1.00 principal on the picked loan and reverses it: two postings and "
-                  "their audit events stay in collateral_bench; balances are as before",
+        "their audit events stay in collateral_bench; balances are as before",
         "requests": figures,
         "errors": api.timings.errors,
         "server_log_tail": measured["server_log_tail"],
@@ -345,8 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print()
     print_table(figures)
-    print(f"server peak RSS {report['server_peak_rss_mib']} MiB; load average at start "
-          f"{machine['load_average_1_5_15_min']}, at end {report['load_average_at_end']}")
+    print(
+        f"server peak RSS {report['server_peak_rss_mib']} MiB; load average at start "
+        f"{machine['load_average_1_5_15_min']}, at end {report['load_average_at_end']}"
+    )
     print(f"region stress: {picks.get('region_note')}")
     print("wrote to collateral_bench: a repayment and its reversal per run (balances unchanged)")
     for error in api.timings.errors:

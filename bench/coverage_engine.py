@@ -48,22 +48,34 @@ def main(folder: str) -> None:
         # The same again, now collecting all six outputs (contributions' refs are gathered on collect).
         t0 = time.perf_counter()
         result = compute_coverage(book, CoverageParams(as_of=date(2026, 11, 1), fx_rates=rates))
-        pl.collect_all([result.per_loan, result.contributions, result.per_borrower, result.per_asset_kind,
-                        result.per_ltv_bucket, result.portfolio])
+        pl.collect_all(
+            [
+                result.per_loan,
+                result.contributions,
+                result.per_borrower,
+                result.per_asset_kind,
+                result.per_ltv_bucket,
+                result.portfolio,
+            ]
+        )
         with_outputs.append(time.perf_counter() - t0)
     figures = {
-        "book": folder, "loans": result.per_loan.select(pl.len()).collect().item(),
+        "book": folder,
+        "loans": result.per_loan.select(pl.len()).collect().item(),
         "path": "narrow (fast.py)" if stages[-1] else "wide (Int128)",
         "load_and_key_s": round(loaded, 2),
         "engine_s_runs": [round(r, 2) for r in runs],
-        "engine_s_best": round(min(runs), 2), "engine_s_median": round(statistics.median(runs), 2),
+        "engine_s_best": round(min(runs), 2),
+        "engine_s_median": round(statistics.median(runs), 2),
         "engine_and_all_outputs_s_runs": [round(r, 2) for r in with_outputs],
         "engine_and_all_outputs_s_best": round(min(with_outputs), 2),
         "engine_and_all_outputs_s_median": round(statistics.median(with_outputs), 2),
         "stages_s_best": {k: min(s[k] for s in stages) for k in stages[-1]} if stages[-1] else {},
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(), "polars": pl.__version__,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
+        "polars": pl.__version__,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "portfolio": portfolio.select("currency", "loans", "exposure", "collateral_value").rows(),
     }

@@ -63,7 +63,15 @@ REF_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 ASSET_KINDS = (
-    "real_estate", "land_use_right", "vehicle", "equipment", "inventory", "receivable", "deposit", "equity", "ip_right",
+    "real_estate",
+    "land_use_right",
+    "vehicle",
+    "equipment",
+    "inventory",
+    "receivable",
+    "deposit",
+    "equity",
+    "ip_right",
 )
 LOAN_STATUSES = ("performing", "overdue", "non_performing", "restructured", "settled", "written_off")
 LIEN_KINDS = ("mortgage", "max_amount_mortgage", "pledge")
@@ -86,25 +94,136 @@ POLICIES: dict[str, tuple[str, int, str]] = {
 }
 
 SURNAMES = (
-    "Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma", "Zhu", "Hu",
-    "Guo", "He", "Lin", "Gao", "Luo", "Zheng", "Liang", "Xie", "Song", "Tang", "Han", "Feng", "Deng", "Cao", "Peng",
+    "Wang",
+    "Li",
+    "Zhang",
+    "Liu",
+    "Chen",
+    "Yang",
+    "Huang",
+    "Zhao",
+    "Wu",
+    "Zhou",
+    "Xu",
+    "Sun",
+    "Ma",
+    "Zhu",
+    "Hu",
+    "Guo",
+    "He",
+    "Lin",
+    "Gao",
+    "Luo",
+    "Zheng",
+    "Liang",
+    "Xie",
+    "Song",
+    "Tang",
+    "Han",
+    "Feng",
+    "Deng",
+    "Cao",
+    "Peng",
 )
 GIVEN_NAMES = (
-    "Wei", "Fang", "Na", "Min", "Jing", "Lei", "Qiang", "Jun", "Yan", "Yong", "Jie", "Tao", "Ming", "Chao", "Xiuying",
-    "Xia", "Ping", "Gang", "Hui", "Hong", "Jian", "Ling", "Bo", "Dan", "Hao", "Yu", "Xin", "Lan", "Rui", "Zhiqiang",
-    "Guoqing", "Haiyan", "Xiaoming", "Jianguo", "Lihua", "Yuxuan", "Zihan", "Yiming", "Shufen", "Wenjie",
+    "Wei",
+    "Fang",
+    "Na",
+    "Min",
+    "Jing",
+    "Lei",
+    "Qiang",
+    "Jun",
+    "Yan",
+    "Yong",
+    "Jie",
+    "Tao",
+    "Ming",
+    "Chao",
+    "Xiuying",
+    "Xia",
+    "Ping",
+    "Gang",
+    "Hui",
+    "Hong",
+    "Jian",
+    "Ling",
+    "Bo",
+    "Dan",
+    "Hao",
+    "Yu",
+    "Xin",
+    "Lan",
+    "Rui",
+    "Zhiqiang",
+    "Guoqing",
+    "Haiyan",
+    "Xiaoming",
+    "Jianguo",
+    "Lihua",
+    "Yuxuan",
+    "Zihan",
+    "Yiming",
+    "Shufen",
+    "Wenjie",
 )
 CITIES = (
-    "Shanghai", "Hangzhou", "Ningbo", "Wenzhou", "Suzhou", "Wuxi", "Nanjing", "Hefei", "Shaoxing", "Jiaxing",
-    "Shenzhen", "Guangzhou", "Xiamen", "Beijing", "Tianjin", "Qingdao", "Chengdu", "Wuhan",
+    "Shanghai",
+    "Hangzhou",
+    "Ningbo",
+    "Wenzhou",
+    "Suzhou",
+    "Wuxi",
+    "Nanjing",
+    "Hefei",
+    "Shaoxing",
+    "Jiaxing",
+    "Shenzhen",
+    "Guangzhou",
+    "Xiamen",
+    "Beijing",
+    "Tianjin",
+    "Qingdao",
+    "Chengdu",
+    "Wuhan",
 )
 TRADES = (
-    "Xinda", "Hengtong", "Huamao", "Jinlong", "Tianyu", "Zhongxing", "Ruifeng", "Dongfang", "Haitian", "Yongsheng",
-    "Baosheng", "Minghua", "Kaiyuan", "Longteng", "Shengda", "Huaxin", "Jiahe", "Fuxing", "Guanghui", "Taifeng",
+    "Xinda",
+    "Hengtong",
+    "Huamao",
+    "Jinlong",
+    "Tianyu",
+    "Zhongxing",
+    "Ruifeng",
+    "Dongfang",
+    "Haitian",
+    "Yongsheng",
+    "Baosheng",
+    "Minghua",
+    "Kaiyuan",
+    "Longteng",
+    "Shengda",
+    "Huaxin",
+    "Jiahe",
+    "Fuxing",
+    "Guanghui",
+    "Taifeng",
 )
 LINES = (
-    "Trading", "Textile", "Machinery", "Logistics", "Real Estate Development", "Electronics", "Chemical", "Food",
-    "Construction", "Auto Parts", "Garment", "New Materials", "Pharmaceutical", "Packaging",
+    "Trading",
+    "Textile",
+    "Machinery",
+    "Logistics",
+    "Real Estate Development",
+    "Electronics",
+    "Chemical",
+    "Food",
+    "Construction",
+    "Auto Parts",
+    "Garment",
+    "New Materials",
+    "Pharmaceutical",
+    "Packaging",
 )
 FORMS = ("Co., Ltd.", "Group Co., Ltd.", "Industrial Co., Ltd.", "Technology Co., Ltd.")
 DESCRIPTIONS: dict[str, tuple[str, ...]] = {
@@ -119,10 +238,17 @@ DESCRIPTIONS: dict[str, tuple[str, ...]] = {
     "ip_right": ("Invention patent", "Trademark portfolio", "Software copyright"),
 }
 OTHER_CREDITORS = (
-    "China Construction Bank Shanghai Branch", "Industrial and Commercial Bank of China Hangzhou Branch",
-    "Bank of Communications Shanghai Pudong Sub-branch", "Shanghai Pudong Development Bank",
-    "China Merchants Bank Hangzhou Branch", "Agricultural Bank of China Shanghai Branch", "Bank of Hangzhou",
-    "Ping An Bank Shanghai Branch", "Zhejiang Xinhu Financial Leasing Co.", "Bank of Ningbo", "中国银行上海市分行",
+    "China Construction Bank Shanghai Branch",
+    "Industrial and Commercial Bank of China Hangzhou Branch",
+    "Bank of Communications Shanghai Pudong Sub-branch",
+    "Shanghai Pudong Development Bank",
+    "China Merchants Bank Hangzhou Branch",
+    "Agricultural Bank of China Shanghai Branch",
+    "Bank of Hangzhou",
+    "Ping An Bank Shanghai Branch",
+    "Zhejiang Xinhu Financial Leasing Co.",
+    "Bank of Ningbo",
+    "中国银行上海市分行",
     "浙商银行杭州分行",
 )
 
@@ -239,24 +365,34 @@ def _loans(d: _Draws) -> pl.DataFrame:
     closed = (status == _SETTLED) | (status == _WRITTEN_OFF)
     principal = np.where(closed, 0, (original * rng.uniform(0.15, 1.0, n)).astype(np.int64))
     overdue, npl, restructured = status == 1, status == 2, status == 3
-    interest_rate = np.select([overdue, npl], [rng.uniform(0.002, 0.03, n), rng.uniform(0.01, 0.12, n)],
-                              rng.uniform(0.0, 0.01, n))
+    interest_rate = np.select(
+        [overdue, npl], [rng.uniform(0.002, 0.03, n), rng.uniform(0.01, 0.12, n)], rng.uniform(0.0, 0.01, n)
+    )
     interest_p = np.select([overdue, npl, restructured, closed], [0.8, 0.95, 0.5, 0.0], 0.35)
     interest = np.where(rng.random(n) < interest_p, principal * interest_rate, 0).astype(np.int64)
     penalty_p = np.select([overdue, npl, restructured], [0.6, 0.85, 0.2], 0.0)
     penalty = np.where(rng.random(n) < penalty_p, principal * rng.uniform(0.0005, 0.05, n), 0).astype(np.int64)
     fees = np.where((rng.random(n) < 0.15) & ~closed, rng.integers(50, 5_000, n) * 100, 0)
     d.borrower, d.currency, d.status, d.original = borrower, currency, status, original
-    return pl.DataFrame({
-        "number": np.arange(1, n + 1), "borrower": borrower + 1, "currency": _pick(CURRENCIES, currency),
-        "principal": principal, "interest": interest, "penalty": penalty, "fees": fees,
-        "status": _pick(LOAN_STATUSES, status),
-    }).select(
+    return pl.DataFrame(
+        {
+            "number": np.arange(1, n + 1),
+            "borrower": borrower + 1,
+            "currency": _pick(CURRENCIES, currency),
+            "principal": principal,
+            "interest": interest,
+            "penalty": penalty,
+            "fees": fees,
+            "status": _pick(LOAN_STATUSES, status),
+        }
+    ).select(
         loan_id=_ref("L", pl.col("number"), _width(n)),
         borrower_id=_ref("P", pl.col("borrower"), _width(d.n_parties)),
         currency="currency",
-        principal=_amount(pl.col("principal")), interest=_amount(pl.col("interest")),
-        penalty=_amount(pl.col("penalty")), fees=_amount(pl.col("fees")),
+        principal=_amount(pl.col("principal")),
+        interest=_amount(pl.col("interest")),
+        penalty=_amount(pl.col("penalty")),
+        fees=_amount(pl.col("fees")),
         status="status",
     )
 
@@ -278,10 +414,15 @@ def _assets(d: _Draws) -> pl.DataFrame:
     offsets = np.cumsum(lengths) - lengths
     description = offsets[kind] + np.floor(rng.random(n_assets) * lengths[kind]).astype(np.int64)
     city = rng.integers(0, len(CITIES), n_assets)
-    return pl.DataFrame({
-        "number": np.arange(1, n_assets + 1), "kind": _pick(ASSET_KINDS, kind), "owner": owner + 1,
-        "what": _pick(descriptions, description), "city": _pick(CITIES, city),
-    }).select(
+    return pl.DataFrame(
+        {
+            "number": np.arange(1, n_assets + 1),
+            "kind": _pick(ASSET_KINDS, kind),
+            "owner": owner + 1,
+            "what": _pick(descriptions, description),
+            "city": _pick(CITIES, city),
+        }
+    ).select(
         asset_id=_ref("A", pl.col("number"), _width(n_assets)),
         kind="kind",
         owner_id=_ref("P", pl.col("owner"), _width(d.n_parties)),
@@ -290,12 +431,14 @@ def _assets(d: _Draws) -> pl.DataFrame:
 
 
 def _policies() -> pl.DataFrame:
-    return pl.DataFrame({
-        "kind": list(POLICIES),
-        "haircut": [p[0] for p in POLICIES.values()],
-        "revaluation_days": [str(p[1]) for p in POLICIES.values()],
-        "max_ltv": [p[2] for p in POLICIES.values()],
-    })
+    return pl.DataFrame(
+        {
+            "kind": list(POLICIES),
+            "haircut": [p[0] for p in POLICIES.values()],
+            "revaluation_days": [str(p[1]) for p in POLICIES.values()],
+            "max_ltv": [p[2] for p in POLICIES.values()],
+        }
+    )
 
 
 def _valuations(d: _Draws) -> pl.DataFrame:
@@ -311,15 +454,22 @@ def _valuations(d: _Draws) -> pl.DataFrame:
     market_value = np.maximum(np.round(d.base_value[asset] * drift / 100), 1).astype(np.int64) * 100
     method = _choice(rng, size, (0.55, 0.12, 0.15, 0.16, 0.02))
     status = _choice(rng, size, (0.88, 0.08, 0.04))
-    return pl.DataFrame({
-        "asset": asset + 1, "day": _ANCHOR_DAY - days_ago, "value": market_value,
-        "currency": _pick(CURRENCIES, d.currency[d.home][asset]), "method": _pick(VALUATION_METHODS, method),
-        "status": _pick(VALUATION_STATUSES, status),
-    }).select(
+    return pl.DataFrame(
+        {
+            "asset": asset + 1,
+            "day": _ANCHOR_DAY - days_ago,
+            "value": market_value,
+            "currency": _pick(CURRENCIES, d.currency[d.home][asset]),
+            "method": _pick(VALUATION_METHODS, method),
+            "status": _pick(VALUATION_STATUSES, status),
+        }
+    ).select(
         asset_id=_ref("A", pl.col("asset"), _width(n_assets)),
         valued_on=pl.col("day").cast(pl.Date).dt.strftime("%Y-%m-%d"),
         market_value=_amount(pl.col("value")),
-        currency="currency", method="method", status="status",
+        currency="currency",
+        method="method",
+        status="status",
     )
 
 
@@ -335,8 +485,10 @@ def _liens(d: _Draws) -> pl.DataFrame:
     loan_status = d.status[d.home[own_asset]]
     own_status = np.select(
         [loan_status == _SETTLED, loan_status == _WRITTEN_OFF],
-        [np.where(rng.random(n_own) < 0.85, _RELEASED, _REGISTERED),
-         np.where(rng.random(n_own) < 0.40, _RELEASED, _REGISTERED)],
+        [
+            np.where(rng.random(n_own) < 0.85, _RELEASED, _REGISTERED),
+            np.where(rng.random(n_own) < 0.40, _RELEASED, _REGISTERED),
+        ],
         # draft, submitted, registered, released, rejected, expired
         _choice(rng, n_own, (0.02, 0.04, 0.88, 0.02, 0.015, 0.025)),
     )
@@ -365,19 +517,25 @@ def _liens(d: _Draws) -> pl.DataFrame:
     position = np.empty(len(order), dtype=np.int64)
     position[order] = np.arange(len(order))
     d.own_asset, d.own_lien = own_asset, position[:n_own]
-    return pl.DataFrame({
-        "number": np.arange(1, len(order) + 1), "asset": asset[order] + 1,
-        "kind": _pick(LIEN_KINDS, np.concatenate([own_kind, other_kind])[order]),
-        "holder": pl.Series(("own", *OTHER_CREDITORS)).gather(
-            pl.Series(np.concatenate([np.zeros(n_own, dtype=np.int64), holder + 1])[order])),
-        "status": _pick(LIEN_STATUSES, np.concatenate([own_status, other_status])[order]),
-        "perfected": np.concatenate([own_perfected, other_perfected])[order],
-        "cap": np.concatenate([own_cap, np.full(n_other, -1)])[order],
-        "claim": np.concatenate([np.full(n_own, -1), claim])[order],
-    }).select(
+    return pl.DataFrame(
+        {
+            "number": np.arange(1, len(order) + 1),
+            "asset": asset[order] + 1,
+            "kind": _pick(LIEN_KINDS, np.concatenate([own_kind, other_kind])[order]),
+            "holder": pl.Series(("own", *OTHER_CREDITORS)).gather(
+                pl.Series(np.concatenate([np.zeros(n_own, dtype=np.int64), holder + 1])[order])
+            ),
+            "status": _pick(LIEN_STATUSES, np.concatenate([own_status, other_status])[order]),
+            "perfected": np.concatenate([own_perfected, other_perfected])[order],
+            "cap": np.concatenate([own_cap, np.full(n_other, -1)])[order],
+            "claim": np.concatenate([np.full(n_own, -1), claim])[order],
+        }
+    ).select(
         lien_id=_ref("LN", pl.col("number"), _width(len(order))),
         asset_id=_ref("A", pl.col("asset"), _width(n_assets)),
-        kind="kind", holder="holder", status="status",
+        kind="kind",
+        holder="holder",
+        status="status",
         perfected_at=_timestamp(pl.col("perfected")),
         cap=pl.when(pl.col("cap") >= 0).then(_amount(pl.col("cap"))),
         external_claim=pl.when(pl.col("claim") >= 0).then(_amount(pl.col("claim"))),
@@ -411,8 +569,14 @@ def generate_book(n_loans: int, seed: int = 1) -> dict[str, pl.DataFrame]:
     if n_loans < 1:
         raise ValueError("n_loans must be at least 1")
     d = _Draws(rng=np.random.default_rng(seed), n=n_loans)
-    book = {"parties": _parties(d), "loans": _loans(d), "assets": _assets(d), "policies": _policies(),
-            "valuations": _valuations(d), "liens": _liens(d)}
+    book = {
+        "parties": _parties(d),
+        "loans": _loans(d),
+        "assets": _assets(d),
+        "policies": _policies(),
+        "valuations": _valuations(d),
+        "liens": _liens(d),
+    }
     book["lien_loans"] = _lien_loans(d, book["liens"].height)
     for name, frame in book.items():
         assert frame.columns == list(COLUMNS[name]), (name, frame.columns)
@@ -446,8 +610,9 @@ _BAD_KINDS = ("vessel", "aircraft", "artwork", "crypto", "livestock")
 _BAD_DATES = ("2023-02-30", "31/12/2023", "2024-13-01", "2022-06-31", "20230415")
 
 
-def corrupt_book(book: dict[str, pl.DataFrame], k: int, seed: int = 1) -> tuple[dict[str, pl.DataFrame],
-                                                                                  list[Corruption]]:
+def corrupt_book(
+    book: dict[str, pl.DataFrame], k: int, seed: int = 1
+) -> tuple[dict[str, pl.DataFrame], list[Corruption]]:
     """A copy of the book with k corrupted cells spread through the files, and the list of them (by file, row)."""
     rng = np.random.default_rng([seed, 0xBAD])
     kinds = [_CORRUPTIONS[i % len(_CORRUPTIONS)] for i in range(k)]
@@ -503,14 +668,22 @@ def typed(book: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     money = pl.Decimal(20, 2)
     casts: dict[str, dict[str, pl.Expr]] = {
         "loans": {c: pl.col(c).cast(money) for c in AMOUNT_COLUMNS["loans"]},
-        "policies": {"haircut": pl.col("haircut").cast(pl.Decimal(8, 4)),
-                     "revaluation_days": pl.col("revaluation_days").cast(pl.Int32),
-                     "max_ltv": pl.col("max_ltv").cast(pl.Decimal(8, 4))},
-        "valuations": {"valued_on": pl.col("valued_on").str.to_date("%Y-%m-%d"),
-                       "market_value": pl.col("market_value").cast(money)},
-        "liens": {"perfected_at": pl.col("perfected_at").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us",
-                                                                          time_zone="UTC"),
-                  "cap": pl.col("cap").cast(money), "external_claim": pl.col("external_claim").cast(money)},
+        "policies": {
+            "haircut": pl.col("haircut").cast(pl.Decimal(8, 4)),
+            "revaluation_days": pl.col("revaluation_days").cast(pl.Int32),
+            "max_ltv": pl.col("max_ltv").cast(pl.Decimal(8, 4)),
+        },
+        "valuations": {
+            "valued_on": pl.col("valued_on").str.to_date("%Y-%m-%d"),
+            "market_value": pl.col("market_value").cast(money),
+        },
+        "liens": {
+            "perfected_at": pl.col("perfected_at").str.to_datetime(
+                "%Y-%m-%dT%H:%M:%SZ", time_unit="us", time_zone="UTC"
+            ),
+            "cap": pl.col("cap").cast(money),
+            "external_claim": pl.col("external_claim").cast(money),
+        },
     }
     return {name: frame.with_columns(**casts.get(name, {})) for name, frame in book.items()}
 

@@ -42,8 +42,15 @@ DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "results" / "import.json"
 VENV_BIN = ROOT / ".venv" / "bin"
 FILES = ("parties", "loans", "assets", "policies", "valuations", "liens", "lien_loans")
-TABLES = {"parties": "party", "loans": "loan", "assets": "asset", "policies": "policy", "valuations": "valuation",
-          "liens": "lien", "lien_loans": "lien_loan"}
+TABLES = {
+    "parties": "party",
+    "loans": "loan",
+    "assets": "asset",
+    "policies": "policy",
+    "valuations": "valuation",
+    "liens": "lien",
+    "lien_loans": "lien_loan",
+}
 PG_DATABASE = "collateral_bench"
 TARGETS = {
     "machine": "2 cores",
@@ -94,8 +101,15 @@ def measured(cmd: list[str], env: dict[str, str] | None = None, timeout: float =
     stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
     out_path.unlink()
     err_path.unlink()
-    return Run(shlex.join(cmd), round(seconds, 3), round(usage.ru_maxrss / 1024, 1), child.returncode,
-               expired.is_set(), stdout, stderr)
+    return Run(
+        shlex.join(cmd),
+        round(seconds, 3),
+        round(usage.ru_maxrss / 1024, 1),
+        child.returncode,
+        expired.is_set(),
+        stdout,
+        stderr,
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -106,22 +120,32 @@ def machine() -> dict[str, Any]:
         cpu = found.group(1).strip() if found else cpu
     total = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
     kib = int(total.group(1)) if total else None
-    return {"nproc": os.cpu_count(), "cpu_model": cpu, "memory_kib": kib,
-            "memory_gib": round(kib / 1024**2, 1) if kib else None, "platform": platform.platform(),
-            "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_kib": kib,
+        "memory_gib": round(kib / 1024**2, 1) if kib else None,
+        "platform": platform.platform(),
+        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def versions(pg_env: dict[str, str] | None) -> dict[str, Any]:
-    found: dict[str, Any] = {"python": platform.python_version(), "polars": pl.__version__,
-                             "sqlite": sqlite3.sqlite_version}
+    found: dict[str, Any] = {
+        "python": platform.python_version(),
+        "polars": pl.__version__,
+        "sqlite": sqlite3.sqlite_version,
+    }
     try:
         import numpy
+
         found["numpy"] = numpy.__version__
     except ImportError:
         pass
     if pg_env is not None:
-        server = subprocess.run([*_psql(), "-tAc", "SHOW server_version"], capture_output=True, text=True,
-                                check=False, env=pg_env)
+        server = subprocess.run(
+            [*_psql(), "-tAc", "SHOW server_version"], capture_output=True, text=True, check=False, env=pg_env
+        )
         if server.returncode == 0:
             found["postgresql"] = server.stdout.strip()
     return found
@@ -153,8 +177,17 @@ def ensure_book(loans: int, seed: int, fmt: str, *, bad_rows: int, reuse: bool) 
     complete = all((directory / f"{f}.{fmt}").exists() for f in FILES) and log.exists()
     info: dict[str, Any] = {"dir": str(directory.relative_to(ROOT)), "reused": reuse and complete}
     if not info["reused"]:
-        cmd = [_python(), "bench/generate.py", str(directory.relative_to(ROOT)), "--loans", str(loans),
-               "--seed", str(seed), "--format", fmt]
+        cmd = [
+            _python(),
+            "bench/generate.py",
+            str(directory.relative_to(ROOT)),
+            "--loans",
+            str(loans),
+            "--seed",
+            str(seed),
+            "--format",
+            fmt,
+        ]
         if bad_rows:
             cmd += ["--bad-rows", str(bad_rows)]
         run = measured(cmd)
@@ -178,8 +211,18 @@ class Engine:
 
     def fresh(self) -> None:
         if self.name == "postgres":
-            subprocess.run([*_psql(), "-c", f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)",
-                            "-c", f"CREATE DATABASE {PG_DATABASE}"], check=True, capture_output=True, env=self.env)
+            subprocess.run(
+                [
+                    *_psql(),
+                    "-c",
+                    f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)",
+                    "-c",
+                    f"CREATE DATABASE {PG_DATABASE}",
+                ],
+                check=True,
+                capture_output=True,
+                env=self.env,
+            )
         else:
             path = Path(self.url.removeprefix("sqlite:///"))
             for suffix in ("", "-wal", "-shm", "-journal"):
@@ -188,17 +231,26 @@ class Engine:
     def stop_server_work(self) -> None:
         """After a run was killed: end its statements still running in PostgreSQL, so they slow nothing after."""
         if self.name == "postgres":
-            subprocess.run([*_psql(), "-tAc", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            f"WHERE datname = '{PG_DATABASE}' AND pid <> pg_backend_pid()"],
-                           capture_output=True, check=False, env=self.env)
+            subprocess.run(
+                [
+                    *_psql(),
+                    "-tAc",
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{PG_DATABASE}' AND pid <> pg_backend_pid()",
+                ],
+                capture_output=True,
+                check=False,
+                env=self.env,
+            )
 
     def counts(self) -> dict[str, int] | None:
         """Rows per table, or None when the tables are not where the bench expects them."""
         query = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES.values())
         try:
             if self.name == "postgres":
-                done = subprocess.run([*_psql(PG_DATABASE), "-tAc", query], capture_output=True, text=True,
-                                      check=True, env=self.env)
+                done = subprocess.run(
+                    [*_psql(PG_DATABASE), "-tAc", query], capture_output=True, text=True, check=True, env=self.env
+                )
                 values = [int(v) for v in done.stdout.strip().split("|")]
             else:
                 with sqlite3.connect(self.url.removeprefix("sqlite:///")) as db:
@@ -305,8 +357,10 @@ def print_table(book: dict[str, Any], results: dict[str, Any]) -> None:
             rate = f"{r['rows_per_second']:,}" if r["rows_per_second"] else "-"
             if r["timed_out"]:
                 target = f"timed out, killed ({target})"
-            print(f"{name:<9} {run:<9} {r['exit_code']:>4} {r['seconds']:>9.2f} {rate:>11} {r['peak_rss_mib']:>9,.0f}"
-                  f"  {target}")
+            print(
+                f"{name:<9} {run:<9} {r['exit_code']:>4} {r['seconds']:>9.2f} {rate:>11} {r['peak_rss_mib']:>9,.0f}"
+                f"  {target}"
+            )
         checks = {k: v for k, v in result["checks"].items() if not k.startswith("counts")}
         print(f"{'':<9} checks: " + ", ".join(f"{k}={v}" for k, v in checks.items()))
         if result["checks"]["refused_non_zero"] and result["refused"]["stderr_tail"]:
@@ -359,8 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print_table(book, results)
     print(f"\nwritten {args.out}")
-    ok = all("import" in r and r["checks"]["import_ok"] and r["checks"]["reimport_ok"]
-             and r["checks"]["refused_non_zero"] for r in results.values())
+    ok = all(
+        "import" in r and r["checks"]["import_ok"] and r["checks"]["reimport_ok"] and r["checks"]["refused_non_zero"]
+        for r in results.values()
+    )
     return 0 if ok else 1
 
 

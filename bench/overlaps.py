@@ -183,10 +183,17 @@ def machine() -> dict[str, object]:
                 memory_gib = round(int(line.split()[1]) / 1024**2, 1)
     # Other work on the machine slows the scan; the load when the run started says how busy it was.
     load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-    return {"nproc": os.cpu_count(), "cpu_model": cpu, "memory_gib": memory_gib, "load_average_1m": load,
-            "python": platform.python_version(),
-            "shapely": shapely.__version__, "geos": shapely.geos_version_string, "pyproj": pyproj.__version__,
-            "numpy": np.__version__}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": memory_gib,
+        "load_average_1m": load,
+        "python": platform.python_version(),
+        "shapely": shapely.__version__,
+        "geos": shapely.geos_version_string,
+        "pyproj": pyproj.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def _status_mib(field: str) -> float | None:
@@ -211,8 +218,9 @@ def reset_peak() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
-def database_rescan(texts: np.ndarray, ids: np.ndarray, min_share: float, folder: Path,
-                    before_rescan: Any) -> dict[str, object]:
+def database_rescan(
+    texts: np.ndarray, ids: np.ndarray, min_share: float, folder: Path, before_rescan: Any
+) -> dict[str, object]:
     """The same parcels as asset rows of a fresh SQLite registry, then the `collateral parcels rescan` service.
 
     Rows are written straight into the file with their measures (setting up is not timed); the rescan
@@ -231,8 +239,11 @@ def database_rescan(texts: np.ndarray, ids: np.ndarray, min_share: float, folder
     asyncio.run(migrate_database())
     now = str(dt.datetime.now(dt.UTC))
     with sqlite3.connect(folder / "bench.sqlite3") as db:
-        db.execute("INSERT INTO party (id, ref, name, kind, status, created_at) VALUES (1, 'P1', 'Owner', "
-                   "'company', 'normal', ?)", (now,))
+        db.execute(
+            "INSERT INTO party (id, ref, name, kind, status, created_at) VALUES (1, 'P1', 'Owner', "
+            "'company', 'normal', ?)",
+            (now,),
+        )
         rows = []
         for asset_id, text in zip(ids, texts, strict=True):
             m = measure_columns(text)
@@ -262,8 +273,11 @@ def main() -> int:
     parser.add_argument("--parcels", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--min-share", type=float, default=DEFAULT_MIN_SHARE)
-    parser.add_argument("--database", action="store_true",
-                        help="also time the rescan service over the same parcels stored in a temporary SQLite file")
+    parser.add_argument(
+        "--database",
+        action="store_true",
+        help="also time the rescan service over the same parcels stored in a temporary SQLite file",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -302,8 +316,12 @@ def main() -> int:
         "reported": len(found),
         "false_positives": len(false_positive),
         "false_positives_by_plant": dict(by_plant),
-        "seconds": {"parse": round(t1 - t0, 3), "scan": round(t2 - t1, 3), "total": round(t2 - t0, 3),
-                    "generate": round(generated, 3)},
+        "seconds": {
+            "parse": round(t1 - t0, 3),
+            "scan": round(t2 - t1, 3),
+            "total": round(t2 - t0, 3),
+            "generate": round(generated, 3),
+        },
         "rss_mib": {"resident_before_scan": round(rss_before, 1), "peak_during_scan": round(rss_after, 1)},
         "target_seconds": TARGET_SECONDS,
     }
@@ -314,8 +332,11 @@ def main() -> int:
         expected_ids = {tuple(sorted((int(ids[a]), int(ids[b])))) for a, b in registry.expected}
         stored: set[tuple[int, int]] = db["stored_pairs"]  # type: ignore[assignment]
         result["database_rescan"] = {
-            "engine": "sqlite", "seconds": db["seconds"], "stored_pairs": len(stored),
-            "missed": len(expected_ids - stored), "false_positives": len(stored - expected_ids),
+            "engine": "sqlite",
+            "seconds": db["seconds"],
+            "stored_pairs": len(stored),
+            "missed": len(expected_ids - stored),
+            "false_positives": len(stored - expected_ids),
             "peak_rss_mib": round(peak_rss_mib(), 1),
         }
         ok = ok and stored == expected_ids
@@ -325,17 +346,24 @@ def main() -> int:
     m = result["machine"]
     print(f"{result['parcels']} parcels, seed {args.seed}, threshold {args.min_share:.2%} of either area")
     print(f"machine: {m['nproc']} x {m['cpu_model']}, {m['memory_gib']} GiB, load average {m['load_average_1m']}")
-    print(f"scan: parse {t1 - t0:.2f} s + overlaps {t2 - t1:.2f} s = {t2 - t0:.2f} s "
-          f"(target <= {TARGET_SECONDS:.0f} s)")
-    print(f"peak memory (RSS) during the scan: {rss_after:.0f} MiB ({rss_before:.0f} MiB resident before it, "
-          "the generated registry included)")
-    print(f"planted overlaps: {len(registry.expected)}; found {result['found']}, missed {len(missed)}; "
-          f"reported {len(found)}, false positives {len(false_positive)} {dict(by_plant) or ''}")
+    print(
+        f"scan: parse {t1 - t0:.2f} s + overlaps {t2 - t1:.2f} s = {t2 - t0:.2f} s (target <= {TARGET_SECONDS:.0f} s)"
+    )
+    print(
+        f"peak memory (RSS) during the scan: {rss_after:.0f} MiB ({rss_before:.0f} MiB resident before it, "
+        "the generated registry included)"
+    )
+    print(
+        f"planted overlaps: {len(registry.expected)}; found {result['found']}, missed {len(missed)}; "
+        f"reported {len(found)}, false positives {len(false_positive)} {dict(by_plant) or ''}"
+    )
     print(f"plants: {result['plants']}")
     if "database_rescan" in result:
         d = result["database_rescan"]
-        print(f"rescan service on SQLite: {d['seconds']:.2f} s (read, scan, write {d['stored_pairs']} pairs, audit); "
-              f"missed {d['missed']}, false positives {d['false_positives']}; peak RSS {d['peak_rss_mib']:.0f} MiB")
+        print(
+            f"rescan service on SQLite: {d['seconds']:.2f} s (read, scan, write {d['stored_pairs']} pairs, audit); "
+            f"missed {d['missed']}, false positives {d['false_positives']}; peak RSS {d['peak_rss_mib']:.0f} MiB"
+        )
     print(f"{'meets' if ok else 'MISSES'} the targets; written to {args.out.relative_to(ROOT)}")
     return 0 if ok else 1
 

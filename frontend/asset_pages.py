@@ -131,6 +131,10 @@ class AssetPagesController(Controller):
         parcel_map = render_parcel_map(hood) if hood else None
         return Template(
             template_name="assets/detail.html",
-            context={**layout_context(request), "asset": asset, "parcel_map": parcel_map,
-                     "centroid": _place(asset.parcel.centroid_lat, asset.parcel.centroid_lon) if asset.parcel else ""},
+            context={
+                **layout_context(request),
+                "asset": asset,
+                "parcel_map": parcel_map,
+                "centroid": _place(asset.parcel.centroid_lat, asset.parcel.centroid_lon) if asset.parcel else "",
+            },
         )

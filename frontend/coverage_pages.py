@@ -43,12 +43,11 @@ LOAN_FLAGS = (
 )
 # The per-currency counts of flagged loans in the summary.
 PORTFOLIO_FLAGS = tuple((f"loans_{name}", text) for name, text in LOAN_FLAGS[1:])
-CONTRIBUTION_FLAGS = tuple((name, text) for name, text in LOAN_FLAGS
-                           if name not in {"breach", "unperfected"})
+CONTRIBUTION_FLAGS = tuple((name, text) for name, text in LOAN_FLAGS if name not in {"breach", "unperfected"})
 
 
 def percent(ratio: str | None) -> str:
-    """"0.866244" -> "86.62%"; None (no collateral, or no exposure) -> "—"."""
+    """ "0.866244" -> "86.62%"; None (no collateral, or no exposure) -> "—"."""
     if ratio is None:
         return "—"
     try:
@@ -83,9 +82,19 @@ def bucket_charts(buckets: list[BucketTotals]) -> list[dict[str, Any]]:
     LTV bucket, amounts kept as the service's decimal strings)."""
     charts: dict[str, dict[str, Any]] = {}
     for row in buckets:
-        chart = charts.setdefault(row.currency, {"currency": row.currency, "rows": [], "data": {
-            "currency": row.currency, "labels": [], "measure": "Exposure", "series": [
-                {"label": f"Exposure ({row.currency})", "values": [], "loans": []}]}})
+        chart = charts.setdefault(
+            row.currency,
+            {
+                "currency": row.currency,
+                "rows": [],
+                "data": {
+                    "currency": row.currency,
+                    "labels": [],
+                    "measure": "Exposure",
+                    "series": [{"label": f"Exposure ({row.currency})", "values": [], "loans": []}],
+                },
+            },
+        )
         chart["rows"].append(row)
         chart["data"]["labels"].append(row.ltv_bucket)
         chart["data"]["series"][0]["values"].append(row.exposure)
@@ -111,11 +120,15 @@ def explain(item: CoverageContribution, loan_currency: str) -> str:
     elif share == 0:
         met = f"nothing was left for lien {item.lien_id}'s claim of {amount(item.lien_claim)}"
     elif value - prior - share > CENT:  # the rank's other liens took the rest, pro rata to their claims
-        met = (f"lien {item.lien_id}'s claim of {amount(item.lien_claim)} shares what was left with other liens "
-               f"of rank {item.rank}, which gives it {amount(item.lien_share)}")
+        met = (
+            f"lien {item.lien_id}'s claim of {amount(item.lien_claim)} shares what was left with other liens "
+            f"of rank {item.rank}, which gives it {amount(item.lien_share)}"
+        )
     else:
-        met = (f"lien {item.lien_id}'s claim of {amount(item.lien_claim)} was met only in part, "
-               f"with the {amount(item.lien_share)} that was left")
+        met = (
+            f"lien {item.lien_id}'s claim of {amount(item.lien_claim)} was met only in part, "
+            f"with the {amount(item.lien_share)} that was left"
+        )
     currency = "" if unit == loan_currency else f" {loan_currency}"
     return f"{worth}; {took}; {met}; this loan's share of it is {amount(item.loan_share)}{currency}."
 
@@ -138,7 +151,10 @@ class CoveragePagesController(Controller):
 
     @get(name="pages:coverage", opt=roles(REGISTRY_READERS))
     async def summary_page(
-        self, request: Request[Any, Any, Any], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
+        self,
+        request: Request[Any, Any, Any],
+        as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False,
         fx: FxText = "",
     ) -> Template:
         day = as_of or clock.today()
@@ -160,8 +176,12 @@ class CoveragePagesController(Controller):
 
     @get("/loans", name="pages:coverage-loans", opt=roles(REGISTRY_READERS))
     async def loans_page(
-        self, request: Request[Any, Any, Any], as_of: AsOf = None,
-        include_unperfected: IncludeUnperfected = False, page: PageNumber = 1, fx: FxText = "",
+        self,
+        request: Request[Any, Any, Any],
+        as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False,
+        page: PageNumber = 1,
+        fx: FxText = "",
     ) -> Template:
         day = as_of or clock.today()
         found = await coverage.loans_page(day, include_unperfected, Paging(page, PAGE_SIZE), fx_rates(fx))
@@ -181,16 +201,22 @@ class CoveragePagesController(Controller):
                 "last_row": first + len(found.items) - 1 if found.items else 0,
                 "query": coverage_query(day, include_unperfected, fx=fx),
                 "prev_url": f"/coverage/loans?{coverage_query(day, include_unperfected, page - 1, fx)}"
-                if page > 1 else None,
+                if page > 1
+                else None,
                 "next_url": f"/coverage/loans?{coverage_query(day, include_unperfected, page + 1, fx)}"
-                if page < pages else None,
+                if page < pages
+                else None,
             },
         )
 
     @get("/loans/{ref:str}", name="pages:coverage-loan", opt=roles(REGISTRY_READERS))
     async def loan_page(
-        self, request: Request[Any, Any, Any], ref: FromPath[str], as_of: AsOf = None,
-        include_unperfected: IncludeUnperfected = False, fx: FxText = "",
+        self,
+        request: Request[Any, Any, Any],
+        ref: FromPath[str],
+        as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False,
+        fx: FxText = "",
     ) -> Template:
         day = as_of or clock.today()
         detail = await coverage.loan_detail(ref, day, include_unperfected, fx_rates(fx))  # NotFoundError: the 404 page

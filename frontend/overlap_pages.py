@@ -19,8 +19,9 @@ from registry.services import parcels
 PAGE_SIZE = 50
 
 
-async def _page(request: Request[Any, Any, Any], page: int, page_size: int,
-                report: RescanReport | None = None) -> Template:
+async def _page(
+    request: Request[Any, Any, Any], page: int, page_size: int, report: RescanReport | None = None
+) -> Template:
     found = await parcels.list_overlaps(Paging(page, page_size))
     pages = max(1, ceil(found.total / found.page_size))
     user = signed_in_user(request)

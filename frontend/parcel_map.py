@@ -31,8 +31,7 @@ class _Plane:
 
     def project(self, geom: BaseGeometry) -> BaseGeometry:
         # SVG's y axis points down, so north is minus y.
-        return shapely.transform(geom, lambda xy: (xy - (self.lon0, self.lat0)) * (self.m_per_deg_lon,
-                                                                                     -_M_PER_DEG_LAT))
+        return shapely.transform(geom, lambda xy: (xy - (self.lon0, self.lat0)) * (self.m_per_deg_lon, -_M_PER_DEG_LAT))
 
 
 def _path_data(geom: BaseGeometry) -> str:
@@ -60,14 +59,15 @@ def render(hood: Neighbourhood) -> Markup:
     min_x, min_y, max_x, max_y = shapely.total_bounds(focus)
     # Frame the subject and what overlaps it, with room around for the neighbours.
     pad = max(_MIN_VIEW_M - (max_x - min_x), _MIN_VIEW_M - (max_y - min_y), 0) / 2 + 0.35 * max(
-        max_x - min_x, max_y - min_y)
+        max_x - min_x, max_y - min_y
+    )
     x0, y0 = min_x - pad, min_y - pad
     width, height = max_x - min_x + 2 * pad, max_y - min_y + 2 * pad
     if width < height * _ASPECT:
         x0, width = x0 - (height * _ASPECT - width) / 2, height * _ASPECT
     else:
         y0, height = y0 - (width / _ASPECT - height) / 2, width / _ASPECT
-    stroke = "vector-effect=\"non-scaling-stroke\""
+    stroke = 'vector-effect="non-scaling-stroke"'
     out = [
         f'<svg class="parcel-map" data-testid="parcel-map" role="img" viewBox="{x0:.1f} {y0:.1f} {width:.1f} '
         f'{height:.1f}" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
@@ -78,8 +78,10 @@ def render(hood: Neighbourhood) -> Markup:
     for parcel in sorted(hood.parcels, key=lambda p: order[p.role]):
         d = _path_data(plane.project(parcel.geometry))
         title = f"{parcel.ref} · {label(parcel.kind)} · {label(parcel.status)}"
-        path = (f'<path class="parcel parcel-{parcel.role}" data-ref="{escape(parcel.ref)}" {stroke} '
-                f'fill-rule="evenodd" d="{d}"><title>{escape(title)}</title></path>')
+        path = (
+            f'<path class="parcel parcel-{parcel.role}" data-ref="{escape(parcel.ref)}" {stroke} '
+            f'fill-rule="evenodd" d="{d}"><title>{escape(title)}</title></path>'
+        )
         if parcel.role == "subject":
             out.append(path)
         else:
@@ -87,13 +89,17 @@ def render(hood: Neighbourhood) -> Markup:
     for area in hood.overlap_areas:
         d = _path_data(plane.project(area))
         if d:
-            out.append(f'<path class="overlap-area" data-testid="overlap-area" {stroke} fill-rule="evenodd" d="{d}">'
-                       f"<title>Ground drawn in two parcels: possible double pledge</title></path>")
+            out.append(
+                f'<path class="overlap-area" data-testid="overlap-area" {stroke} fill-rule="evenodd" d="{d}">'
+                f"<title>Ground drawn in two parcels: possible double pledge</title></path>"
+            )
     for parcel in hood.parcels:
         if parcel.role != "neighbour":
             at = plane.project(parcel.geometry.representative_point())
-            out.append(f'<text class="parcel-label parcel-label-{parcel.role}" x="{at.x:.1f}" y="{at.y:.1f}" '
-                       f'font-size="{height / 28:.1f}" text-anchor="middle">{escape(parcel.ref)}</text>')
+            out.append(
+                f'<text class="parcel-label parcel-label-{parcel.role}" x="{at.x:.1f}" y="{at.y:.1f}" '
+                f'font-size="{height / 28:.1f}" text-anchor="middle">{escape(parcel.ref)}</text>'
+            )
     bar = _scale_bar(width)
     bx, by = x0 + width * 0.04, y0 + height * 0.95
     out.append(

@@ -38,11 +38,26 @@ CHANGE_TYPES = {
     "release_lien": ("Release a lien", ("lien_id",), ()),
     "substitute_asset": ("Substitute the asset", ("lien_id", "asset_id"), ()),
 }
-CHANGE_FIELDS = ("loan_id", "lien_id", "asset_id", "loan_ids", "amount", "principal", "interest", "penalty", "fees",
-                 "cap", "perfected_at", "status", "expires_on")
+CHANGE_FIELDS = (
+    "loan_id",
+    "lien_id",
+    "asset_id",
+    "loan_ids",
+    "amount",
+    "principal",
+    "interest",
+    "penalty",
+    "fees",
+    "cap",
+    "perfected_at",
+    "status",
+    "expires_on",
+)
 # The types each control serves, for the page script that shows only those of the chosen type.
-FIELD_TYPES = {name: tuple(t for t, (_, needs, may) in CHANGE_TYPES.items() if name in needs or name in may)
-               for name in CHANGE_FIELDS}
+FIELD_TYPES = {
+    name: tuple(t for t, (_, needs, may) in CHANGE_TYPES.items() if name in needs or name in may)
+    for name in CHANGE_FIELDS
+}
 MISSING = {
     "loan_id": "enter the loan's ref",
     "lien_id": "enter the lien's ref",
@@ -183,8 +198,10 @@ def _region_shocks(out: ScenarioForm, form: Any, values: dict[str, Any]) -> list
         region_text, pct_text, label = (values.get(names[p], "") for p in ("region", "change_pct", "label"))
         if not region_text and not pct_text and not label and not kinds:
             continue
-        shock: dict[str, Any] = {"region": _region(out, names["region"], region_text),
-                                 "change_pct": _percent(out, names["change_pct"], pct_text)}
+        shock: dict[str, Any] = {
+            "region": _region(out, names["region"], region_text),
+            "change_pct": _percent(out, names["change_pct"], pct_text),
+        }
         if unknown := [k for k in kinds if k not in ASSET_KINDS]:
             out.add(names["kinds"], f"unknown kind {unknown[0]!r}")
         elif kinds:
@@ -209,8 +226,16 @@ def read_stress(form: Any) -> tuple[ScenarioForm, StressScenario | None]:
     if not out.ok:
         return out, None
     try:
-        scenario = msgspec.convert({"by_kind": by_kind, "by_region": by_region, "as_of": out.as_of,
-                                    "include_unperfected": out.include_unperfected, "fx": out.fx}, StressScenario)
+        scenario = msgspec.convert(
+            {
+                "by_kind": by_kind,
+                "by_region": by_region,
+                "as_of": out.as_of,
+                "include_unperfected": out.include_unperfected,
+                "fx": out.fx,
+            },
+            StressScenario,
+        )
     except msgspec.ValidationError as exc:
         out.invalid_shape(exc)
         return out, None
@@ -279,8 +304,10 @@ def read_whatif(form: Any) -> tuple[ScenarioForm, WhatIfProposal | None]:
     if not out.ok:
         return out, None
     try:
-        proposal = msgspec.convert({"changes": changes, "as_of": out.as_of,
-                                    "include_unperfected": out.include_unperfected, "fx": out.fx}, WhatIfProposal)
+        proposal = msgspec.convert(
+            {"changes": changes, "as_of": out.as_of, "include_unperfected": out.include_unperfected, "fx": out.fx},
+            WhatIfProposal,
+        )
     except msgspec.ValidationError as exc:
         out.invalid_shape(exc)
         return out, None

@@ -61,9 +61,22 @@ def bucket_comparisons(buckets: list[BucketComparison]) -> list[dict[str, Any]]:
     """Per currency: the bucket rows for the table and the grouped chart's data (exposure, base and stressed)."""
     charts: dict[str, dict[str, Any]] = {}
     for row in buckets:
-        chart = charts.setdefault(row.currency, {"currency": row.currency, "rows": [], "data": {
-            "currency": row.currency, "labels": [], "measure": "Exposure", "series": [
-                {"label": "Base", "values": [], "loans": []}, {"label": "Stressed", "values": [], "loans": []}]}})
+        chart = charts.setdefault(
+            row.currency,
+            {
+                "currency": row.currency,
+                "rows": [],
+                "data": {
+                    "currency": row.currency,
+                    "labels": [],
+                    "measure": "Exposure",
+                    "series": [
+                        {"label": "Base", "values": [], "loans": []},
+                        {"label": "Stressed", "values": [], "loans": []},
+                    ],
+                },
+            },
+        )
         chart["rows"].append(row)
         chart["data"]["labels"].append(row.ltv_bucket)
         for series, side in zip(chart["data"]["series"], (row.base, row.stressed), strict=True):
@@ -72,8 +85,13 @@ def bucket_comparisons(buckets: list[BucketComparison]) -> list[dict[str, Any]]:
     return list(charts.values())
 
 
-def _scenario_page(request: Request[Any, Any, Any], template: str, form: ScenarioForm | None,
-                   extra: dict[str, Any], status_code: int = HTTP_200_OK) -> Template:
+def _scenario_page(
+    request: Request[Any, Any, Any],
+    template: str,
+    form: ScenarioForm | None,
+    extra: dict[str, Any],
+    status_code: int = HTTP_200_OK,
+) -> Template:
     day = form.as_of if form and form.as_of else clock.today()
     return Template(
         template_name=template,
@@ -84,8 +102,9 @@ def _scenario_page(request: Request[Any, Any, Any], template: str, form: Scenari
             "errors": form.errors if form else {},
             "unplaced": form.unplaced() if form else [],
             "include_unperfected": form.include_unperfected if form else False,
-            "query": coverage_query(day, form.include_unperfected if form else False,
-                                    fx=form.values.get("fx", "") if form else ""),
+            "query": coverage_query(
+                day, form.include_unperfected if form else False, fx=form.values.get("fx", "") if form else ""
+            ),
             "kinds": ASSET_KINDS,
             **extra,
         },
@@ -103,8 +122,13 @@ def _refusal(form: ScenarioForm, exc: DomainError) -> int:
 
 
 STRESS_FORM = {"kind_rows": range(KIND_ROWS), "region_rows": range(REGION_ROWS)}
-WHATIF_FORM = {"change_rows": range(CHANGE_ROWS), "change_types": CHANGE_TYPES, "change_fields": CHANGE_FIELDS,
-               "field_types": FIELD_TYPES, "lien_statuses": LIEN_STATUSES}
+WHATIF_FORM = {
+    "change_rows": range(CHANGE_ROWS),
+    "change_types": CHANGE_TYPES,
+    "change_fields": CHANGE_FIELDS,
+    "field_types": FIELD_TYPES,
+    "lien_statuses": LIEN_STATUSES,
+}
 
 
 def _stress_results(report: StressReport) -> dict[str, Any]:

@@ -96,15 +96,23 @@ class ValuationPagesController(Controller):
     async def queue(self, request: HTMXRequest, page: PageNumber = 1) -> Template:
         return await _queue(request, page)
 
-    @post("/valuations/{valuation_id:int}/approve", name="pages:valuation-approve", opt=roles(COLLATERAL_WRITERS),
-          status_code=200)
+    @post(
+        "/valuations/{valuation_id:int}/approve",
+        name="pages:valuation-approve",
+        opt=roles(COLLATERAL_WRITERS),
+        status_code=200,
+    )
     async def approve(self, request: HTMXRequest, valuation_id: RowId, page: PageNumber = 1) -> Template | Redirect:
         # The session cookie is SameSite=Strict, so another site cannot make a signed-in browser post this.
         user = signed_in_user(request)
         return await _decided(request, page, valuations.approve(valuation_id, user.username if user else ""))
 
-    @post("/valuations/{valuation_id:int}/reject", name="pages:valuation-reject", opt=roles(COLLATERAL_WRITERS),
-          status_code=200)
+    @post(
+        "/valuations/{valuation_id:int}/reject",
+        name="pages:valuation-reject",
+        opt=roles(COLLATERAL_WRITERS),
+        status_code=200,
+    )
     async def reject(
         self,
         request: HTMXRequest,

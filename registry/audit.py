@@ -139,8 +139,9 @@ async def verify(batch: int = 5000) -> ChainReport:
             prev_hash, expected_seq, checked = row["hash"], seq + 1, checked + 1
 
 
-async def list_events(paging: Paging, *, entity: str | None = None, entity_ref: str | None = None,
-                      actor: str | None = None) -> Page[AuditEventRead]:
+async def list_events(
+    paging: Paging, *, entity: str | None = None, entity_ref: str | None = None, actor: str | None = None
+) -> Page[AuditEventRead]:
     """Newest first, filtered by entity, ref or actor."""
     where = []
     if entity:

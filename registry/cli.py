@@ -106,8 +106,11 @@ def audit_verify() -> None:
     if report.ok:
         click.echo(f"audit chain intact: {report.events} events")
         return
-    click.echo(f"audit chain broken at event {report.first_broken_seq}: {report.reason} "
-               f"({report.events} events verified before it)", err=True)
+    click.echo(
+        f"audit chain broken at event {report.first_broken_seq}: {report.reason} "
+        f"({report.events} events verified before it)",
+        err=True,
+    )
     sys.exit(1)
 
 

@@ -22,8 +22,10 @@ def rescan(actor: str) -> None:
     async def run() -> str:
         await migrate_database()
         report = await rescan_registry(actor)
-        return (f"{report.parcels} parcels scanned in {report.seconds:.2f} s ({report.measured} measured first): "
-                f"{report.overlaps} possible double pledges over {float(report.min_share):.2%} of either area, "
-                f"{report.added} new, {report.removed} cleared")
+        return (
+            f"{report.parcels} parcels scanned in {report.seconds:.2f} s ({report.measured} measured first): "
+            f"{report.overlaps} possible double pledges over {float(report.min_share):.2%} of either area, "
+            f"{report.added} new, {report.removed} cleared"
+        )
 
     click.echo(asyncio.run(run()))

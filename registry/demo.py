@@ -42,13 +42,17 @@ async def _refusal(book: DemoBook) -> str | None:
     """Why the demo must not be loaded now, or None."""
     marker = book.parties[0]
     if await Party.exists().where((Party.ref == marker.ref) & (Party.name == marker.name)):
-        return (f"Demo book already loaded (party {marker.ref} {marker.name} exists); nothing changed. "
-                f"Demo users: {_credentials()}.")
+        return (
+            f"Demo book already loaded (party {marker.ref} {marker.name} exists); nothing changed. "
+            f"Demo users: {_credentials()}."
+        )
     held = await Party.count(), await Loan.count(), await Asset.count()
     if any(held):
         # Demo parties and loans mixed into a real book would be indistinguishable from it.
-        return (f"Demo book not loaded: the database already holds {held[0]} parties, {held[1]} loans and "
-                f"{held[2]} assets; the demo loads only into an empty book.")
+        return (
+            f"Demo book not loaded: the database already holds {held[0]} parties, {held[1]} loans and "
+            f"{held[2]} assets; the demo loads only into an empty book."
+        )
     return None
 
 
@@ -113,22 +117,38 @@ async def _load_lien(lien: LienPlan) -> None:
 
 async def _load_book(book: DemoBook) -> None:
     for party in book.parties:
-        body = _body(PartyCreate, ref=party.ref, name=party.name, kind=party.kind, id_number=party.id_number,
-                     status=party.status)
+        body = _body(
+            PartyCreate, ref=party.ref, name=party.name, kind=party.kind, id_number=party.id_number, status=party.status
+        )
         await parties.create_party(body, CREDIT_DESK, Role.CREDIT_OFFICER)
     for loan in book.loans:
         await loans.create_loan(
-            _body(LoanCreate, ref=loan.ref, borrower_ref=loan.borrower_ref, currency=loan.currency,
-                  status=loan.status, classification=loan.classification, interest_rate=loan.interest_rate,
-                  maturity=loan.maturity),
+            _body(
+                LoanCreate,
+                ref=loan.ref,
+                borrower_ref=loan.borrower_ref,
+                currency=loan.currency,
+                status=loan.status,
+                classification=loan.classification,
+                interest_rate=loan.interest_rate,
+                maturity=loan.maturity,
+            ),
             CREDIT_DESK,
         )
         await _load_ledger(loan)
     for asset in book.assets:
         await assets.create_asset(
-            _body(AssetCreate, ref=asset.ref, kind=asset.kind, owner_ref=asset.owner_ref,
-                  description=asset.description, address=asset.address, identifiers=asset.identifiers,
-                  geometry=asset.geometry, status=asset.status),
+            _body(
+                AssetCreate,
+                ref=asset.ref,
+                kind=asset.kind,
+                owner_ref=asset.owner_ref,
+                description=asset.description,
+                address=asset.address,
+                identifiers=asset.identifiers,
+                geometry=asset.geometry,
+                status=asset.status,
+            ),
             COLLATERAL_DESK,
         )
     for lien in book.liens:
@@ -145,8 +165,11 @@ def _summary(book: DemoBook, kept: list[str], events: int, seconds: float) -> st
     postings = sum(len(ln.postings) for ln in book.loans)
     reversals = sum(1 for ln in book.loans for p in ln.postings if p.reversal_memo is not None)
     own = sum(1 for lien in book.liens if lien.holder == "own")
-    kept_note = (f" Users {', '.join(kept)} already existed and were left unchanged (their demo password may not "
-                 f"apply).") if kept else ""
+    kept_note = (
+        (f" Users {', '.join(kept)} already existed and were left unchanged (their demo password may not apply).")
+        if kept
+        else ""
+    )
     return (
         f"Demo book loaded in {seconds:.1f} s: {len(book.parties)} parties "
         f"({_tally(Counter(p.kind for p in book.parties))}; {_tally(Counter(p.status for p in book.parties))}), "

@@ -25,10 +25,15 @@ from registry.demo_plans import (
 # Registrations at the PBOC movables registry run for a chosen term and lapse unless renewed.
 _TERM_REGISTERED = frozenset({"equipment", "inventory", "receivable"})
 _OTHER_CREDITORS = [
-    "China Construction Bank Shanghai Branch", "Industrial and Commercial Bank of China Hangzhou Branch",
-    "Bank of Communications Shanghai Pudong Sub-branch", "Shanghai Pudong Development Bank",
-    "China Merchants Bank Hangzhou Branch", "Agricultural Bank of China Shanghai Branch", "Bank of Hangzhou",
-    "Ping An Bank Shanghai Branch", "Zhejiang Xinhu Financial Leasing Co.",
+    "China Construction Bank Shanghai Branch",
+    "Industrial and Commercial Bank of China Hangzhou Branch",
+    "Bank of Communications Shanghai Pudong Sub-branch",
+    "Shanghai Pudong Development Bank",
+    "China Merchants Bank Hangzhou Branch",
+    "Agricultural Bank of China Shanghai Branch",
+    "Bank of Hangzhou",
+    "Ping An Bank Shanghai Branch",
+    "Zhejiang Xinhu Financial Leasing Co.",
 ]
 _CRC = "PBOC Credit Reference Center, Movables Financing Registry"
 
@@ -67,21 +72,37 @@ def _expiry(rng: random.Random, asset_kind: str, lien_kind: str, perfected: date
     return None
 
 
-def _steps(rng: random.Random, fate: str, asset: AssetPlan, lien_kind: str, perfected: datetime | None
-           ) -> list[RegistrationStep]:
+def _steps(
+    rng: random.Random, fate: str, asset: AssetPlan, lien_kind: str, perfected: datetime | None
+) -> list[RegistrationStep]:
     if fate == "draft":
         return []
     steps = [RegistrationStep("submitted")]
     if fate == "rejected":
-        return [*steps, RegistrationStep("rejected", reason=rng.choice([
-            "certificate number on the application does not match the register",
-            "owner's consent to the mortgage not notarised", "asset already sealed up by court order"]))]
+        return [
+            *steps,
+            RegistrationStep(
+                "rejected",
+                reason=rng.choice(
+                    [
+                        "certificate number on the application does not match the register",
+                        "owner's consent to the mortgage not notarised",
+                        "asset already sealed up by court order",
+                    ]
+                ),
+            ),
+        ]
     if fate == "submitted":
         return steps
     assert perfected is not None
-    steps.append(RegistrationStep("registered", registration_number=registration_number(rng, asset, perfected.year),
-                                  perfected_at=perfected,
-                                  expires_on=_expiry(rng, asset.kind, lien_kind, perfected, fate)))
+    steps.append(
+        RegistrationStep(
+            "registered",
+            registration_number=registration_number(rng, asset, perfected.year),
+            perfected_at=perfected,
+            expires_on=_expiry(rng, asset.kind, lien_kind, perfected, fate),
+        )
+    )
     if fate == "released":
         steps.append(RegistrationStep("released", reason="secured debt repaid in full"))
     elif fate == "expired":
@@ -154,8 +175,17 @@ class _CollateralDesk:
         self.assets.append(asset)
         return asset
 
-    def _add(self, asset: AssetPlan, kind: str, currency: str, holder: str, loan_refs: list[str], cap: int | None,
-             external_claim: int | None, steps: list[RegistrationStep]) -> LienPlan:
+    def _add(
+        self,
+        asset: AssetPlan,
+        kind: str,
+        currency: str,
+        holder: str,
+        loan_refs: list[str],
+        cap: int | None,
+        external_claim: int | None,
+        steps: list[RegistrationStep],
+    ) -> LienPlan:
         lien = LienPlan(
             ref=f"LIEN-{len(self.liens) + 1:05d}",
             asset_ref=asset.ref,
@@ -171,8 +201,15 @@ class _CollateralDesk:
         self.liens.append(lien)
         return lien
 
-    def own_lien(self, asset: AssetPlan, loans: list[LoanPlan], *, umbrella: bool = False,
-                 added_later: bool = False, junior_to: LienPlan | None = None) -> LienPlan:
+    def own_lien(
+        self,
+        asset: AssetPlan,
+        loans: list[LoanPlan],
+        *,
+        umbrella: bool = False,
+        added_later: bool = False,
+        junior_to: LienPlan | None = None,
+    ) -> LienPlan:
         rng = self.rng
         fate = _own_fate(rng, loans, asset.kind, added_later)
         kind = "max_amount_mortgage" if umbrella else _lien_kind(rng, asset.kind)
@@ -182,12 +219,17 @@ class _CollateralDesk:
             cap = round_to(int(sum(ln.principal for ln in loans) * rng.uniform(1.1, 1.5)), 10_000_00)
         if fate not in ("draft", "submitted") and rng.random() < 0.04:
             # The first filing was refused and filed again; the register keeps both.
-            self._add(asset, kind, loans[0].currency, "own", refs, cap, None,
-                      _steps(rng, "rejected", asset, kind, None))
+            self._add(
+                asset, kind, loans[0].currency, "own", refs, cap, None, _steps(rng, "rejected", asset, kind, None)
+            )
         perfected = None
         if fate in ("registered", "released", "expired"):
-            if (junior_to is not None and junior_to.status == fate == "registered" and junior_to.perfected_at
-                    and rng.random() < 0.3):
+            if (
+                junior_to is not None
+                and junior_to.status == fate == "registered"
+                and junior_to.perfected_at
+                and rng.random() < 0.3
+            ):
                 perfected = junior_to.perfected_at  # both filed in one batch: the register gives one time
             elif added_later:
                 perfected = _stamp(rng, ANCHOR - timedelta(days=rng.randint(5, 120)))
@@ -196,8 +238,9 @@ class _CollateralDesk:
                 if junior_to is not None and junior_to.perfected_at is not None:
                     day = max(day, junior_to.perfected_at.date() + timedelta(days=rng.randint(20, 200)))
                 perfected = _stamp(rng, day)
-        return self._add(asset, kind, loans[0].currency, "own", refs, cap, None,
-                         _steps(rng, fate, asset, kind, perfected))
+        return self._add(
+            asset, kind, loans[0].currency, "own", refs, cap, None, _steps(rng, fate, asset, kind, perfected)
+        )
 
     def other_creditor_lien(self, asset: AssetPlan, ours: LienPlan) -> None:
         rng = self.rng
@@ -210,14 +253,16 @@ class _CollateralDesk:
             if ours.status == fate == "registered" and ours.perfected_at and rng.random() < 0.28:
                 perfected = ours.perfected_at  # pari passu with ours: equal times share a rank
             else:
-                base = (ours.perfected_at.date() if ours.perfected_at
-                        else ANCHOR - timedelta(days=rng.randint(200, 1000)))
+                base = (
+                    ours.perfected_at.date() if ours.perfected_at else ANCHOR - timedelta(days=rng.randint(200, 1000))
+                )
                 perfected = _stamp(rng, base + timedelta(days=rng.randint(-500, 400)))
         secured = sum(self.loan[r].principal for r in ours.loan_refs)
         claim = round_to(int(secured * rng.uniform(0.2, 1.2)), 10_000_00)
         kind = _lien_kind(rng, asset.kind)
-        self._add(asset, kind, "CNY", rng.choice(_OTHER_CREDITORS), [], None, claim,
-                  _steps(rng, fate, asset, kind, perfected))
+        self._add(
+            asset, kind, "CNY", rng.choice(_OTHER_CREDITORS), [], None, claim, _steps(rng, fate, asset, kind, perfected)
+        )
 
 
 def plan_collateral(
@@ -229,10 +274,13 @@ def plan_collateral(
         by_borrower[loan.borrower_ref].append(loan)
     for borrower in parties[:N_BORROWERS]:
         secured = [
-            ln for ln in by_borrower[borrower.ref]
+            ln
+            for ln in by_borrower[borrower.ref]
             # Unsecured credit: small consumer lines and the odd blue-chip working-capital loan.
-            if not (ln.status in ("performing", "settled", "overdue")
-                    and rng.random() < (0.3 if borrower.kind == "individual" else 0.03))
+            if not (
+                ln.status in ("performing", "settled", "overdue")
+                and rng.random() < (0.3 if borrower.kind == "individual" else 0.03)
+            )
         ]
         taken: list[tuple[AssetPlan, LienPlan]] = []
         remaining = secured

@@ -74,8 +74,9 @@ def _plan_parties(rng: random.Random) -> list[PartyPlan]:
         city = "Shanghai" if rng.random() < 0.6 else "Hangzhou"
         while True:
             if kind == "company":
-                name = (rng.choice(CO_CITY[city]) + rng.choice(CO_TRADE) + rng.choice(CO_TRADE_LINE)
-                        + rng.choice(CO_FORM))
+                name = (
+                    rng.choice(CO_CITY[city]) + rng.choice(CO_TRADE) + rng.choice(CO_TRADE_LINE) + rng.choice(CO_FORM)
+                )
             else:
                 name = rng.choice(SURNAMES) + rng.choice(GIVEN_NAMES)
             if name not in names:
@@ -83,16 +84,18 @@ def _plan_parties(rng: random.Random) -> list[PartyPlan]:
                 break
         region = rng.choice(ID_REGIONS[city])
         id_number = credit_code(rng, region) if kind == "company" else resident_id(rng, region)
-        parties.append(PartyPlan(
-            ref=f"CUST-{i:04d}",
-            name=name,
-            kind=kind,
-            # Older customer files predate identity capture; the registry must cope with gaps.
-            id_number=None if rng.random() < 0.12 else id_number,
-            status="normal",
-            city=city,
-            standing=rng.choices(["good", "watch", "bad"], weights=[58, 17, 25])[0],
-        ))
+        parties.append(
+            PartyPlan(
+                ref=f"CUST-{i:04d}",
+                name=name,
+                kind=kind,
+                # Older customer files predate identity capture; the registry must cope with gaps.
+                id_number=None if rng.random() < 0.12 else id_number,
+                status="normal",
+                city=city,
+                standing=rng.choices(["good", "watch", "bad"], weights=[58, 17, 25])[0],
+            )
+        )
     # Insolvency and the court's list of judgment defaulters hit the weakest borrowers.
     bad = [p for p in parties[:N_BORROWERS] if p.standing == "bad"]
     for p in [q for q in bad if q.kind == "company"][:4]:
@@ -117,8 +120,12 @@ _CLASS_BY_STATUS = {
     "written_off": (["loss"], [1]),
 }
 _AGE_DAYS = {  # how long ago each kind of loan was disbursed
-    "performing": (45, 1500), "overdue": (300, 1500), "non_performing": (500, 2100),
-    "restructured": (420, 1800), "settled": (400, 2200), "written_off": (900, 2400),
+    "performing": (45, 1500),
+    "overdue": (300, 1500),
+    "non_performing": (500, 2100),
+    "restructured": (420, 1800),
+    "settled": (400, 2200),
+    "written_off": (900, 2400),
 }
 _RATES_BP = [345, 385, 395, 420, 435, 475, 520, 560, 610]
 
@@ -138,37 +145,75 @@ def _plan_ledger(rng: random.Random, loan: LoanPlan, rate_bp: int) -> None:
         i1 = _accrued(p, rate_bp, 180)
         repaid = round_to(p * rng.randint(5, 30) // 100, 100_00)
         out.append(PostingPlan("accrual", d1, interest=i1, memo="interest H1"))
-        out.append(PostingPlan("repayment", d1 + timedelta(days=3), principal=repaid, interest=i1,
-                               memo="scheduled instalment"))
+        out.append(
+            PostingPlan("repayment", d1 + timedelta(days=3), principal=repaid, interest=i1, memo="scheduled instalment")
+        )
         p -= repaid
     if status == "performing":
-        out.append(PostingPlan("accrual", ANCHOR - timedelta(days=1), interest=_accrued(p, rate_bp, 30),
-                               memo="interest October"))
+        out.append(
+            PostingPlan(
+                "accrual", ANCHOR - timedelta(days=1), interest=_accrued(p, rate_bp, 30), memo="interest October"
+            )
+        )
     elif status == "overdue":
         interest = _accrued(p, rate_bp, rng.randint(60, 150))
         out.append(PostingPlan("accrual", ANCHOR - timedelta(days=30), interest=interest, memo="interest in arrears"))
-        out.append(PostingPlan("accrual", ANCHOR - timedelta(days=1), penalty=interest // 2,
-                               memo="default interest at 150% of the contract rate"))
+        out.append(
+            PostingPlan(
+                "accrual",
+                ANCHOR - timedelta(days=1),
+                penalty=interest // 2,
+                memo="default interest at 150% of the contract rate",
+            )
+        )
     elif status == "non_performing":
         interest = _accrued(p, rate_bp, rng.randint(270, 720))
         out.append(PostingPlan("accrual", ANCHOR - timedelta(days=60), interest=interest, memo="interest in arrears"))
-        out.append(PostingPlan("accrual", ANCHOR - timedelta(days=30), penalty=interest // 2,
-                               memo="default interest at 150% of the contract rate"))
+        out.append(
+            PostingPlan(
+                "accrual",
+                ANCHOR - timedelta(days=30),
+                penalty=interest // 2,
+                memo="default interest at 150% of the contract rate",
+            )
+        )
         fees = round_to(p // rng.randint(80, 300), 100)
-        out.append(PostingPlan("accrual", ANCHOR - timedelta(days=20), fees=fees,
-                               memo="court filing and preservation fees advanced"))
+        out.append(
+            PostingPlan(
+                "accrual", ANCHOR - timedelta(days=20), fees=fees, memo="court filing and preservation fees advanced"
+            )
+        )
         if rng.random() < 0.3:
-            out.append(PostingPlan("repayment", ANCHOR - timedelta(days=10), interest=interest // 5,
-                                   memo="partial recovery from borrower's frozen account"))
+            out.append(
+                PostingPlan(
+                    "repayment",
+                    ANCHOR - timedelta(days=10),
+                    interest=interest // 5,
+                    memo="partial recovery from borrower's frozen account",
+                )
+            )
     elif status == "restructured":
         d1 = before_anchor(d0 + timedelta(days=rng.randint(300, age - 60)))
         interest = _accrued(p, rate_bp, rng.randint(120, 300))
         out.append(PostingPlan("accrual", d1 - timedelta(days=2), interest=interest, memo="interest in arrears"))
         out.append(PostingPlan("accrual", d1 - timedelta(days=1), penalty=interest // 2, memo="default interest"))
-        out.append(PostingPlan("capitalisation", d1, interest=interest, penalty=interest // 2,
-                               memo="arrears capitalised under restructuring agreement"))
-        out.append(PostingPlan("accrual", ANCHOR - timedelta(days=1),
-                               interest=_accrued(p + interest + interest // 2, rate_bp, 30), memo="interest October"))
+        out.append(
+            PostingPlan(
+                "capitalisation",
+                d1,
+                interest=interest,
+                penalty=interest // 2,
+                memo="arrears capitalised under restructuring agreement",
+            )
+        )
+        out.append(
+            PostingPlan(
+                "accrual",
+                ANCHOR - timedelta(days=1),
+                interest=_accrued(p + interest + interest // 2, rate_bp, 30),
+                memo="interest October",
+            )
+        )
     elif status == "settled":
         paid_on = before_anchor(d0 + timedelta(days=rng.randint(200, age - 20)))
         interest = _accrued(p, rate_bp, (paid_on - d0).days)
@@ -178,11 +223,27 @@ def _plan_ledger(rng: random.Random, loan: LoanPlan, rate_bp: int) -> None:
         interest = _accrued(p, rate_bp, rng.randint(360, 900))
         fees = round_to(p // rng.randint(60, 200), 100)
         written_on = ANCHOR - timedelta(days=rng.randint(30, 300))
-        out.append(PostingPlan("accrual", written_on - timedelta(days=40), interest=interest, penalty=interest // 2,
-                               memo="interest and default interest in arrears"))
+        out.append(
+            PostingPlan(
+                "accrual",
+                written_on - timedelta(days=40),
+                interest=interest,
+                penalty=interest // 2,
+                memo="interest and default interest in arrears",
+            )
+        )
         out.append(PostingPlan("accrual", written_on - timedelta(days=20), fees=fees, memo="enforcement costs"))
-        out.append(PostingPlan("write_off", written_on, principal=p, interest=interest, penalty=interest // 2,
-                               fees=fees, memo="written off with board approval; recovery continues"))
+        out.append(
+            PostingPlan(
+                "write_off",
+                written_on,
+                principal=p,
+                interest=interest,
+                penalty=interest // 2,
+                fees=fees,
+                memo="written off with board approval; recovery continues",
+            )
+        )
 
 
 def _add_reversal(rng: random.Random, loan: LoanPlan, kind: str) -> None:
@@ -190,13 +251,27 @@ def _add_reversal(rng: random.Random, loan: LoanPlan, kind: str) -> None:
     last_day = max(p.value_date for p in loan.postings)
     if kind == "fee":
         amount = round_to(loan.principal // rng.randint(400, 900), 100)
-        loan.postings.append(PostingPlan("accrual", last_day, fees=amount, memo="appraisal fee (duplicate entry)",
-                                         reversal_memo="duplicate of the appraisal fee posted the same day"))
+        loan.postings.append(
+            PostingPlan(
+                "accrual",
+                last_day,
+                fees=amount,
+                memo="appraisal fee (duplicate entry)",
+                reversal_memo="duplicate of the appraisal fee posted the same day",
+            )
+        )
     else:
         # Repays part of the principal so the mistaken posting is legal when made.
         amount = round_to(loan.principal // rng.randint(20, 60), 100)
-        loan.postings.append(PostingPlan("repayment", last_day, principal=amount, memo="repayment",
-                                         reversal_memo="payment belonged to another customer's account"))
+        loan.postings.append(
+            PostingPlan(
+                "repayment",
+                last_day,
+                principal=amount,
+                memo="repayment",
+                reversal_memo="payment belonged to another customer's account",
+            )
+        )
 
 
 def _plan_loans(rng: random.Random, parties: list[PartyPlan]) -> list[LoanPlan]:

@@ -7,16 +7,45 @@ import random
 from typing import Any
 
 DISTRICTS = {
-    "Shanghai": [("Pudong New Area", "浦东新区"), ("Minhang District", "闵行区"), ("Jiading District", "嘉定区"),
-                 ("Songjiang District", "松江区"), ("Xuhui District", "徐汇区"), ("Baoshan District", "宝山区")],
-    "Hangzhou": [("Xihu District", "西湖区"), ("Binjiang District", "滨江区"), ("Xiaoshan District", "萧山区"),
-                 ("Yuhang District", "余杭区"), ("Shangcheng District", "上城区")],
+    "Shanghai": [
+        ("Pudong New Area", "浦东新区"),
+        ("Minhang District", "闵行区"),
+        ("Jiading District", "嘉定区"),
+        ("Songjiang District", "松江区"),
+        ("Xuhui District", "徐汇区"),
+        ("Baoshan District", "宝山区"),
+    ],
+    "Hangzhou": [
+        ("Xihu District", "西湖区"),
+        ("Binjiang District", "滨江区"),
+        ("Xiaoshan District", "萧山区"),
+        ("Yuhang District", "余杭区"),
+        ("Shangcheng District", "上城区"),
+    ],
 }
 _ROADS = {
-    "Shanghai": ["Zhangjiang Road", "Jinke Road", "Caoxi North Road", "Hongqiao Road", "Yindu Road",
-                 "Huaxia West Road", "Jiangchang Road", "Xinsong Road", "Century Avenue", "Hutai Road"],
-    "Hangzhou": ["Wensan Road", "Jianghong Road", "Binsheng Road", "Moganshan Road", "Tianmushan Road",
-                 "Shixin Road", "Wenyi West Road", "Qiutao Road"],
+    "Shanghai": [
+        "Zhangjiang Road",
+        "Jinke Road",
+        "Caoxi North Road",
+        "Hongqiao Road",
+        "Yindu Road",
+        "Huaxia West Road",
+        "Jiangchang Road",
+        "Xinsong Road",
+        "Century Avenue",
+        "Hutai Road",
+    ],
+    "Hangzhou": [
+        "Wensan Road",
+        "Jianghong Road",
+        "Binsheng Road",
+        "Moganshan Road",
+        "Tianmushan Road",
+        "Shixin Road",
+        "Wenyi West Road",
+        "Qiutao Road",
+    ],
 }
 CENTRES = {"Shanghai": (121.4737, 31.2304), "Hangzhou": (120.1551, 30.2741)}
 PROVINCE = {"Shanghai": "沪", "Hangzhou": "浙"}

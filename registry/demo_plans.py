@@ -125,6 +125,7 @@ class DemoBook:
 
 # --- helpers the planners share -------------------------------------------------------------------
 
+
 def round_to(units: int, step: int) -> int:
     return max(step, units // step * step)
 

@@ -167,8 +167,9 @@ def _overlaps_of_pairs(
     return found
 
 
-def find_overlaps(ids: Sequence[int] | np.ndarray, geoms: Sequence[BaseGeometry] | np.ndarray,
-                  min_share: float = DEFAULT_MIN_SHARE) -> list[Overlap]:
+def find_overlaps(
+    ids: Sequence[int] | np.ndarray, geoms: Sequence[BaseGeometry] | np.ndarray, min_share: float = DEFAULT_MIN_SHARE
+) -> list[Overlap]:
     """Every pair of parcels overlapping by more than min_share of either one's area, each pair once.
 
     One STRtree over all parcels and one bulk query of the tree with every parcel: the tree returns
@@ -186,8 +187,12 @@ def find_overlaps(ids: Sequence[int] | np.ndarray, geoms: Sequence[BaseGeometry]
     return _overlaps_of_pairs(id_array, geom_array, left[once], right[once], min_share)
 
 
-def overlaps_with(subject_id: int, subject: BaseGeometry, others: Iterable[tuple[int, BaseGeometry]],
-                  min_share: float = DEFAULT_MIN_SHARE) -> list[Overlap]:
+def overlaps_with(
+    subject_id: int,
+    subject: BaseGeometry,
+    others: Iterable[tuple[int, BaseGeometry]],
+    min_share: float = DEFAULT_MIN_SHARE,
+) -> list[Overlap]:
     """The overlaps of one parcel (just added or changed) with the given others."""
     pairs = [(i, g) for i, g in others if i != subject_id]
     if not pairs:
@@ -232,14 +237,16 @@ def radius_box(lon: float, lat: float, radius_m: float) -> tuple[float, float, f
     return (lon - dlon, min_lat, lon + dlon, max_lat)
 
 
-def distances_m(lon: float, lat: float, lons: Sequence[float] | np.ndarray,
-                lats: Sequence[float] | np.ndarray) -> np.ndarray:
+def distances_m(
+    lon: float, lat: float, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
+) -> np.ndarray:
     """Geodesic distances in metres from one point to many, in one call."""
     lon_array = np.asarray(lons, dtype=float)
     if lon_array.size == 0:
         return np.zeros(0)
-    _, _, dist = GEOD.inv(np.full(lon_array.size, lon), np.full(lon_array.size, lat), lon_array,
-                          np.asarray(lats, dtype=float))
+    _, _, dist = GEOD.inv(
+        np.full(lon_array.size, lon), np.full(lon_array.size, lat), lon_array, np.asarray(lats, dtype=float)
+    )
     return np.asarray(dist, dtype=float)
 
 

@@ -60,16 +60,16 @@ def _unique_violation(exc: Exception) -> ProblemDetailsException:
 def _data_error(exc: DataError) -> ProblemDetailsException:
     # SQLSTATE class 22: a value the database cannot hold (a NUL in text, a number out of range) that
     # slipped past the edge checks, e.g. in a query string. It is the client's input, so 422, not 500.
-    return ProblemDetailsException(status_code=422, title="Invalid input",
-                                   detail=f"a value is not acceptable: {exc}")
+    return ProblemDetailsException(status_code=422, title="Invalid input", detail=f"a value is not acceptable: {exc}")
 
 
 def _integrity(exc: sqlite3.IntegrityError) -> ProblemDetailsException:
     if "UNIQUE" in str(exc):
         return _unique_violation(exc)
     log.error("integrity error: %s", exc)
-    return ProblemDetailsException(status_code=500, title="Internal error",
-                                   detail="the server failed; nothing was written")
+    return ProblemDetailsException(
+        status_code=500, title="Internal error", detail="the server failed; nothing was written"
+    )
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -95,9 +95,9 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 ValidationException: _validation,
                 HTTPException: _http,
                 MoneyError: _money,
-            UniqueViolationError: _unique_violation,
-            DataError: _data_error,
-            sqlite3.IntegrityError: _integrity,
+                UniqueViolationError: _unique_violation,
+                DataError: _data_error,
+                sqlite3.IntegrityError: _integrity,
             },
         )
     )

@@ -61,20 +61,29 @@ def _comparable(row: dict[str, Any], distance: float) -> Comparable:
     currency = row["currency"]
     forced = row["forced_sale_value"]
     return Comparable(
-        asset_ref=row["asset_ref"], kind=row["kind"], status=row["asset_status"], address=row["address"],
+        asset_ref=row["asset_ref"],
+        kind=row["kind"],
+        status=row["asset_status"],
+        address=row["address"],
         distance_m=round(distance, 1),
         area_m2=None if row["area_m2"] is None else round(row["area_m2"], 2),
-        valuation_id=row["id"], valued_on=row["valued_on"], method=row["method"], appraiser=row["appraiser"],
-        currency=currency, market_value=format_amount(row["market_value"], currency),
+        valuation_id=row["id"],
+        valued_on=row["valued_on"],
+        method=row["method"],
+        appraiser=row["appraiser"],
+        currency=currency,
+        market_value=format_amount(row["market_value"], currency),
         forced_sale_value=None if forced is None else format_amount(forced, currency),
         value_per_m2=_per_m2(row["market_value"], currency, row["area_m2"]),
     )
 
 
 async def comparables(asset_ref: str, *, radius_m: float, days: int, as_of: date, paging: Paging) -> Comparables:
-    subject = await Asset.select(Asset.id, Asset.ref, Asset.kind, Asset.centroid_lon, Asset.centroid_lat).where(
-        Asset.ref == asset_ref
-    ).first()
+    subject = (
+        await Asset.select(Asset.id, Asset.ref, Asset.kind, Asset.centroid_lon, Asset.centroid_lat)
+        .where(Asset.ref == asset_ref)
+        .first()
+    )
     if subject is None:
         raise NotFoundError("asset", asset_ref)
     lon, lat = subject["centroid_lon"], subject["centroid_lat"]
@@ -83,21 +92,37 @@ async def comparables(asset_ref: str, *, radius_m: float, days: int, as_of: date
     valued_from = as_of - timedelta(days=days)
     min_lon, min_lat, max_lon, max_lat = parcels.radius_box(lon, lat, radius_m)
     va: Any = Valuation.asset
-    rows = await Valuation.select(
-        Valuation.id, Valuation.valued_on, Valuation.market_value, Valuation.forced_sale_value, Valuation.currency,
-        Valuation.method, Valuation.appraiser,
-        va.id.as_alias("asset_id"), va.ref.as_alias("asset_ref"), va.kind.as_alias("kind"),
-        va.status.as_alias("asset_status"), va.address.as_alias("address"),
-        va.parcel_area_m2.as_alias("area_m2"), va.centroid_lon.as_alias("lon"), va.centroid_lat.as_alias("lat"),
-    ).where(
-        Valuation.status == "approved",
-        Valuation.valued_on >= valued_from,
-        Valuation.valued_on <= as_of,
-        va.kind == subject["kind"],
-        va.id != subject["id"],
-        va.centroid_lon >= min_lon, va.centroid_lon <= max_lon,
-        va.centroid_lat >= min_lat, va.centroid_lat <= max_lat,
-    ).order_by(Valuation.valued_on, Valuation.id, ascending=False)
+    rows = (
+        await Valuation.select(
+            Valuation.id,
+            Valuation.valued_on,
+            Valuation.market_value,
+            Valuation.forced_sale_value,
+            Valuation.currency,
+            Valuation.method,
+            Valuation.appraiser,
+            va.id.as_alias("asset_id"),
+            va.ref.as_alias("asset_ref"),
+            va.kind.as_alias("kind"),
+            va.status.as_alias("asset_status"),
+            va.address.as_alias("address"),
+            va.parcel_area_m2.as_alias("area_m2"),
+            va.centroid_lon.as_alias("lon"),
+            va.centroid_lat.as_alias("lat"),
+        )
+        .where(
+            Valuation.status == "approved",
+            Valuation.valued_on >= valued_from,
+            Valuation.valued_on <= as_of,
+            va.kind == subject["kind"],
+            va.id != subject["id"],
+            va.centroid_lon >= min_lon,
+            va.centroid_lon <= max_lon,
+            va.centroid_lat >= min_lat,
+            va.centroid_lat <= max_lat,
+        )
+        .order_by(Valuation.valued_on, Valuation.id, ascending=False)
+    )
     latest: dict[int, dict[str, Any]] = {}
     for row in rows:  # newest first, so the first seen per asset is its latest
         latest.setdefault(row["asset_id"], row)
@@ -110,6 +135,12 @@ async def comparables(asset_ref: str, *, radius_m: float, days: int, as_of: date
     items = [_comparable(r, d) for d, r in near]
     page = Page(items[paging.offset : paging.offset + paging.page_size], len(items), paging.page, paging.page_size)
     return Comparables(
-        subject_ref=subject["ref"], kind=subject["kind"], centroid_lon=lon, centroid_lat=lat, radius_m=radius_m,
-        valued_from=valued_from, valued_to=as_of, comparables=page,
+        subject_ref=subject["ref"],
+        kind=subject["kind"],
+        centroid_lon=lon,
+        centroid_lat=lat,
+        radius_m=radius_m,
+        valued_from=valued_from,
+        valued_to=as_of,
+        comparables=page,
     )

@@ -20,22 +20,37 @@ from valuation.tables import Policy
 
 # haircut, revaluation days, max LTV: land and buildings hold value; stock and receivables less so.
 POLICIES = {
-    "real_estate": ("0.30", 365, "0.70"), "land_use_right": ("0.35", 365, "0.65"), "vehicle": ("0.50", 180, "0.50"),
-    "equipment": ("0.50", 365, "0.50"), "inventory": ("0.60", 90, "0.40"), "receivable": ("0.40", 90, "0.60"),
-    "deposit": ("0.05", 365, "0.95"), "equity": ("0.50", 90, "0.50"), "ip_right": ("0.70", 365, "0.30"),
+    "real_estate": ("0.30", 365, "0.70"),
+    "land_use_right": ("0.35", 365, "0.65"),
+    "vehicle": ("0.50", 180, "0.50"),
+    "equipment": ("0.50", 365, "0.50"),
+    "inventory": ("0.60", 90, "0.40"),
+    "receivable": ("0.40", 90, "0.60"),
+    "deposit": ("0.05", 365, "0.95"),
+    "equity": ("0.50", 90, "0.50"),
+    "ip_right": ("0.70", 365, "0.30"),
 }
-METHODS = {"real_estate": "market_comparison", "land_use_right": "market_comparison", "receivable": "income",
-           "equity": "income", "ip_right": "income"}
+METHODS = {
+    "real_estate": "market_comparison",
+    "land_use_right": "market_comparison",
+    "receivable": "income",
+    "equity": "income",
+    "ip_right": "income",
+}
 
 
 async def _secured_exposure() -> dict[int, tuple[str, int]]:
     """Per asset: the currency of its own liens and the balance of the loans they secure."""
-    links = await LienLoan.select(LienLoan.lien.asset.as_alias("asset"), LienLoan.lien.currency.as_alias("currency"),
-                                  LienLoan.loan.as_alias("loan"))
+    links = await LienLoan.select(
+        LienLoan.lien.asset.as_alias("asset"),
+        LienLoan.lien.currency.as_alias("currency"),
+        LienLoan.loan.as_alias("loan"),
+    )
     balances: dict[int, int] = {}
     for row in await Posting.select(Posting.loan, Posting.principal, Posting.interest, Posting.penalty, Posting.fees):
-        balances[row["loan"]] = balances.get(row["loan"], 0) + row["principal"] + row["interest"] + row["penalty"] \
-            + row["fees"]
+        balances[row["loan"]] = (
+            balances.get(row["loan"], 0) + row["principal"] + row["interest"] + row["penalty"] + row["fees"]
+        )
     out: dict[int, tuple[str, int]] = {}
     for link in links:
         currency, total = out.get(link["asset"], (link["currency"], 0))
@@ -49,8 +64,9 @@ async def load_valuation_demo(seed: int = DEFAULT_SEED) -> str:
     rng = random.Random(seed + 1)  # noqa: S311 - demo data, reproducible by seed
     async with write_transaction():
         for kind, (haircut, days, max_ltv) in POLICIES.items():
-            await policies.put_policy(kind, PolicyWrite(haircut=haircut, revaluation_days=days, max_ltv=max_ltv),
-                                      Role.ADMIN.value)
+            await policies.put_policy(
+                kind, PolicyWrite(haircut=haircut, revaluation_days=days, max_ltv=max_ltv), Role.ADMIN.value
+            )
         secured = await _secured_exposure()
         assets = await Asset.select(Asset.id, Asset.ref, Asset.kind).order_by(Asset.ref)
         valued = stale = 0
@@ -63,12 +79,22 @@ async def load_valuation_demo(seed: int = DEFAULT_SEED) -> str:
             age = rng.randint(10, 420)
             valued_on: date = ANCHOR - timedelta(days=age)
             stale += age > POLICIES[asset["kind"]][1]
-            submitted = await valuations.submit(ValuationSubmit(
-                asset_ref=asset["ref"], valued_on=valued_on, market_value=format_amount(value, currency),
-                currency=currency, method=METHODS.get(asset["kind"], "desktop"),  # type: ignore[arg-type]
-                appraiser=rng.choice(["Shanghai Lianjia Appraisal", "Zhejiang Tianyuan Valuation",
-                                      "CBRE Valuation Shanghai"])), Role.ASSET_MANAGER.value)
+            submitted = await valuations.submit(
+                ValuationSubmit(
+                    asset_ref=asset["ref"],
+                    valued_on=valued_on,
+                    market_value=format_amount(value, currency),
+                    currency=currency,
+                    method=METHODS.get(asset["kind"], "desktop"),  # type: ignore[arg-type]
+                    appraiser=rng.choice(
+                        ["Shanghai Lianjia Appraisal", "Zhejiang Tianyuan Valuation", "CBRE Valuation Shanghai"]
+                    ),
+                ),
+                Role.ASSET_MANAGER.value,
+            )
             await valuations.approve(submitted.id, Role.ADMIN.value)
             valued += 1
-    return (f"Demo valuations loaded: {len(POLICIES)} policies, {valued} approved valuations "
-            f"({stale} past their revaluation period), {len(assets) - valued} assets never valued.")
+    return (
+        f"Demo valuations loaded: {len(POLICIES)} policies, {valued} approved valuations "
+        f"({stale} past their revaluation period), {len(assets) - valued} assets never valued."
+    )

@@ -16,7 +16,11 @@ def valuation_router() -> Router:
         path="/",
         guards=[role_guard],
         route_handlers=[
-            ComparablesController, ValuationController, AssetValuationController, WorklistController,
-            PolicyController, CoverageController,
+            ComparablesController,
+            ValuationController,
+            AssetValuationController,
+            WorklistController,
+            PolicyController,
+            CoverageController,
         ],
     )

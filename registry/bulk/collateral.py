@@ -160,10 +160,14 @@ class LiensFile(BookFile):
         known = pairs.join(loans.select("loan_id", "currency"), on="loan_id", how="left")
         known = await _fill_from_db(ctx, known, "loan_id", "currency", "loan")
         # min/max rather than a list of distinct currencies: list aggregation over a million liens is slow.
-        spans = known.drop_nulls("currency").group_by("lien_id").agg(
-            pl.col("currency").min().alias("loan_currency"), pl.col("currency").max().alias("other_currency"))
+        spans = (
+            known.drop_nulls("currency")
+            .group_by("lien_id")
+            .agg(pl.col("currency").min().alias("loan_currency"), pl.col("currency").max().alias("other_currency"))
+        )
         mixed = spans.filter(pl.col("loan_currency") != pl.col("other_currency")).select(
-            "lien_id", pl.concat_str("loan_currency", pl.lit(", "), "other_currency").alias("currency"))
+            "lien_id", pl.concat_str("loan_currency", pl.lit(", "), "other_currency").alias("currency")
+        )
         by_loans = spans.filter(pl.col("loan_currency") == pl.col("other_currency")).select("lien_id", "loan_currency")
         # Only liens whose loans give no currency fall back on the one they already have.
         fallback = liens.filter(~pl.col("lien_id").is_in(by_loans["lien_id"].implode()))["lien_id"]

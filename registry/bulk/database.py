@@ -137,11 +137,15 @@ class BulkDb:
             self.fresh.add(table)
             constraints = await self.fetch(
                 "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
-                "WHERE conrelid = to_regclass($1) AND contype IN ('f', 'u') ORDER BY contype DESC", table)
+                "WHERE conrelid = to_regclass($1) AND contype IN ('f', 'u') ORDER BY contype DESC",
+                table,
+            )
             indexes = await self.fetch(
                 """SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
                    WHERE x.indrelid = to_regclass($1) AND NOT x.indisprimary
-                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)""", table)
+                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)""",
+                table,
+            )
             for name, definition, _kind in constraints:
                 await self.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
                 rebuild.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')

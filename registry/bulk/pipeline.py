@@ -94,8 +94,9 @@ def _sort_errors(errors: list[pl.DataFrame], order: list[str]) -> pl.DataFrame:
     )
 
 
-async def _unresolved(ctx: ImportContext, file: BookFile, frame: pl.DataFrame,
-                      cell_errors: pl.DataFrame) -> pl.DataFrame:
+async def _unresolved(
+    ctx: ImportContext, file: BookFile, frame: pl.DataFrame, cell_errors: pl.DataFrame
+) -> pl.DataFrame:
     """Rows whose references name nothing in this import nor in the database.
 
     Every row is looked at, not only rows without other errors, so one pass lists every problem;
@@ -151,7 +152,10 @@ def _check_cells(
 
 
 async def _write(
-    ctx: ImportContext, ordered: list[BookFile], staged: dict[str, pl.DataFrame], loaded: dict[str, LoadedFile],
+    ctx: ImportContext,
+    ordered: list[BookFile],
+    staged: dict[str, pl.DataFrame],
+    loaded: dict[str, LoadedFile],
     watch: Stopwatch,
 ) -> dict[str, dict[str, Any]]:
     db = ctx.db
@@ -179,8 +183,13 @@ async def import_book(directory: Path, files: Sequence[BookFile], actor: str) ->
     loaded, errors = load_directory(directory, ordered)
     watch.lap("read files")
     if not loaded and not any(e.height for e in errors):
-        raise ImportRefused(pl.DataFrame([(str(directory), 0, "", "no book files found (parties.csv, loans.parquet, "
-                                           "...)")], schema=ERRORS_SCHEMA, orient="row"))
+        raise ImportRefused(
+            pl.DataFrame(
+                [(str(directory), 0, "", "no book files found (parties.csv, loans.parquet, ...)")],
+                schema=ERRORS_SCHEMA,
+                orient="row",
+            )
+        )
     # Content checks need no database: run them all first, so a bad book is refused fast.
     checked, cell_errors = _check_cells(ordered, loaded)
     errors.extend(cell_errors.values())

@@ -43,14 +43,16 @@ class ImportController(Controller):
                 stem, _, suffix = filename.partition(".")
                 if stem not in names or suffix not in FORMATS:
                     raise InvalidInputError.one(
-                        filename or "files", f"expected one of {', '.join(sorted(names))} as .csv or .parquet")
+                        filename or "files", f"expected one of {', '.join(sorted(names))} as .csv or .parquet"
+                    )
                 (Path(tmp) / filename).write_bytes(await upload.read())
             try:
                 result = await import_book(Path(tmp), request.app.state.book_files(), request.user.username)
             except ImportRefused as refused:
                 shown = refused.errors.head(MAX_SHOWN_ERRORS).to_dicts()
                 raise ProblemDetailsException(
-                    status_code=422, title="Import refused",
+                    status_code=422,
+                    title="Import refused",
                     detail=f"{refused.errors.height} errors; nothing was written",
                     extra={"error_count": refused.errors.height, "errors": shown},
                 ) from None

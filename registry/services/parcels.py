@@ -36,8 +36,16 @@ from registry.tables import Asset, ParcelOverlap
 _PARCEL_LOCK = 0x70617263  # "parc"
 _INSERT_BATCH = 500
 _LIVE = list(parcels.LIVE_STATUSES)
-MEASURE_COLUMNS = ("parcel_area_m2", "parcel_perimeter_m", "centroid_lon", "centroid_lat",
-                   "bbox_min_lon", "bbox_min_lat", "bbox_max_lon", "bbox_max_lat")
+MEASURE_COLUMNS = (
+    "parcel_area_m2",
+    "parcel_perimeter_m",
+    "centroid_lon",
+    "centroid_lat",
+    "bbox_min_lon",
+    "bbox_min_lat",
+    "bbox_max_lon",
+    "bbox_max_lat",
+)
 
 
 def min_share() -> float:
@@ -70,8 +78,12 @@ def measures_read(row: dict[str, Any]) -> ParcelMeasuresRead | None:
 
 
 def _boxes_meet(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> list[Any]:
-    return [Asset.bbox_min_lon <= max_lon, Asset.bbox_max_lon >= min_lon,
-            Asset.bbox_min_lat <= max_lat, Asset.bbox_max_lat >= min_lat]
+    return [
+        Asset.bbox_min_lon <= max_lon,
+        Asset.bbox_max_lon >= min_lon,
+        Asset.bbox_min_lat <= max_lat,
+        Asset.bbox_max_lat >= min_lat,
+    ]
 
 
 async def _pairs_of(asset_id: int) -> dict[tuple[int, int], datetime]:
@@ -84,8 +96,14 @@ async def _pairs_of(asset_id: int) -> dict[tuple[int, int], datetime]:
 async def _insert(found: Sequence[parcels.Overlap], detected: dict[tuple[int, int], datetime]) -> None:
     now = clock.now()
     rows = [
-        ParcelOverlap(asset_a=o.a, asset_b=o.b, overlap_area_m2=o.area_m2, share_of_a=o.share_of_a,
-                      share_of_b=o.share_of_b, detected_at=detected.get((o.a, o.b), now))
+        ParcelOverlap(
+            asset_a=o.a,
+            asset_b=o.b,
+            overlap_area_m2=o.area_m2,
+            share_of_a=o.share_of_a,
+            share_of_b=o.share_of_b,
+            detected_at=detected.get((o.a, o.b), now),
+        )
         for o in found
     ]
     for start in range(0, len(rows), _INSERT_BATCH):
@@ -127,7 +145,10 @@ async def refresh_overlaps(asset_id: int, actor: str) -> None:
     if partners_before != partners_after:
         refs = await _refs(partners_before | partners_after)
         await audit.record(
-            actor, "asset", row["ref"], "parcel_overlaps",
+            actor,
+            "asset",
+            row["ref"],
+            "parcel_overlaps",
             before={"possible_double_pledge_with": sorted(refs[i] for i in partners_before)},
             after={"possible_double_pledge_with": sorted(refs[i] for i in partners_after)},
         )
@@ -178,10 +199,19 @@ async def rescan(actor: str) -> RescanReport:
             seconds=0.0,
         )
         await audit.record(
-            actor, "parcel_overlap", "all", "rescan",
+            actor,
+            "parcel_overlap",
+            "all",
+            "rescan",
             before={"overlaps": len(detected)},
-            after={"parcels": report.parcels, "measured": measured, "overlaps": report.overlaps,
-                   "added": report.added, "removed": report.removed, "min_share": report.min_share},
+            after={
+                "parcels": report.parcels,
+                "measured": measured,
+                "overlaps": report.overlaps,
+                "added": report.added,
+                "removed": report.removed,
+                "min_share": report.min_share,
+            },
         )
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -193,16 +223,27 @@ def _overlap_select() -> Any:
     b: Any = ParcelOverlap.asset_b
     return ParcelOverlap.select(
         *ParcelOverlap.all_columns(),
-        a.ref.as_alias("a_ref"), a.kind.as_alias("a_kind"), a.status.as_alias("a_status"),
-        a.owner.ref.as_alias("a_owner_ref"), a.owner.name.as_alias("a_owner_name"),
-        b.ref.as_alias("b_ref"), b.kind.as_alias("b_kind"), b.status.as_alias("b_status"),
-        b.owner.ref.as_alias("b_owner_ref"), b.owner.name.as_alias("b_owner_name"),
+        a.ref.as_alias("a_ref"),
+        a.kind.as_alias("a_kind"),
+        a.status.as_alias("a_status"),
+        a.owner.ref.as_alias("a_owner_ref"),
+        a.owner.name.as_alias("a_owner_name"),
+        b.ref.as_alias("b_ref"),
+        b.kind.as_alias("b_kind"),
+        b.status.as_alias("b_status"),
+        b.owner.ref.as_alias("b_owner_ref"),
+        b.owner.name.as_alias("b_owner_name"),
     )
 
 
 def _side(row: dict[str, Any], side: str) -> OverlapAsset:
-    return OverlapAsset(ref=row[f"{side}_ref"], kind=row[f"{side}_kind"], status=row[f"{side}_status"],
-                        owner_ref=row[f"{side}_owner_ref"], owner_name=row[f"{side}_owner_name"])
+    return OverlapAsset(
+        ref=row[f"{side}_ref"],
+        kind=row[f"{side}_kind"],
+        status=row[f"{side}_status"],
+        owner_ref=row[f"{side}_owner_ref"],
+        owner_name=row[f"{side}_owner_name"],
+    )
 
 
 async def list_overlaps(paging: Paging, *, asset_ref: str | None = None) -> Page[OverlapRead]:
@@ -219,28 +260,39 @@ async def list_overlaps(paging: Paging, *, asset_ref: str | None = None) -> Page
         .offset(paging.offset)
     )
     items = [
-        OverlapRead(id=r["id"], asset_a=_side(r, "a"), asset_b=_side(r, "b"),
-                    overlap_area_m2=round(r["overlap_area_m2"], 2), share_of_a=ratio(r["share_of_a"]),
-                    share_of_b=ratio(r["share_of_b"]), detected_at=r["detected_at"])
+        OverlapRead(
+            id=r["id"],
+            asset_a=_side(r, "a"),
+            asset_b=_side(r, "b"),
+            overlap_area_m2=round(r["overlap_area_m2"], 2),
+            share_of_a=ratio(r["share_of_a"]),
+            share_of_b=ratio(r["share_of_b"]),
+            detected_at=r["detected_at"],
+        )
         for r in rows
     ]
     return Page(items, total, paging.page, paging.page_size)
 
 
 async def overlaps_for_asset(asset_id: int) -> list[AssetOverlapLine]:
-    rows = await _overlap_select().where(
-        (ParcelOverlap.asset_a == asset_id) | (ParcelOverlap.asset_b == asset_id)
-    )
+    rows = await _overlap_select().where((ParcelOverlap.asset_a == asset_id) | (ParcelOverlap.asset_b == asset_id))
     lines = []
     for r in rows:
         this, other = ("a", "b") if r["asset_a"] == asset_id else ("b", "a")
         o = _side(r, other)
-        lines.append(AssetOverlapLine(
-            other_ref=o.ref, other_kind=o.kind, other_status=o.status, other_owner_ref=o.owner_ref,
-            other_owner_name=o.owner_name, overlap_area_m2=round(r["overlap_area_m2"], 2),
-            share_of_this=ratio(r[f"share_of_{this}"]), share_of_other=ratio(r[f"share_of_{other}"]),
-            detected_at=r["detected_at"],
-        ))
+        lines.append(
+            AssetOverlapLine(
+                other_ref=o.ref,
+                other_kind=o.kind,
+                other_status=o.status,
+                other_owner_ref=o.owner_ref,
+                other_owner_name=o.owner_name,
+                overlap_area_m2=round(r["overlap_area_m2"], 2),
+                share_of_this=ratio(r[f"share_of_{this}"]),
+                share_of_other=ratio(r[f"share_of_{other}"]),
+                detected_at=r["detected_at"],
+            )
+        )
     lines.sort(key=lambda line: (-float(line.share_of_this), line.other_ref))
     return lines
 
@@ -253,9 +305,17 @@ async def double_pledge_asset_ids() -> set[int]:
 
 def _hit_select() -> Any:
     return Asset.select(
-        Asset.id, Asset.ref, Asset.kind, Asset.status, Asset.address, Asset.geometry, Asset.parcel_area_m2,
-        Asset.centroid_lon, Asset.centroid_lat,
-        Asset.owner.ref.as_alias("owner_ref"), Asset.owner.name.as_alias("owner_name"),
+        Asset.id,
+        Asset.ref,
+        Asset.kind,
+        Asset.status,
+        Asset.address,
+        Asset.geometry,
+        Asset.parcel_area_m2,
+        Asset.centroid_lon,
+        Asset.centroid_lat,
+        Asset.owner.ref.as_alias("owner_ref"),
+        Asset.owner.name.as_alias("owner_name"),
     )
 
 
@@ -270,10 +330,15 @@ def _filters(kind: str | None, status: str | None) -> list[Any]:
 
 def _hit(row: dict[str, Any], flagged: set[int], distance: float | None = None) -> ParcelHit:
     return ParcelHit(
-        ref=row["ref"], kind=row["kind"], status=row["status"], owner_ref=row["owner_ref"],
-        owner_name=row["owner_name"], address=row["address"],
+        ref=row["ref"],
+        kind=row["kind"],
+        status=row["status"],
+        owner_ref=row["owner_ref"],
+        owner_name=row["owner_name"],
+        address=row["address"],
         area_m2=None if row["parcel_area_m2"] is None else round(row["parcel_area_m2"], 2),
-        centroid_lon=row["centroid_lon"], centroid_lat=row["centroid_lat"],
+        centroid_lon=row["centroid_lon"],
+        centroid_lat=row["centroid_lat"],
         possible_double_pledge=row["id"] in flagged,
         distance_m=None if distance is None else round(distance, 1),
     )
@@ -315,22 +380,29 @@ async def asset_ids_in_region(region: BaseGeometry, kinds: Sequence[str] | None 
     return sorted(r["id"] for r, keep in zip(rows, inside, strict=True) if keep)
 
 
-async def assets_near(lon: float, lat: float, radius_m: float, paging: Paging, *, kind: str | None = None,
-                      status: str | None = None) -> Page[ParcelHit]:
+async def assets_near(
+    lon: float, lat: float, radius_m: float, paging: Paging, *, kind: str | None = None, status: str | None = None
+) -> Page[ParcelHit]:
     """Assets whose parcel centroid is within radius_m of the point, nearest first."""
     if not all(math.isfinite(v) for v in (lon, lat, radius_m)):
-        raise InvalidInputError.one("lon" if not math.isfinite(lon) else "lat" if not math.isfinite(lat)
-                                    else "radius_m", "must be a finite number")
+        raise InvalidInputError.one(
+            "lon" if not math.isfinite(lon) else "lat" if not math.isfinite(lat) else "radius_m",
+            "must be a finite number",
+        )
     min_lon, min_lat, max_lon, max_lat = parcels.radius_box(lon, lat, radius_m)
     rows = await _hit_select().where(
         *_filters(kind, status),
-        Asset.centroid_lon >= min_lon, Asset.centroid_lon <= max_lon,
-        Asset.centroid_lat >= min_lat, Asset.centroid_lat <= max_lat,
+        Asset.centroid_lon >= min_lon,
+        Asset.centroid_lon <= max_lon,
+        Asset.centroid_lat >= min_lat,
+        Asset.centroid_lat <= max_lat,
     )
     dist = parcels.distances_m(lon, lat, [r["centroid_lon"] for r in rows], [r["centroid_lat"] for r in rows])
     flagged = await double_pledge_asset_ids()
-    near = sorted(((float(d), r) for d, r in zip(dist, rows, strict=True) if d <= radius_m),
-                  key=lambda pair: (pair[0], pair[1]["ref"]))
+    near = sorted(
+        ((float(d), r) for d, r in zip(dist, rows, strict=True) if d <= radius_m),
+        key=lambda pair: (pair[0], pair[1]["ref"]),
+    )
     return _page([_hit(r, flagged, d) for d, r in near], paging)
 
 
@@ -357,17 +429,25 @@ async def neighbourhood(asset_id: int, limit: int = 40) -> Neighbourhood | None:
     subject = parcels.parse(row["geometry"])
     # Look around by the parcel's own size, at least ~150 m, so a small parcel still shows its street.
     pad_lat = max(row["bbox_max_lat"] - row["bbox_min_lat"], 0.00135)
-    pad_lon = max(row["bbox_max_lon"] - row["bbox_min_lon"], pad_lat / max(0.05, math.cos(math.radians(
-        row["centroid_lat"]))))
-    rows = await Asset.select(Asset.id, Asset.ref, Asset.kind, Asset.status, Asset.geometry, Asset.centroid_lon,
-                              Asset.centroid_lat).where(
-        Asset.id != asset_id, Asset.geometry.is_not_null(),
-        *_boxes_meet(row["bbox_min_lon"] - pad_lon, row["bbox_min_lat"] - pad_lat,
-                     row["bbox_max_lon"] + pad_lon, row["bbox_max_lat"] + pad_lat),
+    pad_lon = max(
+        row["bbox_max_lon"] - row["bbox_min_lon"], pad_lat / max(0.05, math.cos(math.radians(row["centroid_lat"])))
+    )
+    rows = await Asset.select(
+        Asset.id, Asset.ref, Asset.kind, Asset.status, Asset.geometry, Asset.centroid_lon, Asset.centroid_lat
+    ).where(
+        Asset.id != asset_id,
+        Asset.geometry.is_not_null(),
+        *_boxes_meet(
+            row["bbox_min_lon"] - pad_lon,
+            row["bbox_min_lat"] - pad_lat,
+            row["bbox_max_lon"] + pad_lon,
+            row["bbox_max_lat"] + pad_lat,
+        ),
     )
     partners = parcels.double_pledge_ids(await _pairs_of(asset_id)) - {asset_id}
-    dist = parcels.distances_m(row["centroid_lon"], row["centroid_lat"], [r["centroid_lon"] for r in rows],
-                               [r["centroid_lat"] for r in rows])
+    dist = parcels.distances_m(
+        row["centroid_lon"], row["centroid_lat"], [r["centroid_lon"] for r in rows], [r["centroid_lat"] for r in rows]
+    )
     ordered = sorted(zip(dist, rows, strict=True), key=lambda p: (p[1]["id"] not in partners, p[0], p[1]["ref"]))
     shown = [MapParcel(row["ref"], row["kind"], row["status"], "subject", subject)]
     overlap_areas = []

@@ -90,7 +90,8 @@ async def test_summary_shows_the_totals_and_draws_each_currency_chart(page: Page
         assert len(drawn["datasets"]) == 1
         assert drawn["datasets"][0]["data"] == [float(b["exposure"]) for b in buckets]
         table_values = await section.locator('tbody [data-field="exposure"]').evaluate_all(
-            "cells => cells.map(c => Number(c.dataset.value))")
+            "cells => cells.map(c => Number(c.dataset.value))"
+        )
         assert table_values == drawn["datasets"][0]["data"]
 
     await page.get_by_test_id("loans-link").click()
@@ -113,9 +114,11 @@ async def test_a_loan_page_explains_its_figures_lien_by_lien(page: Page) -> None
     figures = page.get_by_test_id("loan-figures")
     for field in ("exposure", "collateral_value", "uncovered"):
         await expect(figures.locator(f'[data-field="{field}"]')).to_have_text(
-            f"{amount(loan[field])} {loan['currency']}")
+            f"{amount(loan[field])} {loan['currency']}"
+        )
     await expect(page.get_by_role("heading", level=1).locator('[data-flag="breach"]')).to_have_count(
-        1 if loan["breach"] else 0)
+        1 if loan["breach"] else 0
+    )
 
     table = page.get_by_test_id("contributions")
     await expect(table.locator("tr[data-lien]")).to_have_count(len(detail["contributions"]))
@@ -155,19 +158,26 @@ async def test_stress_on_real_estate_lowers_collateral_and_lists_the_changed_loa
     await page.get_by_role("button", name="Run the scenario").click()
     results = page.get_by_test_id("stress-results")
     await expect(results).to_be_visible()
-    report = await api_post(page, "/api/coverage/stress?page_size=25",
-                            {"by_kind": [{"kind": "real_estate", "change_pct": "-30"}]})
+    report = await api_post(
+        page, "/api/coverage/stress?page_size=25", {"by_kind": [{"kind": "real_estate", "change_pct": "-30"}]}
+    )
     assert report["loans_changed"] > 0
 
     fell = 0
     for side in report["portfolio"]:
         group = page.get_by_test_id("stress-portfolio").locator(f'tbody[data-currency="{side["currency"]}"]')
-        base = Decimal(await group.locator('tr[data-side="base"] [data-field="collateral_value"]')
-                       .get_attribute("data-value") or "")
-        stressed = Decimal(await group.locator('tr[data-side="stressed"] [data-field="collateral_value"]')
-                           .get_attribute("data-value") or "")
-        assert (base, stressed) == (Decimal(side["base"]["collateral_value"]),
-                                    Decimal(side["stressed"]["collateral_value"]))
+        base = Decimal(
+            await group.locator('tr[data-side="base"] [data-field="collateral_value"]').get_attribute("data-value")
+            or ""
+        )
+        stressed = Decimal(
+            await group.locator('tr[data-side="stressed"] [data-field="collateral_value"]').get_attribute("data-value")
+            or ""
+        )
+        assert (base, stressed) == (
+            Decimal(side["base"]["collateral_value"]),
+            Decimal(side["stressed"]["collateral_value"]),
+        )
         assert stressed <= base
         fell += stressed < base
     assert fell, "a 30% fall in real estate values lowers some currency's collateral"
@@ -182,7 +192,8 @@ async def test_stress_on_real_estate_lowers_collateral_and_lists_the_changed_loa
     await expect(page.locator('[data-testid="changed-loans"] tr.breach-appears')).to_have_count(len(appearing))
     for ref in appearing:
         await expect(page.get_by_test_id("changed-loans").locator(f'tr[data-ref="{ref}"]')).to_contain_text(
-            "Breach appears")
+            "Breach appears"
+        )
 
     buckets = [b for b in report["ltv_buckets"] if b["currency"] == report["portfolio"][0]["currency"]]
     drawn = await chart_data(page, f"stress-chart-{buckets[0]['currency']}")
@@ -193,19 +204,22 @@ async def test_stress_on_real_estate_lowers_collateral_and_lists_the_changed_loa
 
     # The changed loans are paged by re-posting the scenario.
     assert report["loans_changed"] > len(report["changed_loans"]), "the demo's -30% changes more than a page"
-    second = await api_post(page, "/api/coverage/stress?page=2&page_size=25",
-                            {"by_kind": [{"kind": "real_estate", "change_pct": "-30"}]})
+    second = await api_post(
+        page, "/api/coverage/stress?page=2&page_size=25", {"by_kind": [{"kind": "real_estate", "change_pct": "-30"}]}
+    )
     await page.get_by_role("navigation", name="Changed loan pages").get_by_role("button", name="Next →").click()
     await expect(page.get_by_test_id("changed-pager-status")).to_contain_text("Page 2 of")
     await expect(rows).to_have_count(len(second["changed_loans"]))
     assert await rows.evaluate_all("rows => rows.map(r => r.dataset.ref)") == [
-        loan["loan_id"] for loan in second["changed_loans"]]
+        loan["loan_id"] for loan in second["changed_loans"]
+    ]
 
     first = second["changed_loans"][0]
     await rows.first.get_by_role("link", name=first["loan_id"]).click()
     await expect(page).to_have_url(re.compile(rf"/coverage/loans/{first['loan_id']}\?"))
     await expect(page.get_by_test_id("loan-figures").locator('[data-field="collateral_value"]')).to_have_text(
-        f"{amount(first['base']['collateral_value'])} {first['currency']}")
+        f"{amount(first['base']['collateral_value'])} {first['currency']}"
+    )
 
 
 async def test_a_shock_below_minus_100_percent_is_shown_beside_its_field(page: Page) -> None:
@@ -217,8 +231,9 @@ async def test_a_shock_below_minus_100_percent_is_shown_beside_its_field(page: P
     async with page.expect_response(lambda r: r.request.method == "POST" and "/coverage/stress" in r.url) as posted:
         await page.get_by_role("button", name="Run the scenario").click()
     assert (await posted.value).status == 422
-    refused = await api_post(page, "/api/coverage/stress", {"by_kind": [{"kind": "real_estate", "change_pct": "-150"}]},
-                             status=422)
+    refused = await api_post(
+        page, "/api/coverage/stress", {"by_kind": [{"kind": "real_estate", "change_pct": "-150"}]}, status=422
+    )
     reason = refused["errors"][0]["reason"]
     await expect(page.get_by_test_id("form-errors")).to_be_visible()
     pct = page.get_by_label("Change % (kind shock 2)", exact=True)
@@ -269,8 +284,9 @@ async def test_what_if_with_an_unknown_lien_shows_the_error_on_its_change(page: 
     async with page.expect_response(lambda r: r.request.method == "POST" and "/coverage/what-if" in r.url) as posted:
         await page.get_by_role("button", name="Compare before and after").click()
     assert (await posted.value).status == 422
-    refused = await api_post(page, "/api/coverage/what-if",
-                             {"changes": [{"type": "release_lien", "lien_id": "NO-SUCH-LIEN"}]}, status=422)
+    refused = await api_post(
+        page, "/api/coverage/what-if", {"changes": [{"type": "release_lien", "lien_id": "NO-SUCH-LIEN"}]}, status=422
+    )
     reason = refused["errors"][0]["reason"]
     # The service numbers the changes it was given; the page puts the error on the row it came from.
     await expect(page.get_by_test_id("change-1").locator(".field-error")).to_have_text(reason)

@@ -33,10 +33,15 @@ async def plant_overlap(page: Page) -> str:
     w, e, s, n = west + dx * 0.5, east + dx * 0.5, south + dy * 0.25, north + dy * 0.25
     parties = await (await page.request.get("/api/parties?page_size=2")).json()
     other_owner = next(p["ref"] for p in parties["items"] if p["ref"] != subject["owner_ref"])
-    created = await page.request.post("/api/assets", data={
-        "ref": PLANTED, "kind": "land_use_right", "owner_ref": other_owner,
-        "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
-    })
+    created = await page.request.post(
+        "/api/assets",
+        data={
+            "ref": PLANTED,
+            "kind": "land_use_right",
+            "owner_ref": other_owner,
+            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+        },
+    )
     assert created.status == 201, await created.text()
     return str(subject["ref"])
 

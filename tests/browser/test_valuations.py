@@ -18,20 +18,31 @@ ASSET = "BT-VAL-1"
 async def _submit_as_asset_manager(page: Page) -> int:
     """A new equipment asset and a valuation of it 200 days old, through the JSON API."""
     parties = await (await page.request.get("/api/parties?page_size=1")).json()
-    created = await page.request.post("/api/assets", data={
-        "ref": ASSET, "kind": "equipment", "owner_ref": parties["items"][0]["ref"], "description": "Press line"})
+    created = await page.request.post(
+        "/api/assets",
+        data={"ref": ASSET, "kind": "equipment", "owner_ref": parties["items"][0]["ref"], "description": "Press line"},
+    )
     assert created.status == 201, await created.text()
     # Older than any demo appraisal, so it heads the stale list (oldest first).
     valued_on = (date.today() - timedelta(days=1500)).isoformat()
-    submitted = await page.request.post("/api/valuations", data={
-        "asset_ref": ASSET, "valued_on": valued_on, "market_value": "480000.00", "currency": "CNY",
-        "method": "cost", "appraiser": "Browser Appraisal Co."})
+    submitted = await page.request.post(
+        "/api/valuations",
+        data={
+            "asset_ref": ASSET,
+            "valued_on": valued_on,
+            "market_value": "480000.00",
+            "currency": "CNY",
+            "method": "cost",
+            "appraiser": "Browser Appraisal Co.",
+        },
+    )
     assert submitted.status == 201, await submitted.text()
     return int((await submitted.json())["id"])
 
 
-async def test_submit_approve_by_another_user_then_the_worklist_shows_it_stale(page: Page, browser: Browser,
-                                                                                server_url: str) -> None:
+async def test_submit_approve_by_another_user_then_the_worklist_shows_it_stale(
+    page: Page, browser: Browser, server_url: str
+) -> None:
     await sign_in(page, "asset_manager")
     valuation_id = await _submit_as_asset_manager(page)
     # The submitter sees the valuation queued but cannot approve it.
@@ -47,8 +58,9 @@ async def test_submit_approve_by_another_user_then_the_worklist_shows_it_stale(p
     try:
         admin = await admin_context.new_page()
         await sign_in(admin, "admin")
-        policy = await admin.request.put("/api/policies/equipment", data={
-            "haircut": "0.4", "revaluation_days": 90, "max_ltv": "0.6"})
+        policy = await admin.request.put(
+            "/api/policies/equipment", data={"haircut": "0.4", "revaluation_days": 90, "max_ltv": "0.6"}
+        )
         assert policy.ok, await policy.text()
         await admin.goto("/valuations")
         row = admin.get_by_test_id("valuation-queue").locator(f'tr[data-id="{valuation_id}"]')
@@ -75,20 +87,28 @@ async def test_submit_approve_by_another_user_then_the_worklist_shows_it_stale(p
     await expect(stale).to_contain_text("90 days")
 
 
-async def test_a_reader_sees_the_queue_without_decision_buttons(page: Page, browser: Browser,
-                                                                server_url: str) -> None:
+async def test_a_reader_sees_the_queue_without_decision_buttons(page: Page, browser: Browser, server_url: str) -> None:
     manager_context = await browser.new_context(base_url=server_url)
     manager_context.set_default_timeout(UI_TIMEOUT_MS)
     try:  # a submitted valuation, so the reader's queue is not empty
         manager = await manager_context.new_page()
         await sign_in(manager, "asset_manager")
         parties = await (await manager.request.get("/api/parties?page_size=1")).json()
-        created = await manager.request.post("/api/assets", data={
-            "ref": "BT-VAL-READ", "kind": "equipment", "owner_ref": parties["items"][0]["ref"]})
+        created = await manager.request.post(
+            "/api/assets", data={"ref": "BT-VAL-READ", "kind": "equipment", "owner_ref": parties["items"][0]["ref"]}
+        )
         assert created.status == 201, await created.text()
-        submitted = await manager.request.post("/api/valuations", data={
-            "asset_ref": "BT-VAL-READ", "valued_on": date.today().isoformat(), "market_value": "1000.00",
-            "currency": "CNY", "method": "cost", "appraiser": "Reader Test Co."})
+        submitted = await manager.request.post(
+            "/api/valuations",
+            data={
+                "asset_ref": "BT-VAL-READ",
+                "valued_on": date.today().isoformat(),
+                "market_value": "1000.00",
+                "currency": "CNY",
+                "method": "cost",
+                "appraiser": "Reader Test Co.",
+            },
+        )
         assert submitted.status == 201, await submitted.text()
         valuation_id = (await submitted.json())["id"]
     finally:

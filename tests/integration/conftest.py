@@ -37,7 +37,6 @@ async def _reset_schema() -> None:
     assert result.success, result.message
 
 
-
 async def empty_tables(keep_users: bool = True) -> None:
     from registry.db import is_postgres
 

@@ -25,38 +25,54 @@ class Book:
         body = {"ref": ref, "name": f"Party {ref}", "kind": "company", **extra}
         return await self._ok("POST", "/api/parties", self.manager, json=body)
 
-    async def loan(self, ref: str = "L1", borrower: str = "P1", principal: str | None = None,
-                   currency: str = "CNY", **extra: Any) -> dict[str, Any]:
-        loan = await self._ok("POST", "/api/loans", self.credit,
-                              json={"ref": ref, "borrower_ref": borrower, "currency": currency, **extra})
+    async def loan(
+        self, ref: str = "L1", borrower: str = "P1", principal: str | None = None, currency: str = "CNY", **extra: Any
+    ) -> dict[str, Any]:
+        loan = await self._ok(
+            "POST",
+            "/api/loans",
+            self.credit,
+            json={"ref": ref, "borrower_ref": borrower, "currency": currency, **extra},
+        )
         if principal:
             await self.post(ref, "disbursement", principal=principal)
         return loan
 
     async def post(self, loan: str, kind: str, value_date: str = "2026-01-15", **amounts: str) -> dict[str, Any]:
-        return await self._ok("POST", f"/api/loans/{loan}/postings", self.credit,
-                              json={"kind": kind, "value_date": value_date, **amounts})
+        return await self._ok(
+            "POST", f"/api/loans/{loan}/postings", self.credit, json={"kind": kind, "value_date": value_date, **amounts}
+        )
 
-    async def asset(self, ref: str = "A1", owner: str = "P1", kind: str = "real_estate", **extra: Any
-                    ) -> dict[str, Any]:
-        return await self._ok("POST", "/api/assets", self.manager,
-                              json={"ref": ref, "kind": kind, "owner_ref": owner, **extra})
+    async def asset(
+        self, ref: str = "A1", owner: str = "P1", kind: str = "real_estate", **extra: Any
+    ) -> dict[str, Any]:
+        return await self._ok(
+            "POST", "/api/assets", self.manager, json={"ref": ref, "kind": kind, "owner_ref": owner, **extra}
+        )
 
-    async def lien(self, ref: str, asset: str = "A1", loans: list[str] | None = None, holder: str = "own",
-                   **extra: Any) -> dict[str, Any]:
-        body = {"ref": ref, "asset_ref": asset, "kind": "mortgage", "currency": "CNY", "holder": holder,
-                "loan_refs": loans if loans is not None else (["L1"] if holder == "own" else []), **extra}
+    async def lien(
+        self, ref: str, asset: str = "A1", loans: list[str] | None = None, holder: str = "own", **extra: Any
+    ) -> dict[str, Any]:
+        body = {
+            "ref": ref,
+            "asset_ref": asset,
+            "kind": "mortgage",
+            "currency": "CNY",
+            "holder": holder,
+            "loan_refs": loans if loans is not None else (["L1"] if holder == "own" else []),
+            **extra,
+        }
         return await self._ok("POST", "/api/liens", self.manager, json=body)
 
     async def move(self, lien: str, to: str, **extra: Any) -> httpx.Response:
-        return await self.client.post(f"/api/liens/{lien}/registration", headers=self.manager,
-                                      json={"to": to, **extra})
+        return await self.client.post(f"/api/liens/{lien}/registration", headers=self.manager, json={"to": to, **extra})
 
     async def register(self, lien: str, perfected_at: datetime, number: str | None = None) -> dict[str, Any]:
         r = await self.move(lien, "submitted")
         assert r.status_code == 200, r.text
-        r = await self.move(lien, "registered", registration_number=number or f"REG-{lien}",
-                            perfected_at=perfected_at.isoformat())
+        r = await self.move(
+            lien, "registered", registration_number=number or f"REG-{lien}", perfected_at=perfected_at.isoformat()
+        )
         assert r.status_code == 200, r.text
         return r.json()
 

@@ -24,18 +24,25 @@ async def test_every_change_is_one_chained_event(client, as_role, book: Book) ->
     page = (await client.get("/api/audit?page_size=200", headers=as_role(Role.AUDITOR))).json()
     events = list(reversed(page["items"]))
     assert [(e["entity"], e["entity_ref"], e["action"]) for e in events] == [
-        ("party", "P1", "create"), ("loan", "L1", "create"), ("loan", "L1", "posting:disbursement"),
-        ("asset", "A1", "create"), ("lien", "M1", "create")]
+        ("party", "P1", "create"),
+        ("loan", "L1", "create"),
+        ("loan", "L1", "posting:disbursement"),
+        ("asset", "A1", "create"),
+        ("lien", "M1", "create"),
+    ]
     assert all(e["actor"] in {"asset_manager1", "credit_officer1"} for e in events)
     report = (await client.get("/api/audit/verify", headers=as_role(Role.AUDITOR))).json()
     assert report == {"ok": True, "events": 5, "first_broken_seq": None, "reason": None}
 
 
-@pytest.mark.parametrize(("tamper", "reason"), [
-    ({"actor": "someone-else"}, "does not match its hash"),
-    ({"after": '{"ref":"L1","status":"settled"}'}, "does not match its hash"),
-    ({"hash": "f" * 64}, "does not match its hash"),
-])
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ({"actor": "someone-else"}, "does not match its hash"),
+        ({"after": '{"ref":"L1","status":"settled"}'}, "does not match its hash"),
+        ({"hash": "f" * 64}, "does not match its hash"),
+    ],
+)
 async def test_editing_an_event_breaks_the_chain_at_that_event(client, as_role, book: Book, tamper, reason) -> None:
     await AuditEvent.update(tamper).where(AuditEvent.seq == 3)
     report = await audit.verify()
@@ -60,8 +67,11 @@ async def test_a_refused_change_writes_no_event(client, as_role, book: Book) -> 
     before = await AuditEvent.count()
     r = await book.move("M1", "released")
     assert r.status_code == 409
-    r = await client.post("/api/loans/L1/postings", json={"kind": "repayment", "value_date": "2026-01-01",
-                                                          "principal": "5000.00"}, headers=book.credit)
+    r = await client.post(
+        "/api/loans/L1/postings",
+        json={"kind": "repayment", "value_date": "2026-01-01", "principal": "5000.00"},
+        headers=book.credit,
+    )
     assert r.status_code == 422
     assert await AuditEvent.count() == before
 

@@ -21,9 +21,12 @@ OPEN_TO_EVERY_ROLE = {"WhoAmI"}
 def _handlers(app: Any) -> list[HTTPRouteHandler]:
     # Litestar adds an OPTIONS handler to every path for CORS preflight; it runs no handler code.
     # The OpenAPI document under /schema is public by design (and excluded from auth).
-    return [h for route in app.routes for h in getattr(route, "route_handlers", [])
-            if isinstance(h, HTTPRouteHandler) and h.http_methods != {"OPTIONS"}
-            and not route.path.startswith("/schema")]
+    return [
+        h
+        for route in app.routes
+        for h in getattr(route, "route_handlers", [])
+        if isinstance(h, HTTPRouteHandler) and h.http_methods != {"OPTIONS"} and not route.path.startswith("/schema")
+    ]
 
 
 def _roles_by_operation(app: Any) -> dict[str, frozenset[Role] | None]:
@@ -35,8 +38,9 @@ def _concrete(path: str) -> str:
 
 
 async def test_login_returns_bearer_token_and_wrong_password_is_401(client, users) -> None:
-    r = await client.post("/api/auth/login", json={"username": users[Role.AUDITOR],
-                                                   "password": PASSWORDS[Role.AUDITOR]})
+    r = await client.post(
+        "/api/auth/login", json={"username": users[Role.AUDITOR], "password": PASSWORDS[Role.AUDITOR]}
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["token_type"] == "Bearer"
@@ -86,18 +90,24 @@ async def test_every_schema_route_refuses_no_token_401_and_wrong_role_403(client
                 assert op_id in OPEN_TO_EVERY_ROLE, f"{op_id} is open to every role"
                 continue
             for role in wrong:
-                denied = await client.request(method.upper(), url,
-                                              headers={"Authorization": f"Bearer {tokens[role]}"})
+                denied = await client.request(method.upper(), url, headers={"Authorization": f"Bearer {tokens[role]}"})
                 assert denied.status_code == 403, f"{method} {path} as {role}: {denied.status_code}"
             walked += 1
     assert walked >= 25
 
 
 async def test_party_id_numbers_are_masked_except_for_admin_and_auditor(client, as_role) -> None:
-    await client.post("/api/parties", json={"ref": "P1", "name": "Li Na", "kind": "individual",
-                                            "id_number": "310101198001011234"}, headers=as_role(Role.ASSET_MANAGER))
-    for role, expected in [(Role.CREDIT_OFFICER, "**************1234"), (Role.ASSET_MANAGER, "**************1234"),
-                           (Role.AUDITOR, "310101198001011234"), (Role.ADMIN, "310101198001011234")]:
+    await client.post(
+        "/api/parties",
+        json={"ref": "P1", "name": "Li Na", "kind": "individual", "id_number": "310101198001011234"},
+        headers=as_role(Role.ASSET_MANAGER),
+    )
+    for role, expected in [
+        (Role.CREDIT_OFFICER, "**************1234"),
+        (Role.ASSET_MANAGER, "**************1234"),
+        (Role.AUDITOR, "310101198001011234"),
+        (Role.ADMIN, "310101198001011234"),
+    ]:
         party = (await client.get("/api/parties/P1", headers=as_role(role))).json()
         assert party["id_number"] == expected, role
         listed = (await client.get("/api/parties", headers=as_role(role))).json()["items"][0]
@@ -115,8 +125,9 @@ async def test_login_is_rate_limited_per_client(monkeypatch, app) -> None:
         get_settings.cache_clear()
     # No lifespan here: the session app already holds the database pool this app's queries use.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=limited), base_url="http://t") as c:
-        codes = [(await c.post("/api/auth/login", json={"username": "x", "password": "y"})).status_code
-                 for _ in range(5)]
+        codes = [
+            (await c.post("/api/auth/login", json={"username": "x", "password": "y"})).status_code for _ in range(5)
+        ]
         assert codes[:3] == [401, 401, 401]
         assert codes[3:] == [429, 429]
         # Other routes are not counted against the login budget.
@@ -124,16 +135,21 @@ async def test_login_is_rate_limited_per_client(monkeypatch, app) -> None:
 
 
 async def test_admin_manages_users(client, as_role) -> None:
-    r = await client.post("/api/users", json={"username": "newbie", "password": "long-enough-pw", "role": "bidder"},
-                          headers=as_role(Role.ADMIN))
+    r = await client.post(
+        "/api/users",
+        json={"username": "newbie", "password": "long-enough-pw", "role": "bidder"},
+        headers=as_role(Role.ADMIN),
+    )
     assert r.status_code == 201
     assert r.json()["role"] == "bidder"
-    r = await client.post("/api/users", json={"username": "short", "password": "x", "role": "bidder"},
-                          headers=as_role(Role.ADMIN))
+    r = await client.post(
+        "/api/users", json={"username": "short", "password": "x", "role": "bidder"}, headers=as_role(Role.ADMIN)
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "password"
-    r = await client.post("/api/users", json={"username": "x2", "password": "long-enough-pw", "role": "king"},
-                          headers=as_role(Role.ADMIN))
+    r = await client.post(
+        "/api/users", json={"username": "x2", "password": "long-enough-pw", "role": "king"}, headers=as_role(Role.ADMIN)
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "role"
     login = await client.post("/api/auth/login", json={"username": "newbie", "password": "long-enough-pw"})

@@ -25,11 +25,23 @@ async def _import(directory: Path) -> dict:
 async def test_import_builds_the_book(client, as_role, tmp_path: Path) -> None:
     result = await _import(small.write(tmp_path / "book"))
     assert {n: f["rows"] for n, f in result.items()} == {
-        "parties": 3, "loans": 4, "assets": 3, "liens": 5, "lien_loans": 5, "policies": 3, "valuations": 4}
+        "parties": 3,
+        "loans": 4,
+        "assets": 3,
+        "liens": 5,
+        "lien_loans": 5,
+        "policies": 3,
+        "valuations": 4,
+    }
     headers = as_role(Role.CREDIT_OFFICER)
     l1 = (await client.get("/api/loans/L1", headers=headers)).json()
-    assert l1["balance"] == {"principal": "1000000.00", "interest": "1200.50", "penalty": "0.00", "fees": "0.00",
-                             "total": "1001200.50"}
+    assert l1["balance"] == {
+        "principal": "1000000.00",
+        "interest": "1200.50",
+        "penalty": "0.00",
+        "fees": "0.00",
+        "total": "1001200.50",
+    }
     assert (await client.get("/api/loans/L4", headers=headers)).json()["balance"]["principal"] == "1000000"
     asset = (await client.get("/api/assets/A1", headers=headers)).json()
     # 09:30 at +08:00 and 01:30Z are the same instant: the two liens share rank 1.
@@ -48,8 +60,9 @@ async def test_import_builds_the_book(client, as_role, tmp_path: Path) -> None:
     assert '"sha256"' in events[0]["after"] and '"rows":4' in events[0]["after"]
 
 
-async def test_reimport_is_idempotent_and_a_changed_balance_posts_the_difference(client, as_role,
-                                                                                  tmp_path: Path) -> None:
+async def test_reimport_is_idempotent_and_a_changed_balance_posts_the_difference(
+    client, as_role, tmp_path: Path
+) -> None:
     book = small.write(tmp_path / "book")
     await _import(book)
     postings = await Posting.count()
@@ -57,17 +70,27 @@ async def test_reimport_is_idempotent_and_a_changed_balance_posts_the_difference
     assert all(f["written"] == 0 for f in again.values()), again
     assert again["loans"]["balance_postings"] == 0 and await Posting.count() == postings
     changed = dict(small.FILES)
-    changed["loans"] = changed["loans"].replace("L1,P1,CNY,1000000.00,1200.50,0,,performing",
-                                                "L1,P1,CNY,990000.00,0,0,35.00,overdue")
+    changed["loans"] = changed["loans"].replace(
+        "L1,P1,CNY,1000000.00,1200.50,0,,performing", "L1,P1,CNY,990000.00,0,0,35.00,overdue"
+    )
     result = await _import(small.write(tmp_path / "changed", changed))
     assert result["loans"]["written"] == 1 and result["loans"]["balance_postings"] == 1
     l1 = (await client.get("/api/loans/L1", headers=as_role(Role.AUDITOR))).json()
     assert l1["status"] == "overdue"
-    assert l1["balance"] == {"principal": "990000.00", "interest": "0.00", "penalty": "0.00", "fees": "35.00",
-                             "total": "990035.00"}
+    assert l1["balance"] == {
+        "principal": "990000.00",
+        "interest": "0.00",
+        "penalty": "0.00",
+        "fees": "35.00",
+        "total": "990035.00",
+    }
     last = await Posting.select().order_by(Posting.id, ascending=False).first()
-    assert (last["kind"], last["principal"], last["interest"], last["fees"]) == ("import_balance", -1000000,
-                                                                                 -120050, 3500)
+    assert (last["kind"], last["principal"], last["interest"], last["fees"]) == (
+        "import_balance",
+        -1000000,
+        -120050,
+        3500,
+    )
 
 
 async def test_lien_loans_file_replaces_each_named_liens_set(client, as_role, tmp_path: Path) -> None:
@@ -93,8 +116,11 @@ async def test_export_reimports_into_an_empty_database_to_the_same_book(client, 
         assert read(first / f"{name}.{fmt}").equals(read(second / f"{name}.{fmt}")), name
         if fmt == "csv":
             assert (first / f"{name}.csv").read_bytes() == (second / f"{name}.csv").read_bytes()
-    loans = pl.read_csv(first / "loans.csv", infer_schema=False) if fmt == "csv" else pl.read_parquet(
-        first / "loans.parquet")
+    loans = (
+        pl.read_csv(first / "loans.csv", infer_schema=False)
+        if fmt == "csv"
+        else pl.read_parquet(first / "loans.parquet")
+    )
     assert loans["loan_id"].to_list() == ["L1", "L2", "L3", "L4"]  # sorted by ref
     assert loans.filter(pl.col("loan_id") == "L2")["principal"].item() == "50000.00"
 
@@ -106,12 +132,28 @@ async def test_typed_parquet_columns_import_like_strings(client, as_role, tmp_pa
     book = small.write(tmp_path / "book", {k: v for k, v in small.FILES.items() if k in ("parties", "assets")})
     policies = pl.DataFrame({"kind": ["real_estate"], "haircut": [0.3], "revaluation_days": [365], "max_ltv": [0.7]})
     policies.write_parquet(book / "policies.parquet")
-    pl.DataFrame({"asset_id": ["A1"], "valued_on": [dt.date(2025, 6, 30)],
-                  "market_value": pl.Series([Decimal("2500000.50")], dtype=pl.Decimal(18, 2)), "currency": ["CNY"],
-                  "method": ["income"], "status": ["approved"]}).write_parquet(book / "valuations.parquet")
-    pl.DataFrame({"lien_id": ["M9"], "asset_id": ["A1"], "kind": ["mortgage"], "holder": ["Other Bank"],
-                  "status": ["registered"], "perfected_at": [dt.datetime(2025, 1, 2, 3, 4, 5)], "cap": [None],
-                  "external_claim": [1000.25]}).write_parquet(book / "liens.parquet")
+    pl.DataFrame(
+        {
+            "asset_id": ["A1"],
+            "valued_on": [dt.date(2025, 6, 30)],
+            "market_value": pl.Series([Decimal("2500000.50")], dtype=pl.Decimal(18, 2)),
+            "currency": ["CNY"],
+            "method": ["income"],
+            "status": ["approved"],
+        }
+    ).write_parquet(book / "valuations.parquet")
+    pl.DataFrame(
+        {
+            "lien_id": ["M9"],
+            "asset_id": ["A1"],
+            "kind": ["mortgage"],
+            "holder": ["Other Bank"],
+            "status": ["registered"],
+            "perfected_at": [dt.datetime(2025, 1, 2, 3, 4, 5)],
+            "cap": [None],
+            "external_claim": [1000.25],
+        }
+    ).write_parquet(book / "liens.parquet")
     await _import(book)
     valuation = await Valuation.select().first()
     assert valuation["market_value"] == 250000050 and str(valuation["valued_on"]) == "2025-06-30"
@@ -122,9 +164,18 @@ async def test_typed_parquet_columns_import_like_strings(client, as_role, tmp_pa
 
 async def test_partial_import_resolves_refs_already_in_the_database(client, tmp_path: Path) -> None:
     await _import(small.write(tmp_path / "book"))
-    result = await _import(small.write(tmp_path / "more", {
-        "loans": "loan_id,borrower_id,currency,principal,interest,penalty,fees,status\nL9,P3,CNY,10.00,0,0,0,overdue\n",
-        "lien_loans": "lien_id,loan_id\nM4,L3\nM4,L9\n"}))
+    result = await _import(
+        small.write(
+            tmp_path / "more",
+            {
+                "loans": (
+                    "loan_id,borrower_id,currency,principal,interest,penalty,fees,status\n"
+                    "L9,P3,CNY,10.00,0,0,0,overdue\n"
+                ),
+                "lien_loans": "lien_id,loan_id\nM4,L3\nM4,L9\n",
+            },
+        )
+    )
     assert result["loans"]["written"] == 1 and result["lien_loans"]["written"] == 1
     assert await Loan.count() == 5
 
@@ -136,8 +187,10 @@ L1,P1,CNY,1000000.001,0,0,0,performing
 L2,P9,XXX,-5,0,0,0,overdue
 L2,P2,USD,5,0,0,0,zombie
 """
-    bad["liens"] = bad["liens"].replace("M2,A1,mortgage,Bank of Ningbo,registered,2025-07-01T01:30:00Z,,300000.00",
-                                        "M2,A9,mortgage,Bank of Ningbo,registered,,,")
+    bad["liens"] = bad["liens"].replace(
+        "M2,A1,mortgage,Bank of Ningbo,registered,2025-07-01T01:30:00Z,,300000.00",
+        "M2,A9,mortgage,Bank of Ningbo,registered,,,",
+    )
     bad["lien_loans"] = bad["lien_loans"] + "M2,L1\nM1,L1\n"
     bad["policies"] = "kind,haircut,revaluation_days\nreal_estate,0.3,365\n"
     with pytest.raises(ImportRefused) as refused:
@@ -145,12 +198,21 @@ L2,P2,USD,5,0,0,0,zombie
     found = {(f, r, c) for f, r, c, _ in refused.value.errors.iter_rows()}
     assert found == {
         ("policies", 0, "max_ltv"),
-        ("loans", 1, "principal"), ("loans", 2, "borrower_id"), ("loans", 2, "currency"), ("loans", 2, "principal"),
-        ("loans", 3, "loan_id"), ("loans", 3, "status"),
-        ("liens", 2, "asset_id"), ("liens", 2, "perfected_at"), ("liens", 2, "external_claim"),
-        ("lien_loans", 6, "lien_id"), ("lien_loans", 7, "loan_id"),
+        ("loans", 1, "principal"),
+        ("loans", 2, "borrower_id"),
+        ("loans", 2, "currency"),
+        ("loans", 2, "principal"),
+        ("loans", 3, "loan_id"),
+        ("loans", 3, "status"),
+        ("liens", 2, "asset_id"),
+        ("liens", 2, "perfected_at"),
+        ("liens", 2, "external_claim"),
+        ("lien_loans", 6, "lien_id"),
+        ("lien_loans", 7, "loan_id"),
         # L3 is neither in this loans file nor in the database.
-        ("lien_loans", 2, "loan_id"), ("lien_loans", 4, "loan_id"), ("lien_loans", 5, "loan_id"),
+        ("lien_loans", 2, "loan_id"),
+        ("lien_loans", 4, "loan_id"),
+        ("lien_loans", 5, "loan_id"),
     }
     reasons = dict(((f, r, c), why) for f, r, c, why in refused.value.errors.iter_rows())
     assert reasons[("loans", 2, "borrower_id")] == "no parties row with ref P9"
@@ -158,15 +220,23 @@ L2,P2,USD,5,0,0,0,zombie
     assert await Party.count() == 0 and await AuditEvent.count() == 0 and await Policy.count() == 0
 
 
-async def test_an_import_that_fails_while_writing_leaves_the_database_as_it_was(client, tmp_path: Path,
-                                                                                 monkeypatch) -> None:
+async def test_an_import_that_fails_while_writing_leaves_the_database_as_it_was(
+    client, tmp_path: Path, monkeypatch
+) -> None:
     from registry.bulk.collateral import LienLoansFile
 
     await _import(small.write(tmp_path / "book"))
-    before = (await Party.count(), await Loan.count(), await Posting.count(), await Lien.count(),
-              await AuditEvent.count())
-    changed = {k: v.replace("Acme Trading Co.", "Renamed Ltd").replace("1000000.00,1200.50", "5.00,1200.50")
-               for k, v in small.FILES.items()}
+    before = (
+        await Party.count(),
+        await Loan.count(),
+        await Posting.count(),
+        await Lien.count(),
+        await AuditEvent.count(),
+    )
+    changed = {
+        k: v.replace("Acme Trading Co.", "Renamed Ltd").replace("1000000.00,1200.50", "5.00,1200.50")
+        for k, v in small.FILES.items()
+    }
     changed["parties"] += "P4,New Party,company\n"
 
     async def crash(*_args, **_kwargs):
@@ -175,15 +245,21 @@ async def test_an_import_that_fails_while_writing_leaves_the_database_as_it_was(
     monkeypatch.setattr(LienLoansFile, "upsert", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         await _import(small.write(tmp_path / "changed", changed))
-    after = (await Party.count(), await Loan.count(), await Posting.count(), await Lien.count(),
-             await AuditEvent.count())
+    after = (
+        await Party.count(),
+        await Loan.count(),
+        await Posting.count(),
+        await Lien.count(),
+        await AuditEvent.count(),
+    )
     assert after == before
     assert (await Party.select(Party.name).where(Party.ref == "P1").first())["name"] == "Acme Trading Co."
 
 
 def test_refusal_lists_the_first_thousand_and_counts_the_rest() -> None:
-    errors = pl.DataFrame({"file": ["loans"] * 1500, "row": list(range(1, 1501)), "column": ["status"] * 1500,
-                           "reason": ["bad"] * 1500})
+    errors = pl.DataFrame(
+        {"file": ["loans"] * 1500, "row": list(range(1, 1501)), "column": ["status"] * 1500, "reason": ["bad"] * 1500}
+    )
     lines = ImportRefused(errors).lines()
     assert len(lines) == 1001 and lines[0] == "loans: row 1, column status: bad"
     assert lines[-1] == "... and 500 more errors"
@@ -210,8 +286,11 @@ async def test_http_upload_refusal_is_422_with_the_rows(client, as_role) -> None
     assert problem["error_count"] == 2
     assert {(e["row"], e["column"]) for e in problem["errors"]} == {(2, "party_id"), (2, "kind")}
     assert await Party.count() == 0
-    r = await client.post("/api/imports", files=[("files", ("customers.xlsx", b"x", "application/octet-stream"))],
-                          headers=as_role(Role.ADMIN))
+    r = await client.post(
+        "/api/imports",
+        files=[("files", ("customers.xlsx", b"x", "application/octet-stream"))],
+        headers=as_role(Role.ADMIN),
+    )
     assert r.status_code == 422 and "customers.xlsx" in r.text
 
 
@@ -221,4 +300,5 @@ async def test_a_lien_over_loans_in_two_currencies_is_refused(client, tmp_path: 
     with pytest.raises(ImportRefused) as refused:
         await _import(small.write(tmp_path / "mixed", mixed))
     assert [(f, r, c, why) for f, r, c, why in refused.value.errors.iter_rows()] == [
-        ("liens", 1, "lien_id", "secures loans in several currencies (CNY, USD)")]
+        ("liens", 1, "lien_id", "secures loans in several currencies (CNY, USD)")
+    ]

@@ -19,12 +19,22 @@ pytestmark = [
 
 
 def run(tmp_path: Path, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-           "COLLATERAL_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "COLLATERAL_DATA_DIR": str(tmp_path / "data"),
+    }
     if password is not None:
         env["COLLATERAL_PASSWORD"] = password
-    return subprocess.run([sys.executable, "-m", "app", *args], env=env, capture_output=True, text=True,
-                          timeout=120, check=False, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_migrate_users_add_and_audit_verify(tmp_path: Path) -> None:
@@ -63,8 +73,13 @@ def test_import_then_export_round_trip_and_refusal(tmp_path: Path) -> None:
     assert exported.returncode == 0, exported.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{n}.parquet" for n in small.FILES)
 
-    bad = small.write(tmp_path / "bad", {"loans": "loan_id,borrower_id,currency,principal,interest,penalty,fees,"
-                                                  "status\nL7,P404,CNY,1.005,0,0,0,performing\n"})
+    bad = small.write(
+        tmp_path / "bad",
+        {
+            "loans": "loan_id,borrower_id,currency,principal,interest,penalty,fees,"
+            "status\nL7,P404,CNY,1.005,0,0,0,performing\n"
+        },
+    )
     refused = run(tmp_path, "import", str(bad))
     assert refused.returncode == 1
     assert "loans: row 1, column borrower_id: no parties row with ref P404" in refused.stderr

@@ -24,8 +24,11 @@ async def test_concurrent_repayments_never_overdraw_a_component(client, as_role)
     headers = as_role(Role.CREDIT_OFFICER)
 
     async def repay() -> int:
-        r = await client.post("/api/loans/L1/postings", headers=headers,
-                              json={"kind": "repayment", "value_date": "2026-03-01", "principal": "100.00"})
+        r = await client.post(
+            "/api/loans/L1/postings",
+            headers=headers,
+            json={"kind": "repayment", "value_date": "2026-03-01", "principal": "100.00"},
+        )
         return r.status_code
 
     codes = await asyncio.gather(*(repay() for _ in range(16)))
@@ -39,8 +42,9 @@ async def test_concurrent_writers_keep_one_unbroken_audit_chain(client, as_role)
     headers = as_role(Role.ASSET_MANAGER)
 
     async def create(i: int) -> int:
-        r = await client.post("/api/parties", headers=headers,
-                              json={"ref": f"P{i:03d}", "name": f"Party {i}", "kind": "company"})
+        r = await client.post(
+            "/api/parties", headers=headers, json={"ref": f"P{i:03d}", "name": f"Party {i}", "kind": "company"}
+        )
         return r.status_code
 
     codes = await asyncio.gather(*(create(i) for i in range(40)))
@@ -90,8 +94,11 @@ async def test_coverage_read_beside_concurrent_repayments_is_never_stale_afterwa
     credit = as_role(Role.CREDIT_OFFICER)
 
     async def repay() -> int:
-        r = await client.post("/api/loans/L1/postings", headers=credit,
-                              json={"kind": "repayment", "value_date": "2026-03-01", "principal": "50.00"})
+        r = await client.post(
+            "/api/loans/L1/postings",
+            headers=credit,
+            json={"kind": "repayment", "value_date": "2026-03-01", "principal": "50.00"},
+        )
         return r.status_code
 
     async def read() -> str:
@@ -99,8 +106,9 @@ async def test_coverage_read_beside_concurrent_repayments_is_never_stale_afterwa
         assert r.status_code == 200, r.text
         return str(r.json()["loan"]["exposure"])
 
-    results = await asyncio.gather(*(task for pair in zip((repay() for _ in range(10)), (read() for _ in range(10)),
-                                                          strict=True) for task in pair))
+    results = await asyncio.gather(
+        *(task for pair in zip((repay() for _ in range(10)), (read() for _ in range(10)), strict=True) for task in pair)
+    )
     assert [code for code in results if isinstance(code, int)] == [201] * 10
     possible = {f"{1000 - 50 * k}.00" for k in range(11)}
     assert {seen for seen in results if isinstance(seen, str)} <= possible
@@ -124,7 +132,9 @@ async def test_many_scenarios_at_once_agree_and_write_nothing(client, as_role) -
         assert r.status_code == 200, r.text
         return r.json()
 
-    answers = await asyncio.gather(*(run("/api/coverage/stress", stress) for _ in range(6)),
-                                   *(run("/api/coverage/what-if", what_if) for _ in range(6)))
+    answers = await asyncio.gather(
+        *(run("/api/coverage/stress", stress) for _ in range(6)),
+        *(run("/api/coverage/what-if", what_if) for _ in range(6)),
+    )
     assert all(a == answers[0] for a in answers[:6]) and all(a == answers[6] for a in answers[6:])
     assert await AuditEvent.count() == events

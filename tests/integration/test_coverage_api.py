@@ -49,18 +49,53 @@ from valuation.coverage_sources import (
 pytestmark = pytest.mark.integration
 
 AS_OF = date(2025, 12, 31)
-HEADER = ("loan_id,borrower_id,currency,exposure,collateral_value,covered,uncovered,coverage_ratio,ltv,max_ltv,"
-          "breach,stale_valuation,no_valuation,unperfected")
+HEADER = (
+    "loan_id,borrower_id,currency,exposure,collateral_value,covered,uncovered,coverage_ratio,ltv,max_ltv,"
+    "breach,stale_valuation,no_valuation,unperfected"
+)
 EXPECTED = {
-    "L1": {"currency": "CNY", "exposure": "1001200.50", "collateral_value": "640153.52", "covered": "640153.52",
-           "uncovered": "361046.98", "coverage_ratio": "0.639386", "ltv": "1.564001", "max_ltv": "0.700000",
-           "breach": True, "stale_valuation": False, "no_valuation": False, "unperfected": False},
-    "L2": {"currency": "USD", "exposure": "50001.85", "collateral_value": "0.00", "covered": "0.00",
-           "uncovered": "50001.85", "coverage_ratio": "0.000000", "ltv": None, "max_ltv": None,
-           "breach": True, "stale_valuation": False, "no_valuation": False, "unperfected": True},
-    "L3": {"currency": "CNY", "exposure": "250000.00", "collateral_value": "159846.48", "covered": "159846.48",
-           "uncovered": "90153.52", "coverage_ratio": "0.639386", "ltv": "1.564001", "max_ltv": "0.700000",
-           "breach": True, "stale_valuation": False, "no_valuation": True, "unperfected": False},
+    "L1": {
+        "currency": "CNY",
+        "exposure": "1001200.50",
+        "collateral_value": "640153.52",
+        "covered": "640153.52",
+        "uncovered": "361046.98",
+        "coverage_ratio": "0.639386",
+        "ltv": "1.564001",
+        "max_ltv": "0.700000",
+        "breach": True,
+        "stale_valuation": False,
+        "no_valuation": False,
+        "unperfected": False,
+    },
+    "L2": {
+        "currency": "USD",
+        "exposure": "50001.85",
+        "collateral_value": "0.00",
+        "covered": "0.00",
+        "uncovered": "50001.85",
+        "coverage_ratio": "0.000000",
+        "ltv": None,
+        "max_ltv": None,
+        "breach": True,
+        "stale_valuation": False,
+        "no_valuation": False,
+        "unperfected": True,
+    },
+    "L3": {
+        "currency": "CNY",
+        "exposure": "250000.00",
+        "collateral_value": "159846.48",
+        "covered": "159846.48",
+        "uncovered": "90153.52",
+        "coverage_ratio": "0.639386",
+        "ltv": "1.564001",
+        "max_ltv": "0.700000",
+        "breach": True,
+        "stale_valuation": False,
+        "no_valuation": True,
+        "unperfected": False,
+    },
 }
 
 
@@ -111,13 +146,15 @@ async def test_api_pages_downloads_explains_and_sums(client, as_role, tmp_path: 
     assert "attachment" in csv.headers["content-disposition"]
     lines = csv.text.splitlines()
     assert lines[0] == HEADER
-    assert lines[1] == ("L1,P1,CNY,1001200.50,640153.52,640153.52,361046.98,0.639386,1.564001,0.700000,"
-                        "true,false,false,false")
+    assert lines[1] == (
+        "L1,P1,CNY,1001200.50,640153.52,640153.52,361046.98,0.639386,1.564001,0.700000,true,false,false,false"
+    )
     assert len(lines) == 4
     parquet = await client.get(f"/api/coverage/loans?as_of={AS_OF}&format=parquet", headers=headers)
     assert parquet.status_code == 200
     from_csv = pl.read_csv(io.StringIO(csv.text), infer_schema=False).with_columns(
-        pl.col(c) == "true" for c in EXPORT_COLUMNS[-4:])
+        pl.col(c) == "true" for c in EXPORT_COLUMNS[-4:]
+    )
     assert pl.read_parquet(io.BytesIO(parquet.content)).equals(from_csv)
 
     detail = await client.get(f"/api/coverage/loans/L3?as_of={AS_OF}", headers=headers)
@@ -125,8 +162,19 @@ async def test_api_pages_downloads_explains_and_sums(client, as_role, tmp_path: 
     explained = detail.json()
     assert explained["loan"]["collateral_value"] == "159846.48"
     assert explained["ltv_bucket"] == ">100%"
-    parts = [(c["asset_id"], c["lien_id"], c["rank"], c["asset_value_after_haircut"], c["lien_claim"],
-              c["lien_share"], c["loan_share"], c["no_valuation"]) for c in explained["contributions"]]
+    parts = [
+        (
+            c["asset_id"],
+            c["lien_id"],
+            c["rank"],
+            c["asset_value_after_haircut"],
+            c["lien_claim"],
+            c["lien_share"],
+            c["loan_share"],
+            c["no_valuation"],
+        )
+        for c in explained["contributions"]
+    ]
     assert parts == [
         ("A1", "M1", 1, "1750000.00", "800000.00", "800000.00", "159846.48", False),
         ("A3", "M4", 1, "0.00", "250000.00", "0.00", "0.00", True),
@@ -136,10 +184,18 @@ async def test_api_pages_downloads_explains_and_sums(client, as_role, tmp_path: 
     assert summary.status_code == 200, summary.text
     totals = {t["currency"]: t for t in summary.json()["portfolio"]}
     # CNY: L1 + L3. exposure 1,001,200.50 + 250,000.00; collateral 640,153.52 + 159,846.48 = M1's 800,000.00.
-    assert {k: totals["CNY"][k] for k in ("loans", "exposure", "collateral_value", "covered", "uncovered",
-                                          "breaches", "loans_no_valuation")} == {
-        "loans": 2, "exposure": "1251200.50", "collateral_value": "800000.00", "covered": "800000.00",
-        "uncovered": "451200.50", "breaches": 2, "loans_no_valuation": 1}
+    assert {
+        k: totals["CNY"][k]
+        for k in ("loans", "exposure", "collateral_value", "covered", "uncovered", "breaches", "loans_no_valuation")
+    } == {
+        "loans": 2,
+        "exposure": "1251200.50",
+        "collateral_value": "800000.00",
+        "covered": "800000.00",
+        "uncovered": "451200.50",
+        "breaches": 2,
+        "loans_no_valuation": 1,
+    }
     assert totals["CNY"]["coverage_ratio"] == "0.639386"  # 800,000 / 1,251,200.50 = 0.63938592...
     assert totals["USD"]["loans_unperfected"] == 1 and totals["USD"]["coverage_ratio"] == "0.000000"
     buckets = {(b["currency"], b["ltv_bucket"]): b["loans"] for b in summary.json()["ltv_buckets"]}
@@ -158,8 +214,12 @@ async def test_api_refusals(client, as_role, tmp_path: Path) -> None:
     assert (await client.get(f"/api/coverage/loans/NOPE?as_of={AS_OF}", headers=headers)).status_code == 404
     # A settled loan has no coverage row either.
     assert (await client.get(f"/api/coverage/loans/L4?as_of={AS_OF}", headers=headers)).status_code == 404
-    for url in ("/api/coverage/loans?as_of=2025-13-01", "/api/coverage/summary?as_of=yesterday",
-                "/api/coverage/loans/L1?as_of=2025-02-30", "/api/coverage/loans?format=xlsx"):
+    for url in (
+        "/api/coverage/loans?as_of=2025-13-01",
+        "/api/coverage/summary?as_of=yesterday",
+        "/api/coverage/loans/L1?as_of=2025-02-30",
+        "/api/coverage/loans?format=xlsx",
+    ):
         r = await client.get(url, headers=headers)
         assert r.status_code == 422, (url, r.status_code, r.text)
     assert (await client.get("/api/coverage/summary", headers=as_role(Role.BIDDER))).status_code == 403
@@ -177,8 +237,12 @@ async def test_api_refusals(client, as_role, tmp_path: Path) -> None:
     r = await client.get(f"/api/coverage/loans/L3?as_of={AS_OF}&fx=USD/CNY=7.1", headers=headers)
     assert r.status_code == 200, r.text
     assert r.json()["loan"]["collateral_value"] == "409846.48"
-    for bad, reason in (("USD/CNY=0", "positive"), ("USD-CNY=7", "not a rate"), ("USD/XXX=1", "unknown currency"),
-                        ("USD/USD=1", "two different currencies")):
+    for bad, reason in (
+        ("USD/CNY=0", "positive"),
+        ("USD-CNY=7", "not a rate"),
+        ("USD/XXX=1", "unknown currency"),
+        ("USD/USD=1", "two different currencies"),
+    ):
         r = await client.get(f"/api/coverage/summary?as_of={AS_OF}", params={"fx": bad}, headers=headers)
         assert r.status_code == 422, (bad, r.text)
         assert reason in r.json()["errors"][0]["reason"] and r.json()["errors"][0]["field"] == "fx[0]"
@@ -186,12 +250,22 @@ async def test_api_refusals(client, as_role, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(ENGINE != "sqlite", reason="runs its own SQLite database once, in the SQLite pass")
 def test_cli_writes_the_export_from_the_database_and_from_a_folder(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-           "COLLATERAL_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "COLLATERAL_DATA_DIR": str(tmp_path / "data"),
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "app", *args], env=env, capture_output=True, text=True,
-                              timeout=120, check=False, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
 
     book = small.write(tmp_path / "book")
     assert run("import", str(book)).returncode == 0
@@ -204,27 +278,46 @@ def test_cli_writes_the_export_from_the_database_and_from_a_folder(tmp_path: Pat
     assert db_text == dir_text
     assert db_text.splitlines()[3].startswith("L3,P3,CNY,250000.00,159846.48,")
 
-    as_json = run("coverage", "--from", str(book), "--as-of", str(AS_OF), "--include-unperfected",
-                  "--out", str(tmp_path / "c.json"))
+    as_json = run(
+        "coverage",
+        "--from",
+        str(book),
+        "--as-of",
+        str(AS_OF),
+        "--include-unperfected",
+        "--out",
+        str(tmp_path / "c.json"),
+    )
     assert as_json.returncode == 0, as_json.stderr
     assert pl.read_json(tmp_path / "c.json").columns == list(EXPORT_COLUMNS)
     assert run("coverage", "--as-of", str(AS_OF), "--out", str(tmp_path / "c.parquet")).returncode == 0
     assert pl.read_parquet(tmp_path / "c.parquet").columns == list(EXPORT_COLUMNS)
 
-    fx_book = small.write(tmp_path / "fx", {**small.FILES,
-                                            "valuations": small.FILES["valuations"]
-                                            + "A3,2025-06-01,60000,USD,cost,approved\n"})
+    fx_book = small.write(
+        tmp_path / "fx",
+        {**small.FILES, "valuations": small.FILES["valuations"] + "A3,2025-06-01,60000,USD,cost,approved\n"},
+    )
     refused = run("coverage", "--from", str(fx_book), "--as-of", str(AS_OF), "--out", str(tmp_path / "x.csv"))
     assert refused.returncode == 1
     assert "USD->CNY" in refused.stderr
-    given = run("coverage", "--from", str(fx_book), "--as-of", str(AS_OF), "--fx", "USD/CNY=7.1",
-                "--out", str(tmp_path / "x.csv"))
+    given = run(
+        "coverage",
+        "--from",
+        str(fx_book),
+        "--as-of",
+        str(AS_OF),
+        "--fx",
+        "USD/CNY=7.1",
+        "--out",
+        str(tmp_path / "x.csv"),
+    )
     assert given.returncode == 0, given.stderr
     l3 = next(line for line in (tmp_path / "x.csv").read_text().splitlines() if line.startswith("L3,"))
     assert l3.startswith("L3,P3,CNY,250000.00,409846.48,")  # as over HTTP with fx=USD/CNY=7.1
     for bad in ("USD/CNY=0", "USD:CNY=7"):
-        r = run("coverage", "--from", str(fx_book), "--as-of", str(AS_OF), "--fx", bad,
-                "--out", str(tmp_path / "y.csv"))
+        r = run(
+            "coverage", "--from", str(fx_book), "--as-of", str(AS_OF), "--fx", bad, "--out", str(tmp_path / "y.csv")
+        )
         assert r.returncode == 2 and bad in r.stderr, r.stderr
     bad_suffix = run("coverage", "--as-of", str(AS_OF), "--out", str(tmp_path / "x.xlsx"))
     assert bad_suffix.returncode != 0 and ".csv" in bad_suffix.stderr

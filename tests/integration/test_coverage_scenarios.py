@@ -38,8 +38,11 @@ async def book(client, as_role) -> Book:
     b = Book(client, as_role)
     admin, manager = as_role(Role.ADMIN), as_role(Role.ASSET_MANAGER)
     for kind, haircut, max_ltv in (("real_estate", "0.30", "0.70"), ("vehicle", "0.50", "0.50")):
-        r = await client.put(f"/api/policies/{kind}", headers=admin,
-                             json={"haircut": haircut, "revaluation_days": 365, "max_ltv": max_ltv})
+        r = await client.put(
+            f"/api/policies/{kind}",
+            headers=admin,
+            json={"haircut": haircut, "revaluation_days": 365, "max_ltv": max_ltv},
+        )
         assert r.status_code == 200, r.text
     await b.party("P1")
     await b.party("P2")
@@ -51,9 +54,18 @@ async def book(client, as_role) -> Book:
     await b.asset("A2", geometry=_square(121.01, 31.0))
     await b.asset("A3", kind="vehicle")
     for asset, value in (("A1", "5000.00"), ("A2", "5000.00"), ("A3", "2000.00")):
-        r = await client.post("/api/valuations", headers=manager, json={
-            "asset_ref": asset, "valued_on": "2026-06-30", "market_value": value, "currency": "CNY",
-            "method": "market_comparison", "appraiser": "Shanghai Appraisal Co."})
+        r = await client.post(
+            "/api/valuations",
+            headers=manager,
+            json={
+                "asset_ref": asset,
+                "valued_on": "2026-06-30",
+                "market_value": value,
+                "currency": "CNY",
+                "method": "market_comparison",
+                "appraiser": "Shanghai Appraisal Co.",
+            },
+        )
         assert r.status_code == 201, r.text
         r = await client.post(f"/api/valuations/{r.json()['id']}/approve", headers=admin)
         assert r.status_code == 200, r.text
@@ -89,18 +101,37 @@ async def test_the_base_book_per_loan_and_per_borrower(client, as_role, book: Bo
     body = page.json()
     assert body["total"] == 3  # P1 in CNY and in USD, P2 in CNY
     assert [(r["borrower_id"], r["currency"]) for r in body["items"]] == [("P1", "CNY"), ("P1", "USD")]
-    assert body["items"][0] == {"borrower_id": "P1", "currency": "CNY", "loans": 1, "exposure": "1000.00",
-                                "collateral_value": "2000.00", "covered": "1000.00", "uncovered": "0.00",
-                                "coverage_ratio": "2.000000", "breaches": 0}
+    assert body["items"][0] == {
+        "borrower_id": "P1",
+        "currency": "CNY",
+        "loans": 1,
+        "exposure": "1000.00",
+        "collateral_value": "2000.00",
+        "covered": "1000.00",
+        "uncovered": "0.00",
+        "coverage_ratio": "2.000000",
+        "breaches": 0,
+    }
     detail = (await client.get(f"/api/coverage/borrowers/P2?as_of={AS_OF}", headers=headers)).json()
-    assert detail["totals"] == [{"borrower_id": "P2", "currency": "CNY", "loans": 2, "exposure": "1500.00",
-                                 "collateral_value": "2000.00", "covered": "1500.00", "uncovered": "0.00",
-                                 "coverage_ratio": "1.333333", "breaches": 1}]
+    assert detail["totals"] == [
+        {
+            "borrower_id": "P2",
+            "currency": "CNY",
+            "loans": 2,
+            "exposure": "1500.00",
+            "collateral_value": "2000.00",
+            "covered": "1500.00",
+            "uncovered": "0.00",
+            "coverage_ratio": "1.333333",
+            "breaches": 1,
+        }
+    ]
     assert [loan["loan_id"] for loan in detail["loans"]] == ["L2", "L3"]
     csv = await client.get(f"/api/coverage/borrowers?as_of={AS_OF}&format=csv", headers=headers)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[0] == ("borrower_id,currency,loans,exposure,collateral_value,covered,uncovered,"
-                                        "coverage_ratio,breaches")
+    assert csv.text.splitlines()[0] == (
+        "borrower_id,currency,loans,exposure,collateral_value,covered,uncovered,coverage_ratio,breaches"
+    )
     assert csv.text.splitlines()[3] == "P2,CNY,2,1500.00,2000.00,1500.00,0.00,1.333333,1"
     assert (await client.get("/api/coverage/borrowers/P9", headers=headers)).status_code == 404
 
@@ -108,8 +139,11 @@ async def test_the_base_book_per_loan_and_per_borrower(client, as_role, book: Bo
 async def test_stress_by_region_hits_only_the_parcel_inside(client, as_role, book: Book) -> None:
     before = await _audit_events()
     around_a1 = _square(120.9995, 30.9995, 0.002)
-    r = await client.post("/api/coverage/stress", headers=as_role(Role.CREDIT_OFFICER), json={
-        "as_of": AS_OF, "by_region": [{"region": around_a1, "change_pct": "-95", "label": "flood plain"}]})
+    r = await client.post(
+        "/api/coverage/stress",
+        headers=as_role(Role.CREDIT_OFFICER),
+        json={"as_of": AS_OF, "by_region": [{"region": around_a1, "change_pct": "-95", "label": "flood plain"}]},
+    )
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["shocks"] == [{"shock": "region 0 (flood plain)", "multiplier": "0.05", "assets": 1}]
@@ -124,49 +158,84 @@ async def test_stress_by_region_hits_only_the_parcel_inside(client, as_role, boo
     cny = next(p for p in report["portfolio"] if p["currency"] == "CNY")
     assert (cny["base"]["collateral_value"], cny["stressed"]["collateral_value"]) == ("4000.00", "3175.00")
     assert (cny["base"]["breaches"], cny["stressed"]["breaches"]) == (1, 2)
-    buckets = {b["ltv_bucket"]: (b["base"]["loans"], b["stressed"]["loans"])
-               for b in report["ltv_buckets"] if b["currency"] == "CNY"}
-    assert buckets == {"<=50%": (2, 1), "50-70%": (0, 0), "70-90%": (0, 1), "90-100%": (1, 1), ">100%": (0, 0),
-                       "uncovered": (0, 0)}
+    buckets = {
+        b["ltv_bucket"]: (b["base"]["loans"], b["stressed"]["loans"])
+        for b in report["ltv_buckets"]
+        if b["currency"] == "CNY"
+    }
+    assert buckets == {
+        "<=50%": (2, 1),
+        "50-70%": (0, 0),
+        "70-90%": (0, 1),
+        "90-100%": (1, 1),
+        ">100%": (0, 0),
+        "uncovered": (0, 0),
+    }
     assert await _audit_events() == before  # nothing written
 
     # A region meeting A1 only along its west edge holds no parcel.
     beside = _square(120.999, 31.0, 0.001)
-    r = await client.post("/api/coverage/stress", headers=as_role(Role.ASSET_MANAGER), json={
-        "as_of": AS_OF, "by_region": [{"region": beside, "change_pct": "-95"}]})
+    r = await client.post(
+        "/api/coverage/stress",
+        headers=as_role(Role.ASSET_MANAGER),
+        json={"as_of": AS_OF, "by_region": [{"region": beside, "change_pct": "-95"}]},
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["assets_shocked"], r.json()["loans_changed"]) == (0, 0)
     # Limited to vehicles, the region around A1 holds nothing either.
-    r = await client.post("/api/coverage/stress", headers=as_role(Role.ADMIN), json={
-        "as_of": AS_OF, "by_region": [{"region": around_a1, "change_pct": "-95", "kinds": ["vehicle"]}]})
+    r = await client.post(
+        "/api/coverage/stress",
+        headers=as_role(Role.ADMIN),
+        json={"as_of": AS_OF, "by_region": [{"region": around_a1, "change_pct": "-95", "kinds": ["vehicle"]}]},
+    )
     assert r.json()["assets_shocked"] == 0
 
 
 async def test_stress_by_kind_and_shocks_multiply(client, as_role, book: Book) -> None:
     headers = as_role(Role.CREDIT_OFFICER)
-    r = await client.post("/api/coverage/stress?page_size=2", headers=headers, json={
-        "as_of": AS_OF, "by_kind": [{"kind": "real_estate", "change_pct": "-80"}]})
+    r = await client.post(
+        "/api/coverage/stress?page_size=2",
+        headers=headers,
+        json={"as_of": AS_OF, "by_kind": [{"kind": "real_estate", "change_pct": "-80"}]},
+    )
     assert r.status_code == 200, r.text
     report = r.json()
     # A1 and A2 fall to 70,000 each: M2 takes all of A2, M3 nothing. L1 140,000 (LTV 0.714: breach);
     # L2 0; L3 keeps A3's 50,000 (LTV 1.0 > 0.50: breach).
     assert report["loans_changed"] == 3 and report["breaches_appearing"] == 2
-    assert [(x["loan_id"], x["breach_change"]) for x in report["changed_loans"]] == [("L1", "appears"),
-                                                                                      ("L3", "appears")]
+    assert [(x["loan_id"], x["breach_change"]) for x in report["changed_loans"]] == [
+        ("L1", "appears"),
+        ("L3", "appears"),
+    ]
     assert (report["page"], report["page_size"]) == (1, 2)
-    rest = (await client.post("/api/coverage/stress?page=2&page_size=2", headers=headers, json={
-        "as_of": AS_OF, "by_kind": [{"kind": "real_estate", "change_pct": "-80"}]})).json()["changed_loans"]
+    rest = (
+        await client.post(
+            "/api/coverage/stress?page=2&page_size=2",
+            headers=headers,
+            json={"as_of": AS_OF, "by_kind": [{"kind": "real_estate", "change_pct": "-80"}]},
+        )
+    ).json()["changed_loans"]
     assert [(x["loan_id"], x["base"]["collateral_value"], x["stressed"]["collateral_value"]) for x in rest] == [
-        ("L2", "1000.00", "0.00")]
+        ("L2", "1000.00", "0.00")
+    ]
     # -50% by kind and -50% in the region around A1 meet on A1: 350,000 x 0.25 = 87,500 -> L1 187,500.
-    r = await client.post("/api/coverage/stress", headers=headers, json={
-        "as_of": AS_OF, "by_kind": [{"kind": "real_estate", "change_pct": "-50"}],
-        "by_region": [{"region": _square(120.9995, 30.9995, 0.002), "change_pct": "-50"}]})
+    r = await client.post(
+        "/api/coverage/stress",
+        headers=headers,
+        json={
+            "as_of": AS_OF,
+            "by_kind": [{"kind": "real_estate", "change_pct": "-50"}],
+            "by_region": [{"region": _square(120.9995, 30.9995, 0.002), "change_pct": "-50"}],
+        },
+    )
     changed = _by_loan(r.json()["changed_loans"])
     assert changed["L1"]["stressed"]["collateral_value"] == "1875.00"
     # +1000% is allowed; claims were met in full, so a rise changes nobody's coverage.
-    r = await client.post("/api/coverage/stress", headers=headers, json={
-        "as_of": AS_OF, "by_kind": [{"kind": "vehicle", "change_pct": "1000"}]})
+    r = await client.post(
+        "/api/coverage/stress",
+        headers=headers,
+        json={"as_of": AS_OF, "by_kind": [{"kind": "vehicle", "change_pct": "1000"}]},
+    )
     assert r.status_code == 200 and r.json()["loans_changed"] == 0
     assert r.json()["shocks"] == [{"shock": "kind vehicle", "multiplier": "11", "assets": 1}]
 
@@ -177,18 +246,37 @@ async def test_stress_by_kind_and_shocks_multiply(client, as_role, book: Book) -
         ({"by_kind": [{"kind": "vehicle", "change_pct": "-100.5"}]}, "by_kind[0].change_pct", "between -100%"),
         ({"by_kind": [{"kind": "vehicle", "change_pct": "1000.01"}]}, "by_kind[0].change_pct", "between -100%"),
         ({"by_kind": [{"kind": "vehicle", "change_pct": "ten"}]}, "by_kind[0].change_pct", "not a percentage"),
-        ({"by_kind": [{"kind": "vehicle", "change_pct": "-1"}, {"kind": "vehicle", "change_pct": "-2"}]},
-         "by_kind[1].kind", "shocked twice"),
+        (
+            {"by_kind": [{"kind": "vehicle", "change_pct": "-1"}, {"kind": "vehicle", "change_pct": "-2"}]},
+            "by_kind[1].kind",
+            "shocked twice",
+        ),
         ({}, "by_kind", "at least one shock"),
-        ({"by_region": [{"change_pct": "-10", "region": {"type": "Polygon", "coordinates": [
-            [[121, 31], [121.01, 31.01], [121.01, 31], [121, 31.01], [121, 31]]]}}]},
-         "by_region[0].region", "Self-intersection"),
-        ({"by_region": [{"change_pct": "-10", "region": {"type": "Point", "coordinates": [121, 31]}}]},
-         "by_region[0].region", ""),
+        (
+            {
+                "by_region": [
+                    {
+                        "change_pct": "-10",
+                        "region": {
+                            "type": "Polygon",
+                            "coordinates": [[[121, 31], [121.01, 31.01], [121.01, 31], [121, 31.01], [121, 31]]],
+                        },
+                    }
+                ]
+            },
+            "by_region[0].region",
+            "Self-intersection",
+        ),
+        (
+            {"by_region": [{"change_pct": "-10", "region": {"type": "Point", "coordinates": [121, 31]}}]},
+            "by_region[0].region",
+            "",
+        ),
     ],
 )
-async def test_stress_refusals_name_the_field(client, as_role, book: Book, scenario: dict[str, Any], field: str,
-                                              reason: str) -> None:
+async def test_stress_refusals_name_the_field(
+    client, as_role, book: Book, scenario: dict[str, Any], field: str, reason: str
+) -> None:
     r = await client.post("/api/coverage/stress", headers=as_role(Role.CREDIT_OFFICER), json=scenario)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -198,20 +286,30 @@ async def test_stress_refusals_name_the_field(client, as_role, book: Book, scena
 
 async def test_stress_schema_refusals(client, as_role, book: Book) -> None:
     headers = as_role(Role.CREDIT_OFFICER)
-    for body in ({"by_kind": [{"kind": "castle", "change_pct": "-10"}]},
-                 {"by_kind": [{"kind": "vehicle", "change_pct": "-10", "extra": 1}]},
-                 {"by_kind": [{"kind": "vehicle", "change_pct": -10}]}):
+    for body in (
+        {"by_kind": [{"kind": "castle", "change_pct": "-10"}]},
+        {"by_kind": [{"kind": "vehicle", "change_pct": "-10", "extra": 1}]},
+        {"by_kind": [{"kind": "vehicle", "change_pct": -10}]},
+    ):
         r = await client.post("/api/coverage/stress", headers=headers, json=body)
         assert r.status_code == 422, (body, r.text)
-    assert (await client.post("/api/coverage/stress", headers=as_role(Role.DISPOSAL_OFFICER),
-                              json={"by_kind": [{"kind": "vehicle", "change_pct": "-10"}]})).status_code == 403
+    assert (
+        await client.post(
+            "/api/coverage/stress",
+            headers=as_role(Role.DISPOSAL_OFFICER),
+            json={"by_kind": [{"kind": "vehicle", "change_pct": "-10"}]},
+        )
+    ).status_code == 403
 
 
 async def test_what_if_release_shows_the_loans_sharing_the_asset(client, as_role, book: Book) -> None:
     before = await _audit_events()
     headers = as_role(Role.CREDIT_OFFICER)
-    r = await client.post("/api/coverage/what-if", headers=headers, json={
-        "as_of": AS_OF, "changes": [{"type": "release_lien", "lien_id": "M2"}]})
+    r = await client.post(
+        "/api/coverage/what-if",
+        headers=headers,
+        json={"as_of": AS_OF, "changes": [{"type": "release_lien", "lien_id": "M2"}]},
+    )
     assert r.status_code == 200, r.text
     report = r.json()
     loans = _by_loan(report["loans"])
@@ -220,7 +318,9 @@ async def test_what_if_release_shows_the_loans_sharing_the_asset(client, as_role
     assert set(loans) == {"L1", "L2", "L3"}
     assert (loans["L1"]["touched"], loans["L2"]["touched"], loans["L3"]["touched"]) == (True, False, False)
     assert (loans["L1"]["before"]["collateral_value"], loans["L1"]["after"]["collateral_value"]) == (
-        "2000.00", "1000.00")
+        "2000.00",
+        "1000.00",
+    )
     assert loans["L1"]["breach_change"] == "appears" and loans["L2"]["breach_change"] is None
     assert loans["L2"]["before"] == loans["L2"]["after"]
     assert (report["breaches_appearing"], report["breaches_clearing"]) == (["L1"], [])
@@ -232,9 +332,16 @@ async def test_what_if_release_shows_the_loans_sharing_the_asset(client, as_role
 
 async def test_what_if_balances_liens_and_substitution(client, as_role, book: Book) -> None:
     headers = as_role(Role.ADMIN)
-    r = await client.post("/api/coverage/what-if", headers=headers, json={"as_of": AS_OF, "changes": [
-        {"type": "set_balance", "loan_id": "L3", "principal": "2000.00"},
-    ]})
+    r = await client.post(
+        "/api/coverage/what-if",
+        headers=headers,
+        json={
+            "as_of": AS_OF,
+            "changes": [
+                {"type": "set_balance", "loan_id": "L3", "principal": "2000.00"},
+            ],
+        },
+    )
     assert r.status_code == 200, r.text
     loans = _by_loan(r.json()["loans"])
     # L3's exposure 200,000: M3's claim 300,000 takes A2's remaining 250,000, split 1:2 -> 83,333.33 and
@@ -245,11 +352,24 @@ async def test_what_if_balances_liens_and_substitution(client, as_role, book: Bo
     assert loans["L3"]["breach_change"] == "appears" and loans["L3"]["touched"]
     assert set(loans) == {"L1", "L2", "L3"}  # L1 shares A2
 
-    r = await client.post("/api/coverage/what-if", headers=headers, json={"as_of": AS_OF, "changes": [
-        {"type": "add_lien", "lien_id": "N1", "asset_id": "A3", "loan_ids": ["L2"],
-         "perfected_at": "2026-02-01T00:00:00Z", "cap": "400.00"},
-        {"type": "substitute_asset", "lien_id": "M4", "asset_id": "A1"},
-    ]})
+    r = await client.post(
+        "/api/coverage/what-if",
+        headers=headers,
+        json={
+            "as_of": AS_OF,
+            "changes": [
+                {
+                    "type": "add_lien",
+                    "lien_id": "N1",
+                    "asset_id": "A3",
+                    "loan_ids": ["L2"],
+                    "perfected_at": "2026-02-01T00:00:00Z",
+                    "cap": "400.00",
+                },
+                {"type": "substitute_asset", "lien_id": "M4", "asset_id": "A1"},
+            ],
+        },
+    )
     assert r.status_code == 200, r.text
     loans = _by_loan(r.json()["loans"])
     # M4 moves to A1 (rank 1 beside M1, both met in full): L3 still 100,000, now all real estate, max LTV
@@ -258,8 +378,11 @@ async def test_what_if_balances_liens_and_substitution(client, as_role, book: Bo
     assert loans["L2"]["after"]["collateral_value"] == "1400.00"
     assert loans["L1"]["after"] == loans["L1"]["before"]
 
-    r = await client.post("/api/coverage/what-if", headers=headers, json={"as_of": AS_OF, "changes": [
-        {"type": "capitalise_interest", "loan_id": "L2"}]})
+    r = await client.post(
+        "/api/coverage/what-if",
+        headers=headers,
+        json={"as_of": AS_OF, "changes": [{"type": "capitalise_interest", "loan_id": "L2"}]},
+    )
     assert r.status_code == 200, r.text
     assert _by_loan(r.json()["loans"])["L2"]["after"]["exposure"] == "1000.00"
 
@@ -267,27 +390,60 @@ async def test_what_if_balances_liens_and_substitution(client, as_role, book: Bo
 @pytest.mark.parametrize(
     ("changes", "field", "reason"),
     [
-        ([{"type": "release_lien", "lien_id": "M2"}, {"type": "release_lien", "lien_id": "M2"}], "changes[1]",
-         "already released"),
+        (
+            [{"type": "release_lien", "lien_id": "M2"}, {"type": "release_lien", "lien_id": "M2"}],
+            "changes[1]",
+            "already released",
+        ),
         ([{"type": "release_lien", "lien_id": "M9"}], "changes[0].lien_id", "unknown lien 'M9'"),
         ([{"type": "capitalise_interest", "loan_id": "L9"}], "changes[0].loan_id", "unknown loan 'L9'"),
-        ([{"type": "capitalise_interest", "loan_id": "L1", "amount": "5.00"}], "changes[0]",
-         "interest outstanding is 0"),
+        (
+            [{"type": "capitalise_interest", "loan_id": "L1", "amount": "5.00"}],
+            "changes[0]",
+            "interest outstanding is 0",
+        ),
         ([{"type": "set_balance", "loan_id": "L1", "fees": "1.234"}], "changes[0].fees", "at most 2 decimal"),
         ([{"type": "set_balance", "loan_id": "L1", "fees": "-1"}], "changes[0].fees", "negative"),
-        ([{"type": "add_lien", "lien_id": "M1", "asset_id": "A1", "loan_ids": ["L1"],
-           "perfected_at": "2026-02-01T00:00:00Z"}], "changes[0].lien_id", "already exists"),
-        ([{"type": "add_lien", "lien_id": "N1", "asset_id": "A1", "loan_ids": ["L1"]}], "changes[0]",
-         "needs perfected_at"),
+        (
+            [
+                {
+                    "type": "add_lien",
+                    "lien_id": "M1",
+                    "asset_id": "A1",
+                    "loan_ids": ["L1"],
+                    "perfected_at": "2026-02-01T00:00:00Z",
+                }
+            ],
+            "changes[0].lien_id",
+            "already exists",
+        ),
+        (
+            [{"type": "add_lien", "lien_id": "N1", "asset_id": "A1", "loan_ids": ["L1"]}],
+            "changes[0]",
+            "needs perfected_at",
+        ),
         ([{"type": "substitute_asset", "lien_id": "M1", "asset_id": "A9"}], "changes[0].asset_id", "unknown asset"),
-        ([{"type": "add_lien", "lien_id": "N1", "asset_id": "A1", "loan_ids": ["L1", "L8"],
-           "perfected_at": "2026-02-01T00:00:00Z"}], "changes[0].loan_ids", "unknown loan(s) L8"),
+        (
+            [
+                {
+                    "type": "add_lien",
+                    "lien_id": "N1",
+                    "asset_id": "A1",
+                    "loan_ids": ["L1", "L8"],
+                    "perfected_at": "2026-02-01T00:00:00Z",
+                }
+            ],
+            "changes[0].loan_ids",
+            "unknown loan(s) L8",
+        ),
     ],
 )
-async def test_what_if_refusals_name_the_change(client, as_role, book: Book, changes: list[dict[str, Any]],
-                                                field: str, reason: str) -> None:
-    r = await client.post("/api/coverage/what-if", headers=as_role(Role.CREDIT_OFFICER),
-                          json={"as_of": AS_OF, "changes": changes})
+async def test_what_if_refusals_name_the_change(
+    client, as_role, book: Book, changes: list[dict[str, Any]], field: str, reason: str
+) -> None:
+    r = await client.post(
+        "/api/coverage/what-if", headers=as_role(Role.CREDIT_OFFICER), json={"as_of": AS_OF, "changes": changes}
+    )
     assert r.status_code == 422, r.text
     errors = {e["field"]: e["reason"] for e in r.json()["errors"]}
     assert field in errors and reason in errors[field], errors
@@ -296,29 +452,66 @@ async def test_what_if_refusals_name_the_change(client, as_role, book: Book, cha
 async def test_what_if_needing_an_fx_rate_lists_the_pair(client, as_role, book: Book) -> None:
     headers = as_role(Role.CREDIT_OFFICER)
     # A USD lien on A1, valued in CNY: the claim must be converted, and no rate was given.
-    r = await client.post("/api/coverage/what-if", headers=headers, json={"as_of": AS_OF, "changes": [
-        {"type": "add_lien", "lien_id": "N2", "asset_id": "A1", "loan_ids": ["L4"],
-         "perfected_at": "2026-02-01T00:00:00Z"}]})
+    r = await client.post(
+        "/api/coverage/what-if",
+        headers=headers,
+        json={
+            "as_of": AS_OF,
+            "changes": [
+                {
+                    "type": "add_lien",
+                    "lien_id": "N2",
+                    "asset_id": "A1",
+                    "loan_ids": ["L4"],
+                    "perfected_at": "2026-02-01T00:00:00Z",
+                }
+            ],
+        },
+    )
     assert r.status_code == 422, r.text
     assert r.json()["missing_pairs"] == [{"from": "CNY", "to": "USD"}]
     # With a rate the lien counts: A1 leaves 250,000 fen after M1; N2's claim of 100.00 USD is 71,429 fen
     # (10,000 / 0.14, rounded up), met in full, and 71,429 x 0.14 = 10,000.06 cents gives L4 its 100.00.
-    r = await client.post("/api/coverage/what-if", headers=headers, json={"as_of": AS_OF, "fx": ["CNY/USD=0.14"],
-                                                                          "changes": [
-        {"type": "add_lien", "lien_id": "N2", "asset_id": "A1", "loan_ids": ["L4"],
-         "perfected_at": "2026-02-01T00:00:00Z"}]})
+    r = await client.post(
+        "/api/coverage/what-if",
+        headers=headers,
+        json={
+            "as_of": AS_OF,
+            "fx": ["CNY/USD=0.14"],
+            "changes": [
+                {
+                    "type": "add_lien",
+                    "lien_id": "N2",
+                    "asset_id": "A1",
+                    "loan_ids": ["L4"],
+                    "perfected_at": "2026-02-01T00:00:00Z",
+                }
+            ],
+        },
+    )
     assert r.status_code == 200, r.text
     l4 = _by_loan(r.json()["loans"])["L4"]
     assert (l4["before"]["collateral_value"], l4["after"]["collateral_value"]) == ("0.00", "100.00")
-    r = await client.post("/api/coverage/stress", headers=headers, json={
-        "by_kind": [{"kind": "vehicle", "change_pct": "-10"}], "fx": ["CNY/USD=0.14", "CNY/USD=0.15"]})
+    r = await client.post(
+        "/api/coverage/stress",
+        headers=headers,
+        json={"by_kind": [{"kind": "vehicle", "change_pct": "-10"}], "fx": ["CNY/USD=0.14", "CNY/USD=0.15"]},
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "fx[1]", r.text
-    for body in ({"changes": []}, {"changes": [{"type": "demolish", "lien_id": "M1"}]},
-                 {"changes": [{"type": "release_lien"}]}):
+    for body in (
+        {"changes": []},
+        {"changes": [{"type": "demolish", "lien_id": "M1"}]},
+        {"changes": [{"type": "release_lien"}]},
+    ):
         r = await client.post("/api/coverage/what-if", headers=headers, json=body)
         assert r.status_code == 422, (body, r.text)
-    assert (await client.post("/api/coverage/what-if", headers=as_role(Role.AUDITOR), json={
-        "changes": [{"type": "release_lien", "lien_id": "M1"}]})).status_code == 403
+    assert (
+        await client.post(
+            "/api/coverage/what-if",
+            headers=as_role(Role.AUDITOR),
+            json={"changes": [{"type": "release_lien", "lien_id": "M1"}]},
+        )
+    ).status_code == 403
 
 
 async def test_results_are_reused_until_the_book_changes(client, as_role, book: Book, monkeypatch) -> None:
@@ -354,8 +547,11 @@ async def test_results_are_reused_until_the_book_changes(client, as_role, book: 
     assert (len(reads), len(runs)) == (1, 1)  # one read, one run for three views of the same book and date
     await l1("2026-10-01")
     assert (len(reads), len(runs)) == (1, 2)  # another date: the same book, another run
-    r = await client.post("/api/coverage/stress", headers=headers, json={
-        "as_of": AS_OF, "by_kind": [{"kind": "vehicle", "change_pct": "-10"}]})
+    r = await client.post(
+        "/api/coverage/stress",
+        headers=headers,
+        json={"as_of": AS_OF, "by_kind": [{"kind": "vehicle", "change_pct": "-10"}]},
+    )
     assert r.status_code == 200
     assert (len(reads), len(runs)) == (1, 3)  # the base is reused; only the stressed book is run
     await book.post("L1", "repayment", principal="400.00")
@@ -379,8 +575,9 @@ async def test_requests_arriving_together_share_one_read(client, as_role, book: 
     service.BOOKS.clear()
     service.RESULTS.clear()
     headers = as_role(Role.AUDITOR)
-    answers = await asyncio.gather(*(client.get(f"/api/coverage/summary?as_of={AS_OF}", headers=headers)
-                                     for _ in range(5)))
+    answers = await asyncio.gather(
+        *(client.get(f"/api/coverage/summary?as_of={AS_OF}", headers=headers) for _ in range(5))
+    )
     assert [a.status_code for a in answers] == [200] * 5
     assert all(a.json() == answers[0].json() for a in answers)
     assert len(reads) == 1

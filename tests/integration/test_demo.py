@@ -20,8 +20,17 @@ from tests.integration.conftest import empty_tables
 
 pytestmark = pytest.mark.integration
 
-ASSET_KINDS = {"real_estate", "land_use_right", "vehicle", "equipment", "inventory", "receivable", "deposit",
-               "equity", "ip_right"}
+ASSET_KINDS = {
+    "real_estate",
+    "land_use_right",
+    "vehicle",
+    "equipment",
+    "inventory",
+    "receivable",
+    "deposit",
+    "equity",
+    "ip_right",
+}
 DEMO_USERS = [role.value for role in Role]
 COMPONENTS = ("principal", "interest", "penalty", "fees")
 
@@ -76,9 +85,20 @@ async def test_book_is_the_same_for_the_same_seed() -> None:
 async def test_every_asset_kind_loan_status_and_classification_is_present(demo: str) -> None:
     assert {r["kind"] for r in await Asset.select(Asset.kind).distinct()} == ASSET_KINDS
     assert {r["status"] for r in await Loan.select(Loan.status).distinct()} == {
-        "performing", "overdue", "non_performing", "restructured", "settled", "written_off"}
+        "performing",
+        "overdue",
+        "non_performing",
+        "restructured",
+        "settled",
+        "written_off",
+    }
     assert {r["classification"] for r in await Loan.select(Loan.classification).distinct()} == {
-        "pass", "special_mention", "substandard", "doubtful", "loss"}
+        "pass",
+        "special_mention",
+        "substandard",
+        "doubtful",
+        "loss",
+    }
     assert {r["currency"] for r in await Loan.select(Loan.currency).distinct()} == {"CNY", "USD", "HKD"}
     assert {"seized", "in_disposal"} <= {r["status"] for r in await Asset.select(Asset.status).distinct()}
     assert {"bankrupt", "blacklisted"} <= {r["status"] for r in await Party.select(Party.status).distinct()}
@@ -105,7 +125,8 @@ async def test_liens_cover_the_registration_states_and_both_holders(demo: str) -
 
 async def test_some_asset_has_liens_sharing_a_rank(demo: str, api: httpx.AsyncClient) -> None:
     registered = await Lien.select(Lien.asset.ref.as_alias("asset_ref"), Lien.perfected_at).where(
-        Lien.status == "registered")
+        Lien.status == "registered"
+    )
     times: dict[tuple[str, datetime], int] = defaultdict(int)
     for r in registered:
         times[(r["asset_ref"], r["perfected_at"])] += 1
@@ -133,8 +154,11 @@ async def test_audit_chain_verifies(demo: str, api: httpx.AsyncClient) -> None:
 
 
 async def test_a_reversed_posting_nets_out_of_the_balance(demo: str, api: httpx.AsyncClient) -> None:
-    reversal = await Posting.select(Posting.reverses, Posting.loan.ref.as_alias("loan_ref")).where(
-        Posting.reverses.is_not_null()).first()
+    reversal = (
+        await Posting.select(Posting.reverses, Posting.loan.ref.as_alias("loan_ref"))
+        .where(Posting.reverses.is_not_null())
+        .first()
+    )
     assert reversal is not None
     headers = await login(api, Role.CREDIT_OFFICER)
     loan = (await api.get(f"/api/loans/{reversal['loan_ref']}", headers=headers)).json()
@@ -152,7 +176,8 @@ async def test_a_reversed_posting_nets_out_of_the_balance(demo: str, api: httpx.
 async def test_settled_loans_owe_nothing(demo: str) -> None:
     totals: dict[str, int] = defaultdict(int)
     rows = await Posting.select(Posting.loan.ref.as_alias("ref"), *(getattr(Posting, c) for c in COMPONENTS)).where(
-        Posting.loan.status == "settled")
+        Posting.loan.status == "settled"
+    )
     for r in rows:
         totals[r["ref"]] += sum(r[c] for c in COMPONENTS)
     assert totals

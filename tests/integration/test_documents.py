@@ -19,10 +19,13 @@ async def book(client, as_role) -> Book:
     return b
 
 
-async def _upload(client, headers, content: bytes, name: str = "deed.pdf", entity: str = "asset",
-                  ref: str = "A1"):
-    return await client.post("/api/documents", files={"file": (name, content, "application/pdf")},
-                             data={"entity": entity, "entity_ref": ref}, headers=headers)
+async def _upload(client, headers, content: bytes, name: str = "deed.pdf", entity: str = "asset", ref: str = "A1"):
+    return await client.post(
+        "/api/documents",
+        files={"file": (name, content, "application/pdf")},
+        data={"entity": entity, "entity_ref": ref},
+        headers=headers,
+    )
 
 
 async def test_upload_is_content_addressed_and_downloads_identically(client, as_role, book: Book) -> None:
@@ -42,8 +45,7 @@ async def test_upload_is_content_addressed_and_downloads_identically(client, as_
     assert 'filename="deed.pdf"' in download.headers["content-disposition"]
     listed = (await client.get("/api/documents?entity=asset&entity_ref=A1", headers=as_role(Role.AUDITOR))).json()
     assert listed["total"] == 2
-    assert {d["uploaded_by"] for d in listed["items"]} == {"asset_manager1",
-                                                                                    "disposal_officer1"}
+    assert {d["uploaded_by"] for d in listed["items"]} == {"asset_manager1", "disposal_officer1"}
 
 
 async def test_stored_blob_altered_on_disk_is_not_served(client, as_role, book: Book) -> None:
@@ -55,11 +57,14 @@ async def test_stored_blob_altered_on_disk_is_not_served(client, as_role, book: 
     blob_path(doc["sha256"]).write_bytes(b"original evidence")
 
 
-@pytest.mark.parametrize(("kwargs", "status", "field"), [
-    ({"content": b""}, 422, "file"),
-    ({"content": b"x", "entity": "planet"}, 422, "entity"),
-    ({"content": b"x", "ref": "NOPE"}, 404, "entity_ref"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "field"),
+    [
+        ({"content": b""}, 422, "file"),
+        ({"content": b"x", "entity": "planet"}, 422, "entity"),
+        ({"content": b"x", "ref": "NOPE"}, 404, "entity_ref"),
+    ],
+)
 async def test_bad_uploads_refused_nothing_recorded(client, as_role, book: Book, kwargs, status, field) -> None:
     r = await _upload(client, as_role(Role.ASSET_MANAGER), **kwargs)
     assert r.status_code == status, r.text

@@ -31,13 +31,23 @@ async def test_overlapping_parcel_flags_the_loans_it_secures(client, as_role) ->
     for lien in ("M1", "M3"):
         await book.register(lien, datetime(2026, 1, 5, tzinfo=UTC))
     admin, manager = as_role(Role.ADMIN), as_role(Role.ASSET_MANAGER)
-    r = await client.put("/api/policies/real_estate", headers=admin,
-                         json={"haircut": "0.30", "revaluation_days": 365, "max_ltv": "0.70"})
+    r = await client.put(
+        "/api/policies/real_estate", headers=admin, json={"haircut": "0.30", "revaluation_days": 365, "max_ltv": "0.70"}
+    )
     assert r.status_code == 200, r.text
     for asset in ("A1", "A3"):
-        r = await client.post("/api/valuations", headers=manager, json={
-            "asset_ref": asset, "valued_on": "2026-06-30", "market_value": "5000.00", "currency": "CNY",
-            "method": "market_comparison", "appraiser": "Shanghai Appraisal Co."})
+        r = await client.post(
+            "/api/valuations",
+            headers=manager,
+            json={
+                "asset_ref": asset,
+                "valued_on": "2026-06-30",
+                "market_value": "5000.00",
+                "currency": "CNY",
+                "method": "market_comparison",
+                "appraiser": "Shanghai Appraisal Co.",
+            },
+        )
         assert r.status_code == 201, r.text
         approved = await client.post(f"/api/valuations/{r.json()['id']}/approve", headers=admin)
         assert approved.status_code == 200, approved.text

@@ -39,7 +39,13 @@ async def test_ranks_on_the_asset_and_on_each_lien(client, as_role, book: Book) 
     headers = as_role(Role.CREDIT_OFFICER)
     asset = (await client.get("/api/assets/A1", headers=headers)).json()
     assert [(lien["ref"], lien["rank"]) for lien in asset["liens"]] == [
-        ("M-first", 1), ("M-tie", 2), ("X-other", 2), ("M-late", 3), ("M-draft", 4), ("M-gone", None)]
+        ("M-first", 1),
+        ("M-tie", 2),
+        ("X-other", 2),
+        ("M-late", 3),
+        ("M-draft", 4),
+        ("M-gone", None),
+    ]
     assert asset["loans_secured"] == ["L1", "L2"]
     lien = (await client.get("/api/liens/X-other", headers=headers)).json()
     assert lien["rank"] == 2
@@ -86,16 +92,19 @@ async def test_registering_needs_number_past_time_and_a_loan(client, as_role, bo
     assert (await client.get("/api/liens/M1", headers=as_role(Role.AUDITOR))).json()["status"] == "submitted"
 
 
-@pytest.mark.parametrize(("body", "status", "field"), [
-    ({"holder": "Other Bank", "loan_refs": ["L1"], "external_claim": "1.00"}, 422, "loan_refs"),
-    ({"holder": "Other Bank", "loan_refs": []}, 422, "external_claim"),
-    ({"external_claim": "5.00"}, 422, "external_claim"),
-    ({"cap": "12.345"}, 422, "cap"),
-    ({"loan_refs": ["L1", "NOPE"]}, 404, "loan_refs"),
-    ({"loan_refs": ["L1", "L1"]}, 422, "loan_refs"),
-    ({"asset_ref": "NOPE"}, 404, "asset_ref"),
-    ({"currency": "ABC"}, 422, "currency"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"holder": "Other Bank", "loan_refs": ["L1"], "external_claim": "1.00"}, 422, "loan_refs"),
+        ({"holder": "Other Bank", "loan_refs": []}, 422, "external_claim"),
+        ({"external_claim": "5.00"}, 422, "external_claim"),
+        ({"cap": "12.345"}, 422, "cap"),
+        ({"loan_refs": ["L1", "NOPE"]}, 404, "loan_refs"),
+        ({"loan_refs": ["L1", "L1"]}, 422, "loan_refs"),
+        ({"asset_ref": "NOPE"}, 404, "asset_ref"),
+        ({"currency": "ABC"}, 422, "currency"),
+    ],
+)
 async def test_bad_lien_refused_nothing_written(client, as_role, book: Book, body, status, field) -> None:
     headers = as_role(Role.ASSET_MANAGER)
     payload = {"ref": "M9", "asset_ref": "A1", "kind": "pledge", "currency": "CNY", "loan_refs": ["L1"], **body}

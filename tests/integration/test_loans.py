@@ -21,15 +21,21 @@ async def test_balance_is_the_sum_of_postings(client, as_role, book: Book) -> No
     await book.post("L1", "repayment", interest="200.50", principal="5000.00")
     await book.post("L1", "capitalisation", interest="1000.00")
     loan = (await client.get("/api/loans/L1", headers=as_role(Role.AUDITOR))).json()
-    assert loan["balance"] == {"principal": "96000.00", "interest": "0.00", "penalty": "30.00",
-                               "fees": "10.01", "total": "96040.01"}
+    assert loan["balance"] == {
+        "principal": "96000.00",
+        "interest": "0.00",
+        "penalty": "30.00",
+        "fees": "10.01",
+        "total": "96040.01",
+    }
 
 
 async def test_reversal_negates_the_original_once(client, as_role, book: Book) -> None:
     posting = await book.post("L1", "accrual", interest="77.77")
     headers = as_role(Role.CREDIT_OFFICER)
-    r = await client.post(f"/api/loans/L1/postings/{posting['id']}/reversal", json={"memo": "keyed twice"},
-                          headers=headers)
+    r = await client.post(
+        f"/api/loans/L1/postings/{posting['id']}/reversal", json={"memo": "keyed twice"}, headers=headers
+    )
     assert r.status_code == 201, r.text
     assert r.json()["interest"] == "-77.77"
     assert r.json()["reverses"] == posting["id"]
@@ -41,16 +47,20 @@ async def test_reversal_negates_the_original_once(client, as_role, book: Book) -
     assert await count(client, headers, "/api/loans/L1/postings") == 3
 
 
-@pytest.mark.parametrize(("body", "field", "reason"), [
-    ({"kind": "repayment", "principal": "100000.01"}, "principal", "below zero"),
-    ({"kind": "disbursement", "interest": "5.00"}, "interest", "cannot carry interest"),
-    ({"kind": "accrual", "interest": "1.001"}, "interest", "at most 2 decimal places"),
-    ({"kind": "accrual", "interest": "-1.00"}, "interest", "negative"),
-    ({"kind": "accrual"}, "principal", "at least one component"),
-    ({"kind": "teleport", "principal": "1.00"}, "kind", "Invalid enum value"),
-])
-async def test_bad_posting_is_422_naming_the_field_and_nothing_is_written(client, as_role, book: Book,
-                                                                          body, field, reason) -> None:
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"kind": "repayment", "principal": "100000.01"}, "principal", "below zero"),
+        ({"kind": "disbursement", "interest": "5.00"}, "interest", "cannot carry interest"),
+        ({"kind": "accrual", "interest": "1.001"}, "interest", "at most 2 decimal places"),
+        ({"kind": "accrual", "interest": "-1.00"}, "interest", "negative"),
+        ({"kind": "accrual"}, "principal", "at least one component"),
+        ({"kind": "teleport", "principal": "1.00"}, "kind", "Invalid enum value"),
+    ],
+)
+async def test_bad_posting_is_422_naming_the_field_and_nothing_is_written(
+    client, as_role, book: Book, body, field, reason
+) -> None:
     headers = as_role(Role.CREDIT_OFFICER)
     r = await client.post("/api/loans/L1/postings", json={"value_date": "2026-02-01", **body}, headers=headers)
     assert r.status_code == 422, r.text
@@ -60,21 +70,25 @@ async def test_bad_posting_is_422_naming_the_field_and_nothing_is_written(client
 
 
 async def test_malformed_date_is_422(client, as_role, book: Book) -> None:
-    r = await client.post("/api/loans/L1/postings", json={"kind": "accrual", "interest": "1.00",
-                                                          "value_date": "2026-13-45"},
-                          headers=as_role(Role.CREDIT_OFFICER))
+    r = await client.post(
+        "/api/loans/L1/postings",
+        json={"kind": "accrual", "interest": "1.00", "value_date": "2026-13-45"},
+        headers=as_role(Role.CREDIT_OFFICER),
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "value_date"
 
 
 async def test_loan_create_validation_and_unknown_borrower(client, as_role, book: Book) -> None:
     headers = as_role(Role.CREDIT_OFFICER)
-    r = await client.post("/api/loans", json={"ref": "L2", "borrower_ref": "P1", "currency": "XYZ",
-                                              "interest_rate": "abc"}, headers=headers)
+    r = await client.post(
+        "/api/loans",
+        json={"ref": "L2", "borrower_ref": "P1", "currency": "XYZ", "interest_rate": "abc"},
+        headers=headers,
+    )
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"currency", "interest_rate"}
-    r = await client.post("/api/loans", json={"ref": "L2", "borrower_ref": "NOPE", "currency": "CNY"},
-                          headers=headers)
+    r = await client.post("/api/loans", json={"ref": "L2", "borrower_ref": "NOPE", "currency": "CNY"}, headers=headers)
     assert r.status_code == 404
     assert r.json()["field"] == "borrower_ref"
     r = await client.post("/api/loans", json={"ref": "L1", "borrower_ref": "P1", "currency": "CNY"}, headers=headers)
@@ -93,8 +107,9 @@ async def test_list_filters_and_update(client, as_role, book: Book) -> None:
     page = (await client.get("/api/loans?page=2&page_size=2", headers=headers)).json()
     assert [item["ref"] for item in page["items"]] == ["L3"]
     assert page["total"] == 3
-    r = await client.patch("/api/loans/L2", json={"status": "non_performing", "classification": "doubtful"},
-                           headers=headers)
+    r = await client.patch(
+        "/api/loans/L2", json={"status": "non_performing", "classification": "doubtful"}, headers=headers
+    )
     assert r.status_code == 200
     assert r.json()["status"] == "non_performing"
     assert r.json()["interest_rate"] == "0.0435"

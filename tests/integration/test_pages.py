@@ -171,8 +171,11 @@ async def test_bidder_gets_html_403_on_register(client: httpx.AsyncClient, as_ro
 
 async def test_pages_are_not_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
-    assert not [p for p in paths if p in {"/", "/login", "/logout", "/home"}
-                or p.startswith(("/assets", "/static", "/coverage"))]
+    assert not [
+        p
+        for p in paths
+        if p in {"/", "/login", "/logout", "/home"} or p.startswith(("/assets", "/static", "/coverage"))
+    ]
 
 
 async def test_stylesheet_is_served_without_session(client: httpx.AsyncClient) -> None:
@@ -339,11 +342,13 @@ NOT_READERS = sorted(set(Role) - set(REGISTRY_READERS))
 NOT_SCENARIO_RUNNERS = sorted(set(Role) - set(SCENARIO_RUNNERS))
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", p) for p in READER_PAGES + SCENARIO_PAGES]
-                         + [("POST", p) for p in SCENARIO_PAGES])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", p) for p in READER_PAGES + SCENARIO_PAGES] + [("POST", p) for p in SCENARIO_PAGES]
+)
 async def test_coverage_pages_send_anonymous_users_to_login(client: httpx.AsyncClient, method: str, path: str) -> None:
-    r = await client.request(method, path, data={"by_kind[0].kind": "vehicle", "by_kind[0].change_pct": "-10"}
-                             if method == "POST" else None)
+    r = await client.request(
+        method, path, data={"by_kind[0].kind": "vehicle", "by_kind[0].change_pct": "-10"} if method == "POST" else None
+    )
     assert r.status_code == 303
     target = urlsplit(r.headers["location"])
     assert target.path == "/login"
@@ -369,8 +374,9 @@ async def test_scenario_pages_refuse_roles_that_do_not_run_scenarios(
 ) -> None:
     assert Role.AUDITOR in NOT_SCENARIO_RUNNERS and Role.DISPOSAL_OFFICER in NOT_SCENARIO_RUNNERS
     for role in NOT_SCENARIO_RUNNERS:
-        r = await client.request(method, path, headers=as_role(role), data={"changes[0].type": "release_lien",
-                                                                              "changes[0].lien_id": "M1"})
+        r = await client.request(
+            method, path, headers=as_role(role), data={"changes[0].type": "release_lien", "changes[0].lien_id": "M1"}
+        )
         assert r.status_code == 403, role
         assert r.headers["content-type"].startswith("text/html")
         assert "Not allowed" in r.text
@@ -399,9 +405,14 @@ async def test_unknown_loan_coverage_is_a_404_page(client: httpx.AsyncClient, as
 async def test_stress_form_with_a_bad_shock_comes_back_422_with_the_error_beside_it(
     client: httpx.AsyncClient, as_role: Any
 ) -> None:
-    form = {"by_kind[1].kind": "real_estate", "by_kind[1].change_pct": "-150", "as_of": "2026-06-30",
-            "by_region[0].region": '{"type": "Point", "coordinates": [121.5, 31.2]}', "by_region[0].change_pct": "-10",
-            "by_region[0].label": "<b>zone</b>"}
+    form = {
+        "by_kind[1].kind": "real_estate",
+        "by_kind[1].change_pct": "-150",
+        "as_of": "2026-06-30",
+        "by_region[0].region": '{"type": "Point", "coordinates": [121.5, 31.2]}',
+        "by_region[0].change_pct": "-10",
+        "by_region[0].label": "<b>zone</b>",
+    }
     r = await client.post("/coverage/stress", data=form, headers=as_role(Role.CREDIT_OFFICER))
     assert r.status_code == 422
     html = r.text
@@ -419,13 +430,19 @@ async def test_stress_form_with_a_bad_shock_comes_back_422_with_the_error_beside
 async def test_what_if_with_an_unknown_lien_comes_back_422_naming_the_change(
     client: httpx.AsyncClient, as_role: Any
 ) -> None:
-    form = {"changes[2].type": "release_lien", "changes[2].lien_id": "NO-SUCH-LIEN",
-            "changes[3].type": "capitalise_interest"}
+    form = {
+        "changes[2].type": "release_lien",
+        "changes[2].lien_id": "NO-SUCH-LIEN",
+        "changes[3].type": "capitalise_interest",
+    }
     r = await client.post("/coverage/what-if", data=form, headers=as_role(Role.ASSET_MANAGER))
     assert r.status_code == 422
     assert 'id="changes-3-loan_id-error"' in r.text  # the form's own check, before the book is read
-    r = await client.post("/coverage/what-if", data={k: v for k, v in form.items() if k.startswith("changes[2]")},
-                          headers=as_role(Role.ASSET_MANAGER))
+    r = await client.post(
+        "/coverage/what-if",
+        data={k: v for k, v in form.items() if k.startswith("changes[2]")},
+        headers=as_role(Role.ASSET_MANAGER),
+    )
     assert r.status_code == 422
     error = re.search(r'<span class="field-error" id="changes-2-lien_id-error"[^>]*>([^<]+)</span>', r.text)
     assert error and "NO-SUCH-LIEN" in error.group(1)
@@ -439,8 +456,11 @@ async def test_fx_rates_travel_with_the_coverage_pages_and_forms(client: httpx.A
     assert 'value="CNY/USD=0.14  HKD/CNY=0.92"' in r.text  # kept in the form
     r = await client.get("/coverage", params={"fx": "CNY/USD=0.14"}, headers=headers)
     assert re.search(r'href="/coverage/loans\?[^"]*fx=CNY%2FUSD%3D0.14"', r.text)  # carried by the links
-    r = await client.post("/coverage/stress", headers=headers, data={
-        "by_kind[0].kind": "vehicle", "by_kind[0].change_pct": "-10", "fx": "CNY/USD=0.14"})
+    r = await client.post(
+        "/coverage/stress",
+        headers=headers,
+        data={"by_kind[0].kind": "vehicle", "by_kind[0].change_pct": "-10", "fx": "CNY/USD=0.14"},
+    )
     assert r.status_code == 200
     assert re.search(r'<a href="/coverage\?[^"]*fx=CNY%2FUSD%3D0.14', r.text)  # and by the scenario pages'
     r = await client.get("/coverage", params={"fx": "CNY/USD=0.14 CNY/USD=0.15"}, headers=headers)

@@ -103,11 +103,15 @@ async def test_nested_and_duplicate_parcels_are_flagged(client, as_role, book: B
     await book.asset("A3", owner="P2", geometry=rect(0, 0, 100, 100))
     a2 = await detail(client, as_role, "A2")
     assert {o["other_ref"]: float(o["share_of_this"]) for o in a2["overlaps"]} == {
-        "A1": pytest.approx(1.0), "A3": pytest.approx(1.0)}
+        "A1": pytest.approx(1.0),
+        "A3": pytest.approx(1.0),
+    }
     a1 = await detail(client, as_role, "A1")
     # Largest share of this parcel first: all of it under A3, a quarter under A2.
     assert [(o["other_ref"], round(float(o["share_of_this"]), 3)) for o in a1["overlaps"]] == [
-        ("A3", 1.0), ("A2", 0.25)]
+        ("A3", 1.0),
+        ("A2", 0.25),
+    ]
     assert (await overlaps(client, as_role))["total"] == 3
 
 
@@ -128,8 +132,10 @@ async def test_edge_and_corner_contact_and_slivers_under_the_threshold_are_not_f
 
 
 async def test_multipolygon_parcel_overlaps_through_either_part(client, as_role, book: Book) -> None:
-    estate = {"type": "MultiPolygon", "coordinates": [rect(0, 0, 50, 50)["coordinates"],
-                                                      rect(200, 0, 250, 50)["coordinates"]]}
+    estate = {
+        "type": "MultiPolygon",
+        "coordinates": [rect(0, 0, 50, 50)["coordinates"], rect(200, 0, 250, 50)["coordinates"]],
+    }
     await book.asset("ESTATE", geometry=estate)
     await book.asset("INSIDE", geometry=rect(210, 10, 240, 40))
     (line,) = (await detail(client, as_role, "ESTATE"))["overlaps"]
@@ -167,21 +173,38 @@ async def test_moving_releasing_and_removing_a_parcel_updates_its_flags(client, 
     assert (await overlaps(client, as_role))["total"] == 0
     row = await Asset.select(Asset.centroid_lon, Asset.bbox_min_lon).where(Asset.ref == "A2").first()
     assert row == {"centroid_lon": None, "bbox_min_lon": None}
-    moves = await AuditEvent.select(AuditEvent.entity_ref, AuditEvent.after).where(
-        AuditEvent.action == "parcel_overlaps").order_by(AuditEvent.seq)
+    moves = (
+        await AuditEvent.select(AuditEvent.entity_ref, AuditEvent.after)
+        .where(AuditEvent.action == "parcel_overlaps")
+        .order_by(AuditEvent.seq)
+    )
     assert [json.loads(m["after"])["possible_double_pledge_with"] for m in moves] == [
-        ["A1"], [], ["A1"], [], ["A2"], []]
+        ["A1"],
+        [],
+        ["A1"],
+        [],
+        ["A2"],
+        [],
+    ]
 
 
 BAD_GEOMETRY = [
-    ({"type": "Polygon", "coordinates": [[[121, 31], [121.001, 31.001], [121.001, 31], [121, 31.001],
-                                          [121, 31]]]}, "Self-intersection"),
-    ({"type": "Polygon", "coordinates": [[[121, 31], [121.001, 31], [121.001, 31.001], [121, 31.001]]]},
-     "must be closed"),
-    ({"type": "Polygon", "coordinates": [[[181, 31], [181.001, 31], [181.001, 31.001], [181, 31]]]},
-     "outside longitude"),
-    ({"type": "Polygon", "coordinates": [[[121, 91], [121.001, 91], [121.001, 91.001], [121, 91]]]},
-     "outside longitude"),
+    (
+        {"type": "Polygon", "coordinates": [[[121, 31], [121.001, 31.001], [121.001, 31], [121, 31.001], [121, 31]]]},
+        "Self-intersection",
+    ),
+    (
+        {"type": "Polygon", "coordinates": [[[121, 31], [121.001, 31], [121.001, 31.001], [121, 31.001]]]},
+        "must be closed",
+    ),
+    (
+        {"type": "Polygon", "coordinates": [[[181, 31], [181.001, 31], [181.001, 31.001], [181, 31]]]},
+        "outside longitude",
+    ),
+    (
+        {"type": "Polygon", "coordinates": [[[121, 91], [121.001, 91], [121.001, 91.001], [121, 91]]]},
+        "outside longitude",
+    ),
     ({"type": "Polygon", "coordinates": []}, "empty"),
     ({"type": "MultiPolygon", "coordinates": [[]]}, "empty"),
     ({"type": "Point", "coordinates": [121, 31]}, "Polygon or MultiPolygon"),
@@ -194,8 +217,11 @@ async def test_bad_geometry_is_422_with_the_reason_and_nothing_written(
 ) -> None:
     events = await AuditEvent.count()
     manager = as_role(Role.ASSET_MANAGER)
-    r = await client.post("/api/assets", json={"ref": "BAD", "kind": "real_estate", "owner_ref": "P1",
-                                               "geometry": geometry}, headers=manager)
+    r = await client.post(
+        "/api/assets",
+        json={"ref": "BAD", "kind": "real_estate", "owner_ref": "P1", "geometry": geometry},
+        headers=manager,
+    )
     assert r.status_code == 422, r.text
     problem = r.json()
     assert problem["errors"][0]["field"] == "geometry"
@@ -213,8 +239,11 @@ async def test_bad_geometry_is_422_with_the_reason_and_nothing_written(
 async def test_a_parcel_on_a_vehicle_is_422_and_nothing_written(client, as_role, book: Book) -> None:
     await book.asset("A1", geometry=rect(0, 0, 100, 100))
     events = await AuditEvent.count()
-    r = await client.post("/api/assets", json={"ref": "CAR", "kind": "vehicle", "owner_ref": "P1",
-                                               "geometry": rect(0, 0, 100, 100)}, headers=as_role(Role.ASSET_MANAGER))
+    r = await client.post(
+        "/api/assets",
+        json={"ref": "CAR", "kind": "vehicle", "owner_ref": "P1", "geometry": rect(0, 0, 100, 100)},
+        headers=as_role(Role.ASSET_MANAGER),
+    )
     assert r.status_code == 422
     assert "only real_estate and land_use_right" in r.json()["errors"][0]["reason"]
     assert await Asset.count().where(Asset.ref == "CAR") == 0
@@ -234,14 +263,19 @@ async def test_rescan_rebuilds_every_flag_and_writes_one_audit_event(client, as_
     await book.asset("A4", geometry=rect(380, 80, 480, 180))  # misses A3: A3 has no box to be found by
     assert (await overlaps(client, as_role))["total"] == 1
 
-    assert (await client.post("/api/registry/overlaps/rescan",
-                              headers=as_role(Role.CREDIT_OFFICER))).status_code == 403
+    assert (await client.post("/api/registry/overlaps/rescan", headers=as_role(Role.CREDIT_OFFICER))).status_code == 403
     events = await AuditEvent.count()
     r = await client.post("/api/registry/overlaps/rescan", headers=as_role(Role.ASSET_MANAGER))
     assert r.status_code == 200, r.text
     report = r.json()
     assert {k: report[k] for k in ("parcels", "measured", "overlaps", "added", "removed", "min_share")} == {
-        "parcels": 4, "measured": 1, "overlaps": 2, "added": 1, "removed": 0, "min_share": "0.010000"}
+        "parcels": 4,
+        "measured": 1,
+        "overlaps": 2,
+        "added": 1,
+        "removed": 0,
+        "min_share": "0.010000",
+    }
     assert await AuditEvent.count() == events + 1
     event = await AuditEvent.select().order_by(AuditEvent.seq, ascending=False).first()
     assert (event["entity"], event["action"], event["actor"]) == ("parcel_overlap", "rescan", "asset_manager1")
@@ -294,8 +328,9 @@ async def test_assets_in_a_region(client, as_role, book: Book) -> None:
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "region"
     assert "Self-intersection" in bad.json()["errors"][0]["reason"]
-    junk = await client.post("/api/registry/parcels/in-region", json={"region": region, "match": "near"},
-                             headers=reader)
+    junk = await client.post(
+        "/api/registry/parcels/in-region", json={"region": region, "match": "near"}, headers=reader
+    )
     assert junk.status_code == 422
 
 
@@ -305,35 +340,52 @@ async def test_assets_near_a_point_nearest_first(client, as_role, book: Book) ->
     await book.asset("FAR", geometry=rect(1990, -10, 2010, 10))  # 2 km east
     await book.asset("OTHER-KIND", kind="land_use_right", geometry=rect(40, -10, 60, 10))
     reader = as_role(Role.CREDIT_OFFICER)
-    r = await client.get("/api/registry/parcels/near", params={"lon": LON0, "lat": LAT0, "radius_m": 500,
-                                                              "kind": "real_estate"}, headers=reader)
+    r = await client.get(
+        "/api/registry/parcels/near",
+        params={"lon": LON0, "lat": LAT0, "radius_m": 500, "kind": "real_estate"},
+        headers=reader,
+    )
     assert r.status_code == 200, r.text
     items = r.json()["items"]
     assert [i["ref"] for i in items] == ["NEAR", "MID"]
     assert items[0]["distance_m"] == pytest.approx(100, rel=5e-3)
     assert items[1]["distance_m"] == pytest.approx(300, rel=5e-3)
-    everything = (await client.get("/api/registry/parcels/near", params={"lon": LON0, "lat": LAT0,
-                                                                         "radius_m": 5000}, headers=reader)).json()
+    everything = (
+        await client.get(
+            "/api/registry/parcels/near", params={"lon": LON0, "lat": LAT0, "radius_m": 5000}, headers=reader
+        )
+    ).json()
     assert [i["ref"] for i in everything["items"]] == ["OTHER-KIND", "NEAR", "MID", "FAR"]
-    for params in ({"lon": LON0, "lat": 91, "radius_m": 10}, {"lon": 200, "lat": LAT0, "radius_m": 10},
-                   {"lon": LON0, "lat": LAT0, "radius_m": 0}, {"lon": LON0, "lat": LAT0, "radius_m": 10**7},
-                   {"lon": "nan", "lat": LAT0, "radius_m": 10}, {"lat": LAT0, "radius_m": 10}):
+    for params in (
+        {"lon": LON0, "lat": 91, "radius_m": 10},
+        {"lon": 200, "lat": LAT0, "radius_m": 10},
+        {"lon": LON0, "lat": LAT0, "radius_m": 0},
+        {"lon": LON0, "lat": LAT0, "radius_m": 10**7},
+        {"lon": "nan", "lat": LAT0, "radius_m": 10},
+        {"lat": LAT0, "radius_m": 10},
+    ):
         bad = await client.get("/api/registry/parcels/near", params=params, headers=reader)
         assert bad.status_code == 422, (params, bad.text)
 
 
 async def _valuation(asset: str, valued_on: date, value: int, status: str = "approved") -> None:
     row = await Asset.select(Asset.id).where(Asset.ref == asset).first()
-    await Valuation.insert(Valuation(
-        asset=row["id"], valued_on=valued_on, market_value=value, currency="CNY", method="market_comparison",
-        appraiser="Appraiser Ltd", status=status, submitted_by="asset_manager1",
-        submitted_at=datetime(2026, 1, 1, tzinfo=UTC),
-    ))
+    await Valuation.insert(
+        Valuation(
+            asset=row["id"],
+            valued_on=valued_on,
+            market_value=value,
+            currency="CNY",
+            method="market_comparison",
+            appraiser="Appraiser Ltd",
+            status=status,
+            submitted_by="asset_manager1",
+            submitted_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    )
 
 
-async def test_comparables_are_recent_approved_valuations_of_the_same_kind_nearby(
-    client, as_role, book: Book
-) -> None:
+async def test_comparables_are_recent_approved_valuations_of_the_same_kind_nearby(client, as_role, book: Book) -> None:
     await book.asset("SUBJECT", geometry=rect(0, 0, 50, 50))
     await book.asset("C-NEAR", geometry=rect(200, 0, 300, 100))  # 10 000 m², ~225 m away
     await book.asset("C-FAR", geometry=rect(2000, 0, 2050, 50))  # ~2 km
@@ -349,8 +401,9 @@ async def test_comparables_are_recent_approved_valuations_of_the_same_kind_nearb
     await _valuation("LAND", date(2026, 2, 1), 100_000_000)
     await _valuation("SUBJECT", date(2026, 2, 1), 100_000_000)
     reader = as_role(Role.CREDIT_OFFICER)
-    r = await client.get("/api/assets/SUBJECT/comparables", params={"radius_m": 1000, "as_of": "2026-06-30"},
-                         headers=reader)
+    r = await client.get(
+        "/api/assets/SUBJECT/comparables", params={"radius_m": 1000, "as_of": "2026-06-30"}, headers=reader
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["subject_ref"], body["valued_from"], body["valued_to"]) == ("SUBJECT", "2024-06-30", "2026-06-30")
@@ -360,18 +413,23 @@ async def test_comparables_are_recent_approved_valuations_of_the_same_kind_nearb
     assert near["market_value"] == "5200000.00"
     assert float(near["value_per_m2"]) == pytest.approx(520, rel=5e-3)
     assert near["distance_m"] == pytest.approx(math.hypot(225, 25), rel=5e-3)
-    wide = await client.get("/api/assets/SUBJECT/comparables", params={"radius_m": 5000, "as_of": "2026-06-30"},
-                            headers=reader)
+    wide = await client.get(
+        "/api/assets/SUBJECT/comparables", params={"radius_m": 5000, "as_of": "2026-06-30"}, headers=reader
+    )
     assert [c["asset_ref"] for c in wide.json()["comparables"]["items"]] == ["C-NEAR", "C-FAR"]
-    longer = await client.get("/api/assets/SUBJECT/comparables",
-                              params={"radius_m": 1000, "as_of": "2026-06-30", "days": 3650}, headers=reader)
+    longer = await client.get(
+        "/api/assets/SUBJECT/comparables",
+        params={"radius_m": 1000, "as_of": "2026-06-30", "days": 3650},
+        headers=reader,
+    )
     assert [c["asset_ref"] for c in longer.json()["comparables"]["items"]] == ["C-NEAR", "C-OLD"]
     no_parcel = await client.get("/api/assets/NO-PARCEL/comparables", headers=reader)
     assert no_parcel.status_code == 409
     assert (await client.get("/api/assets/NOPE/comparables", headers=reader)).status_code == 404
     for params in ({"radius_m": 0}, {"radius_m": 10**6}, {"days": 0}, {"as_of": "2026-02-30"}):
-        assert (await client.get("/api/assets/SUBJECT/comparables", params=params,
-                                 headers=reader)).status_code == 422, params
+        assert (
+            await client.get("/api/assets/SUBJECT/comparables", params=params, headers=reader)
+        ).status_code == 422, params
     assert (await client.get("/api/assets/SUBJECT/comparables", headers=as_role(Role.BIDDER))).status_code == 403
 
 
@@ -414,10 +472,20 @@ async def test_overlaps_page_rescan_for_asset_managers(client, as_role, book: Bo
 
 @pytest.mark.skipif(ENGINE != "sqlite", reason="runs its own SQLite database once, in the SQLite pass")
 def test_cli_rescan(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-           "COLLATERAL_DATA_DIR": str(tmp_path / "data")}
-    done = subprocess.run([sys.executable, "-c", "from registry.cli import main; main()", "parcels", "rescan"],
-                          env=env, capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "COLLATERAL_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from registry.cli import main; main()", "parcels", "rescan"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     assert "0 parcels scanned" in done.stdout
     assert "0 possible double pledges over 1.00% of either area" in done.stdout

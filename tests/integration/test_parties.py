@@ -10,10 +10,14 @@ pytestmark = pytest.mark.integration
 
 async def test_create_list_filter_update(client, as_role) -> None:
     headers = as_role(Role.ASSET_MANAGER)
-    for ref, name, kind in [("P1", "Zhejiang Huayu Textiles", "company"), ("P2", "Chen Jing", "individual"),
-                            ("P3", "Huayu Holdings", "company")]:
-        assert (await client.post("/api/parties", json={"ref": ref, "name": name, "kind": kind},
-                                  headers=headers)).status_code == 201
+    for ref, name, kind in [
+        ("P1", "Zhejiang Huayu Textiles", "company"),
+        ("P2", "Chen Jing", "individual"),
+        ("P3", "Huayu Holdings", "company"),
+    ]:
+        assert (
+            await client.post("/api/parties", json={"ref": ref, "name": name, "kind": kind}, headers=headers)
+        ).status_code == 201
     assert await count(client, headers, "/api/parties?q=huayu") == 2
     assert await count(client, headers, "/api/parties?kind=individual") == 1
     r = await client.patch("/api/parties/P2", json={"status": "bankrupt"}, headers=headers)
@@ -22,13 +26,16 @@ async def test_create_list_filter_update(client, as_role) -> None:
     assert await count(client, headers, "/api/parties?status=bankrupt") == 1
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"ref": "P9", "name": "   ", "kind": "company"}, "name"),
-    ({"ref": "P9", "name": "X", "kind": "trust"}, "kind"),
-    ({"ref": "", "name": "X", "kind": "company"}, "ref"),
-    ({"ref": "P9", "name": "X", "kind": "company", "colour": "red"}, "colour"),
-    ({"name": "X", "kind": "company"}, "ref"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"ref": "P9", "name": "   ", "kind": "company"}, "name"),
+        ({"ref": "P9", "name": "X", "kind": "trust"}, "kind"),
+        ({"ref": "", "name": "X", "kind": "company"}, "ref"),
+        ({"ref": "P9", "name": "X", "kind": "company", "colour": "red"}, "colour"),
+        ({"name": "X", "kind": "company"}, "ref"),
+    ],
+)
 async def test_bad_party_is_422_naming_field(client, as_role, body, field) -> None:
     r = await client.post("/api/parties", json=body, headers=as_role(Role.ASSET_MANAGER))
     assert r.status_code == 422, r.text
@@ -46,7 +53,8 @@ async def test_duplicate_ref_is_409_and_unknown_is_404(client, as_role) -> None:
 
 
 async def test_malformed_json_is_a_4xx_problem_not_500(client, as_role) -> None:
-    r = await client.post("/api/parties", content=b"{not json", headers={**as_role(Role.ADMIN),
-                                                                        "content-type": "application/json"})
+    r = await client.post(
+        "/api/parties", content=b"{not json", headers={**as_role(Role.ADMIN), "content-type": "application/json"}
+    )
     assert r.status_code in (400, 422)
     assert r.headers["content-type"].startswith("application/problem+json")

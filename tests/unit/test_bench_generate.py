@@ -86,9 +86,12 @@ def test_refs_are_unique_well_formed_and_resolve(book: dict[str, pl.DataFrame]) 
             assert book[name][column].str.contains(REF.pattern).all(), (name, column)
             assert book[name][column].null_count() == 0
     resolves = [
-        ("loans", "borrower_id", "parties", "party_id"), ("assets", "owner_id", "parties", "party_id"),
-        ("valuations", "asset_id", "assets", "asset_id"), ("liens", "asset_id", "assets", "asset_id"),
-        ("lien_loans", "lien_id", "liens", "lien_id"), ("lien_loans", "loan_id", "loans", "loan_id"),
+        ("loans", "borrower_id", "parties", "party_id"),
+        ("assets", "owner_id", "parties", "party_id"),
+        ("valuations", "asset_id", "assets", "asset_id"),
+        ("liens", "asset_id", "assets", "asset_id"),
+        ("lien_loans", "lien_id", "liens", "lien_id"),
+        ("lien_loans", "loan_id", "loans", "loan_id"),
     ]
     for name, column, target, key in resolves:
         assert book[name][column].is_in(book[target][key].implode()).all(), (name, column)
@@ -98,8 +101,10 @@ def test_refs_are_unique_well_formed_and_resolve(book: dict[str, pl.DataFrame]) 
 
 def test_vocabularies(book: dict[str, pl.DataFrame]) -> None:
     vocab = [
-        ("parties", "kind", {"individual", "company"}), ("loans", "currency", {"CNY", "USD", "HKD"}),
-        ("loans", "status", set(gen.LOAN_STATUSES)), ("assets", "kind", set(gen.ASSET_KINDS)),
+        ("parties", "kind", {"individual", "company"}),
+        ("loans", "currency", {"CNY", "USD", "HKD"}),
+        ("loans", "status", set(gen.LOAN_STATUSES)),
+        ("assets", "kind", set(gen.ASSET_KINDS)),
         ("valuations", "method", set(gen.VALUATION_METHODS)),
         ("valuations", "status", {"approved", "submitted", "rejected"}),
         ("liens", "kind", {"mortgage", "max_amount_mortgage", "pledge"}),
@@ -107,8 +112,10 @@ def test_vocabularies(book: dict[str, pl.DataFrame]) -> None:
     ]
     for name, column, allowed in vocab:
         assert set(book[name][column].unique()) == allowed, (name, column)
-    assert book["loans"]["currency"].value_counts(normalize=True).filter(pl.col("currency") == "CNY")[
-        "proportion"].item() > 0.95
+    assert (
+        book["loans"]["currency"].value_counts(normalize=True).filter(pl.col("currency") == "CNY")["proportion"].item()
+        > 0.95
+    )
     dates = book["valuations"]["valued_on"].str.to_date("%Y-%m-%d")
     assert date(2022, 11, 1) <= dates.min() <= dates.max() < gen.ANCHOR  # type: ignore[operator]
 
@@ -147,8 +154,11 @@ def test_liens_own_and_other_creditors(book: dict[str, pl.DataFrame]) -> None:
 
 
 def test_currencies_agree_along_the_links(book: dict[str, pl.DataFrame]) -> None:
-    loan_currency = book["lien_loans"].join(book["loans"].select("loan_id", "currency"), on="loan_id").join(
-        book["liens"].select("lien_id", "asset_id"), on="lien_id")
+    loan_currency = (
+        book["lien_loans"]
+        .join(book["loans"].select("loan_id", "currency"), on="loan_id")
+        .join(book["liens"].select("lien_id", "asset_id"), on="lien_id")
+    )
     per_asset = loan_currency.group_by("asset_id").agg(pl.col("currency").n_unique().alias("n"), pl.first("currency"))
     assert (per_asset["n"] == 1).all()
     valued = book["valuations"].join(per_asset, on="asset_id", suffix="_loan")
@@ -159,7 +169,11 @@ def test_bad_rows_are_exactly_the_reported_cells(book: dict[str, pl.DataFrame]) 
     bad, corruptions = gen.corrupt_book(book, 13, seed=3)
     assert len(corruptions) == 13
     assert {c.problem for c in corruptions} == {
-        "unknown borrower ref", "negative amount", "three decimal places", "unknown asset kind", "impossible date",
+        "unknown borrower ref",
+        "negative amount",
+        "three decimal places",
+        "unknown asset kind",
+        "impossible date",
         "duplicate ref",
     }
     reported = {(c.file, c.row, c.column): c for c in corruptions}

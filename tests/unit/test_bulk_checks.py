@@ -21,7 +21,8 @@ amount_text = st.one_of(
 def test_vectorised_amounts_agree_with_the_scalar_parser(rows: list[tuple[str, str]]) -> None:
     # The reader trims every cell first, as the scalar parser does.
     frame = pl.DataFrame(rows, schema={"a": pl.String, "cur": pl.String}, orient="row").with_columns(
-        pl.col("a").str.strip_chars())
+        pl.col("a").str.strip_chars()
+    )
     digits = c.minor_digits(pl.col("cur"))
     checked = frame.with_columns(reason=c.amount("a", digits, nullable=False))
     for text, cur, reason in checked.iter_rows():
@@ -34,22 +35,31 @@ def test_vectorised_amounts_agree_with_the_scalar_parser(rows: list[tuple[str, s
             assert reason is not None or len(text.split(".")[0]) > 17, (text, cur)
             continue
         assert reason is None, (text, cur, reason)
-        units = pl.DataFrame({"a": [text.strip()], "cur": [cur]}).select(
-            c.to_minor_units("a", c.minor_digits(pl.col("cur")))).item()
+        units = (
+            pl.DataFrame({"a": [text.strip()], "cur": [cur]})
+            .select(c.to_minor_units("a", c.minor_digits(pl.col("cur"))))
+            .item()
+        )
         assert units == expected
-        formatted = pl.DataFrame({"u": [units], "cur": [cur]}).select(
-            c.format_units(pl.col("u"), c.minor_digits(pl.col("cur")))).item()
+        formatted = (
+            pl.DataFrame({"u": [units], "cur": [cur]})
+            .select(c.format_units(pl.col("u"), c.minor_digits(pl.col("cur"))))
+            .item()
+        )
         assert formatted == format_amount(units, cur)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2025-07-01T09:30:00+08:00", "2025-07-01 01:30:00+00:00"),
-    ("2025-07-01T01:30:00Z", "2025-07-01 01:30:00+00:00"),
-    ("2025-07-01 01:30:00", "2025-07-01 01:30:00+00:00"),
-    ("2025-07-01T01:30:00.250000", "2025-07-01 01:30:00.250000+00:00"),
-    ("2025-02-30T00:00:00Z", None),
-    ("yesterday", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-07-01T09:30:00+08:00", "2025-07-01 01:30:00+00:00"),
+        ("2025-07-01T01:30:00Z", "2025-07-01 01:30:00+00:00"),
+        ("2025-07-01 01:30:00", "2025-07-01 01:30:00+00:00"),
+        ("2025-07-01T01:30:00.250000", "2025-07-01 01:30:00.250000+00:00"),
+        ("2025-02-30T00:00:00Z", None),
+        ("yesterday", None),
+    ],
+)
 def test_timestamps_are_read_as_utc(text: str, expected: str | None) -> None:
     out = pl.DataFrame({"t": [text]}).select(c.stored_timestamp(c.parse_timestamp("t"))).item()
     assert out == expected

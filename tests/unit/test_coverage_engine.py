@@ -45,8 +45,14 @@ LOANS = [  # loan_id, borrower, currency, principal, interest, status -> exposur
     ("L9", "B5", "CNY", 100, 0, "performing"),  # 100
     ("L11", "B6", "CNY", 10_000, 0, "performing"),  # 10,000
 ]
-ASSETS = [("A1", "real_estate", "active"), ("A2", "vehicle", "seized"), ("A3", "equipment", "active"),
-          ("A5", "real_estate", "active"), ("A8", "real_estate", "active"), ("A9", "real_estate", "active")]
+ASSETS = [
+    ("A1", "real_estate", "active"),
+    ("A2", "vehicle", "seized"),
+    ("A3", "equipment", "active"),
+    ("A5", "real_estate", "active"),
+    ("A8", "real_estate", "active"),
+    ("A9", "real_estate", "active"),
+]
 VALUATIONS = [  # step 2: latest approved on or before as_of, times (1 - haircut)
     ("A1", date(2025, 1, 1), 200_000, "approved"),  # older: superseded
     ("A1", date(2026, 1, 1), 100_000, "approved"),  # -> 70,000; 180 days old, not stale
@@ -73,9 +79,11 @@ LIENS = [  # lien_id, asset, holder, status, perfected_at, cap, external_claim, 
 ]
 
 
-def ref_book(extra_loans: list[tuple[str, str, str, int, int, str]] | None = None,
-             extra_valuations: list[tuple[str, date, int, str, str]] | None = None,
-             extra_liens: list[tuple[str, str, list[str]]] | None = None) -> RefBook:
+def ref_book(
+    extra_loans: list[tuple[str, str, str, int, int, str]] | None = None,
+    extra_valuations: list[tuple[str, date, int, str, str]] | None = None,
+    extra_liens: list[tuple[str, str, list[str]]] | None = None,
+) -> RefBook:
     loans = LOANS + (extra_loans or [])
     valuations = [(*v[:3], "CNY", v[3]) for v in VALUATIONS] + (extra_valuations or [])
     liens = [(*lien[:8], "CNY") for lien in LIENS]
@@ -94,17 +102,30 @@ def ref_book(extra_loans: list[tuple[str, str, str, int, int, str]] | None = Non
             orient="row",
         ),
         assets=pl.LazyFrame(assets, schema=["asset_id", "kind", "status"], orient="row"),
-        valuations=pl.LazyFrame(valuations, schema=["asset_id", "valued_on", "market_value", "currency", "status"],
-                                orient="row"),
+        valuations=pl.LazyFrame(
+            valuations, schema=["asset_id", "valued_on", "market_value", "currency", "status"], orient="row"
+        ),
         policies=pl.LazyFrame(
-            {"kind": ["real_estate", "vehicle", "equipment"], "haircut": ["0.30", "0.40", "0.50"],
-             "revaluation_days": [365, 180, 365], "max_ltv": ["0.70", "0.50", "0.60"]}
+            {
+                "kind": ["real_estate", "vehicle", "equipment"],
+                "haircut": ["0.30", "0.40", "0.50"],
+                "revaluation_days": [365, 180, 365],
+                "max_ltv": ["0.70", "0.50", "0.60"],
+            }
         ),
         liens=pl.LazyFrame(
             liens,
-            schema={"lien_id": pl.String, "asset_id": pl.String, "holder": pl.String, "status": pl.String,
-                    "perfected_at": pl.Datetime("us", "UTC"), "cap": pl.Int64, "external_claim": pl.Int64,
-                    "expires_on": pl.Date, "currency": pl.String},
+            schema={
+                "lien_id": pl.String,
+                "asset_id": pl.String,
+                "holder": pl.String,
+                "status": pl.String,
+                "perfected_at": pl.Datetime("us", "UTC"),
+                "cap": pl.Int64,
+                "external_claim": pl.Int64,
+                "expires_on": pl.Date,
+                "currency": pl.String,
+            },
             orient="row",
         ),
         lien_loans=pl.LazyFrame(links, schema=["lien_id", "loan_id"], orient="row"),
@@ -165,16 +186,24 @@ def test_include_unperfected_ranks_submitted_liens_last(book: BookFrames) -> Non
     loans = loans_of(book, include_unperfected=True)
     l4 = loans["L4"]
     assert (l4["collateral_value"], l4["unperfected"], l4["stale_valuation"], l4["asset_seized"]) == (
-        5_000, True, True, True)
+        5_000,
+        True,
+        True,
+        True,
+    )
     assert loans["L1"]["collateral_value"] == 52_990  # unchanged: the submitted lien ranks after K5
 
 
 def test_contributions_explain_each_share(book: BookFrames) -> None:
     result = compute_coverage(book, CoverageParams(as_of=AS_OF))
     rows = result.contributions.sort("loan_id", "lien_id").collect()
-    k1 = rows.filter(pl.col("lien_id") == "K1").select(
-        "loan_id", "rank", "asset_value_after_haircut", "prior_ranks_took", "lien_claim", "lien_share", "loan_share"
-    ).rows()
+    k1 = (
+        rows.filter(pl.col("lien_id") == "K1")
+        .select(
+            "loan_id", "rank", "asset_value_after_haircut", "prior_ranks_took", "lien_claim", "lien_share", "loan_share"
+        )
+        .rows()
+    )
     assert k1 == [("L1", 2, 70_000, 20_000, 45_000, 40_909, 27_990), ("L2", 2, 70_000, 20_000, 45_000, 40_909, 12_919)]
     # Step 5 never hands out more than an asset is worth: A1 gives 20,000 (X1) + 50,000, A2 25,000.
     per_asset = rows.group_by("asset_id").agg(pl.col("lien_share").unique().sum()).sort("asset_id").rows()
@@ -190,7 +219,12 @@ def test_rollups_per_bucket_borrower_kind_and_portfolio(book: BookFrames) -> Non
     # exposure 65,000 + 30,000 + 10,000 + 20,000 + 40,000 + 100 + 100 + 10,000 = 175,200
     # collateral 52,990 + 12,919 + 9,091 + 0 + 0 + 4 + 3 + 20,000 = 95,007; covered caps L11 at 10,000.
     assert (total["currency"], total["loans"], total["exposure"], total["collateral_value"], total["covered"]) == (
-        "CNY", 8, 175_200, 95_007, 85_007)
+        "CNY",
+        8,
+        175_200,
+        95_007,
+        85_007,
+    )
     assert total["breaches"] == 7  # all but L11
     b1 = result.per_borrower.filter(pl.col("borrower_id") == "B1").collect().row(0, named=True)
     assert (b1["exposure"], b1["collateral_value"]) == (95_000, 65_909)
@@ -220,33 +254,50 @@ def test_mixed_currency_needs_every_rate_and_converts() -> None:
     # 0.14) = 7,143 fen, met in full; back in dollars floor(7,143 x 0.14) = 1,000.02 -> 1,000, capped at
     # the claim: $10.00.
     assert loans["L6"]["collateral_value"] == 1_000
-    totals = dict(compute_coverage(book, CoverageParams(as_of=AS_OF, fx_rates=rates)).portfolio
-                  .select("currency", "exposure").collect().rows())
+    totals = dict(
+        compute_coverage(book, CoverageParams(as_of=AS_OF, fx_rates=rates))
+        .portfolio.select("currency", "exposure")
+        .collect()
+        .rows()
+    )
     assert totals == {"CNY": 225_200, "USD": 1_000}  # one row per currency, never mixed
 
 
 def test_stress_shock_by_kind_and_region(book: BookFrames) -> None:
     asset_key = dict(book.assets.select("asset_id", "asset_key").collect().rows())
-    shocks = value_shocks(book.assets, {"vehicle": Decimal("0.5")},
-                          [RegionShock([asset_key["A1"]], Decimal("0.9"), kinds=["real_estate"])])
-    loans = {r["loan_id"]: r for r in compute_coverage(book, CoverageParams(as_of=AS_OF), shocks=shocks)
-             .per_loan.collect().iter_rows(named=True)}
+    shocks = value_shocks(
+        book.assets,
+        {"vehicle": Decimal("0.5")},
+        [RegionShock([asset_key["A1"]], Decimal("0.9"), kinds=["real_estate"])],
+    )
+    loans = {
+        r["loan_id"]: r
+        for r in compute_coverage(book, CoverageParams(as_of=AS_OF), shocks=shocks)
+        .per_loan.collect()
+        .iter_rows(named=True)
+    }
     # A2: 30,000 x 0.5 = 15,000, all to K5 (claim 25,000). A1: 70,000 x 0.9 = 63,000; X1 20,000, rank 2
     # takes 43,000 over 45,000:10,000: K1 35,181.8 (rem 45,000), K2 7,818.2 (rem 10,000) -> K1 35,182,
     # K2 7,818. K1 over L1:L2 = 65:30: 24,072.05 (rem 5,000), 11,109.47 (rem 45,000) -> 24,072 / 11,110.
     assert (loans["L1"]["collateral_value"], loans["L2"]["collateral_value"], loans["L3"]["collateral_value"]) == (
-        24_072 + 15_000, 11_110, 7_818)
+        24_072 + 15_000,
+        11_110,
+        7_818,
+    )
 
 
 def test_what_if_changes_and_diff(book: BookFrames) -> None:
     before = compute_coverage(book, CoverageParams(as_of=AS_OF))
-    changed = apply_changes(book, [
-        CapitaliseInterest("L1", 2_000),  # L1: principal 62,000, interest 3,000: exposure unchanged
-        SetBalance("L3", principal=5_000),  # L3 exposure 5,000
-        ReleaseLien("X1"),  # the other creditor's prior lien is gone
-        AddLien("N1", "A8", ["L7"], perfected_at=t(2025, 1, 1)),  # A8 free equity 60,000 -> L7 40,000
-        SubstituteAsset("K12", "A5"),  # L11's second lien moves from A9 to A5
-    ])
+    changed = apply_changes(
+        book,
+        [
+            CapitaliseInterest("L1", 2_000),  # L1: principal 62,000, interest 3,000: exposure unchanged
+            SetBalance("L3", principal=5_000),  # L3 exposure 5,000
+            ReleaseLien("X1"),  # the other creditor's prior lien is gone
+            AddLien("N1", "A8", ["L7"], perfected_at=t(2025, 1, 1)),  # A8 free equity 60,000 -> L7 40,000
+            SubstituteAsset("K12", "A5"),  # L11's second lien moves from A9 to A5
+        ],
+    )
     loan = changed.loans.filter(pl.col("loan_id") == "L1").collect().row(0, named=True)
     assert (loan["principal"], loan["interest"]) == (62_000, 3_000)
     after = compute_coverage(changed, CoverageParams(as_of=AS_OF))
@@ -254,7 +305,10 @@ def test_what_if_changes_and_diff(book: BookFrames) -> None:
     # A1 = 70,000 now all for rank 1 (K1 45,000 + K2 5,000 = 50,000): both in full. L1 gets 45,000 x
     # 65/95 = 30,789.47 (rem 45,000), L2 14,210.53 (rem 50,000) -> 30,789 / 14,211; L1 + 25,000 from A2.
     assert (loans["L1"]["collateral_value"], loans["L2"]["collateral_value"], loans["L3"]["collateral_value"]) == (
-        55_789, 14_211, 5_000)
+        55_789,
+        14_211,
+        5_000,
+    )
     # L7: 40,000 on A8 (max LTV 0.70) gives LTV 1.00: still a breach.
     assert loans["L7"]["collateral_value"] == 40_000 and loans["L7"]["breach"]
     # A5 = 7: T1, T2 (2023-03-03) rank 1 take 7 on claims 100:100 -> 4 / 3; K12 (2024) ranks after: 0.

@@ -16,10 +16,22 @@ pytestmark = pytest.mark.unit
 
 def _item(**changes: Any) -> CoverageContribution:
     fields: dict[str, Any] = {
-        "asset_id": "A1", "kind": "real_estate", "lien_id": "M1", "holder": "own", "rank": 2,
-        "value_currency": "CNY", "asset_value_after_haircut": "1000.00", "prior_ranks_took": "300.00",
-        "lien_claim": "500.00", "lien_share": "500.00", "loan_share": "200.00", "stale_valuation": False,
-        "no_valuation": False, "asset_seized": False, "possible_double_pledge": False, "registration_expiring": False,
+        "asset_id": "A1",
+        "kind": "real_estate",
+        "lien_id": "M1",
+        "holder": "own",
+        "rank": 2,
+        "value_currency": "CNY",
+        "asset_value_after_haircut": "1000.00",
+        "prior_ranks_took": "300.00",
+        "lien_claim": "500.00",
+        "lien_share": "500.00",
+        "loan_share": "200.00",
+        "stale_valuation": False,
+        "no_valuation": False,
+        "asset_seized": False,
+        "possible_double_pledge": False,
+        "registration_expiring": False,
     }
     return CoverageContribution(**{**fields, **changes})
 
@@ -29,11 +41,15 @@ def _item(**changes: Any) -> CoverageContribution:
     [
         ({}, "lien M1's claim of 500.00 was met in full"),
         ({"lien_claim": "0.00", "lien_share": "0.00", "loan_share": "0.00"}, "claims nothing, since its loans owe"),
-        ({"prior_ranks_took": "1000.00", "lien_share": "0.00", "loan_share": "0.00"},
-         "nothing was left for lien M1's claim of 500.00"),
+        (
+            {"prior_ranks_took": "1000.00", "lien_share": "0.00", "loan_share": "0.00"},
+            "nothing was left for lien M1's claim of 500.00",
+        ),
         # 700.00 left, a 900.00 claim given 400.00: the rest went to other liens of rank 2.
-        ({"lien_claim": "900.00", "lien_share": "400.00"},
-         "shares what was left with other liens of rank 2, which gives it 400.00"),
+        (
+            {"lien_claim": "900.00", "lien_share": "400.00"},
+            "shares what was left with other liens of rank 2, which gives it 400.00",
+        ),
         # 700.00 left, all of it to a 900.00 claim: met only in part.
         ({"lien_claim": "900.00", "lien_share": "700.00"}, "was met only in part, with the 700.00 that was left"),
     ],
@@ -45,8 +61,17 @@ def test_each_way_a_claim_can_end_is_said(changes: dict[str, Any], says: str) ->
 
 
 def test_no_valuation_and_another_currency_are_said() -> None:
-    sentence = explain(_item(no_valuation=True, asset_value_after_haircut="0.00", prior_ranks_took="0.00",
-                             lien_share="0.00", loan_share="0.00", value_currency="USD"), "CNY")
+    sentence = explain(
+        _item(
+            no_valuation=True,
+            asset_value_after_haircut="0.00",
+            prior_ranks_took="0.00",
+            lien_share="0.00",
+            loan_share="0.00",
+            value_currency="USD",
+        ),
+        "CNY",
+    )
     assert sentence.startswith("A1 has no approved valuation, so it counts as 0.00 USD;")
     assert sentence.endswith("this loan's share of it is 0.00 CNY.")
 
@@ -54,7 +79,8 @@ def test_no_valuation_and_another_currency_are_said() -> None:
 def test_percent_query_and_rates() -> None:
     assert (percent("0.866244"), percent(None)) == ("86.62%", "—")
     assert coverage_query(date(2026, 6, 30), True, 3, "CNY/USD=0.14") == (
-        "as_of=2026-06-30&include_unperfected=true&fx=CNY%2FUSD%3D0.14&page=3")
+        "as_of=2026-06-30&include_unperfected=true&fx=CNY%2FUSD%3D0.14&page=3"
+    )
     assert coverage_query(date(2026, 6, 30), False) == "as_of=2026-06-30"
     rates = fx_rates(" CNY/USD=0.14,HKD/CNY=0.92 ")
     assert {pair: str(rate) for pair, rate in rates.items()} == {("CNY", "USD"): "0.14", ("HKD", "CNY"): "0.92"}

@@ -54,34 +54,84 @@ def books(draw: st.DrawFn) -> Book:
     for i in range(draw(st.integers(1, 7))):
         own = draw(st.booleans())
         loans = tuple(sorted(draw(st.sets(st.integers(0, n_loans - 1), min_size=1)))) if own else ()
-        liens.append(Lien(f"K{i}", draw(st.integers(0, len(values) - 1)), own, draw(st.sampled_from(STATUSES)),
-                          draw(st.integers(0, 2)), draw(st.one_of(st.none(), st.integers(0, 10**6))) if own else None,
-                          0 if own else draw(st.integers(0, 10**6)), loans))
+        liens.append(
+            Lien(
+                f"K{i}",
+                draw(st.integers(0, len(values) - 1)),
+                own,
+                draw(st.sampled_from(STATUSES)),
+                draw(st.integers(0, 2)),
+                draw(st.one_of(st.none(), st.integers(0, 10**6))) if own else None,
+                0 if own else draw(st.integers(0, 10**6)),
+                loans,
+            )
+        )
     return Book(exposures, values, tuple(liens))
 
 
 def frames(book: Book) -> BookFrames:
-    return key_book(RefBook(
-        loans=pl.LazyFrame({"loan_id": [f"L{i}" for i in range(len(book.exposures))], "borrower_id": "B",
-                            "currency": "CNY", "principal": list(book.exposures), "interest": 0, "penalty": 0,
-                            "fees": 0, "status": "performing"}),
-        assets=pl.LazyFrame({"asset_id": [f"A{i}" for i in range(len(book.values))], "kind": "real_estate"}),
-        valuations=pl.LazyFrame(
-            [(f"A{i}", date(2026, 1, 1), v, "CNY", "approved") for i, v in enumerate(book.values) if v is not None],
-            schema={"asset_id": pl.String, "valued_on": pl.Date, "market_value": pl.Int64, "currency": pl.String,
-                    "status": pl.String}, orient="row"),
-        policies=pl.LazyFrame({"kind": ["real_estate"], "haircut": ["0.25"], "revaluation_days": [365],
-                               "max_ltv": ["0.70"]}),
-        liens=pl.LazyFrame(
-            [(lien.ref, f"A{lien.asset}", "own" if lien.own else "Z", lien.status,
-              T0 + timedelta(days=lien.day) if lien.status != "draft" else None, lien.cap,
-              None if lien.own else lien.external, "CNY") for lien in book.liens],
-            schema={"lien_id": pl.String, "asset_id": pl.String, "holder": pl.String, "status": pl.String,
-                    "perfected_at": pl.Datetime("us", "UTC"), "cap": pl.Int64, "external_claim": pl.Int64,
-                    "currency": pl.String}, orient="row"),
-        lien_loans=pl.LazyFrame([(lien.ref, f"L{i}") for lien in book.liens for i in lien.loans],
-                                schema={"lien_id": pl.String, "loan_id": pl.String}, orient="row"),
-    ))
+    return key_book(
+        RefBook(
+            loans=pl.LazyFrame(
+                {
+                    "loan_id": [f"L{i}" for i in range(len(book.exposures))],
+                    "borrower_id": "B",
+                    "currency": "CNY",
+                    "principal": list(book.exposures),
+                    "interest": 0,
+                    "penalty": 0,
+                    "fees": 0,
+                    "status": "performing",
+                }
+            ),
+            assets=pl.LazyFrame({"asset_id": [f"A{i}" for i in range(len(book.values))], "kind": "real_estate"}),
+            valuations=pl.LazyFrame(
+                [(f"A{i}", date(2026, 1, 1), v, "CNY", "approved") for i, v in enumerate(book.values) if v is not None],
+                schema={
+                    "asset_id": pl.String,
+                    "valued_on": pl.Date,
+                    "market_value": pl.Int64,
+                    "currency": pl.String,
+                    "status": pl.String,
+                },
+                orient="row",
+            ),
+            policies=pl.LazyFrame(
+                {"kind": ["real_estate"], "haircut": ["0.25"], "revaluation_days": [365], "max_ltv": ["0.70"]}
+            ),
+            liens=pl.LazyFrame(
+                [
+                    (
+                        lien.ref,
+                        f"A{lien.asset}",
+                        "own" if lien.own else "Z",
+                        lien.status,
+                        T0 + timedelta(days=lien.day) if lien.status != "draft" else None,
+                        lien.cap,
+                        None if lien.own else lien.external,
+                        "CNY",
+                    )
+                    for lien in book.liens
+                ],
+                schema={
+                    "lien_id": pl.String,
+                    "asset_id": pl.String,
+                    "holder": pl.String,
+                    "status": pl.String,
+                    "perfected_at": pl.Datetime("us", "UTC"),
+                    "cap": pl.Int64,
+                    "external_claim": pl.Int64,
+                    "currency": pl.String,
+                },
+                orient="row",
+            ),
+            lien_loans=pl.LazyFrame(
+                [(lien.ref, f"L{i}") for lien in book.liens for i in lien.loans],
+                schema={"lien_id": pl.String, "loan_id": pl.String},
+                orient="row",
+            ),
+        )
+    )
 
 
 def reference(book: Book) -> dict[tuple[str, str], int]:
@@ -90,9 +140,14 @@ def reference(book: Book) -> dict[tuple[str, str], int]:
     for asset, market in enumerate(book.values):
         value = 0 if market is None else market * 75 // 100
         on_asset = [lien for lien in book.liens if lien.asset == asset]
-        ranks = rank_liens(RankInput(lien.ref, RegistrationStatus(lien.status),
-                                     T0 + timedelta(days=lien.day) if lien.status != "draft" else None)
-                           for lien in on_asset)
+        ranks = rank_liens(
+            RankInput(
+                lien.ref,
+                RegistrationStatus(lien.status),
+                T0 + timedelta(days=lien.day) if lien.status != "draft" else None,
+            )
+            for lien in on_asset
+        )
         counted = [lien for lien in on_asset if lien.status == "registered"]
         claims = {}
         for lien in counted:
@@ -127,8 +182,11 @@ def test_engine_matches_the_scalar_reference(book: Book) -> None:
         assert 0 <= row["covered"] <= row["exposure"]
         assert row["covered"] + row["uncovered"] == row["exposure"]
     # Step 5 never gives out more than an asset is worth.
-    by_asset = contributions.unique(["asset_id", "lien_id"]).group_by("asset_id").agg(
-        pl.col("lien_share").sum(), pl.col("asset_value_after_haircut").first())
+    by_asset = (
+        contributions.unique(["asset_id", "lien_id"])
+        .group_by("asset_id")
+        .agg(pl.col("lien_share").sum(), pl.col("asset_value_after_haircut").first())
+    )
     assert all(share <= value for _, share, value in by_asset.rows())
 
 
@@ -167,9 +225,13 @@ def test_releasing_a_lien_never_raises_its_loans_coverage(book: Book, data: st.D
     after = dict(run(replace(book, liens=tuple(released)))[0].select("loan_id", "collateral_value").rows())
     target = book.liens[index]
     alone_on_asset = [
-        i for i in target.loans
-        if not any(i in other.loans and other.status in COUNTED and other.asset == target.asset
-                   for j, other in enumerate(book.liens) if j != index)
+        i
+        for i in target.loans
+        if not any(
+            i in other.loans and other.status in COUNTED and other.asset == target.asset
+            for j, other in enumerate(book.liens)
+            if j != index
+        )
     ]
     assert all(after[f"L{i}"] <= before[f"L{i}"] for i in alone_on_asset)
     if target.own:
@@ -185,11 +247,16 @@ def test_a_falling_shock_never_raises_collateral_and_no_shock_changes_nothing(bo
     base = dict(compute_coverage(keyed, params).per_loan.select("loan_id", "collateral_value").collect().rows())
     factor = Decimal(data.draw(st.integers(0, 1000))) / 1000
     shocks = value_shocks(keyed.assets, {"real_estate": factor})
-    stressed = dict(compute_coverage(keyed, params, shocks).per_loan.select("loan_id", "collateral_value")
-                    .collect().rows())
+    stressed = dict(
+        compute_coverage(keyed, params, shocks).per_loan.select("loan_id", "collateral_value").collect().rows()
+    )
     assert all(stressed[loan] <= cv for loan, cv in base.items())
-    unchanged = dict(compute_coverage(keyed, params, value_shocks(keyed.assets, {"real_estate": Decimal(1)}))
-                     .per_loan.select("loan_id", "collateral_value").collect().rows())
+    unchanged = dict(
+        compute_coverage(keyed, params, value_shocks(keyed.assets, {"real_estate": Decimal(1)}))
+        .per_loan.select("loan_id", "collateral_value")
+        .collect()
+        .rows()
+    )
     assert unchanged == base
 
 

@@ -9,19 +9,33 @@ from registry.money import MoneyError, format_amount, parse_amount, split_larges
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize(("text", "currency", "units"), [
-    ("1234.56", "CNY", 123456), ("0.01", "CNY", 1), ("7", "CNY", 700), ("7.5", "USD", 750), ("1000", "JPY", 1000),
-    ("1.234", "KWD", 1234),
-])
+@pytest.mark.parametrize(
+    ("text", "currency", "units"),
+    [
+        ("1234.56", "CNY", 123456),
+        ("0.01", "CNY", 1),
+        ("7", "CNY", 700),
+        ("7.5", "USD", 750),
+        ("1000", "JPY", 1000),
+        ("1.234", "KWD", 1234),
+    ],
+)
 def test_parse_amount_gives_minor_units(text: str, currency: str, units: int) -> None:
     assert parse_amount(text, currency) == units
 
 
-@pytest.mark.parametrize(("text", "currency", "reason"), [
-    ("1.001", "CNY", "at most 2 decimal places"), ("1.5", "JPY", "at most 0 decimal places"),
-    ("-1.00", "CNY", "negative"), ("1e5", "CNY", "not a decimal amount"), ("", "CNY", "not a decimal amount"),
-    ("12,00", "CNY", "not a decimal amount"), ("1.00", "XXX", "unknown currency"),
-])
+@pytest.mark.parametrize(
+    ("text", "currency", "reason"),
+    [
+        ("1.001", "CNY", "at most 2 decimal places"),
+        ("1.5", "JPY", "at most 0 decimal places"),
+        ("-1.00", "CNY", "negative"),
+        ("1e5", "CNY", "not a decimal amount"),
+        ("", "CNY", "not a decimal amount"),
+        ("12,00", "CNY", "not a decimal amount"),
+        ("1.00", "XXX", "unknown currency"),
+    ],
+)
 def test_parse_amount_refuses_with_reason(text: str, currency: str, reason: str) -> None:
     with pytest.raises(MoneyError, match=reason):
         parse_amount(text, currency)

@@ -74,8 +74,11 @@ def test_partial_overlap_reports_each_share_with_ids_in_order() -> None:
     assert o.share_of_b == pytest.approx(0.30, rel=1e-3)
 
 
-@pytest.mark.parametrize("other", [rect(100, 0, 200, 100), rect(100, 100, 150, 150), rect(100, 30, 130, 60)],
-                         ids=["edge", "corner", "part-of-an-edge"])
+@pytest.mark.parametrize(
+    "other",
+    [rect(100, 0, 200, 100), rect(100, 100, 150, 150), rect(100, 30, 130, 60)],
+    ids=["edge", "corner", "part-of-an-edge"],
+)
 def test_parcels_that_only_touch_do_not_overlap(other: Polygon) -> None:
     assert parcels.find_overlaps([1, 2], [rect(0, 0, 100, 100), other]) == []
     assert parcels.overlaps_with(1, rect(0, 0, 100, 100), [(2, other)]) == []
@@ -109,8 +112,12 @@ def test_multipolygon_parcel_overlaps_through_any_part() -> None:
 def test_overlap_sharing_an_edge_as_well_as_an_area_counts_only_the_area() -> None:
     # L-shaped b covers a's right half and runs along a's top edge outside it.
     a = rect(0, 0, 100, 100)
-    b = Polygon([(LON0 + x / M_LON, LAT0 + y / M_LAT) for x, y in
-                 [(50, 0), (100, 0), (100, 100), (300, 100), (300, 150), (0, 150), (0, 100), (50, 100), (50, 0)]])
+    b = Polygon(
+        [
+            (LON0 + x / M_LON, LAT0 + y / M_LAT)
+            for x, y in [(50, 0), (100, 0), (100, 100), (300, 100), (300, 150), (0, 150), (0, 100), (50, 100), (50, 0)]
+        ]
+    )
     (o,) = parcels.find_overlaps([1, 2], [a, b])
     assert o.share_of_a == pytest.approx(0.5, rel=1e-3)
 
@@ -134,16 +141,22 @@ def test_fewer_than_two_parcels_have_no_overlaps() -> None:
 
 
 def test_parse_many_reads_stored_texts_and_drops_heights() -> None:
-    texts = ['{"type":"Polygon","coordinates":[[[0,0,5],[1,0,5],[1,1,5],[0,1,5],[0,0,5]]]}',
-             shapely.to_geojson(rect(0, 0, 10, 10))]
+    texts = [
+        '{"type":"Polygon","coordinates":[[[0,0,5],[1,0,5],[1,1,5],[0,1,5],[0,0,5]]]}',
+        shapely.to_geojson(rect(0, 0, 10, 10)),
+    ]
     geoms = parcels.parse_many(texts)
     assert not shapely.has_z(geoms).any()
     assert parcels.parse_many([]).size == 0
 
 
 def test_region_match_intersects_within_and_centroid() -> None:
-    inside, straddling, touching, outside = (rect(10, 10, 20, 20), rect(90, 10, 130, 20), rect(100, 50, 120, 60),
-                                             rect(300, 300, 310, 310))
+    inside, straddling, touching, outside = (
+        rect(10, 10, 20, 20),
+        rect(90, 10, 130, 20),
+        rect(100, 50, 120, 60),
+        rect(300, 300, 310, 310),
+    )
     region = rect(0, 0, 100, 100)
     geoms = [inside, straddling, touching, outside]
     assert parcels.in_region(geoms, region, "intersects").tolist() == [True, True, False, False]
@@ -164,8 +177,9 @@ def test_distances_are_geodesic_metres() -> None:
 def test_radius_box_holds_every_point_within_the_radius(lat: float, radius: float) -> None:
     min_lon, min_lat, max_lon, max_lat = parcels.radius_box(LON0, lat, radius)
     bearings = np.arange(0, 360, 5.0)
-    lons, lats, _ = parcels.GEOD.fwd(np.full(bearings.size, LON0), np.full(bearings.size, lat), bearings,
-                                     np.full(bearings.size, radius))
+    lons, lats, _ = parcels.GEOD.fwd(
+        np.full(bearings.size, LON0), np.full(bearings.size, lat), bearings, np.full(bearings.size, radius)
+    )
     assert (lons >= min_lon).all()
     assert (lons <= max_lon).all()
     assert (lats >= min_lat).all()

@@ -28,8 +28,15 @@ def test_registered_rank_by_perfection_time_ties_share_unregistered_after_termin
         RankInput("refused", S.REJECTED, None),
     ]
     assert rank_liens(liens) == {
-        "first": 1, "tie-a": 2, "tie-b": 2, "late": 3, "filed": 4, "drafted": 4,
-        "gone": None, "lapsed": None, "refused": None,
+        "first": 1,
+        "tie-a": 2,
+        "tie-b": 2,
+        "late": 3,
+        "filed": 4,
+        "drafted": 4,
+        "gone": None,
+        "lapsed": None,
+        "refused": None,
     }
 
 
@@ -39,9 +46,10 @@ def test_a_released_earlier_lien_does_not_hold_a_rank_open() -> None:
 
 
 lien_strategy = st.builds(
-    lambda i, status, day: RankInput(f"L{i:03d}", status,
-                                     T0 + timedelta(days=day) if status is not S.DRAFT else None),
-    st.integers(0, 999), st.sampled_from(list(S)), st.integers(0, 5),
+    lambda i, status, day: RankInput(f"L{i:03d}", status, T0 + timedelta(days=day) if status is not S.DRAFT else None),
+    st.integers(0, 999),
+    st.sampled_from(list(S)),
+    st.integers(0, 5),
 )
 
 

@@ -41,8 +41,10 @@ Format = Annotated[
 ]
 Fx = Annotated[
     list[str] | None,
-    QueryParameter(description='fx rates, repeated: "CNY/USD=0.1405" is 0.1405 USD per CNY (valuation currency '
-                               "first, loan currency second, as a 422's missing_pairs lists them)"),
+    QueryParameter(
+        description='fx rates, repeated: "CNY/USD=0.1405" is 0.1405 USD per CNY (valuation currency '
+        "first, loan currency second, as a 422's missing_pairs lists them)"
+    ),
 ]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
@@ -68,8 +70,12 @@ class CoverageController(Controller):
 
     @get("/loans", operation_id="ListLoanCoverage", name="coverage:loans", opt=roles(REGISTRY_READERS))
     async def loans(
-        self, paging: NamedDependency[Paging], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
-        fmt: Format = "json", fx: Fx = None,
+        self,
+        paging: NamedDependency[Paging],
+        as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False,
+        fmt: Format = "json",
+        fx: Fx = None,
     ) -> Response[Any]:
         """Every live loan's coverage as of the date, by loan_id. `format=json` answers a page
         (page, page_size, items, total); `csv` and `parquet` download the whole export with the DESIGN 8
@@ -82,18 +88,24 @@ class CoverageController(Controller):
 
     @get("/loans/{ref:str}", operation_id="GetLoanCoverage", name="coverage:loan", opt=roles(REGISTRY_READERS))
     async def loan(
-        self, ref: FromPath[str], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
+        self,
+        ref: FromPath[str],
+        as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False,
         fx: Fx = None,
     ) -> CoverageLoanDetail:
         """One loan's coverage row and the counted own liens that make it up (zero shares included: they
         explain a gap). A settled, written-off or unknown loan has no coverage: 404."""
-        return await coverage.loan_detail(ref, as_of or clock.today(), include_unperfected,
-                                         parse_fx(fx or []))
+        return await coverage.loan_detail(ref, as_of or clock.today(), include_unperfected, parse_fx(fx or []))
 
     @get("/borrowers", operation_id="ListBorrowerCoverage", name="coverage:borrowers", opt=roles(REGISTRY_READERS))
     async def borrowers(
-        self, paging: NamedDependency[Paging], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
-        fmt: Format = "json", fx: Fx = None,
+        self,
+        paging: NamedDependency[Paging],
+        as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False,
+        fmt: Format = "json",
+        fx: Fx = None,
     ) -> Response[Any]:
         """Each borrower's live loans added up per currency, by borrower_id: loans, exposure, collateral
         value, covered, uncovered, coverage ratio and breaches. `csv` and `parquet` download them all."""
@@ -103,15 +115,21 @@ class CoverageController(Controller):
         frame = await coverage.borrowers_export(day, include_unperfected, rates)
         return await in_thread(lambda: _download(frame, fmt, f"borrower-coverage-{day.isoformat()}"))
 
-    @get("/borrowers/{ref:str}", operation_id="GetBorrowerCoverage", name="coverage:borrower",
-         opt=roles(REGISTRY_READERS))
+    @get(
+        "/borrowers/{ref:str}",
+        operation_id="GetBorrowerCoverage",
+        name="coverage:borrower",
+        opt=roles(REGISTRY_READERS),
+    )
     async def borrower(
-        self, ref: FromPath[str], as_of: AsOf = None, include_unperfected: IncludeUnperfected = False,
+        self,
+        ref: FromPath[str],
+        as_of: AsOf = None,
+        include_unperfected: IncludeUnperfected = False,
         fx: Fx = None,
     ) -> BorrowerCoverageDetail:
         """A borrower's totals per currency and each of their live loans' coverage. No live loan: 404."""
-        return await coverage.borrower_detail(ref, as_of or clock.today(), include_unperfected,
-                                             parse_fx(fx or []))
+        return await coverage.borrower_detail(ref, as_of or clock.today(), include_unperfected, parse_fx(fx or []))
 
     @get("/summary", operation_id="GetCoverageSummary", name="coverage:summary", opt=roles(REGISTRY_READERS))
     async def summary(
@@ -121,8 +139,13 @@ class CoverageController(Controller):
         zeros) per currency. No total adds one currency to another."""
         return await coverage.summary(as_of or clock.today(), include_unperfected, parse_fx(fx or []))
 
-    @post("/stress", operation_id="RunStressScenario", name="coverage:stress", status_code=HTTP_200_OK,
-          opt=roles(SCENARIO_RUNNERS))
+    @post(
+        "/stress",
+        operation_id="RunStressScenario",
+        name="coverage:stress",
+        status_code=HTTP_200_OK,
+        opt=roles(SCENARIO_RUNNERS),
+    )
     async def stress(self, data: JSONBody[StressScenario], paging: NamedDependency[Paging]) -> StressReport:
         """Shocks by asset kind and by GeoJSON region (an asset is in a region when its parcel intersects
         it), as percentage changes from -100 to +1000 applied after the haircut; shocks meeting on one
@@ -131,8 +154,13 @@ class CoverageController(Controller):
         is written."""
         return await stress.run(data, paging)
 
-    @post("/what-if", operation_id="RunWhatIf", name="coverage:what-if", status_code=HTTP_200_OK,
-          opt=roles(SCENARIO_RUNNERS))
+    @post(
+        "/what-if",
+        operation_id="RunWhatIf",
+        name="coverage:what-if",
+        status_code=HTTP_200_OK,
+        opt=roles(SCENARIO_RUNNERS),
+    )
     async def what_if(self, data: JSONBody[WhatIfProposal]) -> WhatIfReport:
         """Proposed restructuring changes (`type`: capitalise_interest, set_balance, add_lien,
         release_lien, substitute_asset), applied in order to a copy of the book. Answers coverage before

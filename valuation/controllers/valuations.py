@@ -60,21 +60,36 @@ class ValuationController(Controller):
     async def get_valuation(self, valuation_id: RowId) -> ValuationRead:
         return await valuations.get_valuation(valuation_id)
 
-    @post("/{valuation_id:int}/approve", operation_id="ApproveValuation", name="valuations:approve",
-          opt=roles(COLLATERAL_WRITERS), status_code=200)
+    @post(
+        "/{valuation_id:int}/approve",
+        operation_id="ApproveValuation",
+        name="valuations:approve",
+        opt=roles(COLLATERAL_WRITERS),
+        status_code=200,
+    )
     async def approve(self, request: Request[UserRead, Any, Any], valuation_id: RowId) -> ValuationRead:
         """Four eyes: the submitter may not approve their own valuation (403)."""
         return await valuations.approve(valuation_id, request.user.username)
 
-    @post("/{valuation_id:int}/reject", operation_id="RejectValuation", name="valuations:reject",
-          opt=roles(COLLATERAL_WRITERS), status_code=200)
+    @post(
+        "/{valuation_id:int}/reject",
+        operation_id="RejectValuation",
+        name="valuations:reject",
+        opt=roles(COLLATERAL_WRITERS),
+        status_code=200,
+    )
     async def reject(
         self, request: Request[UserRead, Any, Any], valuation_id: RowId, data: JSONBody[ValuationReject]
     ) -> ValuationRead:
         return await valuations.reject(valuation_id, data, request.user.username)
 
-    @post("/uploads", operation_id="UploadValuations", name="valuations:upload", opt=roles(COLLATERAL_WRITERS),
-          request_max_body_size=MAX_UPLOAD_BYTES)
+    @post(
+        "/uploads",
+        operation_id="UploadValuations",
+        name="valuations:upload",
+        opt=roles(COLLATERAL_WRITERS),
+        request_max_body_size=MAX_UPLOAD_BYTES,
+    )
     async def upload(self, request: Request[UserRead, Any, Any], data: MultipartBody[dict[str, Any]]) -> UploadResult:
         """One .csv or .parquet file with columns asset_id, valued_on, market_value, currency, method,
         appraiser; every row becomes a submitted valuation, or none does (422 lists every bad cell)."""
@@ -83,13 +98,18 @@ class ValuationController(Controller):
         if len(files) != 1:
             raise InvalidInputError.one("file", "attach exactly one .csv or .parquet file of valuations")
         try:
-            return await uploads.upload_valuations(files[0].filename or "", await files[0].read(),
-                                                   request.user.username)
+            return await uploads.upload_valuations(
+                files[0].filename or "", await files[0].read(), request.user.username
+            )
         except ImportRefused as refused:
             raise ProblemDetailsException(
-                status_code=422, title="Upload refused", detail=f"{refused.errors.height} errors; nothing was written",
-                extra={"error_count": refused.errors.height,
-                       "errors": refused.errors.head(MAX_SHOWN_ERRORS).to_dicts()},
+                status_code=422,
+                title="Upload refused",
+                detail=f"{refused.errors.height} errors; nothing was written",
+                extra={
+                    "error_count": refused.errors.height,
+                    "errors": refused.errors.head(MAX_SHOWN_ERRORS).to_dicts(),
+                },
             ) from None
 
 
@@ -98,8 +118,12 @@ class AssetValuationController(Controller):
     tags = ["valuation"]
     dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
-    @get("/{ref:str}/valuations", operation_id="ListAssetValuations", name="valuations:history",
-         opt=roles(REGISTRY_READERS))
+    @get(
+        "/{ref:str}/valuations",
+        operation_id="ListAssetValuations",
+        name="valuations:history",
+        opt=roles(REGISTRY_READERS),
+    )
     async def history(self, ref: FromPath[str], paging: NamedDependency[Paging]) -> Page[ValuationRead]:
         """Every valuation of the asset, newest valuation date first."""
         return await valuations.history(ref, paging)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-LOAN_FIGURES = ("exposure", "collateral_value", "covered", "uncovered", "coverage_ratio", "ltv", "ltv_bucket",
-                "breach")
+LOAN_FIGURES = ("exposure", "collateral_value", "covered", "uncovered", "coverage_ratio", "ltv", "ltv_bucket", "breach")
 TOTAL_FIGURES = ("loans", "exposure", "collateral_value", "covered", "uncovered", "breaches")
 BEFORE, AFTER = "_before", "_after"
 
@@ -21,9 +20,7 @@ def _side(frame: pl.LazyFrame, keys: tuple[str, ...], figures: tuple[str, ...], 
 
 def breach_change() -> pl.Expr:
     was, now = pl.col("breach" + BEFORE).fill_null(False), pl.col("breach" + AFTER).fill_null(False)
-    return (
-        pl.when(~was & now).then(pl.lit("appears")).when(was & ~now).then(pl.lit("clears")).alias("breach_change")
-    )
+    return pl.when(~was & now).then(pl.lit("appears")).when(was & ~now).then(pl.lit("clears")).alias("breach_change")
 
 
 def loans_side_by_side(before: pl.LazyFrame, after: pl.LazyFrame) -> pl.LazyFrame:
@@ -56,6 +53,4 @@ def totals_side_by_side(before: pl.LazyFrame, after: pl.LazyFrame, keys: tuple[s
     joined = _side(before, keys, TOTAL_FIGURES, BEFORE).join(
         _side(after, keys, TOTAL_FIGURES, AFTER), on=list(keys), how="full", coalesce=True, maintain_order="left"
     )
-    return joined.with_columns(
-        pl.col(c + s).fill_null(0) for c in TOTAL_FIGURES for s in (BEFORE, AFTER)
-    )
+    return joined.with_columns(pl.col(c + s).fill_null(0) for c in TOTAL_FIGURES for s in (BEFORE, AFTER))

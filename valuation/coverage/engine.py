@@ -27,8 +27,14 @@ from valuation.coverage.rollups import display_ltv, ltv_bucket, per_asset_kind, 
 from valuation.coverage.steps import BIG, SCALE, asset_values, exposures, lien_claims, ranked_liens
 
 ASSET_FLAGS = ("stale_valuation", "no_valuation", "asset_seized", "possible_double_pledge")
-LOAN_FLAGS = ("stale_valuation", "no_valuation", "unperfected", "registration_expiring", "asset_seized",
-              "possible_double_pledge")
+LOAN_FLAGS = (
+    "stale_valuation",
+    "no_valuation",
+    "unperfected",
+    "registration_expiring",
+    "asset_seized",
+    "possible_double_pledge",
+)
 MONEY_OUT = pl.Int64  # a strict cast back: an amount past Int64 raises instead of wrapping
 # Polars 2.1's default (streaming) engine panics on some small books in the step 5/6 plan
 # ("pipe.send_state == PortState::Done", found by the property tests); the in-memory engine is exact.
@@ -74,12 +80,19 @@ def headroom(liens: pl.DataFrame, exposure: pl.DataFrame, factors: dict[fx.Pair,
     a loan's sum of share x max_ltv <= n x C x M; exposure x 10^12 (breach test).
     Realistic books (values and claims below 10^15 minor units, rates with a few decimals) sit far inside.
     """
+
     def top(frame: pl.DataFrame, column: str) -> int:
         value = frame[column].max() if len(frame) else 0
         return int(value) if value is not None else 0  # type: ignore[arg-type]
 
-    check_bounds(top(liens, "value"), top(liens, "claim"), top(exposure, "exposure"), top(liens, "max_ltv_scaled"),
-                 len(liens), factors)
+    check_bounds(
+        top(liens, "value"),
+        top(liens, "claim"),
+        top(exposure, "exposure"),
+        top(liens, "max_ltv_scaled"),
+        len(liens),
+        factors,
+    )
 
 
 def check_bounds(v: int, c: int, e: int, m: int, count: int, factors: dict[fx.Pair, tuple[int, int]]) -> None:
@@ -100,26 +113,25 @@ def check_bounds(v: int, c: int, e: int, m: int, count: int, factors: dict[fx.Pa
         raise CoverageInputError(f"amounts too large for exact arithmetic ({', '.join(over)})")
 
 
-def _counted_liens(book: BookFrames, params: CoverageParams, exposure: pl.DataFrame,
-                   shocks: pl.LazyFrame | None) -> pl.DataFrame:
-    values = asset_values(book.assets, book.valuations, book.policies, book.double_pledge_assets, shocks,
-                          params.as_of)
+def _counted_liens(
+    book: BookFrames, params: CoverageParams, exposure: pl.DataFrame, shocks: pl.LazyFrame | None
+) -> pl.DataFrame:
+    values = asset_values(book.assets, book.valuations, book.policies, book.double_pledge_assets, shocks, params.as_of)
     claims = lien_claims(ranked_liens(book.liens, params.include_unperfected), book.lien_loans, exposure.lazy())
     expiring_by = params.as_of + timedelta(days=params.expiring_within_days)
     return (
         claims.join(values, on="asset_key", how="left")
         .with_columns(
-            (pl.col("expires_on").is_not_null() & (pl.col("expires_on") <= expiring_by)).alias(
-                "registration_expiring"
-            ),
+            (pl.col("expires_on").is_not_null() & (pl.col("expires_on") <= expiring_by)).alias("registration_expiring"),
             pl.col("value").fill_null(pl.lit(0, BIG)),
         )
         .collect(engine=IN_MEMORY)
     )
 
 
-def _contributions(liens: pl.DataFrame, book: BookFrames, exposure: pl.DataFrame,
-                   factors: dict[fx.Pair, tuple[int, int]]) -> pl.DataFrame:
+def _contributions(
+    liens: pl.DataFrame, book: BookFrames, exposure: pl.DataFrame, factors: dict[fx.Pair, tuple[int, int]]
+) -> pl.DataFrame:
     allocated = allocate_ranks(fx.with_factors(liens.lazy(), factors)).with_columns(
         # Step 5's share back in the lien's (its loans') currency, never above the claim itself.
         pl.min_horizontal(fx.to_claim_currency(pl.col("lien_share_v")), pl.col("claim")).alias("lien_share")
@@ -148,11 +160,15 @@ def _contributions(liens: pl.DataFrame, book: BookFrames, exposure: pl.DataFrame
 
 
 def _per_loan(book: BookFrames, exposure: pl.DataFrame, contributions: pl.DataFrame) -> pl.DataFrame:
-    by_loan = contributions.lazy().group_by("loan_key").agg(
-        pl.col("loan_share").cast(BIG).sum().alias("collateral_value"),
-        pl.col("_weighted_limit").sum(),
-        *(pl.col(f).any() for f in ASSET_FLAGS),
-        pl.col("registration_expiring").any(),
+    by_loan = (
+        contributions.lazy()
+        .group_by("loan_key")
+        .agg(
+            pl.col("loan_share").cast(BIG).sum().alias("collateral_value"),
+            pl.col("_weighted_limit").sum(),
+            *(pl.col(f).any() for f in ASSET_FLAGS),
+            pl.col("registration_expiring").any(),
+        )
     )
     unperfected = (
         book.liens.filter((pl.col("holder") == "own") & ~pl.col("status").is_in(["registered", "released"]))
@@ -227,15 +243,18 @@ def compute_coverage(book: BookFrames, params: CoverageParams, shocks: pl.LazyFr
     )
 
 
-def _compute_wide(book: BookFrames, params: CoverageParams,
-                  shocks: pl.LazyFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _compute_wide(
+    book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The general path: any integer keys, Int128 sums and products, joins and group-bys."""
     exposure = exposures(book.loans).collect()  # step 1
     liens = _counted_liens(book, params, exposure, shocks)  # 2-4
     _refuse_bad_liens(liens)
-    needed = liens.filter(
-        pl.col("value_currency").is_not_null() & (pl.col("value_currency") != pl.col("currency"))
-    ).select("value_currency", "currency").unique()
+    needed = (
+        liens.filter(pl.col("value_currency").is_not_null() & (pl.col("value_currency") != pl.col("currency")))
+        .select("value_currency", "currency")
+        .unique()
+    )
     factors = fx.factors(needed.iter_rows(), params.fx_rates)
     headroom(liens, exposure, factors)
     contributions = _contributions(liens, book, exposure, factors)  # steps 5-6

@@ -119,8 +119,12 @@ def parse_text_book(
         ),
         policies=conform(
             policies,
-            {"kind": pl.String(), "haircut": pl.Decimal(38, 12), "revaluation_days": pl.Int64(),
-             "max_ltv": pl.Decimal(38, 12)},
+            {
+                "kind": pl.String(),
+                "haircut": pl.Decimal(38, 12),
+                "revaluation_days": pl.Int64(),
+                "max_ltv": pl.Decimal(38, 12),
+            },
         ),
         liens=typed_liens,
         lien_loans=lien_loans,

@@ -62,8 +62,10 @@ def per_ltv_bucket(per_loan: pl.LazyFrame) -> pl.LazyFrame:
     )
     return (
         grid.join(counts, on=["ltv_bucket", "currency"], how="left")
-        .with_columns(pl.col(c).fill_null(0) for c in ("loans", "exposure", "collateral_value", "covered",
-                                                       "uncovered", "breaches"))
+        .with_columns(
+            pl.col(c).fill_null(0)
+            for c in ("loans", "exposure", "collateral_value", "covered", "uncovered", "breaches")
+        )
         .sort("currency", "_order")
         .drop("_order")
     )
@@ -83,8 +85,14 @@ def per_asset_kind(contributions: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def portfolio(per_loan: pl.LazyFrame) -> pl.LazyFrame:
-    flags = ("stale_valuation", "no_valuation", "unperfected", "registration_expiring", "asset_seized",
-             "possible_double_pledge")
+    flags = (
+        "stale_valuation",
+        "no_valuation",
+        "unperfected",
+        "registration_expiring",
+        "asset_seized",
+        "possible_double_pledge",
+    )
     return (
         per_loan.group_by("currency")
         .agg(*_money_sums(), *(pl.col(f).sum().alias(f"loans_{f}") for f in flags))

@@ -31,9 +31,7 @@ def exposures(loans: pl.LazyFrame) -> pl.LazyFrame:
         "borrower_id",
         "currency",
         # Four Int64 components < 2^63 each: the sum is < 2^65, so it is formed in Int128.
-        pl.sum_horizontal(pl.col(c).cast(BIG) for c in ("principal", "interest", "penalty", "fees")).alias(
-            "exposure"
-        ),
+        pl.sum_horizontal(pl.col(c).cast(BIG) for c in ("principal", "interest", "penalty", "fees")).alias("exposure"),
     )
 
 
@@ -65,15 +63,17 @@ def asset_values(
     frame = (
         assets.join(latest_valuations(valuations, as_of), on="asset_key", how="left")
         .join(policies, on="kind", how="left")
-        .join(double_pledge.unique().with_columns(pl.lit(True).alias("possible_double_pledge")), on="asset_key",
-              how="left")
+        .join(
+            double_pledge.unique().with_columns(pl.lit(True).alias("possible_double_pledge")),
+            on="asset_key",
+            how="left",
+        )
     )
     # market_value < 2^63 times (SCALE - haircut) <= 10^12 < 2^40: < 2^103, inside Int128.
     after_haircut = pl.col("market_value").cast(BIG) * (SCALE - scaled(pl.col("haircut"))) // SCALE
     value = pl.when(pl.col("market_value").is_null()).then(pl.lit(0, BIG)).otherwise(after_haircut)
     if shocks is not None:
-        frame = frame.join(shocks.group_by("asset_key").agg(pl.col("multiplier").first()), on="asset_key",
-                           how="left")
+        frame = frame.join(shocks.group_by("asset_key").agg(pl.col("multiplier").first()), on="asset_key", how="left")
         # value < 2^103 / 10^12 < 2^64 times a multiplier <= 11 scaled (< 2^44): < 2^108.
         value = (
             pl.when(pl.col("multiplier").is_null()).then(value).otherwise(value * scaled(pl.col("multiplier")) // SCALE)
@@ -89,9 +89,9 @@ def asset_values(
         value.alias("value"),
         scaled(pl.col("max_ltv")).alias("max_ltv_scaled"),
         pl.col("market_value").is_null().alias("no_valuation"),
-        (pl.col("valued_on").is_not_null() & (age > pl.col("revaluation_days"))).fill_null(False).alias(
-            "stale_valuation"
-        ),
+        (pl.col("valued_on").is_not_null() & (age > pl.col("revaluation_days")))
+        .fill_null(False)
+        .alias("stale_valuation"),
         pl.col("status").is_in(SEIZED_ASSET).alias("asset_seized"),
         pl.col("possible_double_pledge").fill_null(False),
     )
@@ -139,8 +139,9 @@ def lien_claims(ranked: pl.LazyFrame, lien_loans: pl.LazyFrame, exposure: pl.Laz
     """Step 4: own -> min(cap, sum of its loans' exposure), cap null = unlimited; other -> external_claim.
     An other creditor's lien without a claim counts as 0 (the import requires the claim)."""
     secured = (
-        lien_loans.join(exposure.select("loan_key", "exposure", pl.col("currency").alias("loan_currency")),
-                        on="loan_key")
+        lien_loans.join(
+            exposure.select("loan_key", "exposure", pl.col("currency").alias("loan_currency")), on="loan_key"
+        )
         .group_by("lien_key")
         .agg(
             # < 2^65 per loan and < 2^40 loans: < 2^105.
@@ -152,8 +153,10 @@ def lien_claims(ranked: pl.LazyFrame, lien_loans: pl.LazyFrame, exposure: pl.Laz
     frame = ranked.join(secured, on="lien_key", how="left").with_columns(
         pl.col("secured_exposure").fill_null(pl.lit(0, BIG))
     )
-    own_claim = pl.when(pl.col("cap").is_null()).then(pl.col("secured_exposure")).otherwise(
-        pl.min_horizontal(pl.col("cap").cast(BIG), pl.col("secured_exposure"))
+    own_claim = (
+        pl.when(pl.col("cap").is_null())
+        .then(pl.col("secured_exposure"))
+        .otherwise(pl.min_horizontal(pl.col("cap").cast(BIG), pl.col("secured_exposure")))
     )
     claim = pl.when(pl.col("own")).then(own_claim).otherwise(pl.col("external_claim").cast(BIG).fill_null(0))
     return frame.with_columns(claim.alias("claim"))

@@ -134,9 +134,16 @@ def _add_lien(book: BookFrames, change: AddLien) -> BookFrames:
     key = int(key_row.item() or 0) + 1
     new_lien = pl.LazyFrame(
         {
-            "lien_key": [key], "lien_id": [change.lien_id], "asset_key": [asset["asset_key"]], "holder": ["own"],
-            "status": [change.status], "perfected_at": [change.perfected_at], "cap": [change.cap],
-            "external_claim": [None], "expires_on": [change.expires_on], "currency": [found["currency"][0]],
+            "lien_key": [key],
+            "lien_id": [change.lien_id],
+            "asset_key": [asset["asset_key"]],
+            "holder": ["own"],
+            "status": [change.status],
+            "perfected_at": [change.perfected_at],
+            "cap": [change.cap],
+            "external_claim": [None],
+            "expires_on": [change.expires_on],
+            "currency": [found["currency"][0]],
         },
         schema=LIENS,
     )
@@ -158,8 +165,9 @@ def apply_changes(book: BookFrames, changes: Iterable[Change]) -> BookFrames:
     return book
 
 
-def diff(before: CoverageResult, after: CoverageResult, touched_loans: Iterable[str],
-         touched_assets: Iterable[str] = ()) -> pl.LazyFrame:
+def diff(
+    before: CoverageResult, after: CoverageResult, touched_loans: Iterable[str], touched_assets: Iterable[str] = ()
+) -> pl.LazyFrame:
     """Loans touched, and loans sharing an asset with one of them or standing on a touched asset (one a
     change put a lien on, took one off, or moved one to) before or after, side by side
     (compare.loans_side_by_side's columns, and `touched`)."""

@@ -27,8 +27,14 @@ from valuation.coverage_sources import coverage_export_frame, exact_ratio_text, 
 from valuation.services.coverage_runs import FxRates, compute, in_thread
 
 AMOUNTS = ("exposure", "collateral_value", "covered", "uncovered")
-PORTFOLIO_FLAGS = ("stale_valuation", "no_valuation", "unperfected", "registration_expiring", "asset_seized",
-                   "possible_double_pledge")
+PORTFOLIO_FLAGS = (
+    "stale_valuation",
+    "no_valuation",
+    "unperfected",
+    "registration_expiring",
+    "asset_seized",
+    "possible_double_pledge",
+)
 T = TypeVar("T")
 
 
@@ -47,8 +53,9 @@ def _page(rows: pl.DataFrame, total: int, paging: Paging, row_type: type[T]) -> 
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
-async def loans_page(as_of: date, include_unperfected: bool, paging: Paging,
-                     fx_rates: FxRates | None = None) -> Page[CoverageLoan]:
+async def loans_page(
+    as_of: date, include_unperfected: bool, paging: Paging, fx_rates: FxRates | None = None
+) -> Page[CoverageLoan]:
     """One page of the export, by loan_id: only that page's rows are formatted."""
     per_loan = (await compute(as_of, include_unperfected, fx_rates)).per_loan
 
@@ -65,18 +72,28 @@ def _contributions(result: CoverageResult, loan_ref: str) -> list[CoverageContri
         result.contributions.filter(pl.col("loan_id") == loan_ref)
         .sort("rank", "asset_id", "lien_id")
         .select(
-            "asset_id", "kind", "lien_id", "holder", pl.col("rank").cast(pl.Int64), "value_currency",
+            "asset_id",
+            "kind",
+            "lien_id",
+            "holder",
+            pl.col("rank").cast(pl.Int64),
+            "value_currency",
             *money(("asset_value_after_haircut", "prior_ranks_took", "lien_claim", "lien_share"), amount_currency),
             money_text("loan_share", pl.col("currency")),
-            "stale_valuation", "no_valuation", "asset_seized", "possible_double_pledge", "registration_expiring",
+            "stale_valuation",
+            "no_valuation",
+            "asset_seized",
+            "possible_double_pledge",
+            "registration_expiring",
         )
         .collect()
     )
     return msgspec.convert(rows.to_dicts(), list[CoverageContribution])
 
 
-async def loan_detail(ref: str, as_of: date, include_unperfected: bool,
-                      fx_rates: FxRates | None = None) -> CoverageLoanDetail:
+async def loan_detail(
+    ref: str, as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None
+) -> CoverageLoanDetail:
     """One loan's coverage row and the counted own liens that make it up (zero shares included: they
     explain a gap). A settled, written-off or unknown loan has no coverage: NotFoundError."""
     result = await compute(as_of, include_unperfected, fx_rates)
@@ -101,8 +118,12 @@ async def loan_detail(ref: str, as_of: date, include_unperfected: bool,
 def borrowers_frame(per_borrower: pl.LazyFrame) -> pl.DataFrame:
     """Per borrower and currency, by borrower_id: the BorrowerCoverage columns, amounts as text."""
     return per_borrower.select(
-        "borrower_id", "currency", pl.col("loans").cast(pl.Int64), *money(AMOUNTS, pl.col("currency")),
-        exact_ratio_text("collateral_value", "exposure").alias("coverage_ratio"), pl.col("breaches").cast(pl.Int64),
+        "borrower_id",
+        "currency",
+        pl.col("loans").cast(pl.Int64),
+        *money(AMOUNTS, pl.col("currency")),
+        exact_ratio_text("collateral_value", "exposure").alias("coverage_ratio"),
+        pl.col("breaches").cast(pl.Int64),
     ).collect()
 
 
@@ -111,8 +132,9 @@ async def borrowers_export(as_of: date, include_unperfected: bool, fx_rates: FxR
     return await in_thread(lambda: borrowers_frame(per_borrower))
 
 
-async def borrowers_page(as_of: date, include_unperfected: bool, paging: Paging,
-                         fx_rates: FxRates | None = None) -> Page[BorrowerCoverage]:
+async def borrowers_page(
+    as_of: date, include_unperfected: bool, paging: Paging, fx_rates: FxRates | None = None
+) -> Page[BorrowerCoverage]:
     per_borrower = (await compute(as_of, include_unperfected, fx_rates)).per_borrower  # by borrower, currency
 
     def page() -> Page[BorrowerCoverage]:
@@ -122,8 +144,9 @@ async def borrowers_page(as_of: date, include_unperfected: bool, paging: Paging,
     return await in_thread(page)
 
 
-async def borrower_detail(ref: str, as_of: date, include_unperfected: bool,
-                          fx_rates: FxRates | None = None) -> BorrowerCoverageDetail:
+async def borrower_detail(
+    ref: str, as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None
+) -> BorrowerCoverageDetail:
     """A borrower's totals per currency and each of their live loans. No live loan: NotFoundError."""
     result = await compute(as_of, include_unperfected, fx_rates)
 
@@ -133,7 +156,9 @@ async def borrower_detail(ref: str, as_of: date, include_unperfected: bool,
             raise NotFoundError("borrower with live loans", ref)
         totals = borrowers_frame(result.per_borrower.filter(pl.col("borrower_id") == ref))
         return BorrowerCoverageDetail(
-            as_of=as_of, include_unperfected=include_unperfected, borrower_id=ref,
+            as_of=as_of,
+            include_unperfected=include_unperfected,
+            borrower_id=ref,
             totals=msgspec.convert(totals.to_dicts(), list[BorrowerCoverage]),
             loans=msgspec.convert(loans.to_dicts(), list[CoverageLoan]),
         )
@@ -142,58 +167,84 @@ async def borrower_detail(ref: str, as_of: date, include_unperfected: bool,
 
 
 def portfolio_rows(result: CoverageResult) -> list[dict[str, Any]]:
-    return result.portfolio.select(
-        "currency", pl.col("loans").cast(pl.Int64), *money(AMOUNTS, pl.col("currency")),
-        exact_ratio_text("collateral_value", "exposure").alias("coverage_ratio"),
-        pl.col("breaches").cast(pl.Int64),
-        *(pl.col(f"loans_{f}").cast(pl.Int64) for f in PORTFOLIO_FLAGS),
-    ).collect().to_dicts()
+    return (
+        result.portfolio.select(
+            "currency",
+            pl.col("loans").cast(pl.Int64),
+            *money(AMOUNTS, pl.col("currency")),
+            exact_ratio_text("collateral_value", "exposure").alias("coverage_ratio"),
+            pl.col("breaches").cast(pl.Int64),
+            *(pl.col(f"loans_{f}").cast(pl.Int64) for f in PORTFOLIO_FLAGS),
+        )
+        .collect()
+        .to_dicts()
+    )
 
 
 def bucket_rows(result: CoverageResult) -> list[dict[str, Any]]:
-    return result.per_ltv_bucket.select(
-        "currency", "ltv_bucket", pl.col("loans").cast(pl.Int64), *money(AMOUNTS, pl.col("currency")),
-        pl.col("breaches").cast(pl.Int64),
-    ).collect().to_dicts()
+    return (
+        result.per_ltv_bucket.select(
+            "currency",
+            "ltv_bucket",
+            pl.col("loans").cast(pl.Int64),
+            *money(AMOUNTS, pl.col("currency")),
+            pl.col("breaches").cast(pl.Int64),
+        )
+        .collect()
+        .to_dicts()
+    )
 
 
 def kind_rows(result: CoverageResult) -> list[dict[str, Any]]:
-    return result.per_asset_kind.select(
-        "kind", "currency", pl.col("assets").cast(pl.Int64), pl.col("loans").cast(pl.Int64),
-        money_text("collateral_value", pl.col("currency")),
-    ).collect().to_dicts()
+    return (
+        result.per_asset_kind.select(
+            "kind",
+            "currency",
+            pl.col("assets").cast(pl.Int64),
+            pl.col("loans").cast(pl.Int64),
+            money_text("collateral_value", pl.col("currency")),
+        )
+        .collect()
+        .to_dicts()
+    )
 
 
 async def summary(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageSummary:
     """Portfolio totals per currency, loans and amounts per LTV bucket (every bucket, empty ones as zeros)
     per currency, and what each asset kind contributes per currency. No total adds one currency to another."""
     result = await compute(as_of, include_unperfected, fx_rates)
-    return await in_thread(lambda: CoverageSummary(
-        as_of=as_of,
-        include_unperfected=include_unperfected,
-        portfolio=msgspec.convert(portfolio_rows(result), list[CurrencyTotals]),
-        ltv_buckets=msgspec.convert(bucket_rows(result), list[BucketTotals]),
-        asset_kinds=msgspec.convert(kind_rows(result), list[KindTotals]),
-    ))
+    return await in_thread(
+        lambda: CoverageSummary(
+            as_of=as_of,
+            include_unperfected=include_unperfected,
+            portfolio=msgspec.convert(portfolio_rows(result), list[CurrencyTotals]),
+            ltv_buckets=msgspec.convert(bucket_rows(result), list[BucketTotals]),
+            asset_kinds=msgspec.convert(kind_rows(result), list[KindTotals]),
+        )
+    )
 
 
 def figures(suffix: str) -> pl.Expr:
     """A side of a loans_side_by_side frame as a Figures struct (null when the loan is not on that side)."""
+
     def col(name: str) -> str:
         return name + suffix
 
     currency = pl.col("currency")
-    return pl.when(pl.col(col("exposure")).is_not_null()).then(pl.struct(
-        *(money_text(col(a), currency).alias(a) for a in AMOUNTS),
-        exact_ratio_text(col("collateral_value"), col("exposure")).alias("coverage_ratio"),
-        exact_ratio_text(col("exposure"), col("collateral_value")).alias("ltv"),
-        pl.col(col("ltv_bucket")).alias("ltv_bucket"),
-        pl.col(col("breach")).alias("breach"),
-    ))
+    return pl.when(pl.col(col("exposure")).is_not_null()).then(
+        pl.struct(
+            *(money_text(col(a), currency).alias(a) for a in AMOUNTS),
+            exact_ratio_text(col("collateral_value"), col("exposure")).alias("coverage_ratio"),
+            exact_ratio_text(col("exposure"), col("collateral_value")).alias("ltv"),
+            pl.col(col("ltv_bucket")).alias("ltv_bucket"),
+            pl.col(col("breach")).alias("breach"),
+        )
+    )
 
 
 def totals(suffix: str) -> pl.Expr:
     """A side of a totals_side_by_side frame as a TotalsSide struct."""
+
     def col(name: str) -> str:
         return name + suffix
 

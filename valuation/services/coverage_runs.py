@@ -105,8 +105,16 @@ _LOADING = anyio.Lock()  # one cold read at a time: the others wait for it and t
 def _materialised(result: CoverageResult) -> CoverageResult:
     """Every frame of a result computed once, loans by loan_id, so requests served from the cache only slice
     and filter it (the engine's roll-ups are lazy views over its per-loan and contribution frames)."""
-    frames = pl.collect_all([result.per_loan.sort("loan_id"), result.contributions, result.per_borrower,
-                             result.per_asset_kind, result.per_ltv_bucket, result.portfolio])
+    frames = pl.collect_all(
+        [
+            result.per_loan.sort("loan_id"),
+            result.contributions,
+            result.per_borrower,
+            result.per_asset_kind,
+            result.per_ltv_bucket,
+            result.portfolio,
+        ]
+    )
     return CoverageResult(*(frame.lazy() for frame in frames))
 
 
@@ -125,8 +133,13 @@ async def book_and_base(coverage_params: CoverageParams) -> tuple[BookFrames, Co
     """The committed book and its coverage under the params, from the cache when the book is unchanged."""
     rates = tuple(sorted((coverage_params.fx_rates or {}).items()))
     version = await book_version()
-    key = (version, coverage_params.as_of, coverage_params.include_unperfected, coverage_params.expiring_within_days,
-           rates)
+    key = (
+        version,
+        coverage_params.as_of,
+        coverage_params.include_unperfected,
+        coverage_params.expiring_within_days,
+        rates,
+    )
     async with _LOADING:
         book, base = BOOKS.get((version,)), RESULTS.get(key)
         if book is not None and base is not None:

@@ -21,8 +21,9 @@ LIMITS = {"haircut": (Decimal(0), Decimal(1)), "max_ltv": (Decimal(0), Decimal(1
 
 
 def _to_read(row: dict[str, Any]) -> PolicyRead:
-    return PolicyRead(kind=row["kind"], haircut=row["haircut"], revaluation_days=row["revaluation_days"],
-                      max_ltv=row["max_ltv"])
+    return PolicyRead(
+        kind=row["kind"], haircut=row["haircut"], revaluation_days=row["revaluation_days"], max_ltv=row["max_ltv"]
+    )
 
 
 def _ratio(errors: FieldErrors, field: str, text: str) -> str:
@@ -57,9 +58,16 @@ async def put_policy(kind: str, data: PolicyWrite, actor: str) -> PolicyRead:
         if before is None:
             await Policy.insert(Policy(kind=kind, **values))
         else:
-            await Policy.update({Policy.haircut: haircut, Policy.revaluation_days: data.revaluation_days,
-                                 Policy.max_ltv: max_ltv}).where(Policy.kind == kind)
+            await Policy.update(
+                {Policy.haircut: haircut, Policy.revaluation_days: data.revaluation_days, Policy.max_ltv: max_ltv}
+            ).where(Policy.kind == kind)
         before_view = None if before is None else {k: before[k] for k in values}
-        await audit.record(actor, "policy", kind, "create" if before is None else "update",
-                           before=before_view, after={"kind": kind, **values})
+        await audit.record(
+            actor,
+            "policy",
+            kind,
+            "create" if before is None else "update",
+            before=before_view,
+            after={"kind": kind, **values},
+        )
     return PolicyRead(kind=kind, haircut=haircut, revaluation_days=data.revaluation_days, max_ltv=max_ltv)

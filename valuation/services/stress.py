@@ -39,10 +39,10 @@ BREACH_FIRST = {"appears": 0, "clears": 1}
 
 
 def multiplier(change_pct: str) -> Decimal:
-    """"-20" -> 0.8; ValueError with the reason for anything that is not a change within the bounds."""
+    """ "-20" -> 0.8; ValueError with the reason for anything that is not a change within the bounds."""
     text = change_pct.strip()
     if not _PERCENT.match(text):
-        raise ValueError(f"{change_pct!r} is not a percentage such as \"-20\" or \"12.5\" (at most {PLACES} decimals)")
+        raise ValueError(f'{change_pct!r} is not a percentage such as "-20" or "12.5" (at most {PLACES} decimals)')
     pct = Decimal(text)
     if not LOWEST <= pct <= HIGHEST:
         raise ValueError(f"a change must lie between {LOWEST}% and +{HIGHEST}%, not {text}%")
@@ -106,26 +106,40 @@ async def run(scenario: StressScenario, paging: Paging) -> StressReport:
         kind_counts = dict(book.assets.group_by("kind").len().collect().iter_rows())
         return {
             "moved": moved,
-            "page": moved.slice(paging.offset, paging.page_size).select(
-                "loan_id", "borrower_id", "currency", figures(BEFORE).alias("base"),
-                figures(AFTER).alias("stressed"), "breach_change",
-            ).to_dicts(),
-            "portfolio": totals_side_by_side(base.portfolio, stressed.portfolio, ("currency",)).select(
-                "currency", totals(BEFORE).alias("base"), totals(AFTER).alias("stressed")).collect().to_dicts(),
+            "page": moved.slice(paging.offset, paging.page_size)
+            .select(
+                "loan_id",
+                "borrower_id",
+                "currency",
+                figures(BEFORE).alias("base"),
+                figures(AFTER).alias("stressed"),
+                "breach_change",
+            )
+            .to_dicts(),
+            "portfolio": totals_side_by_side(base.portfolio, stressed.portfolio, ("currency",))
+            .select("currency", totals(BEFORE).alias("base"), totals(AFTER).alias("stressed"))
+            .collect()
+            .to_dicts(),
             "buckets": totals_side_by_side(base.per_ltv_bucket, stressed.per_ltv_bucket, ("currency", "ltv_bucket"))
             .select("currency", "ltv_bucket", totals(BEFORE).alias("base"), totals(AFTER).alias("stressed"))
-            .collect().to_dicts(),
+            .collect()
+            .to_dicts(),
             "assets_shocked": shocks.height,
             "kind_counts": kind_counts,
         }
 
     found = await with_base(coverage_params, work)
     moved: pl.DataFrame = found["moved"]
-    applied = [ShockApplied(shock=f"kind {kind}", multiplier=str(factor), assets=int(found["kind_counts"].get(kind, 0)))
-               for kind, factor in by_kind.items()]
+    applied = [
+        ShockApplied(shock=f"kind {kind}", multiplier=str(factor), assets=int(found["kind_counts"].get(kind, 0)))
+        for kind, factor in by_kind.items()
+    ]
     applied += [
-        ShockApplied(shock=f"region {i}" + (f" ({shock.label})" if shock.label else ""), multiplier=str(factor),
-                     assets=len(region.asset_keys))
+        ShockApplied(
+            shock=f"region {i}" + (f" ({shock.label})" if shock.label else ""),
+            multiplier=str(factor),
+            assets=len(region.asset_keys),
+        )
         for i, (shock, region, (_, factor)) in enumerate(zip(scenario.by_region, region_shocks, regions, strict=True))
     ]
     return StressReport(

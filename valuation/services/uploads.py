@@ -25,8 +25,14 @@ from valuation.bulk_files import METHODS
 from valuation.schemas import UploadResult
 
 COLUMNS = ("asset_id", "valued_on", "market_value", "currency", "method", "appraiser")
-STAGING = {"asset_ref": "text", "valued_on": "text", "market_value": "bigint", "currency": "text",
-           "method": "text", "appraiser": "text"}
+STAGING = {
+    "asset_ref": "text",
+    "valued_on": "text",
+    "market_value": "bigint",
+    "currency": "text",
+    "method": "text",
+    "appraiser": "text",
+}
 STAGE_TABLE = "stage_valuation_upload"
 
 
@@ -36,10 +42,10 @@ def _checks(today: date) -> dict[str, pl.Expr]:
         "asset_id": c.ref("asset_id"),
         "valued_on": c.first_reason(
             c.date("valued_on"),
-            c.reason_if(c.parse_date("valued_on") > pl.lit(today),
-                        pl.format("{} is in the future", pl.col("valued_on"))),
-            c.duplicated("asset_id", "valued_on", "method",
-                         what="valuation of this asset on this date by this method"),
+            c.reason_if(
+                c.parse_date("valued_on") > pl.lit(today), pl.format("{} is in the future", pl.col("valued_on"))
+            ),
+            c.duplicated("asset_id", "valued_on", "method", what="valuation of this asset on this date by this method"),
         ),
         "market_value": c.amount("market_value", digits, nullable=False),
         "currency": c.currency("currency"),
@@ -49,29 +55,42 @@ def _checks(today: date) -> dict[str, pl.Expr]:
 
 
 def _errors(file: str, rows: pl.DataFrame, column: str, reason: pl.Expr) -> pl.DataFrame:
-    return rows.select(pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit(column).alias("column"),
-                       reason.alias("reason"))
+    return rows.select(
+        pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit(column).alias("column"), reason.alias("reason")
+    )
 
 
-async def _database_errors(db: BulkDb, file: str, loaded: pl.DataFrame, checked: pl.DataFrame,
-                           cell_errors: pl.DataFrame) -> pl.DataFrame:
+async def _database_errors(
+    db: BulkDb, file: str, loaded: pl.DataFrame, checked: pl.DataFrame, cell_errors: pl.DataFrame
+) -> pl.DataFrame:
     """Unknown asset refs (on every row with a well-formed ref) and valuations that already exist."""
     malformed = cell_errors.filter(pl.col("column") == "asset_id")["row"].implode()
     wanted = loaded.select(ROW, "asset_id").drop_nulls("asset_id").filter(~pl.col(ROW).is_in(malformed))
     await db.stage_values("upload_asset_refs", wanted["asset_id"].unique().to_list())
     found = [r[0] for r in await db.fetch("SELECT a.ref FROM asset a JOIN upload_asset_refs v ON v.value = a.ref")]
-    unknown = _errors(file, wanted.filter(~pl.col("asset_id").is_in(found)), "asset_id",
-                      pl.format("no asset with ref {}", pl.col("asset_id")))
-    await db.stage("upload_keys", checked.select(ROW, pl.col("asset_id").alias("asset_ref"), "valued_on", "method"),
-                   {ROW: "bigint", "asset_ref": "text", "valued_on": "text", "method": "text"})
+    unknown = _errors(
+        file,
+        wanted.filter(~pl.col("asset_id").is_in(found)),
+        "asset_id",
+        pl.format("no asset with ref {}", pl.col("asset_id")),
+    )
+    await db.stage(
+        "upload_keys",
+        checked.select(ROW, pl.col("asset_id").alias("asset_ref"), "valued_on", "method"),
+        {ROW: "bigint", "asset_ref": "text", "valued_on": "text", "method": "text"},
+    )
     taken = await db.fetch(
         f"""SELECT k.{ROW}, v.id, v.status FROM upload_keys k
             JOIN asset a ON a.ref = k.asset_ref
             JOIN valuation v ON v.asset = a.id AND v.valued_on = {db.as_date("k.valued_on")} AND v.method = k.method"""  # noqa: S608
     )
     existing = c.error_frame(
-        (file, int(row), "valued_on", f"this asset already has a valuation on this date by this method (id {vid}, "
-                                      f"{status})")
+        (
+            file,
+            int(row),
+            "valued_on",
+            f"this asset already has a valuation on this date by this method (id {vid}, {status})",
+        )
         for row, vid, status in taken
     )
     return pl.concat([unknown, existing])
@@ -97,7 +116,8 @@ async def upload_valuations(filename: str, content: bytes, actor: str) -> Upload
     cell_errors = collect_errors(name, loaded, _checks(now.date()))
     # Dates leave in one spelling, so the database compares and stores them as it does its own.
     checked = loaded.filter(~pl.col(ROW).is_in(cell_errors["row"].implode())).with_columns(
-        c.parse_date("valued_on").dt.to_string("%Y-%m-%d").alias("valued_on"))
+        c.parse_date("valued_on").dt.to_string("%Y-%m-%d").alias("valued_on")
+    )
     digits = c.minor_digits(pl.col("currency"))
     async with write_transaction():
         db = BulkDb.of_current_transaction()
@@ -106,9 +126,14 @@ async def upload_valuations(filename: str, content: bytes, actor: str) -> Upload
         if errors.height:
             await db.drop_staging()
             raise ImportRefused(errors.select(list(ERRORS_SCHEMA)))
-        staged = checked.select(pl.col("asset_id").alias("asset_ref"), "valued_on",
-                                c.to_minor_units("market_value", digits).alias("market_value"),
-                                "currency", "method", "appraiser")
+        staged = checked.select(
+            pl.col("asset_id").alias("asset_ref"),
+            "valued_on",
+            c.to_minor_units("market_value", digits).alias("market_value"),
+            "currency",
+            "method",
+            "appraiser",
+        )
         await db.stage(STAGE_TABLE, staged, STAGING)
         created = await db.execute(
             f"""INSERT INTO valuation (asset, valued_on, market_value, forced_sale_value, currency, method,
@@ -116,11 +141,16 @@ async def upload_valuations(filename: str, content: bytes, actor: str) -> Upload
                 SELECT a.id, {db.as_date("s.valued_on")}, s.market_value, NULL, s.currency, s.method, s.appraiser,
                        'submitted', {db.as_text(db.param(2))}, {db.as_timestamp(db.param(1))}, NULL, NULL, ''
                 FROM {STAGE_TABLE} s JOIN asset a ON a.ref = s.asset_ref""",  # noqa: S608 - our own table names
-            db.timestamp_param(now), actor,
+            db.timestamp_param(now),
+            actor,
         )
         await db.drop_staging()
         result = UploadResult(file=name, rows=loaded.height, created=created, sha256=book_file.sha256)
-        await audit.record(actor, "valuation_upload", book_file.sha256[:16], "upload",
-                           after={"file": name, "rows": loaded.height, "created": created,
-                                  "sha256": book_file.sha256})
+        await audit.record(
+            actor,
+            "valuation_upload",
+            book_file.sha256[:16],
+            "upload",
+            after={"file": name, "rows": loaded.height, "created": created, "sha256": book_file.sha256},
+        )
     return result

@@ -40,18 +40,39 @@ def _money(units: int | None, currency: str) -> str | None:
 def to_read(row: dict[str, Any]) -> ValuationRead:
     currency = row["currency"]
     return ValuationRead(
-        id=row["id"], asset_ref=row["asset_ref"], asset_kind=row["asset_kind"], valued_on=row["valued_on"],
+        id=row["id"],
+        asset_ref=row["asset_ref"],
+        asset_kind=row["asset_kind"],
+        valued_on=row["valued_on"],
         market_value=format_amount(row["market_value"], currency),
-        forced_sale_value=_money(row["forced_sale_value"], currency), currency=currency, method=row["method"],
-        appraiser=row["appraiser"], status=row["status"], submitted_by=row["submitted_by"],
-        submitted_at=row["submitted_at"], decided_by=row["decided_by"], decided_at=row["decided_at"],
-        reason=row["reason"], allowed_moves=list(ALLOWED_MOVES.get(row["status"], ())),
+        forced_sale_value=_money(row["forced_sale_value"], currency),
+        currency=currency,
+        method=row["method"],
+        appraiser=row["appraiser"],
+        status=row["status"],
+        submitted_by=row["submitted_by"],
+        submitted_at=row["submitted_at"],
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        reason=row["reason"],
+        allowed_moves=list(ALLOWED_MOVES.get(row["status"], ())),
     )
 
 
 def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
-    keys = ("asset_ref", "valued_on", "market_value", "forced_sale_value", "currency", "method", "appraiser",
-            "status", "submitted_by", "decided_by", "reason")
+    keys = (
+        "asset_ref",
+        "valued_on",
+        "market_value",
+        "forced_sale_value",
+        "currency",
+        "method",
+        "appraiser",
+        "status",
+        "submitted_by",
+        "decided_by",
+        "reason",
+    )
     return {k: row.get(k) for k in keys}
 
 
@@ -87,23 +108,36 @@ async def submit(data: ValuationSubmit, actor: str) -> ValuationRead:
     errors.raise_if_any()
     async with write_transaction():
         asset_id = await id_for_ref(Asset, data.asset_ref, "asset", "asset_ref")
-        existing = await Valuation.select(Valuation.id, Valuation.status).where(
-            Valuation.asset == asset_id, Valuation.valued_on == data.valued_on, Valuation.method == data.method
-        ).first()
+        existing = (
+            await Valuation.select(Valuation.id, Valuation.status)
+            .where(Valuation.asset == asset_id, Valuation.valued_on == data.valued_on, Valuation.method == data.method)
+            .first()
+        )
         if existing is not None:
             raise StateConflictError(
                 f"asset {data.asset_ref!r} already has a {data.method} valuation on {data.valued_on} "
                 f"(id {existing['id']}, {existing['status']}); one appraisal per asset, date and method"
             )
         row: dict[str, Any] = {
-            "asset": asset_id, "valued_on": data.valued_on, "market_value": market, "forced_sale_value": forced,
-            "currency": data.currency, "method": data.method, "appraiser": appraiser, "status": SUBMITTED,
-            "submitted_by": actor, "submitted_at": clock.now(), "decided_by": None, "decided_at": None, "reason": "",
+            "asset": asset_id,
+            "valued_on": data.valued_on,
+            "market_value": market,
+            "forced_sale_value": forced,
+            "currency": data.currency,
+            "method": data.method,
+            "appraiser": appraiser,
+            "status": SUBMITTED,
+            "submitted_by": actor,
+            "submitted_at": clock.now(),
+            "decided_by": None,
+            "decided_at": None,
+            "reason": "",
         }
         inserted = await Valuation.insert(Valuation(**row)).returning(Valuation.id)
         valuation_id = int(inserted[0]["id"])
-        await audit.record(actor, "valuation", str(valuation_id), "submit",
-                           after=_audit_view({**row, "asset_ref": data.asset_ref}))
+        await audit.record(
+            actor, "valuation", str(valuation_id), "submit", after=_audit_view({**row, "asset_ref": data.asset_ref})
+        )
     return await get_valuation(valuation_id)
 
 
@@ -111,8 +145,9 @@ async def get_valuation(valuation_id: int) -> ValuationRead:
     return to_read(await _row(valuation_id))
 
 
-async def list_valuations(paging: Paging, *, status: str | None = None, asset_ref: str | None = None
-                          ) -> Page[ValuationRead]:
+async def list_valuations(
+    paging: Paging, *, status: str | None = None, asset_ref: str | None = None
+) -> Page[ValuationRead]:
     """Oldest submission first: the list is a work queue when filtered to `submitted`."""
     where = []
     if status:
@@ -120,8 +155,13 @@ async def list_valuations(paging: Paging, *, status: str | None = None, asset_re
     if asset_ref:
         where.append(Valuation.asset.ref == asset_ref)
     total = await Valuation.count().where(*where)
-    rows = await _select().where(*where).order_by(Valuation.submitted_at, Valuation.id).limit(
-        paging.page_size).offset(paging.offset)
+    rows = (
+        await _select()
+        .where(*where)
+        .order_by(Valuation.submitted_at, Valuation.id)
+        .limit(paging.page_size)
+        .offset(paging.offset)
+    )
     return Page([to_read(r) for r in rows], total, paging.page, paging.page_size)
 
 
@@ -129,8 +169,13 @@ async def history(asset_ref: str, paging: Paging) -> Page[ValuationRead]:
     """Every valuation of one asset, whatever its status, newest valuation date first."""
     asset_id = await id_for_ref(Asset, asset_ref, "asset")
     total = await Valuation.count().where(Valuation.asset == asset_id)
-    rows = await _select().where(Valuation.asset == asset_id).order_by(
-        Valuation.valued_on, Valuation.id, ascending=False).limit(paging.page_size).offset(paging.offset)
+    rows = (
+        await _select()
+        .where(Valuation.asset == asset_id)
+        .order_by(Valuation.valued_on, Valuation.id, ascending=False)
+        .limit(paging.page_size)
+        .offset(paging.offset)
+    )
     return Page([to_read(r) for r in rows], total, paging.page, paging.page_size)
 
 
@@ -145,7 +190,8 @@ async def _decide(valuation_id: int, to: str, actor: str, reason: str) -> Valuat
             raise StateConflictError(
                 f"valuation {valuation_id} is {current}; it cannot become {to}. "
                 f"Allowed: {', '.join(allowed) or 'none (a decided valuation is final)'}",
-                current=current, allowed=allowed,
+                current=current,
+                allowed=allowed,
             )
         if to == APPROVED and before["submitted_by"] == actor:
             raise FourEyesError(
@@ -156,8 +202,14 @@ async def _decide(valuation_id: int, to: str, actor: str, reason: str) -> Valuat
             {Valuation.status: to, Valuation.decided_by: actor, Valuation.decided_at: now, Valuation.reason: reason}
         ).where(Valuation.id == valuation_id)
         after = {**before, "status": to, "decided_by": actor, "reason": reason}
-        await audit.record(actor, "valuation", str(valuation_id), "approve" if to == APPROVED else "reject",
-                           before=_audit_view(before), after=_audit_view(after))
+        await audit.record(
+            actor,
+            "valuation",
+            str(valuation_id),
+            "approve" if to == APPROVED else "reject",
+            before=_audit_view(before),
+            after=_audit_view(after),
+        )
     return await get_valuation(valuation_id)
 
 

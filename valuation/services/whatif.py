@@ -42,13 +42,19 @@ class _Lookups:
         self.currency: dict[str, str] = dict(loans.iter_rows())
         liens = book.liens.filter(pl.col("lien_id").is_in(lien_ids)).select("lien_key", "lien_id", "asset_key")
         self.lien_loans: dict[str, list[str]] = {
-            lien: list(refs) for lien, refs in liens.join(book.lien_loans, on="lien_key")
+            lien: list(refs)
+            for lien, refs in liens.join(book.lien_loans, on="lien_key")
             .join(book.loans.select("loan_key", "loan_id"), on="loan_key")
-            .group_by("lien_id").agg(pl.col("loan_id")).collect().iter_rows()
+            .group_by("lien_id")
+            .agg(pl.col("loan_id"))
+            .collect()
+            .iter_rows()
         }
         self.lien_asset: dict[str, str] = dict(
             liens.join(book.assets.select("asset_key", "asset_id"), on="asset_key")
-            .select("lien_id", "asset_id").collect().iter_rows()
+            .select("lien_id", "asset_id")
+            .collect()
+            .iter_rows()
         )
 
 
@@ -70,16 +76,27 @@ def _translate(changes: Sequence[ProposedChange], found: _Lookups) -> tuple[list
                 amount = amount_or_error(errors, f"{at}.amount", change.amount, currency)
                 out.append(whatif.CapitaliseInterest(change.loan_id, amount))
             else:
-                parts = {name: amount_or_error(errors, f"{at}.{name}", getattr(change, name), currency)
-                         for name in whatif.BALANCE}
+                parts = {
+                    name: amount_or_error(errors, f"{at}.{name}", getattr(change, name), currency)
+                    for name in whatif.BALANCE
+                }
                 out.append(whatif.SetBalance(change.loan_id, **parts))
         elif isinstance(change, AddLien):
             currencies = [found.currency[ref] for ref in change.loan_ids if ref in found.currency]
             loans.update(change.loan_ids)
             assets.add(change.asset_id)
             cap = amount_or_error(errors, f"{at}.cap", change.cap, currencies[0] if currencies else None)
-            out.append(whatif.AddLien(change.lien_id, change.asset_id, change.loan_ids, change.perfected_at,
-                                      change.status, cap, change.expires_on))
+            out.append(
+                whatif.AddLien(
+                    change.lien_id,
+                    change.asset_id,
+                    change.loan_ids,
+                    change.perfected_at,
+                    change.status,
+                    cap,
+                    change.expires_on,
+                )
+            )
         else:
             loans.update(found.lien_loans.get(change.lien_id, ()))
             if change.lien_id in found.lien_asset:
@@ -106,10 +123,20 @@ async def run(proposal: WhatIfProposal) -> WhatIfReport:
             at = f"changes[{exc.index}]" + (f".{exc.field}" if exc.field else "")
             raise InvalidInputError.one(at, exc.reason) from None
         after = engine(proposed, coverage_params)
-        return whatif.diff(before, after, loans, assets).select(
-            "loan_id", "borrower_id", "currency", "touched", figures(BEFORE).alias("before"),
-            figures(AFTER).alias("after"), "breach_change",
-        ).collect().to_dicts()
+        return (
+            whatif.diff(before, after, loans, assets)
+            .select(
+                "loan_id",
+                "borrower_id",
+                "currency",
+                "touched",
+                figures(BEFORE).alias("before"),
+                figures(AFTER).alias("after"),
+                "breach_change",
+            )
+            .collect()
+            .to_dicts()
+        )
 
     rows = msgspec.convert(await with_base(coverage_params, work), list[WhatIfLoan])
     return WhatIfReport(

@@ -65,8 +65,14 @@ def _asset_due(row: dict[str, Any], as_of: date) -> AssetDue:
     reason: WorklistReason = "no_valuation" if last is None else ("no_policy" if days is None else "stale")
     due_on = None if last is None or days is None else last + timedelta(days=days)
     return AssetDue(
-        asset_ref=row["ref"], kind=row["kind"], status=row["status"], reason=reason, last_valued_on=last,
-        revaluation_days=days, due_on=due_on, days_overdue=None if due_on is None else (as_of - due_on).days,
+        asset_ref=row["ref"],
+        kind=row["kind"],
+        status=row["status"],
+        reason=reason,
+        last_valued_on=last,
+        revaluation_days=days,
+        due_on=due_on,
+        days_overdue=None if due_on is None else (as_of - due_on).days,
     )
 
 
@@ -77,7 +83,8 @@ async def assets_due(as_of: date, paging: Paging, reason: WorklistReason | None 
     rows = await Asset.raw(
         f"""{sql} ORDER BY (w.last_valued_on IS NULL) DESC, w.last_valued_on, w.ref
             LIMIT {paging.page_size} OFFSET {paging.offset}""",  # paging is validated integers
-        as_of, as_of,
+        as_of,
+        as_of,
     )
     return Page([_asset_due(r, as_of) for r in rows], int(counted[0]["n"]), paging.page, paging.page_size)
 
@@ -92,14 +99,31 @@ async def liens_expiring(as_of: date, within_days: int, paging: Paging) -> Page[
         la.status.is_in(list(COUNTING_ASSET_STATUSES)),
     ]
     total = await Lien.count().where(*where)
-    rows = await Lien.select(
-        Lien.ref, Lien.kind, Lien.holder, Lien.registration_number, Lien.authority, Lien.expires_on,
-        la.ref.as_alias("asset_ref"),
-    ).where(*where).order_by(Lien.expires_on).order_by(Lien.ref).limit(paging.page_size).offset(paging.offset)
+    rows = (
+        await Lien.select(
+            Lien.ref,
+            Lien.kind,
+            Lien.holder,
+            Lien.registration_number,
+            Lien.authority,
+            Lien.expires_on,
+            la.ref.as_alias("asset_ref"),
+        )
+        .where(*where)
+        .order_by(Lien.expires_on)
+        .order_by(Lien.ref)
+        .limit(paging.page_size)
+        .offset(paging.offset)
+    )
     items = [
         LienExpiring(
-            lien_ref=r["ref"], asset_ref=r["asset_ref"], kind=r["kind"], holder=r["holder"],
-            registration_number=r["registration_number"], authority=r["authority"], expires_on=r["expires_on"],
+            lien_ref=r["ref"],
+            asset_ref=r["asset_ref"],
+            kind=r["kind"],
+            holder=r["holder"],
+            registration_number=r["registration_number"],
+            authority=r["authority"],
+            expires_on=r["expires_on"],
             days_left=(r["expires_on"] - as_of).days,
         )
         for r in rows
