@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.stores.memory import MemoryStore
 
+from auctions.router import auctions_router
 from frontend.routes import frontend_router, template_config
 from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
 from registry.bulk.book import BookFile
@@ -75,7 +76,7 @@ def create_app() -> Litestar:
     rate_limit = build_login_rate_limit(settings)
     rate_limit.check_throttle_handler = _throttle_login
     app = Litestar(
-        route_handlers=[health, registry_router(), valuation_router(), frontend_router()],
+        route_handlers=[health, registry_router(), valuation_router(), auctions_router(), frontend_router()],
         lifespan=[database_lifespan],
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: internal_error_handler},

@@ -17,4 +17,4 @@ if _settings.is_sqlite:
 else:
     DB = PostgresEngine(config={"dsn": _settings.database_url})
 
-APP_REGISTRY = AppRegistry(apps=["registry.piccolo_app", "valuation.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["registry.piccolo_app", "valuation.piccolo_app", "auctions.piccolo_app"])

@@ -66,8 +66,8 @@ MOVES: dict[CaseState, dict[Move, CaseState]] = {
 
 # States in which the lot is still the case's: its assets cannot be in another case.
 LIVE = frozenset({CaseState.OPEN, CaseState.AUCTION, CaseState.PRIVATE_SALE, CaseState.SOLD, CaseState.IN_LIEU})
-# Moves that users make with a button; the others follow from a round's close.
-USER_MOVES = frozenset({Move.START_PRIVATE_SALE, Move.TAKE_IN_LIEU, Move.CLOSE, Move.WITHDRAW, Move.SCHEDULE_ROUND})
+# Moves that follow from a round's close, never from a user's request: not offered as allowed moves.
+SYSTEM_MOVES = frozenset({Move.ROUND_SOLD, Move.ROUND_FAILED, Move.WINNER_DEFAULTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,8 @@ def _condition(profile: Profile, facts: CaseFacts, move: Move) -> str | None:
 
 
 def allowed_moves(profile: Profile, facts: CaseFacts) -> list[str]:
-    return [m.value for m in MOVES[facts.state] if _condition(profile, facts, m) is None]
+    """What a user may do next: the table's moves from this state that the profile's conditions allow."""
+    return [m.value for m in MOVES[facts.state] if m not in SYSTEM_MOVES and _condition(profile, facts, m) is None]
 
 
 def check_move(profile: Profile, facts: CaseFacts, requested: str) -> CaseState:

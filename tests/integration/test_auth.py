@@ -15,7 +15,8 @@ from tests.integration.conftest import PASSWORDS
 pytestmark = pytest.mark.integration
 
 PUBLIC_OPERATIONS = {"Login", "Health"}
-OPEN_TO_EVERY_ROLE = {"WhoAmI"}
+# A round's public figures are for bidders and every member of staff alike.
+OPEN_TO_EVERY_ROLE = {"WhoAmI", "GetRound"}
 
 
 def _handlers(app: Any) -> list[HTTPRouteHandler]:
