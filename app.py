@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.stores.memory import MemoryStore
 
+from auctions.demo import load_disposal_demo
 from auctions.router import auctions_router
 from frontend.routes import frontend_router, template_config
 from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
@@ -67,7 +68,7 @@ def cli() -> None:
     main.add_command(import_command)
     main.add_command(export_command)
     main.add_command(coverage_command)
-    main(obj={"book_files": book_files, "demo_loaders": [load_valuation_demo]})
+    main(obj={"book_files": book_files, "demo_loaders": [load_valuation_demo, load_disposal_demo]})
 
 
 def create_app() -> Litestar:

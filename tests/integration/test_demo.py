@@ -207,3 +207,33 @@ async def test_valuation_demo_makes_the_book_coverable(demo: str, api: httpx.Asy
     cny = next(p for p in r.json()["portfolio"] if p["currency"] == "CNY")
     assert cny["loans"] > 100 and cny["collateral_value"] != "0.00"
     assert "not loaded" in await load_valuation_demo()
+
+
+async def test_disposal_demo_has_a_case_in_every_state(demo: str, api: httpx.AsyncClient) -> None:
+    # After the valuation demo (it needs approved appraisals and policies); last in the module.
+    from auctions.demo import load_disposal_demo
+
+    summary = await load_disposal_demo()
+    assert "DC-2026-001 to DC-2026-006 loaded" in summary, summary
+    headers = await login(api, Role.AUDITOR)
+    r = await api.get("/api/disposals?page_size=20", headers=headers)
+    states = {c["ref"]: c["state"] for c in r.json()["items"]}
+    assert states == {
+        "DC-2026-001": "open",
+        "DC-2026-002": "open",
+        "DC-2026-003": "private_sale",
+        "DC-2026-004": "sold",
+        "DC-2026-005": "settled",
+        "DC-2026-006": "in_lieu",
+    }
+    failed = (await api.get("/api/disposals/DC-2026-002", headers=headers)).json()
+    assert [x["status"] for x in failed["rounds"]] == ["failed"]
+    assert failed["next_deadline"]["what"] == "round 2 must start"
+    settled = (await api.get("/api/disposals/DC-2026-005/settlement", headers=headers)).json()
+    assert (settled["proposed_by"], settled["confirmed_by"]) == ("disposal_officer", "disposal_officer_2")
+    assert settled["waterfall"]["deficiency"]  # sold below the debt
+    proposed = (await api.get("/api/disposals/DC-2026-004/settlement", headers=headers)).json()
+    assert proposed["status"] == "proposed"
+    r = await api.get("/api/audit/verify", headers=headers)
+    assert r.json()["ok"] is True
+    assert "not loaded" in await load_disposal_demo()
