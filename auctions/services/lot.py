@@ -12,9 +12,22 @@ from auctions.rules.waterfall import OWN, LienClaim, LotAsset
 from registry.errors import InvalidInputError
 from registry.ranking import RankInput, rank_liens
 from registry.registration import RegistrationStatus
-from registry.services.loans import balances_for
 from registry.tables import Asset, Lien, LienLoan, Loan
 
+LEDGER_COMPONENTS = ("principal", "interest", "penalty", "fees")
+# Ids are integers read from the database, so formatting them into the statement cannot inject anything.
+_LINKS_SQL = """
+SELECT ll.lien AS lien, l.ref AS loan_ref FROM lien_loan ll JOIN loan l ON l.id = ll.loan
+WHERE ll.lien IN ({lien_ids})
+"""
+_LOANS_SQL = """
+SELECT l.id AS id, l.ref AS ref, l.currency AS currency, b.ref AS borrower_ref,
+       COALESCE(SUM(p.principal), 0) AS principal, COALESCE(SUM(p.interest), 0) AS interest,
+       COALESCE(SUM(p.penalty), 0) AS penalty, COALESCE(SUM(p.fees), 0) AS fees
+FROM loan l JOIN party b ON b.id = l.borrower LEFT JOIN posting p ON p.loan = l.id
+WHERE l.id IN (SELECT ll.loan FROM lien_loan ll WHERE ll.lien IN ({lien_ids}))
+GROUP BY l.id, l.ref, l.currency, b.ref
+"""
 # DESIGN 7 step 2: every lien still alive counts in a disposal, registered or not (unregistered ones rank last).
 COUNTED = (RegistrationStatus.REGISTERED.value, RegistrationStatus.SUBMITTED.value)
 
@@ -109,13 +122,9 @@ async def read_lot(asset_ids: Sequence[int]) -> LotBook:
         for r in asset_rows
     ]
     lien_rows = await Lien.select().where(Lien.asset.is_in(list(asset_ids)) & Lien.status.is_in(list(COUNTED)))
-    loan_links = (
-        await LienLoan.select(LienLoan.lien, LienLoan.loan.ref.as_alias("loan_ref")).where(
-            LienLoan.lien.is_in([r["id"] for r in lien_rows])
-        )
-        if lien_rows
-        else []
-    )
+    lien_ids = ", ".join(str(int(r["id"])) for r in lien_rows)
+    # One pass over the lot's loans with their balances summed by the database: a lot can secure thousands.
+    loan_links = await LienLoan.raw(_LINKS_SQL.format(lien_ids=lien_ids)) if lien_rows else []
     loans_of: dict[int, list[str]] = defaultdict(list)
     for link in loan_links:
         loans_of[link["lien"]].append(link["loan_ref"])
@@ -143,14 +152,13 @@ async def read_lot(asset_ids: Sequence[int]) -> LotBook:
         )
         for r in sorted(lien_rows, key=lambda r: r["ref"])
     ]
-    loan_refs = sorted({ref for lien in liens for ref in lien.loan_refs})
     book = LotBook(assets, liens)
-    if loan_refs:
-        loan_rows = await Loan.select(
-            Loan.id, Loan.ref, Loan.currency, Loan.borrower.ref.as_alias("borrower_ref")
-        ).where(Loan.ref.is_in(loan_refs))
-        balances = await balances_for([r["id"] for r in loan_rows])
+    if lien_rows:
+        rows = await Loan.raw(_LOANS_SQL.format(lien_ids=lien_ids))
         book.loans = {
-            r["ref"]: LotLoan(r["id"], r["ref"], r["borrower_ref"], r["currency"], balances[r["id"]]) for r in loan_rows
+            r["ref"]: LotLoan(
+                r["id"], r["ref"], r["borrower_ref"], r["currency"], {c: int(r[c]) for c in LEDGER_COMPONENTS}
+            )
+            for r in rows
         }
     return book

@@ -31,6 +31,7 @@ from valuation.services.valuations import FourEyesError
 
 PROPOSED, CONFIRMED, SUPERSEDED = "proposed", "confirmed", "superseded"
 SETTLEABLE = (CaseState.SOLD.value, CaseState.IN_LIEU.value)
+INSERT_BATCH = 2_000
 
 
 async def _lot(case: dict[str, Any]) -> tuple[LotBook, dict[int, int]]:
@@ -187,7 +188,9 @@ async def propose(case_ref: str, data: SettlementProposal, actor: str) -> Settle
             ).returning(Settlement.id)
         )[0]["id"]
         in_lieu = case["state"] == CaseState.IN_LIEU.value
-        await SettlementLine.insert(*_line_rows(settlement_id, result, book, in_lieu))
+        rows = _line_rows(settlement_id, result, book, in_lieu)
+        for start in range(0, len(rows), INSERT_BATCH):  # PostgreSQL takes at most 32,767 parameters a statement
+            await SettlementLine.insert(*rows[start : start + INSERT_BATCH])
         await audit.record(
             actor,
             ENTITY,
