@@ -7,8 +7,8 @@ run the same arithmetic. Every pro-rata split is `split_largest_remainder`, so e
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from operator import itemgetter
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple, TypeVar
 
 from registry.money import split_largest_remainder
