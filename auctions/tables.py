@@ -76,6 +76,7 @@ class SaleOffer(Table, tablename="sale_offer"):
     buyer = Varchar(length=255)
     price = BigInt()
     terms = Text(default="")
+    document_ids = Text(default="[]")  # JSON list: the offer letter, proof of funds
     notice_published_on = Date()
     status = Varchar(length=16)  # pending, accepted, lapsed
     made_by = Varchar(length=64)

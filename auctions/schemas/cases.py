@@ -67,6 +67,7 @@ class OfferRead(msgspec.Struct):
     buyer: str
     price: str
     terms: str
+    document_ids: list[int]
     notice_published_on: date
     status: str
     made_by: str
@@ -133,11 +134,15 @@ class RoundCreate(msgspec.Struct, forbid_unknown_fields=True):
     ends_at: datetime
 
 
+DocumentIds = Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]], msgspec.Meta(max_length=20)]
+
+
 class OfferCreate(msgspec.Struct, forbid_unknown_fields=True):
     buyer: Name
     price: Amount
     terms: LongText = ""
     notice_published_on: date | None = None
+    document_ids: DocumentIds = []
 
 
 class InLieuRequest(msgspec.Struct, forbid_unknown_fields=True):

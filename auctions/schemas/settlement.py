@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from auctions.schemas.cases import DocumentIds
 from registry.schemas.fields import Amount
 
 WaterfallOrder = Literal["cn-civil-code", "principal-first"]
@@ -18,7 +19,7 @@ ExpenseKind = Literal[
 class ExpenseIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: ExpenseKind
     amount: Amount
-    document_ids: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]], msgspec.Meta(max_length=20)] = []
+    document_ids: DocumentIds = []
 
 
 Expenses = Annotated[list[ExpenseIn], msgspec.Meta(max_length=50)]

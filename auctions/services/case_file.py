@@ -3,6 +3,7 @@ moves and the next legal deadline."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
@@ -101,6 +102,7 @@ def _offer_read(row: dict[str, Any], currency: str) -> OfferRead:
         buyer=row["buyer"],
         price=format_amount(row["price"], currency),
         terms=row["terms"],
+        document_ids=json.loads(row["document_ids"]),
         notice_published_on=row["notice_published_on"],
         status=row["status"],
         made_by=row["made_by"],

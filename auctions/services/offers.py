@@ -3,6 +3,7 @@ disposal officer (four eyes), which sells the lot."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from auctions.rules.case_life import CaseState, RefusedCaseMove, check_move
@@ -12,6 +13,7 @@ from auctions.schemas.cases import CaseRead, OfferCreate
 from auctions.services import case_file
 from auctions.services.cases import locked_case, refused
 from auctions.services.closing import ENTITY
+from auctions.services.evidence import check_documents
 from auctions.tables import DisposalCase, SaleOffer
 from registry import audit, clock
 from registry.db import write_transaction
@@ -55,12 +57,14 @@ async def make_offer(case_ref: str, data: OfferCreate, actor: str) -> CaseRead:
         notice = data.notice_published_on or clock.today()
         if price is not None:
             _refusals(errors, case, facts, price, notice, accepting=False)
+        await check_documents([("document_ids", data.document_ids)], errors)
         errors.raise_if_any()
         row: dict[str, Any] = {
             "case": case["id"],
             "buyer": buyer,
             "price": price,
             "terms": check_text("terms", data.terms, 4000, required=False),
+            "document_ids": json.dumps(sorted(set(data.document_ids))),
             "notice_published_on": notice,
             "status": PENDING,
             "made_by": actor,

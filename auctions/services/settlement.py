@@ -16,6 +16,7 @@ from auctions.schemas.settlement import SettlementProposal, SettlementRead, Wate
 from auctions.services import case_file
 from auctions.services.cases import locked_case
 from auctions.services.closing import ENTITY
+from auctions.services.evidence import check_documents
 from auctions.services.lot import LotBook, read_lot
 from auctions.services.registry_writers import LedgerEntry, post_entries, release_liens, set_asset_status
 from auctions.services.waterfall import AssetInfo, asset_infos, compute, parse_expenses, to_read
@@ -26,7 +27,6 @@ from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.money import format_amount
 from registry.registration import RegistrationStatus
 from registry.services.common import amount_or_error
-from registry.tables import Document
 from valuation.services.valuations import FourEyesError
 
 PROPOSED, CONFIRMED, SUPERSEDED = "proposed", "confirmed", "superseded"
@@ -38,17 +38,6 @@ async def _lot(case: dict[str, Any]) -> tuple[LotBook, dict[int, int]]:
     rows = await CaseAsset.select(CaseAsset.asset, CaseAsset.appraisal).where(CaseAsset.case == case["id"])
     appraisals = {r["asset"]: r["appraisal"] for r in rows}
     return await read_lot(list(appraisals)), appraisals
-
-
-async def _check_documents(data_expenses: Any, errors: FieldErrors) -> None:
-    wanted = {d for e in data_expenses for d in e.document_ids}
-    if not wanted:
-        return
-    found = {r["id"] for r in await Document.select(Document.id).where(Document.id.is_in(list(wanted)))}
-    for i, e in enumerate(data_expenses):
-        missing = [d for d in e.document_ids if d not in found]
-        if missing:
-            errors.add(f"expenses[{i}].document_ids", f"no document with id {missing[0]}")
 
 
 async def preview_for_case(case_ref: str, data: WaterfallRequest) -> WaterfallRead:
@@ -161,7 +150,9 @@ async def propose(case_ref: str, data: SettlementProposal, actor: str) -> Settle
                     f"deposits {format_amount(case['forfeited_deposits'], currency)}",
                 )
         expenses = parse_expenses(data.expenses, currency, errors, gross=gross, profile=prof)
-        await _check_documents(data.expenses, errors)
+        await check_documents(
+            [(f"expenses[{i}].document_ids", e.document_ids) for i, e in enumerate(data.expenses)], errors
+        )
         errors.raise_if_any()
         book, appraisals = await _lot(case)
         order = data.profile or prof.waterfall_order

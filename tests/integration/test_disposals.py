@@ -467,3 +467,40 @@ async def test_recovery_metrics_after_a_settlement(client, as_role, lot, second)
     r = await client.get("/api/disposals/metrics?by=month&format=csv", headers=as_role(Role.AUDITOR))
     assert r.headers["content-type"].startswith("text/csv")
     assert r.text.splitlines()[1].startswith("month,2026-03,CNY,1,1,0.8526,")
+
+
+async def upload(client, headers, entity: str, ref: str, name: str) -> int:
+    r = await client.post(
+        "/api/documents",
+        headers=headers,
+        data={"entity": entity, "entity_ref": ref},
+        files={"file": (name, b"%PDF-1.4 evidence", "application/pdf")},
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def test_offers_and_expenses_carry_their_documents(client, as_role, lot, second) -> None:
+    officer = as_role(Role.DISPOSAL_OFFICER)
+    letter = await upload(client, officer, "asset", "A1", "offer-letter.pdf")
+    invoice = await upload(client, officer, "asset", "A1", "commission-invoice.pdf")
+    assert (await open_case(client, as_role, profile="cn-commercial")).status_code == 201
+    assert (await move(client, officer, "start_private_sale")).status_code == 200
+    r = await client.post(
+        "/api/disposals/C1/offers", headers=officer, json={"buyer": "B", "price": "810000.01", "document_ids": [999999]}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"field": "document_ids", "reason": "no document with id 999999"}]
+    r = await client.post(
+        "/api/disposals/C1/offers", headers=officer, json={"buyer": "B", "price": "810000.01", "document_ids": [letter]}
+    )
+    assert r.json()["offers"][0]["document_ids"] == [letter]
+    await client.post(f"/api/disposals/C1/offers/{r.json()['offers'][0]['id']}/accept", headers=second)
+    bad = [{"kind": "commission", "amount": "100.00", "document_ids": [invoice, 999999]}]
+    r = await client.post("/api/disposals/C1/settlement", headers=officer, json={"expenses": bad})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "expenses[0].document_ids"
+    good = [{"kind": "commission", "amount": "100.00", "document_ids": [invoice]}]
+    r = await client.post("/api/disposals/C1/settlement", headers=officer, json={"expenses": good})
+    assert r.status_code == 201, r.text
+    assert r.json()["expense_documents"] == [[invoice]]
