@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.stores.memory import MemoryStore
 
+from auctions.background import round_sweeper
 from auctions.demo import load_disposal_demo
+from auctions.live import build_channels
 from auctions.router import auctions_router
 from frontend.routes import frontend_router, template_config
 from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
@@ -78,8 +81,8 @@ def create_app() -> Litestar:
     rate_limit.check_throttle_handler = _throttle_login
     app = Litestar(
         route_handlers=[health, registry_router(), valuation_router(), auctions_router(), frontend_router()],
-        lifespan=[database_lifespan],
-        plugins=[problem_details_plugin()],
+        lifespan=[database_lifespan, round_sweeper],
+        plugins=[problem_details_plugin(), build_channels(os.environ.get("COLLATERAL_REDIS_URL"))],
         exception_handlers={Exception: internal_error_handler},
         before_request=reject_nul_in_url,
         on_app_init=[jwt_auth.on_app_init],

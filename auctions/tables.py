@@ -66,8 +66,48 @@ class AuctionRound(Table, tablename="auction_round"):
     closed_at = Timestamptz(null=True, default=None)
     winner = Varchar(length=64, null=True, default=None)
     hammer_price = BigInt(null=True, default=None)
+    balance_due_on = Date(null=True, default=None)
+    # The lead as the bids left it, kept on the round so one locked row decides the next bid.
+    current_price = BigInt(null=True, default=None)
+    leader = Varchar(length=64, null=True, default=None)
+    leader_rank = Integer(null=True, default=None)
+    leader_bid_at = Timestamptz(null=True, default=None)
+    bid_count = Integer(default=0)
     created_by = Varchar(length=64)
     created_at = Timestamptz()
+
+
+class RoundBidder(Table, tablename="round_bidder"):
+    """A bidder admitted to a round once the deposit was received; known to other bidders only by alias."""
+
+    id = Serial(primary_key=True)
+    round = ForeignKey(references=AuctionRound, index=True)
+    username = Varchar(length=64, index=True)
+    alias = Varchar(length=32)  # "bidder 7"
+    deposit_paid = BigInt()
+    preemption_rank = Integer(null=True, default=None)  # 1 = the highest right
+    deposit_status = Varchar(length=16, default="held")  # held, refundable, forfeited, applied
+    registered_by = Varchar(length=64)
+    registered_at = Timestamptz()
+
+
+class Bid(Table):
+    """Every bid received, accepted or refused with its reason; the history a late subscriber replays."""
+
+    id = Serial(primary_key=True)
+    round = ForeignKey(references=AuctionRound, index=True)
+    bidder = Varchar(length=64)
+    alias = Varchar(length=32)
+    amount = BigInt()
+    received_at = Timestamptz()
+    accepted = Boolean()
+    code = Varchar(length=24, default="")
+    reason = Text(default="")
+    price_after = BigInt(null=True, default=None)
+    ends_at_after = Timestamptz()
+    idempotency_key = Varchar(length=128, null=True, default=None, index=True)
+    status_code = Integer(default=201)
+    response = Text(default="")  # the first answer, returned again to a retry with the same key
 
 
 class SaleOffer(Table, tablename="sale_offer"):
@@ -117,6 +157,8 @@ TABLES: list[type[Table]] = [
     CaseAsset,
     CaseLoan,
     AuctionRound,
+    RoundBidder,
+    Bid,
     SaleOffer,
     Settlement,
     SettlementLine,

@@ -1,19 +1,33 @@
-"""Auction rounds and the single-asset waterfall preview over HTTP."""
+"""Auction rounds over HTTP: the round, its bidders and bids, the live feed, and the single-asset waterfall
+preview. Thin: the services hold the rules and the transactions."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.channels import ChannelsPlugin
 from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
 
-from auctions.access import CASE_READERS, ROUND_READERS
+from auctions import live
+from auctions.access import CASE_READERS, DISPOSAL_WRITERS, ROUND_READERS
+from auctions.schemas.bids import BidderRead, BidderRegister, BidPlace, BidRead
 from auctions.schemas.cases import RoundRead
 from auctions.schemas.settlement import WaterfallRead, WaterfallRequest
-from auctions.services import rounds, waterfall
+from auctions.services import bidders, bids, case_file, rounds, waterfall
 from registry.auth import roles
+from registry.roles import Role
+from registry.schemas.misc import UserRead
 
 RoundId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
+# A comment line every so often keeps proxies from closing an idle stream and shows a dead client quickly.
+KEEPALIVE_SECONDS = 15.0
 
 
 class RoundController(Controller):
@@ -24,6 +38,93 @@ class RoundController(Controller):
     async def get_round(self, round_id: RoundId) -> RoundRead:
         """A read after the round's end closes it first (once, whoever reads)."""
         return await rounds.get_round(round_id)
+
+    @post("/{round_id:int}/bidders", operation_id="RegisterBidder", name="rounds:bidders", opt=roles(DISPOSAL_WRITERS))
+    async def register_bidder(
+        self, request: Request[UserRead, Any, Any], round_id: RoundId, data: JSONBody[BidderRegister]
+    ) -> BidderRead:
+        """Admits a bidder whose deposit was received; a pre-emption right holder has a rank (1 highest)."""
+        return await bidders.register_bidder(round_id, data, request.user.username)
+
+    @get("/{round_id:int}/bidders", operation_id="ListBidders", name="rounds:list-bidders", opt=roles(CASE_READERS))
+    async def list_bidders(self, round_id: RoundId) -> list[BidderRead]:
+        return await bidders.list_bidders(round_id)
+
+    @post("/{round_id:int}/bids", operation_id="PlaceBid", name="rounds:bid", opt=roles(Role.BIDDER))
+    async def place_bid(
+        self, request: Request[UserRead, Any, Any], round_id: RoundId, data: JSONBody[BidPlace]
+    ) -> Response[Any]:
+        """201 `{bid_id, accepted, current_price, leader, ends_at}`; a refused bid is 409 or 422 with the reason and
+        is kept in the history; a retry with the same `Idempotency-Key` header gets the first answer."""
+        key = request.headers.get("idempotency-key")
+        status, body = await bids.place_bid(round_id, data.amount, request.user.username, key)
+        media = "application/json" if status < 400 else "application/problem+json"
+        return Response(content=body, status_code=status, media_type=media)
+
+    @get("/{round_id:int}/bids", operation_id="ListBids", name="rounds:bids", opt=roles(ROUND_READERS))
+    async def list_bids(self, request: Request[UserRead, Any, Any], round_id: RoundId) -> list[BidRead]:
+        """Staff see every bid of the round, refused ones with their reason; a bidder sees only their own."""
+        rnd = await rounds.get_round(round_id)
+        case = await case_file.case_row(rnd.case_ref)
+        own = request.user.username if request.user.role == Role.BIDDER.value else None
+        return await bids.bids_of(round_id, own, case["currency"])
+
+    @post(
+        "/{round_id:int}/default",
+        operation_id="WinnerDefaulted",
+        name="rounds:default",
+        opt=roles(DISPOSAL_WRITERS),
+        status_code=200,
+    )
+    async def winner_defaulted(self, request: Request[UserRead, Any, Any], round_id: RoundId) -> RoundRead:
+        """The winner did not pay: deposit forfeited into the case's proceeds, winner barred from later rounds."""
+        await bidders.winner_defaulted(round_id, request.user.username)
+        return await rounds.get_round(round_id)
+
+    @get("/{round_id:int}/events", operation_id="RoundEvents", name="rounds:events", opt=roles(ROUND_READERS))
+    async def events(
+        self, request: Request[UserRead, Any, Any], round_id: RoundId, channels: ChannelsPlugin
+    ) -> ServerSentEvent:
+        """Server-sent events: a snapshot, then every accepted bid (`id` = the bid's id) and every change of
+        `ends_at` or `status`, after commit. With `Last-Event-ID` the bids missed are replayed from the bids table."""
+        snapshot = await rounds.get_round(round_id)
+        case = await case_file.case_row(snapshot.case_ref)
+        try:
+            last_id = int(request.headers.get("last-event-id", "0") or 0)
+        except ValueError:
+            last_id = 0
+        return ServerSentEvent(_stream(channels, round_id, snapshot, case["currency"], last_id))
+
+
+async def _stream(
+    channels: ChannelsPlugin, round_id: int, snapshot: RoundRead, currency: str, last_id: int
+) -> AsyncIterator[ServerSentEventMessage]:
+    # Subscribe before replaying, so a bid committed in between is in one or the other (and dropped if in both).
+    async with channels.start_subscription([live.channel(round_id)]) as subscriber:
+        yield ServerSentEventMessage(event="snapshot", data=_json(snapshot))
+        sent = last_id
+        for event in await bids.accepted_after(round_id, last_id, currency):
+            sent = event["id"]
+            yield ServerSentEventMessage(event="bid", id=str(sent), data=json.dumps(event))
+        events = subscriber.iter_events()
+        while True:
+            try:
+                raw = await asyncio.wait_for(anext(events), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="keepalive")
+                continue
+            event = json.loads(raw)
+            if event.get("event") == "bid":
+                if event["id"] <= sent:
+                    continue
+                sent = event["id"]
+                yield ServerSentEventMessage(event="bid", id=str(sent), data=json.dumps(event))
+            else:
+                yield ServerSentEventMessage(event=event.get("event", "status"), data=json.dumps(event, default=str))
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 class AssetWaterfallController(Controller):

@@ -56,6 +56,8 @@ class Profile:
     deposit_band: tuple[Decimal, Decimal] | None
     min_bidding_hours: int | None
     soft_close_minutes: int
+    # Days a winning bidder has to pay the balance after the hammer (the notice states it; ten is common).
+    balance_due_days: int
     # Private sale (变卖): allowed only after this many failed rounds (0 = any time), at no less than the
     # last failed round's starting price when `private_sale_at_last_start`, for this many days.
     private_sale_after_failed_rounds: int
@@ -83,6 +85,7 @@ PROFILES: dict[str, Profile] = {
             deposit_band=(Decimal("0.05"), Decimal("0.20")),
             min_bidding_hours=24,
             soft_close_minutes=5,
+            balance_due_days=10,
             private_sale_after_failed_rounds=2,
             private_sale_at_last_start=True,
             private_sale_days=60,
@@ -102,6 +105,7 @@ PROFILES: dict[str, Profile] = {
             deposit_band=None,
             min_bidding_hours=None,
             soft_close_minutes=5,
+            balance_due_days=10,
             private_sale_after_failed_rounds=0,
             private_sale_at_last_start=False,
             private_sale_days=None,
@@ -121,6 +125,7 @@ PROFILES: dict[str, Profile] = {
             deposit_band=None,
             min_bidding_hours=None,
             soft_close_minutes=5,
+            balance_due_days=10,
             private_sale_after_failed_rounds=0,
             private_sale_at_last_start=False,
             private_sale_days=None,

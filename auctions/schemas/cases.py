@@ -60,6 +60,8 @@ class RoundRead(msgspec.Struct):
     ends_at: datetime
     closed_at: datetime | None
     bid_count: int
+    balance_due_on: date | None
+    server_time: datetime  # so a countdown can correct for the browser's clock
 
 
 class OfferRead(msgspec.Struct):

@@ -12,7 +12,7 @@ from auctions.rules.case_life import CaseFacts, CaseState, FailedRound, allowed_
 from auctions.rules.pricing import in_lieu_price, private_sale_floor
 from auctions.rules.profiles import Profile, profile
 from auctions.schemas.cases import CaseLoanRead, CaseRead, CaseSummary, Deadline, LotAssetRead, OfferRead, RoundRead
-from auctions.tables import AuctionRound, CaseAsset, CaseLoan, DisposalCase, SaleOffer
+from auctions.tables import AuctionRound, CaseAsset, CaseLoan, DisposalCase, RoundBidder, SaleOffer
 from registry import clock
 from registry.errors import NotFoundError
 from registry.money import format_amount
@@ -77,7 +77,9 @@ def round_status(row: dict[str, Any]) -> str:
     return str(row["status"])
 
 
-def round_read(row: dict[str, Any], case_ref: str, currency: str) -> RoundRead:
+def round_read(row: dict[str, Any], case_ref: str, currency: str, leader_alias: str | None = None) -> RoundRead:
+    """Bidders know each other only by alias, so the leader is given as one, to everyone."""
+    price = row["hammer_price"] if row["hammer_price"] is not None else row["current_price"]
     return RoundRead(
         round_id=row["id"],
         case_ref=case_ref,
@@ -86,14 +88,27 @@ def round_read(row: dict[str, Any], case_ref: str, currency: str) -> RoundRead:
         starting_price=format_amount(row["starting_price"], currency),
         increment=format_amount(row["increment"], currency),
         deposit=format_amount(row["deposit"], currency),
-        current_price=None if row["hammer_price"] is None else format_amount(row["hammer_price"], currency),
-        leader=row["winner"],
+        current_price=None if price is None else format_amount(price, currency),
+        leader=leader_alias,
         notice_published_on=row["notice_published_on"],
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
         closed_at=row["closed_at"],
-        bid_count=0,
+        bid_count=row["bid_count"],
+        balance_due_on=row["balance_due_on"],
+        server_time=clock.now(),
     )
+
+
+async def leader_aliases(round_ids: list[int]) -> dict[int, str]:
+    if not round_ids:
+        return {}
+    rows = await RoundBidder.select(RoundBidder.round, RoundBidder.username, RoundBidder.alias).where(
+        RoundBidder.round.is_in(round_ids)
+    )
+    by_key = {(r["round"], r["username"]): r["alias"] for r in rows}
+    leaders = await AuctionRound.select(AuctionRound.id, AuctionRound.leader).where(AuctionRound.id.is_in(round_ids))
+    return {r["id"]: by_key[(r["id"], r["leader"])] for r in leaders if (r["id"], r["leader"]) in by_key}
 
 
 def _offer_read(row: dict[str, Any], currency: str) -> OfferRead:
@@ -163,6 +178,7 @@ async def read_case(ref: str) -> CaseRead:
     )
     outstanding = await outstanding_of(case["id"])
     rounds = await rounds_of(case["id"])
+    aliases = await leader_aliases([r["id"] for r in rounds])
     offers = await SaleOffer.select().where(SaleOffer.case == case["id"]).order_by(SaleOffer.id)
     case_facts = await facts(case, rounds)
     floor = private_sale_floor(prof, case_facts.failed_rounds)
@@ -198,7 +214,7 @@ async def read_case(ref: str) -> CaseRead:
             )
             for r in loan_rows
         ],
-        rounds=[round_read(r, ref, currency) for r in rounds],
+        rounds=[round_read(r, ref, currency, aliases.get(r["id"])) for r in rounds],
         offers=[_offer_read(o, currency) for o in offers],
         allowed_moves=allowed_moves(prof, case_facts),
         next_deadline=next_deadline(prof, case, case_facts),

@@ -13,12 +13,12 @@ from auctions.rules.profiles import profile
 from auctions.schemas.cases import CaseMoveRequest, CaseOpen, CaseRead, CaseSummary
 from auctions.services import case_file
 from auctions.services.appraisals import appraisals_for
-from auctions.services.closing import ENTITY, close_due_rounds, settle_due
+from auctions.services.closing import ENTITY, case_write, close_due_rounds, settle_due
 from auctions.services.lot import read_lot
 from auctions.services.registry_writers import set_asset_status
 from auctions.tables import CaseAsset, CaseLoan, DisposalCase
 from registry import audit, clock
-from registry.db import lock_row, write_transaction
+from registry.db import lock_row
 from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
 from registry.schemas.common import Page, Paging
 from registry.services.common import check_ref, contains, ensure_ref_free
@@ -55,7 +55,7 @@ async def open_case(data: CaseOpen, actor: str) -> CaseRead:
     if len(set(data.asset_refs)) != len(data.asset_refs):
         errors.add("asset_refs", "an asset is listed twice")
     errors.raise_if_any()
-    async with write_transaction():
+    async with case_write():
         await ensure_ref_free(DisposalCase, data.ref, "disposal case")
         rows = await Asset.select(Asset.id, Asset.ref, Asset.kind, Asset.owner, Asset.status).where(
             Asset.ref.is_in(list(data.asset_refs))
@@ -155,7 +155,7 @@ async def _refuse_if_in_live_case(asset_ids: list[int]) -> None:
 
 
 async def move_case(ref: str, data: CaseMoveRequest, actor: str) -> CaseRead:
-    async with write_transaction():
+    async with case_write():
         case = await locked_case(ref)
         prof = profile(case["profile"])
         facts = await case_file.facts(case)

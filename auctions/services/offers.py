@@ -12,11 +12,10 @@ from auctions.rules.profiles import profile
 from auctions.schemas.cases import CaseRead, OfferCreate
 from auctions.services import case_file
 from auctions.services.cases import locked_case, refused
-from auctions.services.closing import ENTITY
+from auctions.services.closing import ENTITY, case_write
 from auctions.services.evidence import check_documents
 from auctions.tables import DisposalCase, SaleOffer
 from registry import audit, clock
-from registry.db import write_transaction
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.services.common import amount_or_error, check_text
 from valuation.services.valuations import FourEyesError
@@ -40,7 +39,7 @@ def _refusals(errors: FieldErrors, case: dict[str, Any], facts: Any, price: int,
 
 async def make_offer(case_ref: str, data: OfferCreate, actor: str) -> CaseRead:
     errors = FieldErrors()
-    async with write_transaction():
+    async with case_write():
         case = await locked_case(case_ref)
         if case["state"] != CaseState.PRIVATE_SALE.value:
             facts = await case_file.facts(case)
@@ -82,7 +81,7 @@ async def make_offer(case_ref: str, data: OfferCreate, actor: str) -> CaseRead:
 
 
 async def accept_offer(case_ref: str, offer_id: int, actor: str) -> CaseRead:
-    async with write_transaction():
+    async with case_write():
         case = await locked_case(case_ref)
         offer = await SaleOffer.select().where((SaleOffer.id == offer_id) & (SaleOffer.case == case["id"])).first()
         if offer is None:

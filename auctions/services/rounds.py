@@ -13,10 +13,9 @@ from auctions.rules.profiles import asset_class, profile
 from auctions.schemas.cases import RoundCreate, RoundRead
 from auctions.services import case_file
 from auctions.services.cases import locked_case, refused
-from auctions.services.closing import ENTITY, settle_due
+from auctions.services.closing import ENTITY, case_write, settle_due
 from auctions.tables import AuctionRound, CaseAsset, DisposalCase
 from registry import audit, clock
-from registry.db import write_transaction
 from registry.errors import FieldErrors, NotFoundError
 from registry.services.common import amount_or_error
 
@@ -31,7 +30,7 @@ async def schedule_round(case_ref: str, data: RoundCreate, actor: str) -> RoundR
     errors = FieldErrors()
     _check_aware(errors, data)
     errors.raise_if_any()
-    async with write_transaction():
+    async with case_write():
         case = await locked_case(case_ref)
         prof = profile(case["profile"])
         rounds = await case_file.rounds_of(case["id"])
@@ -93,7 +92,9 @@ async def schedule_round(case_ref: str, data: RoundCreate, actor: str) -> RoundR
             "schedule_round",
             after={k: v for k, v in row.items() if k not in ("case", "created_by", "created_at")},
         )
-    return case_file.round_read({**row, "closed_at": None, "winner": None, "hammer_price": None}, case_ref, currency)
+    created = await AuctionRound.select().where(AuctionRound.id == row["id"]).first()
+    assert created is not None
+    return case_file.round_read(dict(created), case_ref, currency)
 
 
 async def _round_case(round_id: int) -> dict[str, Any]:
@@ -112,4 +113,5 @@ async def get_round(round_id: int) -> RoundRead:
     row = await AuctionRound.select().where(AuctionRound.id == round_id).first()
     if row is None:
         raise NotFoundError("round", round_id)
-    return case_file.round_read(dict(row), case_ref, case["currency"])
+    aliases = await case_file.leader_aliases([round_id])
+    return case_file.round_read(dict(row), case_ref, case["currency"], aliases.get(round_id))

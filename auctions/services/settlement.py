@@ -15,14 +15,13 @@ from auctions.rules.waterfall import OWN, Expense, ExpensePaid, Line, WaterfallR
 from auctions.schemas.settlement import SettlementProposal, SettlementRead, WaterfallRead, WaterfallRequest
 from auctions.services import case_file
 from auctions.services.cases import locked_case
-from auctions.services.closing import ENTITY
+from auctions.services.closing import ENTITY, case_write
 from auctions.services.evidence import check_documents
 from auctions.services.lot import LotBook, read_lot
 from auctions.services.registry_writers import LedgerEntry, post_entries, release_liens, set_asset_status
 from auctions.services.waterfall import AssetInfo, asset_infos, compute, parse_expenses, to_read
 from auctions.tables import CaseAsset, DisposalCase, Settlement, SettlementLine
 from registry import audit, clock
-from registry.db import write_transaction
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.money import format_amount
 from registry.registration import RegistrationStatus
@@ -133,7 +132,7 @@ def _fingerprint(result: WaterfallResult) -> list[tuple[Any, ...]]:
 
 
 async def propose(case_ref: str, data: SettlementProposal, actor: str) -> SettlementRead:
-    async with write_transaction():
+    async with case_write():
         case = await locked_case(case_ref)
         if case["state"] not in SETTLEABLE:
             raise _not_settleable(case)
@@ -199,7 +198,7 @@ async def propose(case_ref: str, data: SettlementProposal, actor: str) -> Settle
 
 
 async def confirm(case_ref: str, actor: str) -> SettlementRead:
-    async with write_transaction():
+    async with case_write():
         case = await locked_case(case_ref)
         if case["state"] not in SETTLEABLE:
             raise _not_settleable(case)

@@ -85,3 +85,13 @@ async def second_officer_headers(app: Any) -> dict[str, str]:
         await create_user(SECOND_OFFICER, "second-officer-pass", Role.DISPOSAL_OFFICER, "test-setup")
     token = app.state.jwt_auth.create_token(identifier=SECOND_OFFICER, token_extras={"role": "disposal_officer"})
     return {"Authorization": f"Bearer {token}"}
+
+
+async def user_headers(app: Any, username: str, role: Role) -> dict[str, str]:
+    """A user of the role (created once) and a bearer token for it."""
+    from registry.services.users import active_user, create_user
+
+    if await active_user(username) is None:
+        await create_user(username, f"{username}-password", role, "test-setup")
+    token = app.state.jwt_auth.create_token(identifier=username, token_extras={"role": role.value})
+    return {"Authorization": f"Bearer {token}"}

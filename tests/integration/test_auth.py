@@ -15,8 +15,8 @@ from tests.integration.conftest import PASSWORDS
 pytestmark = pytest.mark.integration
 
 PUBLIC_OPERATIONS = {"Login", "Health"}
-# A round's public figures are for bidders and every member of staff alike.
-OPEN_TO_EVERY_ROLE = {"WhoAmI", "GetRound"}
+# A round's public figures, its live feed and its bids (a bidder sees only their own) are for bidders and staff.
+OPEN_TO_EVERY_ROLE = {"WhoAmI", "GetRound", "RoundEvents", "ListBids"}
 
 
 def _handlers(app: Any) -> list[HTTPRouteHandler]:

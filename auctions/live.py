@@ -1,0 +1,65 @@
+"""Live round events through Litestar Channels, published only after the transaction that made them committed.
+
+One process uses the in-memory backend; with `COLLATERAL_REDIS_URL` (several workers) the Redis backend carries
+an event from the worker that took the bid to subscribers on every worker. The history a reconnecting client
+needs comes from the bids table, never from the channel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+
+_plugin: ChannelsPlugin | None = None
+# Events waiting for the transaction that made them to commit; None outside `outbox()`.
+_outbox: ContextVar[list[tuple[int, dict[str, Any]]] | None] = ContextVar("round_event_outbox", default=None)
+
+
+def channel(round_id: int) -> str:
+    return f"round-{round_id}"
+
+
+def build_channels(redis_url: str | None) -> ChannelsPlugin:
+    global _plugin  # noqa: PLW0603 - one plugin per process, set when the app is built
+    if redis_url:
+        from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+        from redis.asyncio import Redis
+
+        backend: Any = RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url))
+    else:
+        backend = MemoryChannelsBackend()
+    _plugin = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
+    return _plugin
+
+
+def publish(round_id: int, event: dict[str, Any]) -> None:
+    """Queue an event for a round's subscribers. Call after commit; without an app (the CLI, the demo) a no-op."""
+    if _plugin is not None:
+        _plugin.publish(json.dumps(event, default=str), channels=[channel(round_id)])
+
+
+def publish_after_commit(round_id: int, event: dict[str, Any]) -> None:
+    """Inside `outbox()`, hold the event until the block has committed; outside one, publish it now."""
+    box = _outbox.get()
+    if box is None:
+        publish(round_id, event)
+    else:
+        box.append((round_id, event))
+
+
+@asynccontextmanager
+async def outbox() -> AsyncIterator[None]:
+    """Wrap a write transaction: its events go out once it committed, and never if it raised."""
+    token = _outbox.set([])
+    try:
+        yield
+        held = _outbox.get() or []
+    finally:
+        _outbox.reset(token)
+    for round_id, event in held:
+        publish(round_id, event)
