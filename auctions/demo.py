@@ -14,9 +14,10 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from auctions.schemas.bids import BidderRegister
 from auctions.schemas.cases import CaseMoveRequest, CaseOpen, OfferCreate, RoundCreate
 from auctions.schemas.settlement import ExpenseIn, SettlementProposal
-from auctions.services import cases, offers, rounds, settlement
+from auctions.services import bidders, bids, cases, offers, rounds, settlement
 from auctions.tables import DisposalCase
 from registry import clock
 from registry.db import write_transaction
@@ -33,6 +34,10 @@ OFFICER = Role.DISPOSAL_OFFICER.value
 SECOND_OFFICER = "disposal_officer_2"
 SECOND_PASSWORD = "demo-disposal_officer_2"
 CANDIDATE_STATUSES = ("non_performing", "overdue")
+LIVE_CASE = "DC-2026-007"
+LIVE_FOR = timedelta(days=2)
+# The demo's bidder (one per role) and two more, so two browser windows can bid against each other.
+DEMO_BIDDERS = (Role.BIDDER.value, "bidder_2", "bidder_3")
 
 
 async def _second_officer() -> None:
@@ -185,8 +190,8 @@ async def _exposure(ref: str) -> int:
 async def load_disposal_demo() -> str:
     if await DisposalCase.count():
         return "Demo disposal cases not loaded: cases already exist."
-    assets = await _candidates(6)
-    if len(assets) < 6:
+    assets = await _candidates(7)
+    if len(assets) < 7:
         return f"Demo disposal cases not loaded: only {len(assets)} defaulted immovable assets to dispose of."
     when = Timeline(clock.today())
     try:
@@ -219,9 +224,44 @@ async def load_disposal_demo() -> str:
             a = await _open(when, -80, "DC-2026-006", assets[5], "cn-judicial-online")
             await _failed_round(when, "DC-2026-006", notice=-79, start=-48, price=_up(a * 0.7))
             await _move(when, -40, "DC-2026-006", "take_in_lieu")
+
+            clock.set_clock(None)
+            await _live_auction(when, assets[6])
     finally:
         clock.set_clock(None)
     return (
-        "Demo disposal cases DC-2026-001 to DC-2026-006 loaded (open, round failed, private sale, awaiting "
-        f"settlement, settled, in lieu); second disposal officer: {SECOND_OFFICER} / {SECOND_PASSWORD}."
+        "Demo disposal cases DC-2026-001 to DC-2026-007 loaded (open, round failed, private sale, awaiting "
+        "settlement, settled, in lieu, and an auction bidding now until "
+        f"{(clock.now() + LIVE_FOR).strftime('%Y-%m-%d %H:%M')} UTC); second disposal officer: "
+        f"{SECOND_OFFICER} / {SECOND_PASSWORD}; demo bidders: "
+        + ", ".join(f"{name} / demo-{name}" for name in DEMO_BIDDERS)
+        + "."
     )
+
+
+async def _live_auction(when: Timeline, asset_ref: str) -> None:
+    """DC-2026-007: round 1 bidding from an hour before the demo loaded until two days after, with the demo
+    bidders admitted and two opening bids, so a newcomer can bid from two browser windows at once."""
+    now = clock.now()
+    appraisal = await _open(when, -35, LIVE_CASE, asset_ref, "cn-judicial-online")
+    clock.set_clock(None)
+    price = _up(appraisal * 0.7)
+    body = RoundCreate(
+        starting_price=_money(price),
+        increment=_money(_up(price * 0.01, 1_000_00)),
+        deposit=_money(_up(price * 0.10)),
+        notice_published_on=when.day(-31),
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + LIVE_FOR,
+    )
+    created = await rounds.schedule_round(LIVE_CASE, body, OFFICER)
+    for name in DEMO_BIDDERS:
+        if not await AppUser.exists().where(AppUser.username == name):
+            await users.create_user(name, f"demo-{name}", Role.BIDDER, actor="demo-setup")
+        await bidders.register_bidder(
+            created.round_id, BidderRegister(username=name, deposit_paid=body.deposit), OFFICER
+        )
+    step = _up(price * 0.01, 1_000_00)
+    for name, amount in ((DEMO_BIDDERS[1], price), (DEMO_BIDDERS[2], price + step)):
+        status, answer = await bids.place_bid(created.round_id, _money(amount), name, None)
+        assert status == 201, answer

@@ -214,7 +214,7 @@ async def test_disposal_demo_has_a_case_in_every_state(demo: str, api: httpx.Asy
     from auctions.demo import load_disposal_demo
 
     summary = await load_disposal_demo()
-    assert "DC-2026-001 to DC-2026-006 loaded" in summary, summary
+    assert "DC-2026-001 to DC-2026-007 loaded" in summary, summary
     headers = await login(api, Role.AUDITOR)
     r = await api.get("/api/disposals?page_size=20", headers=headers)
     states = {c["ref"]: c["state"] for c in r.json()["items"]}
@@ -225,6 +225,7 @@ async def test_disposal_demo_has_a_case_in_every_state(demo: str, api: httpx.Asy
         "DC-2026-004": "sold",
         "DC-2026-005": "settled",
         "DC-2026-006": "in_lieu",
+        "DC-2026-007": "auction",
     }
     failed = (await api.get("/api/disposals/DC-2026-002", headers=headers)).json()
     assert [x["status"] for x in failed["rounds"]] == ["failed"]
@@ -234,6 +235,9 @@ async def test_disposal_demo_has_a_case_in_every_state(demo: str, api: httpx.Asy
     assert settled["waterfall"]["deficiency"]  # sold below the debt
     proposed = (await api.get("/api/disposals/DC-2026-004/settlement", headers=headers)).json()
     assert proposed["status"] == "proposed"
+    live = (await api.get("/api/disposals/DC-2026-007", headers=headers)).json()
+    [live_round] = live["rounds"]
+    assert (live_round["status"], live_round["bid_count"], live_round["leader"]) == ("bidding", 2, "bidder 3")
     r = await api.get("/api/audit/verify", headers=headers)
     assert r.json()["ok"] is True
     assert "not loaded" in await load_disposal_demo()
