@@ -1,6 +1,7 @@
-"""Seeds a database (DATABASE_URL) with one auction bidding now, for tests that run real servers:
-`python -m tests.live_seed`. Prints the round id. Users: officer, officer2 (disposal officers), alice and bob
-(bidders, admitted), each with the password `<name>-password`."""
+"""Seeds a database (DATABASE_URL) with one auction bidding now, for tests and benchmarks that run real servers:
+`python -m tests.live_seed [EXTRA_BIDDERS [HOURS]]`. Prints the round id. Users: officer, officer2 (disposal
+officers), alice and bob and the extra bidder000, bidder001 … (bidders, admitted), each with the password
+`<name>-password`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def body(schema: type[Any], **fields: Any) -> Any:
     return msgspec.convert(fields, schema)
 
 
-async def seed() -> int:
+async def seed(extra_bidders: int = 0, hours: float = 2.0) -> int:
     from auctions.schemas.bids import BidderRegister
     from auctions.schemas.cases import CaseOpen, RoundCreate
     from auctions.services import bidders, cases, rounds
@@ -41,6 +42,7 @@ async def seed() -> int:
         ("officer2", Role.DISPOSAL_OFFICER),
         ("alice", Role.BIDDER),
         ("bob", Role.BIDDER),
+        *((f"bidder{i:03d}", Role.BIDDER) for i in range(extra_bidders)),
     ):
         await users.create_user(name, PASSWORD.format(name), role, "seed")
     today = clock.today()
@@ -81,11 +83,11 @@ async def seed() -> int:
             deposit="10000.00",
             notice_published_on=today - timedelta(days=8),
             starts_at=now - timedelta(minutes=1),
-            ends_at=now + timedelta(hours=2),
+            ends_at=now + timedelta(hours=hours),
         ),
         "officer",
     )
-    for name in ("alice", "bob"):
+    for name in ("alice", "bob", *(f"bidder{i:03d}" for i in range(extra_bidders))):
         await bidders.register_bidder(
             created.round_id, BidderRegister(username=name, deposit_paid="10000.00"), "officer"
         )
@@ -93,4 +95,6 @@ async def seed() -> int:
 
 
 if __name__ == "__main__":
-    print(asyncio.run(seed()))
+    import sys
+
+    print(asyncio.run(seed(*(float(a) if "." in a else int(a) for a in sys.argv[1:]))))

@@ -1,0 +1,274 @@
+"""A hot auction: 50 bidders on one round while thousands watch its live feed, on PostgreSQL with two workers.
+
+    python bench/bids.py [--bidders 50] [--watchers 2000] [--seconds 30] [--workers 2] [--database collateral_bench_bids]
+
+1. A fresh PostgreSQL database seeded with one round bidding now (`python -m tests.live_seed`: the round, its
+   case and lot, --bidders admitted bidders), then `collateral serve --workers N` with COLLATERAL_REDIS_URL
+   (Redis at 127.0.0.1:6379, database 14), as a subprocess on a free port.
+2. In this process (asyncio, httpx): --watchers clients hold GET /api/rounds/{id}/events open and keep every bid
+   event with its arrival time; then --bidders clients bid for --seconds, each bidding the price it last saw plus
+   one to three increments, with an Idempotency-Key per bid, as fast as the answers come back.
+3. Prints and writes bench/results/bids.json: accepted and refused bids per second, bid latency p50/p99, the
+   delivery lag from the bid's receipt on the server to its arrival at each watcher (p50/p99; receipt is just
+   before commit, so this bounds the lag from commit), and watchers that missed or got out of order any accepted bid
+   (checked against the bids table). Targets (issue 12, 2 cores with the load generator on them): >= 500 bids/s,
+   bid p99 <= 100 ms, delivery lag p99 <= 1 s, 0 missed or out of order. Exit 1 only when the run itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "bids.json"
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def _bench_import() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_import", ROOT / "bench" / "import.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_import"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bi = _bench_import()
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Watcher:
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[int, float, str]] = []  # bid id, arrival (epoch s), receipt "at"
+        self.connected = asyncio.Event()
+        self.error: str | None = None
+
+    async def run(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
+        event, event_id = "", None
+        try:
+            async with client.stream("GET", url, headers=headers, timeout=None) as r:
+                async for line in r.aiter_lines():
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("id:"):
+                        event_id = line[3:].strip()
+                    elif line.startswith("data:"):
+                        if event == "snapshot":
+                            self.connected.set()
+                        elif event == "bid" and event_id:
+                            self.arrivals.append((int(event_id), time.time(), json.loads(line[5:])["at"]))
+                        event, event_id = "", None
+        except (httpx.HTTPError, asyncio.CancelledError) as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self.error = repr(exc)
+            self.connected.set()
+
+
+async def bidder(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], stop_at: float, out: dict[str, Any], seed: int
+) -> None:
+    rng = random.Random(seed)
+    price, step, n = 100_000_00, 1_000_00, 0
+    while time.monotonic() < stop_at:
+        amount = price + step * rng.randint(1, 3)
+        n += 1
+        started = time.perf_counter()
+        r = await client.post(
+            url,
+            headers={**headers, "Idempotency-Key": f"{headers['Authorization'][-12:]}-{n}"},
+            json={"amount": f"{amount // 100}.{amount % 100:02d}"},
+        )
+        out["latency"].append(time.perf_counter() - started)
+        body = r.json()
+        if r.status_code == 201:
+            out["accepted"] += 1
+            price = int(round(float(body["current_price"]) * 100))
+        elif r.status_code in (409, 422):
+            out["refused"] += 1
+            if body.get("code") == "closed":
+                return
+            # The refusal names the current price; read it back to bid above it.
+            state = await client.get(url.rsplit("/", 1)[0], headers=headers)
+            if state.status_code == 200 and state.json()["current_price"]:
+                price = int(round(float(state.json()["current_price"]) * 100))
+        else:
+            out["errors"].append(f"{r.status_code} {r.text[:200]}")
+
+
+async def run(args: argparse.Namespace, base: str, round_id: int, env: dict[str, str]) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=args.watchers + args.bidders + 50, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        login = await client.post("/api/auth/login", json={"username": "officer", "password": "officer-password"})
+        officer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        watchers = [Watcher() for _ in range(args.watchers)]
+        events_url = f"/api/rounds/{round_id}/events"
+        tasks = [asyncio.create_task(w.run(client, events_url, officer)) for w in watchers]
+        started = time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*(w.connected.wait() for w in watchers)), 300)
+        connect_s = time.monotonic() - started
+        names = ["alice", "bob", *(f"bidder{i:03d}" for i in range(args.bidders - 2))]
+        tokens = []
+        for name in names:
+            r = await client.post("/api/auth/login", json={"username": name, "password": f"{name}-password"})
+            tokens.append({"Authorization": f"Bearer {r.json()['access_token']}"})
+        out: dict[str, Any] = {"accepted": 0, "refused": 0, "latency": [], "errors": []}
+        bid_url = f"/api/rounds/{round_id}/bids"
+        t0 = time.monotonic()
+        await asyncio.gather(*(bidder(client, bid_url, h, t0 + args.seconds, out, i) for i, h in enumerate(tokens)))
+        elapsed = time.monotonic() - t0
+        await asyncio.sleep(3)  # let the last events reach every watcher
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    accepted_ids = await _accepted_ids(env, round_id)
+    lags, missed, disordered, errors = [], 0, 0, 0
+    for w in watchers:
+        ids = [a[0] for a in w.arrivals]
+        if w.error:
+            errors += 1
+        if set(accepted_ids) - set(ids):
+            missed += 1
+        if ids != sorted(ids) or len(ids) != len(set(ids)):
+            disordered += 1
+        for _, arrived, at in w.arrivals:
+            lags.append(arrived - datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
+    lat = out["latency"]
+    return {
+        "watchers_connected_s": round(connect_s, 2),
+        "bidding_s": round(elapsed, 2),
+        "bids": out["accepted"] + out["refused"],
+        "accepted_per_s": round(out["accepted"] / elapsed, 1),
+        "refused_per_s": round(out["refused"] / elapsed, 1),
+        "bids_per_s": round((out["accepted"] + out["refused"]) / elapsed, 1),
+        "bid_latency_p50_ms": round(1000 * (pct(lat, 0.5) or 0), 1),
+        "bid_latency_p99_ms": round(1000 * (pct(lat, 0.99) or 0), 1),
+        "delivery_lag_p50_s": round(pct(lags, 0.5) or 0, 3),
+        "delivery_lag_p99_s": round(pct(lags, 0.99) or 0, 3),
+        "accepted_in_db": len(accepted_ids),
+        "watchers_missing_events": missed,
+        "watchers_out_of_order": disordered,
+        "watcher_errors": errors,
+        "bid_errors": out["errors"][:10],
+    }
+
+
+async def _accepted_ids(env: dict[str, str], round_id: int) -> list[int]:
+    out = subprocess.run(
+        [*bi._psql(env["BENCH_DB"]), "-tAc", f"SELECT id FROM bid WHERE round = {round_id} AND accepted ORDER BY id"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [int(x) for x in out.stdout.split()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bidders", type=int, default=50)
+    parser.add_argument("--watchers", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database", default="collateral_bench_bids")
+    args = parser.parse_args(argv)
+    subprocess.run([*bi._psql(), "-qc", f"DROP DATABASE IF EXISTS {args.database}"], check=True, capture_output=True)
+    subprocess.run([*bi._psql(), "-qc", f"CREATE DATABASE {args.database}"], check=True, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{args.database}",
+            "COLLATERAL_DATA_DIR": tmp,
+            "COLLATERAL_SECRET_KEY": "bench-bids-secret-key-of-at-least-32-bytes",
+            "COLLATERAL_REDIS_URL": "redis://127.0.0.1:6379/14",
+            "COLLATERAL_LOGIN_ATTEMPTS_PER_MINUTE": "100000",
+            "BENCH_DB": args.database,
+        }
+        seeded = subprocess.run(
+            [bi._python(), "-m", "tests.live_seed", str(args.bidders - 2), "3.0"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if seeded.returncode:
+            raise SystemExit(seeded.stderr[-3000:])
+        round_id = int(seeded.stdout.split()[-1])
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        log = Path(tmp) / "server.log"
+        with log.open("wb") as server_out:
+            server = subprocess.Popen(
+                [bi._collateral(), "serve", "--port", str(port), "--workers", str(args.workers)],
+                cwd=ROOT,
+                env=env,
+                stdout=server_out,
+                stderr=subprocess.STDOUT,
+            )
+            base = f"http://127.0.0.1:{port}"
+            try:
+                for _ in range(240):
+                    try:
+                        if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        time.sleep(0.25)
+                figures = asyncio.run(run(args, base, round_id, env))
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+    targets = {"bids_per_s": 500, "bid_latency_p99_ms": 100, "delivery_lag_p99_s": 1.0, "missed_or_reordered": 0}
+    met = {
+        "bids_per_s": figures["bids_per_s"] >= targets["bids_per_s"],
+        "bid_latency_p99_ms": figures["bid_latency_p99_ms"] <= targets["bid_latency_p99_ms"],
+        "delivery_lag_p99_s": figures["delivery_lag_p99_s"] <= targets["delivery_lag_p99_s"],
+        "missed_or_reordered": figures["watchers_missing_events"] + figures["watchers_out_of_order"] == 0,
+    }
+    result = {
+        "args": vars(args),
+        "figures": figures,
+        "targets": targets,
+        "met": met,
+        "machine": bi.machine(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"hot auction: {args.bidders} bidders, {args.watchers} watchers, {args.seconds:.0f} s, {args.workers} workers"
+    )
+    for key, value in figures.items():
+        print(f"  {key:<26} {value}")
+    print("  targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met.items()))
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0 if figures["bids"] and not figures["bid_errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
