@@ -1,6 +1,6 @@
 """A hot auction: 50 bidders on one round while thousands watch its live feed, on PostgreSQL with two workers.
 
-    python bench/bids.py [--bidders 50] [--watchers 2000] [--seconds 30] [--workers 2] [--database collateral_bench_bids]
+    python bench/bids.py [--bidders 50] [--watchers 2000] [--seconds 30] [--workers 2] [--database NAME]
 
 1. A fresh PostgreSQL database seeded with one round bidding now (`python -m tests.live_seed`: the round, its
    case and lot, --bidders admitted bidders), then `collateral serve --workers N` with COLLATERAL_REDIS_URL
@@ -41,7 +41,8 @@ def _bench_import() -> Any:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_import", ROOT / "bench" / "import.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_import"] = module
     spec.loader.exec_module(module)
@@ -49,6 +50,11 @@ def _bench_import() -> Any:
 
 
 bi = _bench_import()
+
+
+def _units(text: str) -> int:
+    whole, _, frac = text.partition(".")
+    return int(whole) * 100 + int(frac or 0)
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -103,7 +109,7 @@ async def bidder(
         body = r.json()
         if r.status_code == 201:
             out["accepted"] += 1
-            price = int(round(float(body["current_price"]) * 100))
+            price = _units(body["current_price"])
         elif r.status_code in (409, 422):
             out["refused"] += 1
             if body.get("code") == "closed":
@@ -111,7 +117,7 @@ async def bidder(
             # The refusal names the current price; read it back to bid above it.
             state = await client.get(url.rsplit("/", 1)[0], headers=headers)
             if state.status_code == 200 and state.json()["current_price"]:
-                price = int(round(float(state.json()["current_price"]) * 100))
+                price = _units(state.json()["current_price"])
         else:
             out["errors"].append(f"{r.status_code} {r.text[:200]}")
 
@@ -141,7 +147,7 @@ async def run(args: argparse.Namespace, base: str, round_id: int, env: dict[str,
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    accepted_ids = await _accepted_ids(env, round_id)
+    accepted_ids = await asyncio.to_thread(_accepted_ids, env, round_id)
     lags, missed, disordered, errors = [], 0, 0, 0
     for w in watchers:
         ids = [a[0] for a in w.arrivals]
@@ -173,9 +179,10 @@ async def run(args: argparse.Namespace, base: str, round_id: int, env: dict[str,
     }
 
 
-async def _accepted_ids(env: dict[str, str], round_id: int) -> list[int]:
+def _accepted_ids(env: dict[str, str], round_id: int) -> list[int]:
+    sql = f"SELECT id FROM bid WHERE round = {round_id} AND accepted ORDER BY id"
     out = subprocess.run(
-        [*bi._psql(env["BENCH_DB"]), "-tAc", f"SELECT id FROM bid WHERE round = {round_id} AND accepted ORDER BY id"],
+        [*bi._psql(env["BENCH_DB"]), "-tAc", sql],
         capture_output=True,
         text=True,
         check=True,
