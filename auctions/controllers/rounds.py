@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.channels import ChannelsPlugin
-from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -19,9 +19,10 @@ from auctions import live
 from auctions.access import CASE_READERS, DISPOSAL_WRITERS, ROUND_READERS
 from auctions.schemas.bids import BidderRead, BidderRegister, BidPlace, BidRead
 from auctions.schemas.cases import RoundRead
+from auctions.schemas.public import PublicAuction
 from auctions.schemas.settlement import WaterfallRead, WaterfallRequest
-from auctions.services import bidders, bids, case_file, rounds, waterfall
-from registry.auth import roles
+from auctions.services import bidders, bids, case_file, public, rounds, waterfall
+from registry.auth import PUBLIC, roles
 from registry.roles import Role
 from registry.schemas.misc import UserRead
 
@@ -125,6 +126,17 @@ async def _stream(
 
 def _json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
+
+
+class PublicAuctionController(Controller):
+    path = "/api/public/auctions"
+    tags = ["public"]
+
+    @get(operation_id="ListPublicAuctions", name="public:auctions", opt=PUBLIC, security=[])
+    async def list_auctions(self, recent: FromQuery[bool] = False) -> list[PublicAuction]:
+        """Auctions open for bidding (with `recent=true`, also those that ended in the last 30 days): the lot and
+        the round only, never the owner, the borrower or a bidder."""
+        return await public.public_auctions(include_closed=recent)
 
 
 class AssetWaterfallController(Controller):

@@ -14,7 +14,7 @@ from tests.integration.conftest import PASSWORDS
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_OPERATIONS = {"Login", "Health"}
+PUBLIC_OPERATIONS = {"Login", "Health", "ListPublicAuctions"}
 # A round's public figures, its live feed and its bids (a bidder sees only their own) are for bidders and staff.
 OPEN_TO_EVERY_ROLE = {"WhoAmI", "GetRound", "RoundEvents", "ListBids"}
 

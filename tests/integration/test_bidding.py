@@ -245,3 +245,20 @@ async def test_fifty_bidders_at_once_lose_no_bid_and_accept_none_twice(client, a
     assert state["current_price"] == f"{max(prices) // 100}.00"
     assert state["bid_count"] == len(accepted_ids)
     assert (await audit.verify()).ok
+
+
+async def test_the_public_listing_shows_the_lot_and_round_but_no_one(client, auction) -> None:
+    assert (await bid(client, auction, "alice", "630000.00")).status_code == 201
+    r = await client.get("/api/public/auctions")  # no token
+    assert r.status_code == 200, r.text
+    [listed] = r.json()
+    assert (listed["round_id"], listed["status"], listed["current_price"], listed["bid_count"]) == (
+        auction["round"],
+        "bidding",
+        "630000.00",
+        1,
+    )
+    assert [a["kind"] for a in listed["lot"]] == ["real_estate", "real_estate"]
+    text = r.text
+    for private in ("P1", "Party P1", "L1", "L2", "alice", "bidder 1", "M1", "Bank of Example"):
+        assert private not in text
