@@ -89,6 +89,12 @@ class WaterfallRead(msgspec.Struct):
     owed_by_bank: str  # taken in lieu: what the bank pays others (prior or equal creditors, the owner's surplus)
 
 
+class ProposedExpense(msgspec.Struct):
+    kind: str
+    amount: str
+    document_ids: list[int]
+
+
 class SettlementRead(msgspec.Struct):
     id: int
     case_ref: str
@@ -97,5 +103,6 @@ class SettlementRead(msgspec.Struct):
     proposed_at: datetime
     confirmed_by: str | None
     confirmed_at: datetime | None
-    expense_documents: list[list[int]]
+    expense_documents: list[list[int]]  # per proposed expense, in order (kept for clients of the first version)
+    expenses: list[ProposedExpense]
     waterfall: WaterfallRead

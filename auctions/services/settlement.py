@@ -12,7 +12,13 @@ from typing import Any
 from auctions.rules.case_life import CaseState
 from auctions.rules.profiles import profile
 from auctions.rules.waterfall import OWN, Expense, ExpensePaid, Line, WaterfallResult
-from auctions.schemas.settlement import SettlementProposal, SettlementRead, WaterfallRead, WaterfallRequest
+from auctions.schemas.settlement import (
+    ProposedExpense,
+    SettlementProposal,
+    SettlementRead,
+    WaterfallRead,
+    WaterfallRequest,
+)
 from auctions.services import case_file
 from auctions.services.cases import locked_case
 from auctions.services.closing import ENTITY, case_write
@@ -316,6 +322,7 @@ async def read_settlement(case_ref: str) -> SettlementRead:
         order=row["waterfall_order"],
         in_lieu=in_lieu,
     )
+    proposed = json.loads(row["expenses"])
     return SettlementRead(
         id=row["id"],
         case_ref=case_ref,
@@ -324,6 +331,12 @@ async def read_settlement(case_ref: str) -> SettlementRead:
         proposed_at=row["proposed_at"],
         confirmed_by=row["confirmed_by"],
         confirmed_at=row["confirmed_at"],
-        expense_documents=[e["document_ids"] for e in json.loads(row["expenses"])],
+        expense_documents=[e["document_ids"] for e in proposed],
+        expenses=[
+            ProposedExpense(
+                kind=e["kind"], amount=format_amount(e["amount"], case["currency"]), document_ids=e["document_ids"]
+            )
+            for e in proposed
+        ],
         waterfall=waterfall,
     )

@@ -504,3 +504,4 @@ async def test_offers_and_expenses_carry_their_documents(client, as_role, lot, s
     r = await client.post("/api/disposals/C1/settlement", headers=officer, json={"expenses": good})
     assert r.status_code == 201, r.text
     assert r.json()["expense_documents"] == [[invoice]]
+    assert r.json()["expenses"] == [{"kind": "commission", "amount": "100.00", "document_ids": [invoice]}]
