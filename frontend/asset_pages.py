@@ -13,10 +13,12 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Template
 
+from auctions.access import DISPOSAL_WRITERS
+from auctions.services.cases import OPENABLE_ASSET_STATUSES
 from frontend.parcel_map import render as render_parcel_map
-from frontend.templating import layout_context
+from frontend.templating import layout_context, signed_in_user
 from registry.auth import roles
-from registry.roles import REGISTRY_READERS
+from registry.roles import REGISTRY_READERS, Role
 from registry.schemas.assets import ASSET_KINDS, ASSET_STATUSES, AssetRead
 from registry.schemas.common import MAX_PAGE_SIZE, Page, Paging
 from registry.services.assets import get_asset, list_assets
@@ -129,6 +131,8 @@ class AssetPagesController(Controller):
         asset = await get_asset(ref)
         hood = await neighbourhood(asset.id) if asset.geometry else None
         parcel_map = render_parcel_map(hood) if hood else None
+        user = signed_in_user(request)
+        disposal_officer = user is not None and Role(user.role) in DISPOSAL_WRITERS
         return Template(
             template_name="assets/detail.html",
             context={
@@ -136,5 +140,6 @@ class AssetPagesController(Controller):
                 "asset": asset,
                 "parcel_map": parcel_map,
                 "centroid": _place(asset.parcel.centroid_lat, asset.parcel.centroid_lon) if asset.parcel else "",
+                "may_open_case": disposal_officer and asset.status in OPENABLE_ASSET_STATUSES,
             },
         )

@@ -12,6 +12,8 @@ from litestar.plugins.htmx import HTMXRequest
 
 from frontend.asset_pages import AssetPagesController
 from frontend.coverage_pages import CoveragePagesController
+from frontend.disposal_pages import DisposalPagesController
+from frontend.disposal_settlement_pages import DisposalSettlementPagesController
 from frontend.errors import page_exception_handlers
 from frontend.overlap_pages import OverlapPagesController
 from frontend.scenario_pages import ScenarioPagesController
@@ -34,6 +36,8 @@ def pages_router() -> Router:
             ValuationPagesController,
             CoveragePagesController,
             ScenarioPagesController,
+            DisposalPagesController,
+            DisposalSettlementPagesController,
         ],
         guards=[role_guard],
         exception_handlers=page_exception_handlers(),
