@@ -17,7 +17,7 @@ def parcels() -> None:
 def rescan(actor: str) -> None:
     """Scan every parcel against every other and replace the overlap flags (one audit event)."""
     from registry.cli import migrate_database
-    from registry.services.parcels import rescan as rescan_registry
+    from registry.services.parcel_overlaps import rescan as rescan_registry
 
     async def run() -> str:
         await migrate_database()

@@ -15,6 +15,7 @@ import msgspec
 
 from registry.db import lock_named, write_transaction
 from registry.demo_data import DEFAULT_SEED, DemoBook, LienPlan, LoanPlan, plan_book
+from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.money import format_amount
 from registry.roles import Role
 from registry.schemas.assets import AssetCreate
@@ -22,7 +23,6 @@ from registry.schemas.liens import LienCreate, RegistrationMove
 from registry.schemas.loans import LoanCreate, PostingCreate
 from registry.schemas.parties import PartyCreate
 from registry.services import assets, documents, liens, loans, parties, users
-from registry.services.loans import COMPONENTS
 from registry.tables import AppUser, Asset, AuditEvent, Loan, Party
 
 T = TypeVar("T")
@@ -82,7 +82,7 @@ def _amount(units: int | None, currency: str) -> str | None:
 
 async def _load_ledger(loan: LoanPlan) -> None:
     for posting in loan.postings:
-        amounts = {c: format_amount(getattr(posting, c), loan.currency) for c in COMPONENTS}
+        amounts = {c: format_amount(getattr(posting, c), loan.currency) for c in BALANCE_COMPONENTS}
         body = _body(PostingCreate, kind=posting.kind, value_date=posting.value_date, memo=posting.memo, **amounts)
         posted = await loans.add_posting(loan.ref, body, CREDIT_DESK)
         if posting.reversal_memo is not None:

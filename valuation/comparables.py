@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from registry import parcels
+from registry import parcel_geometry
 from registry.errors import NotFoundError, StateConflictError
 from registry.money import format_amount
 from registry.schemas.common import Page, Paging
@@ -90,7 +90,7 @@ async def comparables(asset_ref: str, *, radius_m: float, days: int, as_of: date
     if lon is None or lat is None:
         raise StateConflictError(f"asset {asset_ref!r} has no parcel, so it has no place to compare from")
     valued_from = as_of - timedelta(days=days)
-    min_lon, min_lat, max_lon, max_lat = parcels.radius_box(lon, lat, radius_m)
+    min_lon, min_lat, max_lon, max_lat = parcel_geometry.radius_box(lon, lat, radius_m)
     va: Any = Valuation.asset
     rows = (
         await Valuation.select(
@@ -127,7 +127,7 @@ async def comparables(asset_ref: str, *, radius_m: float, days: int, as_of: date
     for row in rows:  # newest first, so the first seen per asset is its latest
         latest.setdefault(row["asset_id"], row)
     found = list(latest.values())
-    distances = parcels.distances_m(lon, lat, [r["lon"] for r in found], [r["lat"] for r in found])
+    distances = parcel_geometry.distances_m(lon, lat, [r["lon"] for r in found], [r["lat"] for r in found])
     near = sorted(
         ((float(d), r) for d, r in zip(distances, found, strict=True) if d <= radius_m),
         key=lambda pair: (pair[0], pair[1]["asset_ref"]),

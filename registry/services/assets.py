@@ -11,7 +11,7 @@ from registry.errors import InvalidInputError, NotFoundError
 from registry.geometry import GeometryError, check_parcel
 from registry.schemas.assets import PARCEL_KINDS, AssetCreate, AssetDetail, AssetRead, AssetUpdate
 from registry.schemas.common import Page, Paging
-from registry.services import parcels
+from registry.services import parcel_overlaps
 from registry.services.common import (
     check_ref,
     check_text,
@@ -97,14 +97,14 @@ async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
             "geometry": geometry,
             "status": data.status,
             "created_at": clock.now(),
-            **parcels.measure_columns(geometry),
+            **parcel_overlaps.measure_columns(geometry),
         }
         result = await Asset.insert(Asset(**row)).returning(Asset.id)
         row["id"] = result[0]["id"]
         created = await asset_row(data.ref)
         await audit.record(actor, "asset", data.ref, "create", after=_audit_view(created))
         if geometry is not None:
-            await parcels.refresh_overlaps(row["id"], actor)
+            await parcel_overlaps.refresh_overlaps(row["id"], actor)
     return to_read(created)
 
 
@@ -117,8 +117,8 @@ async def get_asset(ref: str) -> AssetDetail:
         **{f: getattr(base, f) for f in base.__struct_fields__},
         liens=liens,
         loans_secured=loans,
-        parcel=parcels.measures_read(row),
-        overlaps=await parcels.overlaps_for_asset(row["id"]),
+        parcel=parcel_overlaps.measures_read(row),
+        overlaps=await parcel_overlaps.overlaps_for_asset(row["id"]),
     )
 
 
@@ -161,13 +161,13 @@ async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
         if "identifiers" in changes:
             changes["identifiers"] = _check_identifiers(changes["identifiers"])
         if changes:
-            measures = parcels.measure_columns(changes["geometry"]) if "geometry" in changes else {}
+            measures = parcel_overlaps.measure_columns(changes["geometry"]) if "geometry" in changes else {}
             await Asset.update({**changes, **measures}).where(Asset.id == before["id"])
             after = await asset_row(ref)
             await audit.record(actor, "asset", ref, "update", before=_audit_view(before), after=_audit_view(after))
             # A parcel that moved, or an asset that left or rejoined the pledge book, changes its overlaps.
             if parcel_changed and (before["geometry"] or after["geometry"]):
-                await parcels.refresh_overlaps(before["id"], actor)
+                await parcel_overlaps.refresh_overlaps(before["id"], actor)
         else:
             after = before
     return to_read(after)

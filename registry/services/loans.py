@@ -9,44 +9,31 @@ from typing import Any
 from registry import audit, clock
 from registry.db import lock_row, write_transaction
 from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
+from registry.ledger_rules import BALANCE_COMPONENTS, OVERDUE_COMPONENTS, POSTING_RULES
 from registry.money import MoneyError, check_currency, format_amount, parse_amount, parse_ratio
 from registry.schemas.common import Page, Paging
 from registry.schemas.loans import Balance, LoanCreate, LoanRead, LoanUpdate, PostingCreate, PostingRead
 from registry.services.common import check_ref, contains, ensure_ref_free, id_for_ref, lock_by_ref, set_fields
 from registry.tables import Loan, Party, Posting
 
-COMPONENTS = ("principal", "interest", "penalty", "fees")
-
-# Which components each kind of posting may carry, and which way it moves them.
-_POSTING_RULES: dict[str, tuple[frozenset[str], int]] = {
-    "disbursement": (frozenset({"principal"}), +1),
-    "accrual": (frozenset({"interest", "penalty", "fees"}), +1),
-    "repayment": (frozenset(COMPONENTS), -1),
-    "disposal_proceeds": (frozenset(COMPONENTS), -1),
-    "write_off": (frozenset(COMPONENTS), -1),
-    # Capitalisation moves overdue interest, penalty and fees into principal; the principal
-    # delta is their sum, so the total balance is unchanged.
-    "capitalisation": (frozenset({"interest", "penalty", "fees"}), -1),
-}
-
 
 def balance_of(units: dict[str, int], currency: str) -> Balance:
     return Balance(
-        **{c: format_amount(units[c], currency) for c in COMPONENTS},
-        total=format_amount(sum(units[c] for c in COMPONENTS), currency),
+        **{c: format_amount(units[c], currency) for c in BALANCE_COMPONENTS},
+        total=format_amount(sum(units[c] for c in BALANCE_COMPONENTS), currency),
     )
 
 
 async def balances_for(loan_ids: list[int]) -> dict[int, dict[str, int]]:
-    out = {i: dict.fromkeys(COMPONENTS, 0) for i in loan_ids}
+    out = {i: dict.fromkeys(BALANCE_COMPONENTS, 0) for i in loan_ids}
     if not loan_ids:
         return out
-    rows = await Posting.select(Posting.loan, *(getattr(Posting, c) for c in COMPONENTS)).where(
+    rows = await Posting.select(Posting.loan, *(getattr(Posting, c) for c in BALANCE_COMPONENTS)).where(
         Posting.loan.is_in(loan_ids)
     )
     for row in rows:
         acc = out[row["loan"]]
-        for c in COMPONENTS:
+        for c in BALANCE_COMPONENTS:
             acc[c] += row[c]
     return out
 
@@ -124,7 +111,7 @@ async def create_loan(data: LoanCreate, actor: str) -> LoanRead:
         result = await Loan.insert(Loan(**row)).returning(Loan.id)
         row["id"], row["borrower_ref"] = result[0]["id"], data.borrower_ref
         await audit.record(actor, "loan", data.ref, "create", after=_audit_view(row))
-    return _to_read(row, dict.fromkeys(COMPONENTS, 0))
+    return _to_read(row, dict.fromkeys(BALANCE_COMPONENTS, 0))
 
 
 async def get_loan(ref: str) -> LoanRead:
@@ -186,7 +173,7 @@ def _posting_read(row: dict[str, Any], loan_ref: str, currency: str) -> PostingR
         loan_ref=loan_ref,
         kind=row["kind"],
         value_date=row["value_date"],
-        **{c: format_amount(row[c], currency) for c in COMPONENTS},
+        **{c: format_amount(row[c], currency) for c in BALANCE_COMPONENTS},
         memo=row["memo"],
         reverses=row["reverses"],
         posted_by=row["posted_by"],
@@ -196,10 +183,10 @@ def _posting_read(row: dict[str, Any], loan_ref: str, currency: str) -> PostingR
 
 def posting_deltas(data: PostingCreate, currency: str) -> dict[str, int]:
     """Signed component deltas of a posting, or 422 naming each bad field."""
-    allowed, sign = _POSTING_RULES[data.kind]
+    allowed, sign = POSTING_RULES[data.kind]
     errors = FieldErrors()
     amounts: dict[str, int] = {}
-    for c in COMPONENTS:
+    for c in BALANCE_COMPONENTS:
         try:
             amounts[c] = parse_amount(getattr(data, c), currency)
         except MoneyError as exc:
@@ -210,9 +197,9 @@ def posting_deltas(data: PostingCreate, currency: str) -> dict[str, int]:
     errors.raise_if_any()
     if not any(amounts.values()):
         raise InvalidInputError.one("principal", "a posting must move at least one component")
-    deltas = {c: sign * amounts[c] for c in COMPONENTS}
+    deltas = {c: sign * amounts[c] for c in BALANCE_COMPONENTS}
     if data.kind == "capitalisation":
-        deltas["principal"] = sum(amounts[c] for c in ("interest", "penalty", "fees"))
+        deltas["principal"] = sum(amounts[c] for c in OVERDUE_COMPONENTS)
     return deltas
 
 
@@ -228,7 +215,7 @@ async def _append(
 ) -> dict[str, Any]:
     current = (await balances_for([loan["id"]]))[loan["id"]]
     errors = FieldErrors()
-    for c in COMPONENTS:
+    for c in BALANCE_COMPONENTS:
         if current[c] + deltas[c] < 0:
             errors.add(c, f"would take {c} below zero (outstanding {format_amount(current[c], loan['currency'])})")
     errors.raise_if_any()
@@ -280,7 +267,7 @@ async def reverse_posting(ref: str, posting_id: int, memo: str, actor: str) -> P
             )
         if await Posting.exists().where(Posting.reverses == posting_id):
             raise StateConflictError(f"posting {posting_id} has already been reversed", current="reversed", allowed=[])
-        deltas = {c: -original[c] for c in COMPONENTS}
+        deltas = {c: -original[c] for c in BALANCE_COMPONENTS}
         row = await _append(
             loan,
             deltas,

@@ -85,7 +85,7 @@ def _wait_for_health(url: str, proc: subprocess.Popen[bytes], log: Path) -> None
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # A plain (sync) fixture: starting and stopping a process needs no event loop.
     if not HTMX.is_file():
-        pytest.fail(f"{HTMX.relative_to(ROOT)} is missing: run scripts/setup (npm ci, then python -m frontend.assets)")
+        pytest.fail(f"{HTMX.relative_to(ROOT)} is missing: run scripts/setup (npm ci, then python -m frontend.vendor)")
     tmp = tmp_path_factory.mktemp("browser-server")
     port = _free_port()
     env = {
