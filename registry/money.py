@@ -44,6 +44,10 @@ _AMOUNT = re.compile(r"^(?P<sign>-)?(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
 _RATIO = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
 
 
+# The book's home currency: what a lien with no secured loans to take a currency from is kept in.
+DEFAULT_CURRENCY = "CNY"
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be taken as given."""
 

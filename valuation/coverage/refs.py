@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from registry.bulk import checks as c
-from registry.bulk.collateral import DEFAULT_CURRENCY as DEFAULT_LIEN_CURRENCY  # a lien with no loans, no currency
 from registry.ledger_rules import BALANCE_COMPONENTS
+from registry.money import DEFAULT_CURRENCY as DEFAULT_LIEN_CURRENCY  # a lien with no loans, no currency
 from valuation.coverage.frames import KEY, BookFrames, conform
 
 
