@@ -53,7 +53,7 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool) -> None:
     async def prepare() -> None:
         await migrate_database()
         if demo:
-            from registry.demo import load_demo
+            from registry.demo.loader import load_demo
 
             click.echo(await load_demo())
             # Packages above the registry add their part of the demo (the composition root lists them).

@@ -10,7 +10,7 @@ import random
 from datetime import date, timedelta
 
 from registry.db import write_transaction
-from registry.demo_plans import ANCHOR, DEFAULT_SEED
+from registry.demo.plans import ANCHOR, DEFAULT_SEED
 from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.money import format_amount, minor_digits
 from registry.roles import Role

@@ -42,7 +42,7 @@ UI_TIMEOUT_MS = 10_000
 
 
 def demo_password(role: str) -> str:
-    """registry.demo creates one user per role, named after it, with this password."""
+    """registry.demo.loader creates one user per role, named after it, with this password."""
     return f"demo-{role}"
 
 

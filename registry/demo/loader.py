@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from registry.db import lock_named, write_transaction
-from registry.demo_data import DEFAULT_SEED, DemoBook, LienPlan, LoanPlan, plan_book
+from registry.demo.book import DEFAULT_SEED, DemoBook, LienPlan, LoanPlan, plan_book
 from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.money import format_amount
 from registry.roles import Role
