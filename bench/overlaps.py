@@ -233,7 +233,7 @@ def database_rescan(
     os.environ["COLLATERAL_DATA_DIR"] = str(folder / "data")
     os.environ["COLLATERAL_SECRET_KEY"] = "bench-secret-key-of-at-least-32-bytes"
     os.environ["COLLATERAL_OVERLAP_MIN_SHARE"] = repr(min_share)
-    from registry.cli import migrate_database
+    from registry.cli_support import migrate_database
     from registry.services.parcel_overlaps import measure_columns, rescan
 
     asyncio.run(migrate_database())

@@ -60,7 +60,7 @@ def _free_port() -> int:
 
 def _serve_command(host: str, port: int) -> list[str]:
     script = Path(sys.executable).with_name("collateral")
-    base = [str(script)] if script.exists() else [sys.executable, "-c", "from registry.cli import main; main()"]
+    base = [str(script)] if script.exists() else [sys.executable, "-c", "from app import cli; cli()"]
     return [*base, "serve", "--demo", "--host", host, "--port", str(port)]
 
 
