@@ -92,6 +92,11 @@ def format_amount(units: int, currency: str) -> str:
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
 
 
+def money_or_none(units: int | None, currency: str) -> str | None:
+    """An optional amount (a cap, a forced-sale value) as the API writes it."""
+    return None if units is None else format_amount(units, currency)
+
+
 def parse_ratio(text: str, *, low: Decimal = Decimal(0), high: Decimal = Decimal(1)) -> Decimal:
     if not isinstance(text, str) or not _RATIO.match(text.strip()):
         raise MoneyError(f'{text!r} is not a decimal ratio such as "0.25"')

@@ -14,9 +14,10 @@ from typing import Any
 import msgspec
 
 from registry import parcel_geometry
-from registry.errors import NotFoundError, StateConflictError
+from registry.errors import StateConflictError
 from registry.money import format_amount
 from registry.schemas.common import Page, Paging
+from registry.services.common import row_or_404
 from registry.tables import Asset
 from valuation.tables import Valuation
 
@@ -79,13 +80,13 @@ def _comparable(row: dict[str, Any], distance: float) -> Comparable:
 
 
 async def comparables(asset_ref: str, *, radius_m: float, days: int, as_of: date, paging: Paging) -> Comparables:
-    subject = (
-        await Asset.select(Asset.id, Asset.ref, Asset.kind, Asset.centroid_lon, Asset.centroid_lat)
-        .where(Asset.ref == asset_ref)
-        .first()
+    subject = await row_or_404(
+        Asset.select(Asset.id, Asset.ref, Asset.kind, Asset.centroid_lon, Asset.centroid_lat).where(
+            Asset.ref == asset_ref
+        ),
+        "asset",
+        asset_ref,
     )
-    if subject is None:
-        raise NotFoundError("asset", asset_ref)
     lon, lat = subject["centroid_lon"], subject["centroid_lat"]
     if lon is None or lat is None:
         raise StateConflictError(f"asset {asset_ref!r} has no parcel, so it has no place to compare from")

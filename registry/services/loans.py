@@ -10,10 +10,21 @@ from registry import audit, clock
 from registry.db import lock_row, write_transaction
 from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
 from registry.ledger_rules import BALANCE_COMPONENTS, OVERDUE_COMPONENTS, POSTING_RULES
-from registry.money import MoneyError, check_currency, format_amount, parse_amount, parse_ratio
+from registry.money import MoneyError, format_amount, parse_amount, parse_ratio
 from registry.schemas.common import Page, Paging
 from registry.schemas.loans import Balance, LoanCreate, LoanRead, LoanUpdate, PostingCreate, PostingRead
-from registry.services.common import check_ref, contains, ensure_ref_free, id_for_ref, lock_by_ref, set_fields
+from registry.services.common import (
+    audit_view,
+    check_currency,
+    check_ref,
+    contains,
+    ensure_ref_free,
+    id_for_ref,
+    lock_by_ref,
+    read_model,
+    row_or_404,
+    set_fields,
+)
 from registry.tables import Loan, Party, Posting
 
 
@@ -38,62 +49,36 @@ async def balances_for(loan_ids: list[int]) -> dict[int, dict[str, int]]:
     return out
 
 
-def _check_rate(field: str, rate: str | None) -> str | None:
+AUDITED = ("ref", "borrower_ref", "currency", "status", "classification", "interest_rate", "maturity")
+
+
+def _check_rate(errors: FieldErrors, field: str, rate: str | None) -> str | None:
     if rate is None:
         return None
     try:
         return str(parse_ratio(rate, low=Decimal(0), high=Decimal(10)))
     except MoneyError as exc:
-        raise InvalidInputError.one(field, str(exc)) from None
+        errors.add(field, str(exc))
+        return None
 
 
-def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: row.get(k)
-        for k in ("ref", "borrower_ref", "currency", "status", "classification", "interest_rate", "maturity")
-    }
+def _select() -> Any:
+    return Loan.select(*Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
 
 
 async def _loan_row(ref: str) -> dict[str, Any]:
-    row = (
-        await Loan.select(*Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
-        .where(Loan.ref == ref)
-        .first()
-    )
-    if row is None:
-        raise NotFoundError("loan", ref)
-    return row
+    return await row_or_404(_select().where(Loan.ref == ref), "loan", ref)
 
 
 def _to_read(row: dict[str, Any], units: dict[str, int]) -> LoanRead:
-    return LoanRead(
-        id=row["id"],
-        ref=row["ref"],
-        borrower_ref=row["borrower_ref"],
-        currency=row["currency"],
-        status=row["status"],
-        classification=row["classification"],
-        interest_rate=row["interest_rate"],
-        maturity=row["maturity"],
-        balance=balance_of(units, row["currency"]),
-        created_at=row["created_at"],
-    )
+    return read_model(LoanRead, row, balance=balance_of(units, row["currency"]))
 
 
 async def create_loan(data: LoanCreate, actor: str) -> LoanRead:
     errors = FieldErrors()
-    try:
-        check_ref("ref", data.ref)
-    except InvalidInputError as exc:
-        errors.errors.extend(exc.errors)
-    try:
-        check_currency(data.currency)
-    except MoneyError as exc:
-        errors.add("currency", str(exc))
-    try:
-        rate = _check_rate("interest_rate", data.interest_rate)
-    except InvalidInputError as exc:
-        errors.errors.extend(exc.errors)
+    check_ref(errors, "ref", data.ref)
+    check_currency(errors, "currency", data.currency)
+    rate = _check_rate(errors, "interest_rate", data.interest_rate)
     errors.raise_if_any()
     async with write_transaction():
         borrower_id = await id_for_ref(Party, data.borrower_ref, "party", "borrower_ref")
@@ -110,7 +95,7 @@ async def create_loan(data: LoanCreate, actor: str) -> LoanRead:
         }
         result = await Loan.insert(Loan(**row)).returning(Loan.id)
         row["id"], row["borrower_ref"] = result[0]["id"], data.borrower_ref
-        await audit.record(actor, "loan", data.ref, "create", after=_audit_view(row))
+        await audit.record(actor, "loan", data.ref, "create", after=audit_view(row, AUDITED))
     return _to_read(row, dict.fromkeys(BALANCE_COMPONENTS, 0))
 
 
@@ -140,28 +125,29 @@ async def list_loans(
     if currency:
         where.append(Loan.currency == currency)
     total = await Loan.count().where(*where)
-    rows = (
-        await Loan.select(*Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
-        .where(*where)
-        .order_by(Loan.ref)
-        .limit(paging.page_size)
-        .offset(paging.offset)
-    )
+    rows = await _select().where(*where).order_by(Loan.ref).limit(paging.page_size).offset(paging.offset)
     balances = await balances_for([r["id"] for r in rows])
     return Page([_to_read(r, balances[r["id"]]) for r in rows], total, paging.page, paging.page_size)
 
 
 async def update_loan(ref: str, data: LoanUpdate, actor: str) -> LoanRead:
     changes = set_fields(data)
+    errors = FieldErrors()
     if "interest_rate" in changes:
-        changes["interest_rate"] = _check_rate("interest_rate", changes["interest_rate"])
+        changes["interest_rate"] = _check_rate(errors, "interest_rate", changes["interest_rate"])
+    errors.raise_if_any()
     async with write_transaction():
         await lock_by_ref(Loan, ref, "loan")
         before = await _loan_row(ref)
         if changes:
             await Loan.update(changes).where(Loan.id == before["id"])
             await audit.record(
-                actor, "loan", ref, "update", before=_audit_view(before), after=_audit_view({**before, **changes})
+                actor,
+                "loan",
+                ref,
+                "update",
+                before=audit_view(before, AUDITED),
+                after=audit_view({**before, **changes}, AUDITED),
             )
         after = {**before, **changes}
     return await get_loan(ref) if changes else _to_read(after, (await balances_for([after["id"]]))[after["id"]])

@@ -13,7 +13,7 @@ import polars as pl
 from registry import clock
 from registry.errors import FieldErrors, InvalidInputError
 from registry.ledger_rules import BALANCE_COMPONENTS
-from registry.services.common import amount_or_error
+from registry.services.common import check_amount
 from valuation.coverage import BookFrames, CoverageResult, WhatIfError, restructuring
 from valuation.coverage import compute_coverage as engine
 from valuation.coverage.compare import AFTER, BEFORE
@@ -76,11 +76,11 @@ def _translate(
                 continue
             loans.add(change.loan_id)
             if isinstance(change, CapitaliseInterest):
-                amount = amount_or_error(errors, f"{at}.amount", change.amount, currency)
+                amount = check_amount(errors, f"{at}.amount", change.amount, currency)
                 out.append(restructuring.CapitaliseInterest(change.loan_id, amount))
             else:
                 parts = {
-                    name: amount_or_error(errors, f"{at}.{name}", getattr(change, name), currency)
+                    name: check_amount(errors, f"{at}.{name}", getattr(change, name), currency)
                     for name in BALANCE_COMPONENTS
                 }
                 out.append(restructuring.SetBalance(change.loan_id, **parts))
@@ -88,7 +88,7 @@ def _translate(
             currencies = [found.currency[ref] for ref in change.loan_ids if ref in found.currency]
             loans.update(change.loan_ids)
             assets.add(change.asset_id)
-            cap = amount_or_error(errors, f"{at}.cap", change.cap, currencies[0] if currencies else None)
+            cap = check_amount(errors, f"{at}.cap", change.cap, currencies[0] if currencies else None)
             out.append(
                 restructuring.AddLien(
                     change.lien_id,
