@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from registry import audit, clock
-from registry.db import write_transaction
-from registry.errors import FieldErrors
+from registry.audit import AuditEntry
+from registry.db import lock_rows, write_transaction
+from registry.errors import FieldErrors, InvalidInputError, NotFoundError
 from registry.geometry import GeometryError, check_parcel
-from registry.schemas.assets import PARCEL_KINDS, AssetCreate, AssetDetail, AssetRead, AssetUpdate
+from registry.schemas.assets import ASSET_STATUSES, PARCEL_KINDS, AssetCreate, AssetDetail, AssetRead, AssetUpdate
 from registry.schemas.common import Page, Paging
 from registry.services import parcel_overlaps
 from registry.services.common import (
@@ -69,6 +71,14 @@ async def asset_row(ref: str) -> dict[str, Any]:
     return await row_or_404(_select().where(Asset.ref == ref), "asset", ref)
 
 
+async def _refresh_flags(rows: Iterable[Mapping[str, Any]], actor: str) -> None:
+    """Rebuild the overlap flags of each asset that has (or had) a parcel. A parcel drawn or moved, or an
+    asset that left or rejoined the pledge book (its status), may now overlap other parcels, or no longer."""
+    for row in rows:
+        if row["geometry"]:
+            await parcel_overlaps.refresh_overlaps(row["id"], actor)
+
+
 async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
     errors = FieldErrors()
     check_ref(errors, "ref", data.ref)
@@ -94,8 +104,7 @@ async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
         row["id"] = result[0]["id"]
         created = await asset_row(data.ref)
         await audit.record(actor, "asset", data.ref, "create", after=audit_view(created, AUDITED))
-        if geometry is not None:
-            await parcel_overlaps.refresh_overlaps(row["id"], actor)
+        await _refresh_flags([row], actor)
     return to_read(created)
 
 
@@ -160,9 +169,32 @@ async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
             await audit.record(
                 actor, "asset", ref, "update", before=audit_view(before, AUDITED), after=audit_view(after, AUDITED)
             )
-            # A parcel that moved, or an asset that left or rejoined the pledge book, changes its overlaps.
-            if parcel_changed and (before["geometry"] or after["geometry"]):
-                await parcel_overlaps.refresh_overlaps(before["id"], actor)
+            if parcel_changed:
+                await _refresh_flags([after if after["geometry"] else before], actor)
         else:
             after = before
     return to_read(after)
+
+
+async def set_asset_status(asset_ids: Sequence[int], status: str, actor: str, *, memo: str) -> dict[int, str]:
+    """Set the status of assets in the caller's write transaction (a disposal settlement's; one is opened
+    if there is none); each asset's previous status. Each asset whose status changes gets one audit event
+    (action "status", with the memo) and, if it has a parcel, fresh overlap flags, as update_asset does."""
+    if status not in ASSET_STATUSES:
+        raise InvalidInputError.one("status", f"unknown asset status {status!r}; one of {', '.join(ASSET_STATUSES)}")
+    ids = list(dict.fromkeys(asset_ids))
+    async with write_transaction():
+        rows = {r["id"]: r for r in await lock_rows(Asset, sorted(ids), ("id", "ref", "status", "geometry"))}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise NotFoundError("asset", missing[0])
+        moved = [rows[i] for i in ids if rows[i]["status"] != status]
+        if moved:
+            await Asset.update({Asset.status: status}).where(Asset.id.is_in([r["id"] for r in moved]))
+            events = [
+                AuditEntry("asset", r["ref"], "status", {"status": r["status"]}, {"status": status, "memo": memo})
+                for r in moved
+            ]
+            await audit.record_many(actor, events)
+            await _refresh_flags(moved, actor)
+    return {i: rows[i]["status"] for i in ids}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from registry import audit, clock
-from registry.db import write_transaction
-from registry.errors import FieldErrors, InvalidInputError, StateConflictError
+from registry.audit import AuditEntry
+from registry.db import lock_rows, write_transaction
+from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
 from registry.money import money_or_none
 from registry.ranking import RankInput, rank_liens
 from registry.registration import ALLOWED_MOVES, RefusedMove, RegistrationStatus, move
@@ -273,14 +275,20 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
     return await get_lien(ref)
 
 
+def _moved(status: str, to: str, ref: str | None = None) -> RegistrationStatus:
+    """The registration status a move reaches, or 409 with the current status and the allowed moves."""
+    current = RegistrationStatus(status)
+    try:
+        return move(current, to)
+    except RefusedMove as exc:
+        detail = f"lien {ref}: {exc}" if ref else str(exc)
+        raise StateConflictError(detail, current=current.value, allowed=exc.allowed) from None
+
+
 async def move_registration(ref: str, data: RegistrationMove, actor: str) -> LienRead:
     async with write_transaction():
         before = await _locked_lien_row(ref)
-        current = RegistrationStatus(before["status"])
-        try:
-            target = move(current, data.to)
-        except RefusedMove as exc:
-            raise StateConflictError(str(exc), current=current.value, allowed=exc.allowed) from None
+        target = _moved(before["status"], data.to)
         changes: dict[Any, Any] = {"status": target.value}
         for field in ("registration_number", "authority", "expires_on"):
             if getattr(data, field) is not None:
@@ -313,3 +321,32 @@ async def _check_registrable(before: dict[str, Any], data: RegistrationMove, cha
         errors.add("loan_refs", "an own lien must secure at least one loan before it is registered")
     errors.raise_if_any()
     changes["perfected_at"] = perfected_at
+
+
+async def release_liens(lien_ids: Sequence[int], actor: str, *, memo: str) -> None:
+    """Release liens in the caller's write transaction (a disposal settlement's; one is opened if there
+    is none): each moves through the registration state machine to released, or the whole call is 409
+    naming the lien, its status and its allowed moves. One audit event per lien, the memo in its after.
+    A lien named twice is released once."""
+    ids = list(dict.fromkeys(lien_ids))
+    if not ids:
+        return
+    async with write_transaction():
+        found = {r["id"] for r in await lock_rows(Lien, sorted(ids))}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError("lien", missing[0])
+        rows = {r["id"]: dict(r) for r in await _select().where(Lien.id.is_in(ids))}
+        loans = await _loan_refs(ids)
+        events = []
+        for lien_id in ids:
+            before = rows[lien_id]
+            target = _moved(before["status"], RegistrationStatus.RELEASED.value, before["ref"])
+            after = {**_audit_view({**before, "status": target.value}, loans[lien_id]), "memo": memo}
+            events.append(
+                AuditEntry(
+                    "lien", before["ref"], f"registration:{target.value}", _audit_view(before, loans[lien_id]), after
+                )
+            )
+        await Lien.update({Lien.status: RegistrationStatus.RELEASED.value}).where(Lien.id.is_in(ids))
+        await audit.record_many(actor, events)

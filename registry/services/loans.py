@@ -1,18 +1,18 @@
-"""Loans and their append-only ledgers. A balance is never stored: it is the sum of the postings."""
+"""Loans, and the postings of their ledgers as the API asks for them (registry.services.ledger writes them)."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from registry import audit, clock
 from registry.db import lock_row, write_transaction
-from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
-from registry.ledger_rules import BALANCE_COMPONENTS, OVERDUE_COMPONENTS, POSTING_RULES
-from registry.money import MoneyError, format_amount, parse_amount, parse_ratio
+from registry.errors import FieldErrors, NotFoundError, StateConflictError
+from registry.ledger_rules import BALANCE_COMPONENTS
+from registry.money import MoneyError, format_amount, parse_ratio
 from registry.schemas.common import Page, Paging
-from registry.schemas.loans import Balance, LoanCreate, LoanRead, LoanUpdate, PostingCreate, PostingRead
+from registry.schemas.loans import LoanCreate, LoanRead, LoanUpdate, PostingCreate, PostingRead
+from registry.services import ledger
 from registry.services.common import (
     audit_view,
     check_currency,
@@ -25,29 +25,8 @@ from registry.services.common import (
     row_or_404,
     set_fields,
 )
+from registry.services.ledger import LedgerEntry, balance_of, balances_for
 from registry.tables import Loan, Party, Posting
-
-
-def balance_of(units: dict[str, int], currency: str) -> Balance:
-    return Balance(
-        **{c: format_amount(units[c], currency) for c in BALANCE_COMPONENTS},
-        total=format_amount(sum(units[c] for c in BALANCE_COMPONENTS), currency),
-    )
-
-
-async def balances_for(loan_ids: list[int]) -> dict[int, dict[str, int]]:
-    out = {i: dict.fromkeys(BALANCE_COMPONENTS, 0) for i in loan_ids}
-    if not loan_ids:
-        return out
-    rows = await Posting.select(Posting.loan, *(getattr(Posting, c) for c in BALANCE_COMPONENTS)).where(
-        Posting.loan.is_in(loan_ids)
-    )
-    for row in rows:
-        acc = out[row["loan"]]
-        for c in BALANCE_COMPONENTS:
-            acc[c] += row[c]
-    return out
-
 
 AUDITED = ("ref", "borrower_ref", "currency", "status", "classification", "interest_rate", "maturity")
 
@@ -154,96 +133,30 @@ async def update_loan(ref: str, data: LoanUpdate, actor: str) -> LoanRead:
 
 
 def _posting_read(row: dict[str, Any], loan_ref: str, currency: str) -> PostingRead:
-    return PostingRead(
-        id=row["id"],
-        loan_ref=loan_ref,
-        kind=row["kind"],
-        value_date=row["value_date"],
-        **{c: format_amount(row[c], currency) for c in BALANCE_COMPONENTS},
-        memo=row["memo"],
-        reverses=row["reverses"],
-        posted_by=row["posted_by"],
-        posted_at=row["posted_at"],
+    return read_model(
+        PostingRead, row, loan_ref=loan_ref, **{c: format_amount(row[c], currency) for c in BALANCE_COMPONENTS}
     )
 
 
-def posting_deltas(data: PostingCreate, currency: str) -> dict[str, int]:
-    """Signed component deltas of a posting, or 422 naming each bad field."""
-    allowed, sign = POSTING_RULES[data.kind]
-    errors = FieldErrors()
-    amounts: dict[str, int] = {}
-    for c in BALANCE_COMPONENTS:
-        try:
-            amounts[c] = parse_amount(getattr(data, c), currency)
-        except MoneyError as exc:
-            errors.add(c, str(exc))
-            continue
-        if amounts[c] and c not in allowed:
-            errors.add(c, f"a {data.kind} posting cannot carry {c}")
-    errors.raise_if_any()
-    if not any(amounts.values()):
-        raise InvalidInputError.one("principal", "a posting must move at least one component")
-    deltas = {c: sign * amounts[c] for c in BALANCE_COMPONENTS}
-    if data.kind == "capitalisation":
-        deltas["principal"] = sum(amounts[c] for c in OVERDUE_COMPONENTS)
-    return deltas
-
-
-async def _append(
-    loan: dict[str, Any],
-    deltas: dict[str, int],
-    *,
-    kind: str,
-    value_date: date,
-    memo: str,
-    reverses: int | None,
-    actor: str,
-) -> dict[str, Any]:
-    current = (await balances_for([loan["id"]]))[loan["id"]]
-    errors = FieldErrors()
-    for c in BALANCE_COMPONENTS:
-        if current[c] + deltas[c] < 0:
-            errors.add(c, f"would take {c} below zero (outstanding {format_amount(current[c], loan['currency'])})")
-    errors.raise_if_any()
-    row: dict[str, Any] = {
-        "loan": loan["id"],
-        "kind": kind,
-        **deltas,
-        "value_date": value_date,
-        "memo": memo,
-        "reverses": reverses,
-        "posted_by": actor,
-        "posted_at": clock.now(),
-    }
-    result = await Posting.insert(Posting(**row)).returning(Posting.id)
-    row["id"] = result[0]["id"]
-    await audit.record(
-        actor,
-        "loan",
-        loan["ref"],
-        f"posting:{kind}",
-        after={"posting_id": row["id"], **deltas, "value_date": value_date, "memo": memo, "reverses": reverses},
-    )
-    return row
+async def _posting(posting_id: int, loan_ref: str, currency: str) -> PostingRead:
+    """The posting as stored, read in the writer's transaction."""
+    row = await row_or_404(Posting.select().where(Posting.id == posting_id), "posting", posting_id)
+    return _posting_read(row, loan_ref, currency)
 
 
 async def add_posting(ref: str, data: PostingCreate, actor: str) -> PostingRead:
-    if len(data.memo) > 255:
-        raise InvalidInputError.one("memo", "at most 255 characters")
     async with write_transaction():
         loan = await _loan_row(ref)
-        deltas = posting_deltas(data, loan["currency"])
-        await lock_row(Loan, loan["id"])  # one writer per ledger, so the no-negative check holds
-        row = await _append(
-            loan, deltas, kind=data.kind, value_date=data.value_date, memo=data.memo, reverses=None, actor=actor
-        )
-    return _posting_read(row, ref, loan["currency"])
+        deltas = ledger.posting_deltas(data, loan["currency"])
+        entry = LedgerEntry(loan["id"], data.kind, deltas, data.value_date, data.memo)
+        (posting_id,) = await ledger.write_postings([entry], actor, prefix=None)
+        return await _posting(posting_id, ref, loan["currency"])
 
 
 async def reverse_posting(ref: str, posting_id: int, memo: str, actor: str) -> PostingRead:
     async with write_transaction():
         loan = await _loan_row(ref)
-        await lock_row(Loan, loan["id"])
+        await lock_row(Loan, loan["id"])  # before the checks: two reversals of one posting must queue
         original = await Posting.select().where((Posting.id == posting_id) & (Posting.loan == loan["id"])).first()
         if original is None:
             raise NotFoundError("posting", posting_id)
@@ -254,16 +167,9 @@ async def reverse_posting(ref: str, posting_id: int, memo: str, actor: str) -> P
         if await Posting.exists().where(Posting.reverses == posting_id):
             raise StateConflictError(f"posting {posting_id} has already been reversed", current="reversed", allowed=[])
         deltas = {c: -original[c] for c in BALANCE_COMPONENTS}
-        row = await _append(
-            loan,
-            deltas,
-            kind="reversal",
-            value_date=clock.today(),
-            memo=memo or f"reversal of posting {posting_id}",
-            reverses=posting_id,
-            actor=actor,
-        )
-    return _posting_read(row, ref, loan["currency"])
+        entry = LedgerEntry(loan["id"], "reversal", deltas, clock.today(), memo or f"reversal of posting {posting_id}")
+        (reversal_id,) = await ledger.write_postings([entry], actor, reverses=[posting_id], prefix=None)
+        return await _posting(reversal_id, ref, loan["currency"])
 
 
 async def list_postings(ref: str, paging: Paging) -> Page[PostingRead]:
