@@ -7,21 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import click
 from litestar import Litestar, Request, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.stores.memory import MemoryStore
 
 from auctions.background import round_sweeper
-from auctions.demo import load_disposal_demo
 from auctions.live import build_channels
 from auctions.router import auctions_router
 from frontend.routes import frontend_router, template_config
 from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
 from registry.bulk.book import BookFile
 from registry.bulk.registry_files import registry_book_files
-from registry.cli import main
-from registry.cli_books import export_command, import_command
+from registry.cli import registry_commands
+from registry.cli_support import Composition, DemoLoader
 from registry.config import get_settings
 from registry.db import engine, is_postgres
 from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
@@ -30,7 +30,6 @@ from registry.schemas.misc import Health
 from registry.tables import AuditEvent
 from valuation.bulk_files import valuation_book_files
 from valuation.cli_coverage import coverage_command
-from valuation.demo import load_valuation_demo
 from valuation.router import valuation_router
 
 LOGIN_PATHS = frozenset({"/api/auth/login", "/login"})
@@ -66,12 +65,30 @@ def book_files() -> list[BookFile]:
     return [*registry_book_files(), *valuation_book_files()]
 
 
+def demo_loaders() -> list[DemoLoader]:
+    """Each package's part of the demo book, in dependency order: each loads onto what the ones before it
+    loaded. Imported only when the demo is asked for."""
+    from auctions.demo import load_disposal_demo
+    from registry.demo.loader import load_demo
+    from valuation.demo import load_valuation_demo
+
+    return [load_demo, load_valuation_demo, load_disposal_demo]
+
+
+def build_cli() -> click.Group:
+    """The `collateral` command: every package's commands, and the lists from every package they need."""
+    group = click.Group(
+        "collateral",
+        help="Collateral and asset-disposal registry.",
+        context_settings={"obj": Composition(book_files=book_files, demo_loaders=demo_loaders)},
+    )
+    for command in (*registry_commands(), coverage_command):
+        group.add_command(command)
+    return group
+
+
 def cli() -> None:
-    """The `collateral` command: the registry's commands plus those that need the whole book."""
-    main.add_command(import_command)
-    main.add_command(export_command)
-    main.add_command(coverage_command)
-    main(obj={"book_files": book_files, "demo_loaders": [load_valuation_demo, load_disposal_demo]})
+    build_cli()()
 
 
 def create_app() -> Litestar:

@@ -24,7 +24,7 @@ from registry.db import write_transaction
 from registry.money import format_amount
 from registry.roles import Role
 from registry.services import users
-from registry.services.loans import balances_for
+from registry.services.ledger import balances_for
 from registry.tables import AppUser, Asset, Lien, LienLoan
 from valuation.schemas import ValuationSubmit
 from valuation.services import valuations

@@ -13,7 +13,7 @@ cannot interfere) it plants:
   parcels in the street touching a block along an edge or at a single corner.
 
 The scan is what `collateral parcels rescan` runs on the stored GeoJSON texts: parse them all, one
-STRtree, one bulk query, vectorised intersections (registry.parcels.find_overlaps). With --database
+STRtree, one bulk query, vectorised intersections (registry.parcel_geometry.find_overlaps). With --database
 it also stores the parcels as asset rows of a temporary SQLite registry and times the rescan service
 itself (reading the rows, scanning, replacing the overlap rows, one audit event). It prints the
 figures and writes bench/results/overlaps.json with the machine it ran on.
@@ -43,7 +43,7 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from registry.parcels import DEFAULT_MIN_SHARE, find_overlaps, parse_many  # noqa: E402
+from registry.parcel_geometry import DEFAULT_MIN_SHARE, find_overlaps, parse_many  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "overlaps.json"
 LON0, LAT0 = 121.0, 31.0
@@ -233,8 +233,8 @@ def database_rescan(
     os.environ["COLLATERAL_DATA_DIR"] = str(folder / "data")
     os.environ["COLLATERAL_SECRET_KEY"] = "bench-secret-key-of-at-least-32-bytes"
     os.environ["COLLATERAL_OVERLAP_MIN_SHARE"] = repr(min_share)
-    from registry.cli import migrate_database
-    from registry.services.parcels import measure_columns, rescan
+    from registry.cli_support import migrate_database
+    from registry.services.parcel_overlaps import measure_columns, rescan
 
     asyncio.run(migrate_database())
     now = str(dt.datetime.now(dt.UTC))

@@ -22,7 +22,7 @@ from registry.roles import REGISTRY_READERS, Role
 from registry.schemas.assets import ASSET_KINDS, ASSET_STATUSES, AssetRead
 from registry.schemas.common import MAX_PAGE_SIZE, Page, Paging
 from registry.services.assets import get_asset, list_assets
-from registry.services.parcels import neighbourhood
+from registry.services.parcel_search import neighbourhood
 
 PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = PAGE_SIZES[0]

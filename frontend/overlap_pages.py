@@ -13,8 +13,8 @@ from frontend.templating import layout_context, signed_in_user
 from registry.auth import roles
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.common import MAX_PAGE_SIZE, Paging
-from registry.schemas.parcels import RescanReport
-from registry.services import parcels
+from registry.schemas.spatial import RescanReport
+from registry.services import parcel_overlaps
 
 PAGE_SIZE = 50
 
@@ -22,7 +22,7 @@ PAGE_SIZE = 50
 async def _page(
     request: Request[Any, Any, Any], page: int, page_size: int, report: RescanReport | None = None
 ) -> Template:
-    found = await parcels.list_overlaps(Paging(page, page_size))
+    found = await parcel_overlaps.list_overlaps(Paging(page, page_size))
     pages = max(1, ceil(found.total / found.page_size))
     user = signed_in_user(request)
 
@@ -38,7 +38,7 @@ async def _page(
             "pages": pages,
             "prev_url": url(page - 1) if page > 1 else None,
             "next_url": url(page + 1) if page < pages else None,
-            "min_share": parcels.min_share(),
+            "min_share": parcel_overlaps.min_share(),
             "may_rescan": user is not None and Role(user.role) in COLLATERAL_WRITERS,
             "report": report,
         },
@@ -61,5 +61,5 @@ class OverlapPagesController(Controller):
     async def rescan(self, request: Request[Any, Any, Any]) -> Template:
         # The session cookie is SameSite=Strict, so another site cannot make a signed-in browser post this.
         user = signed_in_user(request)
-        report = await parcels.rescan(user.username if user else "unknown")
+        report = await parcel_overlaps.rescan(user.username if user else "unknown")
         return await _page(request, 1, PAGE_SIZE, report)

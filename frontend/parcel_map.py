@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from shapely.geometry.base import BaseGeometry
 
 from frontend.templating import label
-from registry.services.parcels import Neighbourhood
+from registry.services.parcel_search import Neighbourhood
 
 _M_PER_DEG_LAT = 111_320.0
 _MIN_VIEW_M = 80.0

@@ -18,8 +18,9 @@ from typing import Any
 import msgspec
 
 from registry.errors import InvalidInputError
+from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.schemas.assets import ASSET_KINDS
-from registry.services.parcels import parse_region
+from registry.services.parcel_search import parse_region
 from valuation.coverage import fx
 from valuation.coverage_schemas import StressScenario, WhatIfProposal
 from valuation.services.stress import multiplier
@@ -33,7 +34,7 @@ LIEN_STATUSES = ("registered", "submitted", "draft")
 # What each change type needs, and what it may also be given (DESIGN 5, valuation.coverage_schemas).
 CHANGE_TYPES = {
     "capitalise_interest": ("Capitalise interest", ("loan_id",), ("amount",)),
-    "set_balance": ("Set a loan's balance", ("loan_id",), ("principal", "interest", "penalty", "fees")),
+    "set_balance": ("Set a loan's balance", ("loan_id",), BALANCE_COMPONENTS),
     "add_lien": ("Add a lien", ("lien_id", "asset_id", "loan_ids"), ("perfected_at", "status", "cap", "expires_on")),
     "release_lien": ("Release a lien", ("lien_id",), ()),
     "substitute_asset": ("Substitute the asset", ("lien_id", "asset_id"), ()),

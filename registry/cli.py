@@ -1,47 +1,27 @@
-"""The `collateral` command line. Every command reads DATABASE_URL; errors go to standard error with
-a non-zero exit status."""
+"""The registry's commands of the `collateral` command line (app.py assembles it). Every command reads
+DATABASE_URL; errors go to standard error with a non-zero exit status."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import click
 
+from registry.cli_books import export_command, import_command
 from registry.cli_parcels import parcels
+from registry.cli_support import composition, migrate_database, run
 from registry.roles import Role
 
-T = TypeVar("T")
 
-
-def _run(coro: Awaitable[T]) -> T:
-    return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def migrate_database() -> None:
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    result = await run_forwards("all")
-    if not result.success:
-        raise click.ClickException(f"migrations failed: {result.message}")
-
-
-@click.group()
-def main() -> None:
-    """Collateral and asset-disposal registry."""
-
-
-@main.command()
+@click.command()
 def migrate() -> None:
     """Apply the database migrations."""
-    _run(migrate_database())
+    run(migrate_database())
     click.echo("migrations applied")
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load the demo book and one demo user per role first.")
@@ -53,18 +33,15 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool) -> None:
     async def prepare() -> None:
         await migrate_database()
         if demo:
-            from registry.demo import load_demo
+            # Each package's part of the demo, the registry's first: the composition root lists them.
+            for load in composition(ctx).demo_loaders():
+                click.echo(await load())
 
-            click.echo(await load_demo())
-            # Packages above the registry add their part of the demo (the composition root lists them).
-            for extra in (ctx.obj or {}).get("demo_loaders", []):
-                click.echo(await extra())
-
-    _run(prepare())
+    run(prepare())
     uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="info")
 
 
-@main.group()
+@click.group()
 def users() -> None:
     """Manage users."""
 
@@ -86,13 +63,13 @@ def users_add(name: str, role: str) -> None:
         await create_user(name, password, Role(role), actor="cli")
 
     try:
-        _run(add())
+        run(add())
     except DomainError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(f"user {name} added with role {role}")
 
 
-@main.group()
+@click.group()
 def audit() -> None:
     """The audit log."""
 
@@ -102,7 +79,7 @@ def audit_verify() -> None:
     """Check the audit hash chain; non-zero at the first broken link."""
     from registry import audit as audit_log
 
-    report = _run(audit_log.verify())
+    report = run(audit_log.verify())
     if report.ok:
         click.echo(f"audit chain intact: {report.events} events")
         return
@@ -114,4 +91,5 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
-main.add_command(parcels)
+def registry_commands() -> list[click.Command]:
+    return [migrate, serve, users, audit, parcels, import_command, export_command]

@@ -1,26 +1,23 @@
 """`collateral import` and `collateral export`: the whole book as files (DESIGN section 8).
 
 The book's files belong to several packages; the composition root (app.py) puts the list in the
-click context, so this module needs to know none of them."""
+click context (registry.cli_support.Composition), so this module needs to know none of them."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from registry.bulk.book import BookFile
 from registry.bulk.pipeline import ImportRefused, export_book, import_book
-
-BookFiles = Callable[[], Sequence[BookFile]]
+from registry.cli_support import composition, migrate_database, run
 
 
 def _book_files(ctx: click.Context) -> Sequence[BookFile]:
-    factory: BookFiles = ctx.obj["book_files"]
-    return factory()
+    return composition(ctx).book_files()
 
 
 @click.command("import")
@@ -30,16 +27,15 @@ def _book_files(ctx: click.Context) -> Sequence[BookFile]:
 @click.pass_context
 def import_command(ctx: click.Context, directory: Path, actor: str, timings: bool) -> None:
     """Import the book files in DIRECTORY (CSV or Parquet), all or nothing."""
-    from registry.cli import migrate_database
 
-    async def run() -> str:
+    async def import_and_report() -> str:
         await migrate_database()
         result = await import_book(directory, _book_files(ctx), actor)
         steps = [f"  {step}: {seconds:.2f} s" for step, seconds in result.timings] if timings else []
         return "\n".join([result.describe(), *steps])
 
     try:
-        click.echo(asyncio.run(run()))
+        click.echo(run(import_and_report()))
     except ImportRefused as refused:
         for line in refused.lines():
             click.echo(line, err=True)
@@ -53,5 +49,5 @@ def import_command(ctx: click.Context, directory: Path, actor: str, timings: boo
 @click.pass_context
 def export_command(ctx: click.Context, directory: Path, fmt: str) -> None:
     """Write the seven book files to DIRECTORY, rows sorted by ref."""
-    counts = asyncio.run(export_book(directory, _book_files(ctx), fmt))
+    counts = run(export_book(directory, _book_files(ctx), fmt))
     click.echo("exported " + ", ".join(f"{name}: {n} rows" for name, n in counts.items()))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
+
+from registry.cli_support import migrate_database, run
 
 
 @click.group()
@@ -16,10 +16,9 @@ def parcels() -> None:
 @click.option("--actor", default="cli", show_default=True, help="Name written to the audit event.")
 def rescan(actor: str) -> None:
     """Scan every parcel against every other and replace the overlap flags (one audit event)."""
-    from registry.cli import migrate_database
-    from registry.services.parcels import rescan as rescan_registry
+    from registry.services.parcel_overlaps import rescan as rescan_registry
 
-    async def run() -> str:
+    async def rescan_and_report() -> str:
         await migrate_database()
         report = await rescan_registry(actor)
         return (
@@ -28,4 +27,4 @@ def rescan(actor: str) -> None:
             f"{report.added} new, {report.removed} cleared"
         )
 
-    click.echo(asyncio.run(run()))
+    click.echo(run(rescan_and_report()))

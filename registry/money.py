@@ -44,6 +44,10 @@ _AMOUNT = re.compile(r"^(?P<sign>-)?(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
 _RATIO = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
 
 
+# The book's home currency: what a lien with no secured loans to take a currency from is kept in.
+DEFAULT_CURRENCY = "CNY"
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be taken as given."""
 
@@ -86,6 +90,11 @@ def format_amount(units: int, currency: str) -> str:
     scale: int = 10**digits
     whole, frac = divmod(abs(units), scale)
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def money_or_none(units: int | None, currency: str) -> str | None:
+    """An optional amount (a cap, a forced-sale value) as the API writes it."""
+    return None if units is None else format_amount(units, currency)
 
 
 def parse_ratio(text: str, *, low: Decimal = Decimal(0), high: Decimal = Decimal(1)) -> Decimal:

@@ -13,10 +13,11 @@ from typing import Any
 
 import msgspec
 
-from registry import parcels
-from registry.errors import NotFoundError, StateConflictError
+from registry import parcel_geometry
+from registry.errors import StateConflictError
 from registry.money import format_amount
 from registry.schemas.common import Page, Paging
+from registry.services.common import row_or_404
 from registry.tables import Asset
 from valuation.tables import Valuation
 
@@ -79,18 +80,18 @@ def _comparable(row: dict[str, Any], distance: float) -> Comparable:
 
 
 async def comparables(asset_ref: str, *, radius_m: float, days: int, as_of: date, paging: Paging) -> Comparables:
-    subject = (
-        await Asset.select(Asset.id, Asset.ref, Asset.kind, Asset.centroid_lon, Asset.centroid_lat)
-        .where(Asset.ref == asset_ref)
-        .first()
+    subject = await row_or_404(
+        Asset.select(Asset.id, Asset.ref, Asset.kind, Asset.centroid_lon, Asset.centroid_lat).where(
+            Asset.ref == asset_ref
+        ),
+        "asset",
+        asset_ref,
     )
-    if subject is None:
-        raise NotFoundError("asset", asset_ref)
     lon, lat = subject["centroid_lon"], subject["centroid_lat"]
     if lon is None or lat is None:
         raise StateConflictError(f"asset {asset_ref!r} has no parcel, so it has no place to compare from")
     valued_from = as_of - timedelta(days=days)
-    min_lon, min_lat, max_lon, max_lat = parcels.radius_box(lon, lat, radius_m)
+    min_lon, min_lat, max_lon, max_lat = parcel_geometry.radius_box(lon, lat, radius_m)
     va: Any = Valuation.asset
     rows = (
         await Valuation.select(
@@ -127,7 +128,7 @@ async def comparables(asset_ref: str, *, radius_m: float, days: int, as_of: date
     for row in rows:  # newest first, so the first seen per asset is its latest
         latest.setdefault(row["asset_id"], row)
     found = list(latest.values())
-    distances = parcels.distances_m(lon, lat, [r["lon"] for r in found], [r["lat"] for r in found])
+    distances = parcel_geometry.distances_m(lon, lat, [r["lon"] for r in found], [r["lat"] for r in found])
     near = sorted(
         ((float(d), r) for d, r in zip(distances, found, strict=True) if d <= radius_m),
         key=lambda pair: (pair[0], pair[1]["asset_ref"]),

@@ -18,12 +18,13 @@ import polars as pl
 from registry.bulk import checks as c
 from registry.bulk.files import find_book_files, read_book_file
 from registry.config import get_settings
+from registry.ledger_rules import BALANCE_COMPONENTS
 from valuation.coverage import BookFrames, CoverageInputError
 from valuation.coverage import refs as coverage_refs
 
 # The book files the engine reads, with the columns of DESIGN 8.
 BOOK_COLUMNS: dict[str, tuple[str, ...]] = {
-    "loans": ("loan_id", "borrower_id", "currency", "principal", "interest", "penalty", "fees", "status"),
+    "loans": ("loan_id", "borrower_id", "currency", *BALANCE_COMPONENTS, "status"),
     "assets": ("asset_id", "kind", "owner_id", "description"),
     "policies": ("kind", "haircut", "revaluation_days", "max_ltv"),
     "valuations": ("asset_id", "valued_on", "market_value", "currency", "method", "status"),
@@ -64,7 +65,7 @@ def book_from_database(database_url: str | None = None) -> BookFrames:
         return pl.read_database_uri(query, uri, engine="connectorx")
 
     # COALESCE: SQLite infers an expression's type from its values, and a first row's null it cannot type.
-    balances = ", ".join(f"CAST(COALESCE(SUM(p.{x}), 0) AS BIGINT) AS {x}" for x in MONEY_PARTS)
+    balances = ", ".join(f"CAST(COALESCE(SUM(p.{x}), 0) AS BIGINT) AS {x}" for x in BALANCE_COMPONENTS)
     loans = read(
         f"""SELECT l.id AS loan_key, l.ref AS loan_id, b.ref AS borrower_id, l.currency, {balances}, l.status
             FROM loan l JOIN party b ON b.id = l.borrower LEFT JOIN posting p ON p.loan = l.id
@@ -99,7 +100,6 @@ def book_from_database(database_url: str | None = None) -> BookFrames:
     )
 
 
-MONEY_PARTS = ("principal", "interest", "penalty", "fees")
 POLICIES_SQL = "SELECT kind, haircut, revaluation_days, max_ltv FROM policy ORDER BY kind"
 DOUBLE_PLEDGE_SQL = (
     "SELECT asset_a AS asset_key FROM parcel_overlap UNION SELECT asset_b AS asset_key FROM parcel_overlap"
@@ -225,7 +225,9 @@ _PG_TABLES = {
         "loan_key",
     ),
     "parties": _Table("party", (("borrower", "int", "id"), ("borrower_id", "text", "ref")), "borrower"),
-    "postings": _Table("posting", (("loan_key", "int", "loan"), *((m, "int", m) for m in MONEY_PARTS)), "loan_key"),
+    "postings": _Table(
+        "posting", (("loan_key", "int", "loan"), *((m, "int", m) for m in BALANCE_COMPONENTS)), "loan_key"
+    ),
     "assets": _Table(
         "asset",
         (
@@ -289,7 +291,7 @@ def _postgres_book(uri: str) -> BookFrames:
         }
         policies, double = pool.submit(read, POLICIES_SQL), pool.submit(read, DOUBLE_PLEDGE_SQL)
         frames = {name: future.result() for name, future in reads.items()}
-    balances = frames["postings"].group_by("loan_key").agg(pl.col(m).cast(pl.Int128).sum() for m in MONEY_PARTS)
+    balances = frames["postings"].group_by("loan_key").agg(pl.col(m).cast(pl.Int128).sum() for m in BALANCE_COMPONENTS)
     loans = (
         frames["loans"]
         .join(frames["parties"], on="borrower", how="inner", maintain_order="left")
@@ -299,7 +301,7 @@ def _postgres_book(uri: str) -> BookFrames:
             "loan_id",
             "borrower_id",
             "currency",
-            *(pl.col(m).fill_null(0).cast(pl.Int64) for m in MONEY_PARTS),
+            *(pl.col(m).fill_null(0).cast(pl.Int64) for m in BALANCE_COMPONENTS),
             "status",
         )  # strict: no wrap
     )

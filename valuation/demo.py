@@ -10,7 +10,8 @@ import random
 from datetime import date, timedelta
 
 from registry.db import write_transaction
-from registry.demo_plans import ANCHOR, DEFAULT_SEED
+from registry.demo.plans import ANCHOR, DEFAULT_SEED
+from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.money import format_amount, minor_digits
 from registry.roles import Role
 from registry.tables import Asset, LienLoan, Posting
@@ -47,10 +48,9 @@ async def _secured_exposure() -> dict[int, tuple[str, int]]:
         LienLoan.loan.as_alias("loan"),
     )
     balances: dict[int, int] = {}
-    for row in await Posting.select(Posting.loan, Posting.principal, Posting.interest, Posting.penalty, Posting.fees):
-        balances[row["loan"]] = (
-            balances.get(row["loan"], 0) + row["principal"] + row["interest"] + row["penalty"] + row["fees"]
-        )
+    components = [getattr(Posting, c) for c in BALANCE_COMPONENTS]
+    for row in await Posting.select(Posting.loan, *components):
+        balances[row["loan"]] = balances.get(row["loan"], 0) + sum(row[c] for c in BALANCE_COMPONENTS)
     out: dict[int, tuple[str, int]] = {}
     for link in links:
         currency, total = out.get(link["asset"], (link["currency"], 0))

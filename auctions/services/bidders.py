@@ -21,7 +21,7 @@ from registry.db import lock_row
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.money import format_amount
 from registry.roles import Role
-from registry.services.common import amount_or_error
+from registry.services.common import check_amount
 from registry.tables import AppUser
 
 FORFEITED = "forfeited"
@@ -69,7 +69,7 @@ async def register_bidder(round_id: int, data: BidderRegister, actor: str) -> Bi
         elif user["role"] != Role.BIDDER.value:
             errors.add("username", f"{data.username} is not a bidder")
         currency = case["currency"]
-        paid = amount_or_error(errors, "deposit_paid", data.deposit_paid, currency)
+        paid = check_amount(errors, "deposit_paid", data.deposit_paid, currency)
         if paid is not None and paid < rnd["deposit"]:
             errors.add(
                 "deposit_paid",

@@ -16,7 +16,7 @@ from auctions.tables import AuctionRound, CaseAsset, CaseLoan, DisposalCase, Rou
 from registry import clock
 from registry.errors import NotFoundError
 from registry.money import format_amount
-from registry.services.loans import balances_for
+from registry.services.ledger import balances_for
 
 FAILED, SOLD, DEFAULTED = "failed", "sold", "defaulted"
 

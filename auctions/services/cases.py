@@ -15,12 +15,12 @@ from auctions.services import case_file
 from auctions.services.appraisals import appraisals_for
 from auctions.services.closing import ENTITY, case_write, close_due_rounds, settle_due
 from auctions.services.lot import read_lot
-from auctions.services.registry_writers import set_asset_status
 from auctions.tables import CaseAsset, CaseLoan, DisposalCase
 from registry import audit, clock
 from registry.db import lock_row
 from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
 from registry.schemas.common import Page, Paging
+from registry.services.assets import set_asset_status
 from registry.services.common import check_ref, contains, ensure_ref_free
 from registry.tables import Asset
 
@@ -48,10 +48,7 @@ async def locked_case(ref: str) -> dict[str, Any]:
 
 async def open_case(data: CaseOpen, actor: str) -> CaseRead:
     errors = FieldErrors()
-    try:
-        check_ref("ref", data.ref)
-    except InvalidInputError as exc:
-        errors.errors.extend(exc.errors)
+    check_ref(errors, "ref", data.ref)
     if len(set(data.asset_refs)) != len(data.asset_refs):
         errors.add("asset_refs", "an asset is listed twice")
     errors.raise_if_any()

@@ -17,7 +17,7 @@ from auctions.services.evidence import check_documents
 from auctions.tables import DisposalCase, SaleOffer
 from registry import audit, clock
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
-from registry.services.common import amount_or_error, check_text
+from registry.services.common import check_amount, check_text
 from valuation.services.valuations import FourEyesError
 
 PENDING, ACCEPTED, LAPSED = "pending", "accepted", "lapsed"
@@ -52,17 +52,18 @@ async def make_offer(case_ref: str, data: OfferCreate, actor: str) -> CaseRead:
         buyer = data.buyer.strip()
         if not buyer:
             errors.add("buyer", "must not be empty")
-        price = amount_or_error(errors, "price", data.price, case["currency"])
+        price = check_amount(errors, "price", data.price, case["currency"])
         notice = data.notice_published_on or clock.today()
         if price is not None:
             _refusals(errors, case, facts, price, notice, accepting=False)
+        terms = check_text(errors, "terms", data.terms, 4000, required=False)
         await check_documents([("document_ids", data.document_ids)], errors)
         errors.raise_if_any()
         row: dict[str, Any] = {
             "case": case["id"],
             "buyer": buyer,
             "price": price,
-            "terms": check_text("terms", data.terms, 4000, required=False),
+            "terms": terms,
             "document_ids": json.dumps(sorted(set(data.document_ids))),
             "notice_published_on": notice,
             "status": PENDING,

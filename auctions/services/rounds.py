@@ -17,7 +17,7 @@ from auctions.services.closing import ENTITY, case_write, settle_due
 from auctions.tables import AuctionRound, CaseAsset, DisposalCase
 from registry import audit, clock
 from registry.errors import FieldErrors, NotFoundError
-from registry.services.common import amount_or_error
+from registry.services.common import check_amount
 
 
 def _check_aware(errors: FieldErrors, data: RoundCreate) -> None:
@@ -41,8 +41,7 @@ async def schedule_round(case_ref: str, data: RoundCreate, actor: str) -> RoundR
             raise refused(exc) from None
         currency = case["currency"]
         amounts = {
-            f: amount_or_error(errors, f, getattr(data, f), currency)
-            for f in ("starting_price", "increment", "deposit")
+            f: check_amount(errors, f, getattr(data, f), currency) for f in ("starting_price", "increment", "deposit")
         }
         errors.raise_if_any()
         kinds = {

@@ -24,14 +24,16 @@ from auctions.services.cases import locked_case
 from auctions.services.closing import ENTITY, case_write
 from auctions.services.evidence import check_documents
 from auctions.services.lot import LotBook, read_lot
-from auctions.services.registry_writers import LedgerEntry, post_entries, release_liens, set_asset_status
 from auctions.services.waterfall import AssetInfo, asset_infos, compute, parse_expenses, to_read
 from auctions.tables import CaseAsset, DisposalCase, Settlement, SettlementLine
 from registry import audit, clock
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.money import format_amount
 from registry.registration import RegistrationStatus
-from registry.services.common import amount_or_error
+from registry.services.assets import set_asset_status
+from registry.services.common import check_amount
+from registry.services.ledger import LedgerEntry, post_entries
+from registry.services.liens import release_liens
 from valuation.services.valuations import FourEyesError
 
 PROPOSED, CONFIRMED, SUPERSEDED = "proposed", "confirmed", "superseded"
@@ -50,7 +52,7 @@ async def preview_for_case(case_ref: str, data: WaterfallRequest) -> WaterfallRe
     currency = case["currency"]
     prof = profile(case["profile"])
     errors = FieldErrors()
-    gross = amount_or_error(errors, "gross_proceeds", data.gross_proceeds, currency)
+    gross = check_amount(errors, "gross_proceeds", data.gross_proceeds, currency)
     expenses = parse_expenses(data.expenses, currency, errors, gross=gross, profile=prof)
     errors.raise_if_any()
     book, appraisals = await _lot(case)
@@ -147,7 +149,7 @@ async def propose(case_ref: str, data: SettlementProposal, actor: str) -> Settle
         errors = FieldErrors()
         gross = (case["sale_price"] or 0) + case["forfeited_deposits"]
         if data.gross_proceeds is not None:
-            given = amount_or_error(errors, "gross_proceeds", data.gross_proceeds, currency)
+            given = check_amount(errors, "gross_proceeds", data.gross_proceeds, currency)
             if given is not None and given != gross:
                 errors.add(
                     "gross_proceeds",

@@ -20,7 +20,7 @@ from auctions.schemas.settlement import (
 from auctions.services.lot import LotBook, read_lot
 from registry.errors import FieldErrors, InvalidInputError
 from registry.money import format_amount
-from registry.services.common import amount_or_error, id_for_ref
+from registry.services.common import check_amount, id_for_ref
 from registry.tables import Asset
 from valuation.tables import Valuation
 
@@ -32,7 +32,7 @@ def parse_expenses(
 ) -> list[Expense]:
     out: list[Expense] = []
     for i, e in enumerate(expenses):
-        amount = amount_or_error(errors, f"expenses[{i}].amount", e.amount, currency)
+        amount = check_amount(errors, f"expenses[{i}].amount", e.amount, currency)
         out.append(Expense(e.kind, amount or 0))
     if profile is not None and gross is not None and not errors.errors:
         for refusal in check_expenses(
@@ -144,7 +144,7 @@ async def preview_for_asset(
     book = await read_lot([asset_id])
     currency = await _preview_currency(book, asset_id)
     errors = FieldErrors()
-    gross = amount_or_error(errors, "gross_proceeds", gross_text, currency)
+    gross = check_amount(errors, "gross_proceeds", gross_text, currency)
     parsed = parse_expenses(expenses, currency, errors, gross=gross, profile=None)
     errors.raise_if_any()
     order = order or DEFAULT_ORDER

@@ -14,11 +14,11 @@ from registry.bulk import checks as c
 from registry.bulk.book import BookFile, ImportContext, Reference
 from registry.bulk.checks import ROW
 from registry.bulk.database import BulkDb
+from registry.money import DEFAULT_CURRENCY
 from registry.registration import RegistrationStatus
 from registry.schemas.assets import ASSET_KINDS, PARCEL_KINDS
 from registry.schemas.liens import LIEN_KINDS
 
-DEFAULT_CURRENCY = "CNY"
 _MAX_DIGITS = pl.lit(3)  # the most minor digits of any known currency; refined once the currency is known
 
 

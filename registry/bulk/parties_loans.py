@@ -12,10 +12,10 @@ from registry.bulk import checks as c
 from registry.bulk.book import BookFile, ImportContext, Reference
 from registry.bulk.checks import ERRORS_SCHEMA, ROW
 from registry.bulk.database import BulkDb
+from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.schemas.loans import LOAN_STATUSES
 from registry.schemas.parties import PARTY_KINDS
 
-COMPONENTS = ("principal", "interest", "penalty", "fees")
 IMPORT_POSTING_KIND = "import_balance"
 
 
@@ -60,7 +60,7 @@ class PartiesFile(BookFile):
 class LoansFile(BookFile):
     name = "loans"
     tables = ("loan", "posting")
-    columns = ("loan_id", "borrower_id", "currency", *COMPONENTS, "status")
+    columns = ("loan_id", "borrower_id", "currency", *BALANCE_COMPONENTS, "status")
     sort_by = ("loan_id",)
     references = (Reference("borrower_id", "parties", "party"),)
     staging = {
@@ -68,7 +68,7 @@ class LoansFile(BookFile):
         "borrower_ref": "text",
         "currency": "text",
         "status": "text",
-        **dict.fromkeys(COMPONENTS, "bigint"),
+        **dict.fromkeys(BALANCE_COMPONENTS, "bigint"),
     }
 
     def checks(self) -> dict[str, pl.Expr]:
@@ -78,7 +78,7 @@ class LoansFile(BookFile):
             "borrower_id": c.ref("borrower_id"),
             "currency": c.currency("currency"),
             "principal": c.amount("principal", digits, nullable=False),
-            **{col: c.amount(col, digits) for col in COMPONENTS[1:]},
+            **{col: c.amount(col, digits) for col in BALANCE_COMPONENTS[1:]},
             "status": c.one_of("status", LOAN_STATUSES),
         }
 
@@ -90,7 +90,7 @@ class LoansFile(BookFile):
             pl.col("borrower_id").alias("borrower_ref"),
             "currency",
             "status",
-            *(c.to_minor_units(col, digits).fill_null(0).alias(col) for col in COMPONENTS),
+            *(c.to_minor_units(col, digits).fill_null(0).alias(col) for col in BALANCE_COMPONENTS),
         )
         # Amounts already posted in one currency cannot be reread in another.
         changed: dict[str, str] = {}
@@ -132,7 +132,7 @@ class LoansFile(BookFile):
                 {on_conflict}""",
             db.timestamp_param(now),
         )
-        delta = [f"s.{x} - COALESCE(b.{x}, 0)" for x in COMPONENTS]
+        delta = [f"s.{x} - COALESCE(b.{x}, 0)" for x in BALANCE_COMPONENTS]
         postings = await db.execute(
             f"""INSERT INTO posting (loan, kind, principal, interest, penalty, fees, value_date, memo, posted_by,
                                      posted_at)
@@ -159,9 +159,9 @@ class LoansFile(BookFile):
                 "loan_id": pl.String,
                 "borrower_id": pl.String,
                 "currency": pl.String,
-                **dict.fromkeys(COMPONENTS, pl.Int64),
+                **dict.fromkeys(BALANCE_COMPONENTS, pl.Int64),
                 "status": pl.String,
             },
         )
         digits = c.minor_digits(pl.col("currency"))
-        return raw.with_columns(c.format_units(pl.col(x), digits).alias(x) for x in COMPONENTS)
+        return raw.with_columns(c.format_units(pl.col(x), digits).alias(x) for x in BALANCE_COMPONENTS)

@@ -12,8 +12,8 @@ from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS
 from registry.schemas.assets import AssetKind, AssetStatus
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import UserRead
-from registry.schemas.parcels import OverlapRead, ParcelHit, RegionQuery, RescanReport
-from registry.services import parcels
+from registry.schemas.spatial import OverlapRead, ParcelHit, RegionQuery, RescanReport
+from registry.services import parcel_overlaps, parcel_search
 
 # A search radius beyond a city is a portfolio question, not a neighbourhood one.
 MAX_RADIUS_M = 100_000
@@ -33,7 +33,7 @@ class ParcelController(Controller):
         self, paging: NamedDependency[Paging], asset_ref: FromQuery[str | None] = None
     ) -> Page[OverlapRead]:
         """Pairs of parcels flagged "possible double pledge", newest first."""
-        return await parcels.list_overlaps(paging, asset_ref=asset_ref)
+        return await parcel_overlaps.list_overlaps(paging, asset_ref=asset_ref)
 
     @post(
         "/overlaps/rescan",
@@ -44,7 +44,7 @@ class ParcelController(Controller):
     )
     async def rescan(self, request: Request[UserRead, Any, Any]) -> RescanReport:
         """Scan the whole registry again and replace every overlap row (one audit event)."""
-        return await parcels.rescan(request.user.username)
+        return await parcel_overlaps.rescan(request.user.username)
 
     @post(
         "/parcels/in-region",
@@ -55,7 +55,7 @@ class ParcelController(Controller):
     )
     async def in_region(self, paging: NamedDependency[Paging], data: JSONBody[RegionQuery]) -> Page[ParcelHit]:
         """Assets whose parcel is in a GeoJSON Polygon or MultiPolygon, in ref order."""
-        return await parcels.assets_in_region(data, paging)
+        return await parcel_search.assets_in_region(data, paging)
 
     @get("/parcels/near", operation_id="ParcelsNear", name="parcels:near", opt=roles(REGISTRY_READERS))
     async def near(
@@ -68,4 +68,4 @@ class ParcelController(Controller):
         status: FromQuery[AssetStatus | None] = None,
     ) -> Page[ParcelHit]:
         """Assets whose parcel centroid is within radius_m of the point, nearest first."""
-        return await parcels.assets_near(lon, lat, radius_m, paging, kind=kind, status=status)
+        return await parcel_search.assets_near(lon, lat, radius_m, paging, kind=kind, status=status)

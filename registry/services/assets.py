@@ -3,68 +3,62 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from registry import audit, clock
-from registry.db import write_transaction
-from registry.errors import InvalidInputError, NotFoundError
+from registry.audit import AuditEntry
+from registry.db import lock_rows, write_transaction
+from registry.errors import FieldErrors, InvalidInputError, NotFoundError
 from registry.geometry import GeometryError, check_parcel
-from registry.schemas.assets import PARCEL_KINDS, AssetCreate, AssetDetail, AssetRead, AssetUpdate
+from registry.schemas.assets import ASSET_STATUSES, PARCEL_KINDS, AssetCreate, AssetDetail, AssetRead, AssetUpdate
 from registry.schemas.common import Page, Paging
-from registry.services import parcels
+from registry.services import parcel_overlaps
 from registry.services.common import (
+    audit_view,
     check_ref,
     check_text,
     contains,
     ensure_ref_free,
     id_for_ref,
     lock_by_ref,
+    read_model,
+    row_or_404,
     set_fields,
 )
 from registry.services.liens import lien_lines_for_asset
 from registry.tables import Asset, Party
 
-# Parcels belong to land and buildings; a drawn polygon on a car is a data error, not a feature.
+AUDITED = ("ref", "kind", "owner_ref", "description", "address", "identifiers", "geometry", "status")
 
 
-def _check_geometry(kind: str, geometry: dict[str, Any] | None) -> str | None:
+def _check_geometry(errors: FieldErrors, kind: str, geometry: dict[str, Any] | None) -> str | None:
     if geometry is None:
         return None
     if kind not in PARCEL_KINDS:
-        raise InvalidInputError.one("geometry", f"only real_estate and land_use_right assets have a parcel, not {kind}")
+        # Parcels belong to land and buildings; a drawn polygon on a car is a data error, not a feature.
+        errors.add("geometry", f"only real_estate and land_use_right assets have a parcel, not {kind}")
+        return None
     try:
         return json.dumps(check_parcel(geometry), separators=(",", ":"))
     except GeometryError as exc:
-        raise InvalidInputError.one("geometry", str(exc)) from None
+        errors.add("geometry", str(exc))
+        return None
 
 
-def _check_identifiers(identifiers: dict[str, str]) -> str:
+def _check_identifiers(errors: FieldErrors, identifiers: dict[str, str]) -> str:
     for key, value in identifiers.items():
-        check_text(f"identifiers.{key}", value, 128)
+        check_text(errors, f"identifiers.{key}", value, 128)
     return json.dumps(identifiers, sort_keys=True, ensure_ascii=False)
 
 
 def to_read(row: dict[str, Any]) -> AssetRead:
-    return AssetRead(
-        id=row["id"],
-        ref=row["ref"],
-        kind=row["kind"],
-        owner_ref=row["owner_ref"],
-        owner_name=row["owner_name"],
-        description=row["description"],
-        address=row["address"],
+    return read_model(
+        AssetRead,
+        row,
         identifiers=json.loads(row["identifiers"] or "{}"),
         geometry=json.loads(row["geometry"]) if row["geometry"] else None,
-        status=row["status"],
-        created_at=row["created_at"],
     )
-
-
-def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: row.get(k)
-        for k in ("ref", "kind", "owner_ref", "description", "address", "identifiers", "geometry", "status")
-    }
 
 
 def _select() -> Any:
@@ -74,16 +68,23 @@ def _select() -> Any:
 
 
 async def asset_row(ref: str) -> dict[str, Any]:
-    row = await _select().where(Asset.ref == ref).first()
-    if row is None:
-        raise NotFoundError("asset", ref)
-    return dict(row)
+    return await row_or_404(_select().where(Asset.ref == ref), "asset", ref)
+
+
+async def _refresh_flags(rows: Iterable[Mapping[str, Any]], actor: str) -> None:
+    """Rebuild the overlap flags of each asset that has (or had) a parcel. A parcel drawn or moved, or an
+    asset that left or rejoined the pledge book (its status), may now overlap other parcels, or no longer."""
+    for row in rows:
+        if row["geometry"]:
+            await parcel_overlaps.refresh_overlaps(row["id"], actor)
 
 
 async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
-    check_ref("ref", data.ref)
-    geometry = _check_geometry(data.kind, data.geometry)
-    identifiers = _check_identifiers(data.identifiers)
+    errors = FieldErrors()
+    check_ref(errors, "ref", data.ref)
+    geometry = _check_geometry(errors, data.kind, data.geometry)
+    identifiers = _check_identifiers(errors, data.identifiers)
+    errors.raise_if_any()
     async with write_transaction():
         owner_id = await id_for_ref(Party, data.owner_ref, "party", "owner_ref")
         await ensure_ref_free(Asset, data.ref, "asset")
@@ -97,14 +98,13 @@ async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
             "geometry": geometry,
             "status": data.status,
             "created_at": clock.now(),
-            **parcels.measure_columns(geometry),
+            **parcel_overlaps.measure_columns(geometry),
         }
         result = await Asset.insert(Asset(**row)).returning(Asset.id)
         row["id"] = result[0]["id"]
         created = await asset_row(data.ref)
-        await audit.record(actor, "asset", data.ref, "create", after=_audit_view(created))
-        if geometry is not None:
-            await parcels.refresh_overlaps(row["id"], actor)
+        await audit.record(actor, "asset", data.ref, "create", after=audit_view(created, AUDITED))
+        await _refresh_flags([row], actor)
     return to_read(created)
 
 
@@ -117,8 +117,8 @@ async def get_asset(ref: str) -> AssetDetail:
         **{f: getattr(base, f) for f in base.__struct_fields__},
         liens=liens,
         loans_secured=loans,
-        parcel=parcels.measures_read(row),
-        overlaps=await parcels.overlaps_for_asset(row["id"]),
+        parcel=parcel_overlaps.measures_read(row),
+        overlaps=await parcel_overlaps.overlaps_for_asset(row["id"]),
     )
 
 
@@ -156,18 +156,45 @@ async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
         await lock_by_ref(Asset, ref, "asset")
         before = await asset_row(ref)
         parcel_changed = "geometry" in changes or "status" in changes
+        errors = FieldErrors()
         if "geometry" in changes:
-            changes["geometry"] = _check_geometry(before["kind"], changes["geometry"])
+            changes["geometry"] = _check_geometry(errors, before["kind"], changes["geometry"])
         if "identifiers" in changes:
-            changes["identifiers"] = _check_identifiers(changes["identifiers"])
+            changes["identifiers"] = _check_identifiers(errors, changes["identifiers"])
+        errors.raise_if_any()
         if changes:
-            measures = parcels.measure_columns(changes["geometry"]) if "geometry" in changes else {}
+            measures = parcel_overlaps.measure_columns(changes["geometry"]) if "geometry" in changes else {}
             await Asset.update({**changes, **measures}).where(Asset.id == before["id"])
             after = await asset_row(ref)
-            await audit.record(actor, "asset", ref, "update", before=_audit_view(before), after=_audit_view(after))
-            # A parcel that moved, or an asset that left or rejoined the pledge book, changes its overlaps.
-            if parcel_changed and (before["geometry"] or after["geometry"]):
-                await parcels.refresh_overlaps(before["id"], actor)
+            await audit.record(
+                actor, "asset", ref, "update", before=audit_view(before, AUDITED), after=audit_view(after, AUDITED)
+            )
+            if parcel_changed:
+                await _refresh_flags([after if after["geometry"] else before], actor)
         else:
             after = before
     return to_read(after)
+
+
+async def set_asset_status(asset_ids: Sequence[int], status: str, actor: str, *, memo: str) -> dict[int, str]:
+    """Set the status of assets in the caller's write transaction (a disposal settlement's; one is opened
+    if there is none); each asset's previous status. Each asset whose status changes gets one audit event
+    (action "status", with the memo) and, if it has a parcel, fresh overlap flags, as update_asset does."""
+    if status not in ASSET_STATUSES:
+        raise InvalidInputError.one("status", f"unknown asset status {status!r}; one of {', '.join(ASSET_STATUSES)}")
+    ids = list(dict.fromkeys(asset_ids))
+    async with write_transaction():
+        rows = {r["id"]: r for r in await lock_rows(Asset, sorted(ids), ("id", "ref", "status", "geometry"))}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise NotFoundError("asset", missing[0])
+        moved = [rows[i] for i in ids if rows[i]["status"] != status]
+        if moved:
+            await Asset.update({Asset.status: status}).where(Asset.id.is_in([r["id"] for r in moved]))
+            events = [
+                AuditEntry("asset", r["ref"], "status", {"status": r["status"]}, {"status": status, "memo": memo})
+                for r in moved
+            ]
+            await audit.record_many(actor, events)
+            await _refresh_flags(moved, actor)
+    return {i: rows[i]["status"] for i in ids}

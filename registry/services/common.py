@@ -1,35 +1,80 @@
-"""Helpers shared by the registry's services."""
+"""Helpers shared by the services: field checks that gather every bad field of a request into one
+FieldErrors, the row getter that answers 404, the read model and audit view of a row, and lookups by ref.
+
+Every check takes the request's FieldErrors first and records its refusal there instead of raising, so a
+create or update reports all its bad fields at once; the caller raises once, before writing anything."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar, cast
 
 import msgspec
 from piccolo.table import Table
 
 from registry.db import is_postgres, lock_row
-from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
-from registry.money import MoneyError, parse_amount
+from registry.errors import FieldErrors, NotFoundError, StateConflictError
+from registry.money import MoneyError, minor_digits, parse_amount
 
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+S = TypeVar("S", bound=msgspec.Struct)
 
 
-def check_ref(field: str, ref: str) -> str:
+def check_ref(errors: FieldErrors, field: str, ref: str) -> str:
     if not _REF.match(ref):
-        raise InvalidInputError.one(
-            field, "a ref is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+        errors.add(field, "a ref is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return ref
 
 
-def check_text(field: str, value: str, max_len: int, *, required: bool = True) -> str:
+def check_text(errors: FieldErrors, field: str, value: str, max_len: int, *, required: bool = True) -> str:
+    """The text stripped, or the reason it cannot be taken recorded against the field."""
     value = value.strip()
     if required and not value:
-        raise InvalidInputError.one(field, "must not be empty")
-    if len(value) > max_len:
-        raise InvalidInputError.one(field, f"at most {max_len} characters")
+        errors.add(field, "must not be empty")
+    elif len(value) > max_len:
+        errors.add(field, f"at most {max_len} characters")
     return value
+
+
+def check_currency(errors: FieldErrors, field: str, currency: str) -> str | None:
+    """The currency, or None with the reason recorded (amounts in it then go unchecked: their digits are unknown)."""
+    try:
+        minor_digits(currency)
+    except MoneyError as exc:
+        errors.add(field, str(exc))
+        return None
+    return currency
+
+
+def check_amount(errors: FieldErrors, field: str, text: str | None, currency: str | None) -> int | None:
+    """The amount in minor units, or None with the reason recorded against the field (and None when no
+    amount or no currency was given: the caller reports a missing currency itself)."""
+    if text is None or currency is None:
+        return None
+    try:
+        return parse_amount(text, currency)
+    except MoneyError as exc:
+        errors.add(field, str(exc))
+        return None
+
+
+async def row_or_404(query: Any, entity: str, ref: str | int) -> dict[str, Any]:
+    """The one row a select names (by ref or id), or NotFoundError naming the entity."""
+    row = await query.first()
+    if row is None:
+        raise NotFoundError(entity, ref)
+    return dict(row)
+
+
+def read_model(schema: type[S], row: Mapping[str, Any], **computed: Any) -> S:
+    """The schema's fields taken from the row by name, except those computed by the caller."""
+    return schema(**{f: row[f] for f in schema.__struct_fields__ if f not in computed}, **computed)
+
+
+def audit_view(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """What an audit event keeps of a row: the named fields (None for one not read)."""
+    return {f: row.get(f) for f in fields}
 
 
 def _ref_column(table: type[Table]) -> Any:
@@ -64,15 +109,3 @@ def contains(column: Any, text: str) -> Any:
     """Case-insensitive substring match: ILIKE on PostgreSQL; SQLite's LIKE already ignores ASCII case."""
     pattern = f"%{text}%"
     return column.ilike(pattern) if is_postgres() else column.like(pattern)
-
-
-def amount_or_error(errors: FieldErrors, field: str, text: str | None, currency: str | None) -> int | None:
-    """The amount in minor units, or None with the reason recorded against the field (and None when no
-    amount or no currency was given: the caller reports a missing currency itself)."""
-    if text is None or currency is None:
-        return None
-    try:
-        return parse_amount(text, currency)
-    except MoneyError as exc:
-        errors.add(field, str(exc))
-        return None

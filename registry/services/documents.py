@@ -15,6 +15,7 @@ from registry.db import write_transaction
 from registry.errors import InvalidInputError, NotFoundError
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import DocumentRead
+from registry.services.common import read_model, row_or_404
 from registry.tables import Asset, Document, Lien, Loan, Party
 
 ENTITY_TABLES: dict[str, Any] = {"party": Party, "loan": Loan, "asset": Asset, "lien": Lien}
@@ -38,10 +39,6 @@ def _store(content: bytes, sha256: str) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
-
-
-def _to_read(row: dict[str, Any]) -> DocumentRead:
-    return DocumentRead(**{f: row[f] for f in DocumentRead.__struct_fields__})
 
 
 async def upload(
@@ -81,14 +78,13 @@ async def upload(
             "document:attach",
             after={"document_id": row["id"], "sha256": sha256, "filename": filename, "size": len(content)},
         )
-    return _to_read(row)
+    return read_model(DocumentRead, row)
 
 
 async def get_document(document_id: int) -> DocumentRead:
-    row = await Document.select().where(Document.id == document_id).first()
-    if row is None:
-        raise NotFoundError("document", document_id)
-    return _to_read(row)
+    return read_model(
+        DocumentRead, await row_or_404(Document.select().where(Document.id == document_id), "document", document_id)
+    )
 
 
 async def read_content(document_id: int) -> tuple[DocumentRead, bytes]:
@@ -110,4 +106,4 @@ async def list_documents(
         where.append(Document.entity_ref == entity_ref)
     total = await Document.count().where(*where)
     rows = await Document.select().where(*where).order_by(Document.id).limit(paging.page_size).offset(paging.offset)
-    return Page([_to_read(r) for r in rows], total, paging.page, paging.page_size)
+    return Page([read_model(DocumentRead, r) for r in rows], total, paging.page, paging.page_size)

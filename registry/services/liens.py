@@ -3,29 +3,49 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from registry import audit, clock
-from registry.db import write_transaction
+from registry.audit import AuditEntry
+from registry.db import lock_rows, write_transaction
 from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
-from registry.money import MoneyError, check_currency, format_amount
+from registry.money import money_or_none
 from registry.ranking import RankInput, rank_liens
 from registry.registration import ALLOWED_MOVES, RefusedMove, RegistrationStatus, move
 from registry.schemas.assets import AssetLienLine
 from registry.schemas.common import Page, Paging
 from registry.schemas.liens import LienCreate, LienRead, LienUpdate, RegistrationMove
 from registry.services.common import (
-    amount_or_error,
+    audit_view,
+    check_amount,
+    check_currency,
     check_ref,
     check_text,
     ensure_ref_free,
     id_for_ref,
     lock_by_ref,
+    read_model,
+    row_or_404,
     set_fields,
 )
 from registry.tables import Asset, Lien, LienLoan, Loan
 
 OWN = "own"
+AUDITED = (
+    "ref",
+    "asset_ref",
+    "kind",
+    "holder",
+    "currency",
+    "cap",
+    "external_claim",
+    "authority",
+    "registration_number",
+    "status",
+    "perfected_at",
+    "expires_on",
+)
 
 
 def _select() -> Any:
@@ -33,10 +53,7 @@ def _select() -> Any:
 
 
 async def _lien_row(ref: str) -> dict[str, Any]:
-    row = await _select().where(Lien.ref == ref).first()
-    if row is None:
-        raise NotFoundError("lien", ref)
-    return dict(row)
+    return await row_or_404(_select().where(Lien.ref == ref), "lien", ref)
 
 
 async def _locked_lien_row(ref: str) -> dict[str, Any]:
@@ -64,30 +81,15 @@ async def _ranks_on_asset(asset_id: int) -> tuple[list[dict[str, Any]], dict[str
     return rows, ranks
 
 
-def _money(units: int | None, currency: str) -> str | None:
-    return None if units is None else format_amount(units, currency)
-
-
 def _to_read(row: dict[str, Any], rank: int | None, loan_refs: list[str]) -> LienRead:
-    status = RegistrationStatus(row["status"])
-    return LienRead(
-        id=row["id"],
-        ref=row["ref"],
-        asset_ref=row["asset_ref"],
-        kind=row["kind"],
-        holder=row["holder"],
-        currency=row["currency"],
-        cap=_money(row["cap"], row["currency"]),
-        external_claim=_money(row["external_claim"], row["currency"]),
-        authority=row["authority"],
-        registration_number=row["registration_number"],
-        status=row["status"],
-        perfected_at=row["perfected_at"],
-        expires_on=row["expires_on"],
+    return read_model(
+        LienRead,
+        row,
+        cap=money_or_none(row["cap"], row["currency"]),
+        external_claim=money_or_none(row["external_claim"], row["currency"]),
         rank=rank,
         loan_refs=loan_refs,
-        allowed_moves=[s.value for s in ALLOWED_MOVES[status]],
-        created_at=row["created_at"],
+        allowed_moves=[s.value for s in ALLOWED_MOVES[RegistrationStatus(row["status"])]],
     )
 
 
@@ -110,8 +112,8 @@ async def lien_lines_for_asset(asset_id: int) -> list[AssetLienLine]:
             perfected_at=r["perfected_at"],
             expires_on=r["expires_on"],
             currency=r["currency"],
-            cap=_money(r["cap"], r["currency"]),
-            external_claim=_money(r["external_claim"], r["currency"]),
+            cap=money_or_none(r["cap"], r["currency"]),
+            external_claim=money_or_none(r["external_claim"], r["currency"]),
             loan_refs=loans[r["id"]],
         )
         for r in rows
@@ -142,44 +144,22 @@ async def _loan_ids(loan_refs: list[str]) -> list[int]:
 
 
 def _audit_view(row: dict[str, Any], loan_refs: list[str]) -> dict[str, Any]:
-    view = {
-        k: row.get(k)
-        for k in (
-            "ref",
-            "asset_ref",
-            "kind",
-            "holder",
-            "currency",
-            "cap",
-            "external_claim",
-            "authority",
-            "registration_number",
-            "status",
-            "perfected_at",
-            "expires_on",
-        )
-    }
-    return {**view, "loan_refs": loan_refs}
+    return {**audit_view(row, AUDITED), "loan_refs": loan_refs}
 
 
 async def create_lien(data: LienCreate, actor: str) -> LienRead:
     errors = FieldErrors()
-    try:
-        check_ref("ref", data.ref)
-    except InvalidInputError as exc:
-        errors.errors.extend(exc.errors)
-    try:
-        check_currency(data.currency)
-    except MoneyError as exc:
-        errors.add("currency", str(exc))
+    check_ref(errors, "ref", data.ref)
+    currency = check_currency(errors, "currency", data.currency)
+    cap = check_amount(errors, "cap", data.cap, currency)
+    external = check_amount(errors, "external_claim", data.external_claim, currency)
     holder = data.holder.strip()
     if not holder or len(holder) > 255:
         errors.add("holder", '"own" or the other creditor\'s name (1-255 characters)')
-    cap = external = None
-    if not errors.errors:
-        cap = amount_or_error(errors, "cap", data.cap, data.currency)
-        external = amount_or_error(errors, "external_claim", data.external_claim, data.currency)
+    else:
         _check_holder_fields(errors, holder, data.loan_refs, external, data.external_claim is not None)
+    authority = check_text(errors, "authority", data.authority, 255, required=False)
+    registration_number = check_text(errors, "registration_number", data.registration_number, 128, required=False)
     errors.raise_if_any()
     async with write_transaction():
         asset_id = await id_for_ref(Asset, data.asset_ref, "asset", "asset_ref")
@@ -193,8 +173,8 @@ async def create_lien(data: LienCreate, actor: str) -> LienRead:
             "currency": data.currency,
             "cap": cap,
             "external_claim": external,
-            "authority": check_text("authority", data.authority, 255, required=False),
-            "registration_number": check_text("registration_number", data.registration_number, 128, required=False),
+            "authority": authority,
+            "registration_number": registration_number,
             "status": RegistrationStatus.DRAFT.value,
             "perfected_at": None,
             "expires_on": data.expires_on,
@@ -259,7 +239,7 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
         errors = FieldErrors()
         for field in ("cap", "external_claim"):
             if field in changes:
-                changes[field] = amount_or_error(errors, field, changes[field], before["currency"])
+                changes[field] = check_amount(errors, field, changes[field], before["currency"])
         loan_refs = changes.pop("loan_refs", before_loans)
         if loan_refs != before_loans and status is not RegistrationStatus.DRAFT:
             # The filed registration names the secured debts; changing them means a new filing.
@@ -272,10 +252,10 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
             ("external_claim" in changes and changes["external_claim"] is not None)
             or before["external_claim"] is not None,
         )
-        errors.raise_if_any()
-        for field in ("authority", "registration_number"):
+        for field, max_len in (("authority", 255), ("registration_number", 128)):
             if field in changes:
-                changes[field] = check_text(field, changes[field], 255 if field == "authority" else 128, required=False)
+                changes[field] = check_text(errors, field, changes[field], max_len, required=False)
+        errors.raise_if_any()
         if changes:
             await Lien.update(changes).where(Lien.id == before["id"])
         if sorted(loan_refs) != before_loans:
@@ -295,14 +275,20 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
     return await get_lien(ref)
 
 
+def _moved(status: str, to: str, ref: str | None = None) -> RegistrationStatus:
+    """The registration status a move reaches, or 409 with the current status and the allowed moves."""
+    current = RegistrationStatus(status)
+    try:
+        return move(current, to)
+    except RefusedMove as exc:
+        detail = f"lien {ref}: {exc}" if ref else str(exc)
+        raise StateConflictError(detail, current=current.value, allowed=exc.allowed) from None
+
+
 async def move_registration(ref: str, data: RegistrationMove, actor: str) -> LienRead:
     async with write_transaction():
         before = await _locked_lien_row(ref)
-        current = RegistrationStatus(before["status"])
-        try:
-            target = move(current, data.to)
-        except RefusedMove as exc:
-            raise StateConflictError(str(exc), current=current.value, allowed=exc.allowed) from None
+        target = _moved(before["status"], data.to)
         changes: dict[Any, Any] = {"status": target.value}
         for field in ("registration_number", "authority", "expires_on"):
             if getattr(data, field) is not None:
@@ -335,3 +321,32 @@ async def _check_registrable(before: dict[str, Any], data: RegistrationMove, cha
         errors.add("loan_refs", "an own lien must secure at least one loan before it is registered")
     errors.raise_if_any()
     changes["perfected_at"] = perfected_at
+
+
+async def release_liens(lien_ids: Sequence[int], actor: str, *, memo: str) -> None:
+    """Release liens in the caller's write transaction (a disposal settlement's; one is opened if there
+    is none): each moves through the registration state machine to released, or the whole call is 409
+    naming the lien, its status and its allowed moves. One audit event per lien, the memo in its after.
+    A lien named twice is released once."""
+    ids = list(dict.fromkeys(lien_ids))
+    if not ids:
+        return
+    async with write_transaction():
+        found = {r["id"] for r in await lock_rows(Lien, sorted(ids))}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError("lien", missing[0])
+        rows = {r["id"]: dict(r) for r in await _select().where(Lien.id.is_in(ids))}
+        loans = await _loan_refs(ids)
+        events = []
+        for lien_id in ids:
+            before = rows[lien_id]
+            target = _moved(before["status"], RegistrationStatus.RELEASED.value, before["ref"])
+            after = {**_audit_view({**before, "status": target.value}, loans[lien_id]), "memo": memo}
+            events.append(
+                AuditEntry(
+                    "lien", before["ref"], f"registration:{target.value}", _audit_view(before, loans[lien_id]), after
+                )
+            )
+        await Lien.update({Lien.status: RegistrationStatus.RELEASED.value}).where(Lien.id.is_in(ids))
+        await audit.record_many(actor, events)

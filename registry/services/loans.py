@@ -1,112 +1,63 @@
-"""Loans and their append-only ledgers. A balance is never stored: it is the sum of the postings."""
+"""Loans, and the postings of their ledgers as the API asks for them (registry.services.ledger writes them)."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from registry import audit, clock
 from registry.db import lock_row, write_transaction
-from registry.errors import FieldErrors, InvalidInputError, NotFoundError, StateConflictError
-from registry.money import MoneyError, check_currency, format_amount, parse_amount, parse_ratio
+from registry.errors import FieldErrors, NotFoundError, StateConflictError
+from registry.ledger_rules import BALANCE_COMPONENTS
+from registry.money import MoneyError, format_amount, parse_ratio
 from registry.schemas.common import Page, Paging
-from registry.schemas.loans import Balance, LoanCreate, LoanRead, LoanUpdate, PostingCreate, PostingRead
-from registry.services.common import check_ref, contains, ensure_ref_free, id_for_ref, lock_by_ref, set_fields
+from registry.schemas.loans import LoanCreate, LoanRead, LoanUpdate, PostingCreate, PostingRead
+from registry.services import ledger
+from registry.services.common import (
+    audit_view,
+    check_currency,
+    check_ref,
+    contains,
+    ensure_ref_free,
+    id_for_ref,
+    lock_by_ref,
+    read_model,
+    row_or_404,
+    set_fields,
+)
+from registry.services.ledger import LedgerEntry, balance_of, balances_for
 from registry.tables import Loan, Party, Posting
 
-COMPONENTS = ("principal", "interest", "penalty", "fees")
-
-# Which components each kind of posting may carry, and which way it moves them.
-_POSTING_RULES: dict[str, tuple[frozenset[str], int]] = {
-    "disbursement": (frozenset({"principal"}), +1),
-    "accrual": (frozenset({"interest", "penalty", "fees"}), +1),
-    "repayment": (frozenset(COMPONENTS), -1),
-    "disposal_proceeds": (frozenset(COMPONENTS), -1),
-    "write_off": (frozenset(COMPONENTS), -1),
-    # Capitalisation moves overdue interest, penalty and fees into principal; the principal
-    # delta is their sum, so the total balance is unchanged.
-    "capitalisation": (frozenset({"interest", "penalty", "fees"}), -1),
-}
+AUDITED = ("ref", "borrower_ref", "currency", "status", "classification", "interest_rate", "maturity")
 
 
-def balance_of(units: dict[str, int], currency: str) -> Balance:
-    return Balance(
-        **{c: format_amount(units[c], currency) for c in COMPONENTS},
-        total=format_amount(sum(units[c] for c in COMPONENTS), currency),
-    )
-
-
-async def balances_for(loan_ids: list[int]) -> dict[int, dict[str, int]]:
-    out = {i: dict.fromkeys(COMPONENTS, 0) for i in loan_ids}
-    if not loan_ids:
-        return out
-    rows = await Posting.select(Posting.loan, *(getattr(Posting, c) for c in COMPONENTS)).where(
-        Posting.loan.is_in(loan_ids)
-    )
-    for row in rows:
-        acc = out[row["loan"]]
-        for c in COMPONENTS:
-            acc[c] += row[c]
-    return out
-
-
-def _check_rate(field: str, rate: str | None) -> str | None:
+def _check_rate(errors: FieldErrors, field: str, rate: str | None) -> str | None:
     if rate is None:
         return None
     try:
         return str(parse_ratio(rate, low=Decimal(0), high=Decimal(10)))
     except MoneyError as exc:
-        raise InvalidInputError.one(field, str(exc)) from None
+        errors.add(field, str(exc))
+        return None
 
 
-def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: row.get(k)
-        for k in ("ref", "borrower_ref", "currency", "status", "classification", "interest_rate", "maturity")
-    }
+def _select() -> Any:
+    return Loan.select(*Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
 
 
 async def _loan_row(ref: str) -> dict[str, Any]:
-    row = (
-        await Loan.select(*Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
-        .where(Loan.ref == ref)
-        .first()
-    )
-    if row is None:
-        raise NotFoundError("loan", ref)
-    return row
+    return await row_or_404(_select().where(Loan.ref == ref), "loan", ref)
 
 
 def _to_read(row: dict[str, Any], units: dict[str, int]) -> LoanRead:
-    return LoanRead(
-        id=row["id"],
-        ref=row["ref"],
-        borrower_ref=row["borrower_ref"],
-        currency=row["currency"],
-        status=row["status"],
-        classification=row["classification"],
-        interest_rate=row["interest_rate"],
-        maturity=row["maturity"],
-        balance=balance_of(units, row["currency"]),
-        created_at=row["created_at"],
-    )
+    return read_model(LoanRead, row, balance=balance_of(units, row["currency"]))
 
 
 async def create_loan(data: LoanCreate, actor: str) -> LoanRead:
     errors = FieldErrors()
-    try:
-        check_ref("ref", data.ref)
-    except InvalidInputError as exc:
-        errors.errors.extend(exc.errors)
-    try:
-        check_currency(data.currency)
-    except MoneyError as exc:
-        errors.add("currency", str(exc))
-    try:
-        rate = _check_rate("interest_rate", data.interest_rate)
-    except InvalidInputError as exc:
-        errors.errors.extend(exc.errors)
+    check_ref(errors, "ref", data.ref)
+    check_currency(errors, "currency", data.currency)
+    rate = _check_rate(errors, "interest_rate", data.interest_rate)
     errors.raise_if_any()
     async with write_transaction():
         borrower_id = await id_for_ref(Party, data.borrower_ref, "party", "borrower_ref")
@@ -123,8 +74,8 @@ async def create_loan(data: LoanCreate, actor: str) -> LoanRead:
         }
         result = await Loan.insert(Loan(**row)).returning(Loan.id)
         row["id"], row["borrower_ref"] = result[0]["id"], data.borrower_ref
-        await audit.record(actor, "loan", data.ref, "create", after=_audit_view(row))
-    return _to_read(row, dict.fromkeys(COMPONENTS, 0))
+        await audit.record(actor, "loan", data.ref, "create", after=audit_view(row, AUDITED))
+    return _to_read(row, dict.fromkeys(BALANCE_COMPONENTS, 0))
 
 
 async def get_loan(ref: str) -> LoanRead:
@@ -153,124 +104,59 @@ async def list_loans(
     if currency:
         where.append(Loan.currency == currency)
     total = await Loan.count().where(*where)
-    rows = (
-        await Loan.select(*Loan.all_columns(), Loan.borrower.ref.as_alias("borrower_ref"))
-        .where(*where)
-        .order_by(Loan.ref)
-        .limit(paging.page_size)
-        .offset(paging.offset)
-    )
+    rows = await _select().where(*where).order_by(Loan.ref).limit(paging.page_size).offset(paging.offset)
     balances = await balances_for([r["id"] for r in rows])
     return Page([_to_read(r, balances[r["id"]]) for r in rows], total, paging.page, paging.page_size)
 
 
 async def update_loan(ref: str, data: LoanUpdate, actor: str) -> LoanRead:
     changes = set_fields(data)
+    errors = FieldErrors()
     if "interest_rate" in changes:
-        changes["interest_rate"] = _check_rate("interest_rate", changes["interest_rate"])
+        changes["interest_rate"] = _check_rate(errors, "interest_rate", changes["interest_rate"])
+    errors.raise_if_any()
     async with write_transaction():
         await lock_by_ref(Loan, ref, "loan")
         before = await _loan_row(ref)
         if changes:
             await Loan.update(changes).where(Loan.id == before["id"])
             await audit.record(
-                actor, "loan", ref, "update", before=_audit_view(before), after=_audit_view({**before, **changes})
+                actor,
+                "loan",
+                ref,
+                "update",
+                before=audit_view(before, AUDITED),
+                after=audit_view({**before, **changes}, AUDITED),
             )
         after = {**before, **changes}
     return await get_loan(ref) if changes else _to_read(after, (await balances_for([after["id"]]))[after["id"]])
 
 
 def _posting_read(row: dict[str, Any], loan_ref: str, currency: str) -> PostingRead:
-    return PostingRead(
-        id=row["id"],
-        loan_ref=loan_ref,
-        kind=row["kind"],
-        value_date=row["value_date"],
-        **{c: format_amount(row[c], currency) for c in COMPONENTS},
-        memo=row["memo"],
-        reverses=row["reverses"],
-        posted_by=row["posted_by"],
-        posted_at=row["posted_at"],
+    return read_model(
+        PostingRead, row, loan_ref=loan_ref, **{c: format_amount(row[c], currency) for c in BALANCE_COMPONENTS}
     )
 
 
-def posting_deltas(data: PostingCreate, currency: str) -> dict[str, int]:
-    """Signed component deltas of a posting, or 422 naming each bad field."""
-    allowed, sign = _POSTING_RULES[data.kind]
-    errors = FieldErrors()
-    amounts: dict[str, int] = {}
-    for c in COMPONENTS:
-        try:
-            amounts[c] = parse_amount(getattr(data, c), currency)
-        except MoneyError as exc:
-            errors.add(c, str(exc))
-            continue
-        if amounts[c] and c not in allowed:
-            errors.add(c, f"a {data.kind} posting cannot carry {c}")
-    errors.raise_if_any()
-    if not any(amounts.values()):
-        raise InvalidInputError.one("principal", "a posting must move at least one component")
-    deltas = {c: sign * amounts[c] for c in COMPONENTS}
-    if data.kind == "capitalisation":
-        deltas["principal"] = sum(amounts[c] for c in ("interest", "penalty", "fees"))
-    return deltas
-
-
-async def _append(
-    loan: dict[str, Any],
-    deltas: dict[str, int],
-    *,
-    kind: str,
-    value_date: date,
-    memo: str,
-    reverses: int | None,
-    actor: str,
-) -> dict[str, Any]:
-    current = (await balances_for([loan["id"]]))[loan["id"]]
-    errors = FieldErrors()
-    for c in COMPONENTS:
-        if current[c] + deltas[c] < 0:
-            errors.add(c, f"would take {c} below zero (outstanding {format_amount(current[c], loan['currency'])})")
-    errors.raise_if_any()
-    row: dict[str, Any] = {
-        "loan": loan["id"],
-        "kind": kind,
-        **deltas,
-        "value_date": value_date,
-        "memo": memo,
-        "reverses": reverses,
-        "posted_by": actor,
-        "posted_at": clock.now(),
-    }
-    result = await Posting.insert(Posting(**row)).returning(Posting.id)
-    row["id"] = result[0]["id"]
-    await audit.record(
-        actor,
-        "loan",
-        loan["ref"],
-        f"posting:{kind}",
-        after={"posting_id": row["id"], **deltas, "value_date": value_date, "memo": memo, "reverses": reverses},
-    )
-    return row
+async def _posting(posting_id: int, loan_ref: str, currency: str) -> PostingRead:
+    """The posting as stored, read in the writer's transaction."""
+    row = await row_or_404(Posting.select().where(Posting.id == posting_id), "posting", posting_id)
+    return _posting_read(row, loan_ref, currency)
 
 
 async def add_posting(ref: str, data: PostingCreate, actor: str) -> PostingRead:
-    if len(data.memo) > 255:
-        raise InvalidInputError.one("memo", "at most 255 characters")
     async with write_transaction():
         loan = await _loan_row(ref)
-        deltas = posting_deltas(data, loan["currency"])
-        await lock_row(Loan, loan["id"])  # one writer per ledger, so the no-negative check holds
-        row = await _append(
-            loan, deltas, kind=data.kind, value_date=data.value_date, memo=data.memo, reverses=None, actor=actor
-        )
-    return _posting_read(row, ref, loan["currency"])
+        deltas = ledger.posting_deltas(data, loan["currency"])
+        entry = LedgerEntry(loan["id"], data.kind, deltas, data.value_date, data.memo)
+        (posting_id,) = await ledger.write_postings([entry], actor, prefix=None)
+        return await _posting(posting_id, ref, loan["currency"])
 
 
 async def reverse_posting(ref: str, posting_id: int, memo: str, actor: str) -> PostingRead:
     async with write_transaction():
         loan = await _loan_row(ref)
-        await lock_row(Loan, loan["id"])
+        await lock_row(Loan, loan["id"])  # before the checks: two reversals of one posting must queue
         original = await Posting.select().where((Posting.id == posting_id) & (Posting.loan == loan["id"])).first()
         if original is None:
             raise NotFoundError("posting", posting_id)
@@ -280,17 +166,10 @@ async def reverse_posting(ref: str, posting_id: int, memo: str, actor: str) -> P
             )
         if await Posting.exists().where(Posting.reverses == posting_id):
             raise StateConflictError(f"posting {posting_id} has already been reversed", current="reversed", allowed=[])
-        deltas = {c: -original[c] for c in COMPONENTS}
-        row = await _append(
-            loan,
-            deltas,
-            kind="reversal",
-            value_date=clock.today(),
-            memo=memo or f"reversal of posting {posting_id}",
-            reverses=posting_id,
-            actor=actor,
-        )
-    return _posting_read(row, ref, loan["currency"])
+        deltas = {c: -original[c] for c in BALANCE_COMPONENTS}
+        entry = LedgerEntry(loan["id"], "reversal", deltas, clock.today(), memo or f"reversal of posting {posting_id}")
+        (reversal_id,) = await ledger.write_postings([entry], actor, reverses=[posting_id], prefix=None)
+        return await _posting(reversal_id, ref, loan["currency"])
 
 
 async def list_postings(ref: str, paging: Paging) -> Page[PostingRead]:

@@ -6,11 +6,21 @@ from typing import Any
 
 from registry import audit, clock
 from registry.db import write_transaction
-from registry.errors import NotFoundError
+from registry.errors import FieldErrors
 from registry.roles import PII_READERS, Role
 from registry.schemas.common import Page, Paging
 from registry.schemas.parties import PartyCreate, PartyRead, PartyUpdate
-from registry.services.common import check_ref, check_text, contains, ensure_ref_free, lock_by_ref, set_fields
+from registry.services.common import (
+    audit_view,
+    check_ref,
+    check_text,
+    contains,
+    ensure_ref_free,
+    lock_by_ref,
+    read_model,
+    row_or_404,
+    set_fields,
+)
 from registry.tables import Party
 
 
@@ -21,25 +31,18 @@ def mask_id_number(id_number: str | None, role: Role) -> str | None:
     return "*" * max(len(id_number) - 4, 0) + id_number[-4:]
 
 
+AUDITED = ("ref", "name", "kind", "id_number", "status")
+
+
 def to_read(row: dict[str, Any], role: Role) -> PartyRead:
-    return PartyRead(
-        id=row["id"],
-        ref=row["ref"],
-        name=row["name"],
-        kind=row["kind"],
-        id_number=mask_id_number(row["id_number"], role),
-        status=row["status"],
-        created_at=row["created_at"],
-    )
-
-
-def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("ref", "name", "kind", "id_number", "status")}
+    return read_model(PartyRead, row, id_number=mask_id_number(row["id_number"], role))
 
 
 async def create_party(data: PartyCreate, actor: str, role: Role) -> PartyRead:
-    check_ref("ref", data.ref)
-    name = check_text("name", data.name, 255)
+    errors = FieldErrors()
+    check_ref(errors, "ref", data.ref)
+    name = check_text(errors, "name", data.name, 255)
+    errors.raise_if_any()
     async with write_transaction():
         await ensure_ref_free(Party, data.ref, "party")
         row: dict[str, Any] = {
@@ -52,15 +55,12 @@ async def create_party(data: PartyCreate, actor: str, role: Role) -> PartyRead:
         }
         result = await Party.insert(Party(**row)).returning(Party.id)
         row["id"] = result[0]["id"]
-        await audit.record(actor, "party", data.ref, "create", after=_audit_view(row))
+        await audit.record(actor, "party", data.ref, "create", after=audit_view(row, AUDITED))
     return to_read(row, role)
 
 
 async def get_party_row(ref: str) -> dict[str, Any]:
-    row = await Party.select().where(Party.ref == ref).first()
-    if row is None:
-        raise NotFoundError("party", ref)
-    return row
+    return await row_or_404(Party.select().where(Party.ref == ref), "party", ref)
 
 
 async def get_party(ref: str, role: Role) -> PartyRead:
@@ -84,15 +84,19 @@ async def list_parties(
 
 async def update_party(ref: str, data: PartyUpdate, actor: str, role: Role) -> PartyRead:
     changes = set_fields(data)
+    errors = FieldErrors()
     if "name" in changes:
-        changes["name"] = check_text("name", changes["name"], 255)
+        changes["name"] = check_text(errors, "name", changes["name"], 255)
+    errors.raise_if_any()
     async with write_transaction():
         await lock_by_ref(Party, ref, "party")
         before = await get_party_row(ref)
         if changes:
             await Party.update(changes).where(Party.id == before["id"])
             after = {**before, **changes}
-            await audit.record(actor, "party", ref, "update", before=_audit_view(before), after=_audit_view(after))
+            await audit.record(
+                actor, "party", ref, "update", before=audit_view(before, AUDITED), after=audit_view(after, AUDITED)
+            )
         else:
             after = before
     return to_read(after, role)

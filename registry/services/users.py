@@ -10,13 +10,10 @@ from registry.errors import InvalidInputError, StateConflictError
 from registry.passwords import hash_password, verify_password
 from registry.roles import Role
 from registry.schemas.misc import UserRead
+from registry.services.common import read_model
 from registry.tables import AppUser
 
 MIN_PASSWORD = 8
-
-
-def _to_read(row: dict[str, Any]) -> UserRead:
-    return UserRead(id=row["id"], username=row["username"], role=row["role"], active=row["active"])
 
 
 async def create_user(username: str, password: str, role: Role, actor: str) -> UserRead:
@@ -39,11 +36,11 @@ async def create_user(username: str, password: str, role: Role, actor: str) -> U
         result = await AppUser.insert(AppUser(**row)).returning(AppUser.id)
         row["id"] = result[0]["id"]
         await audit.record(actor, "user", username, "create", after={"username": username, "role": role.value})
-    return _to_read(row)
+    return read_model(UserRead, row)
 
 
 async def list_users() -> list[UserRead]:
-    return [_to_read(r) for r in await AppUser.select().order_by(AppUser.username)]
+    return [read_model(UserRead, r) for r in await AppUser.select().order_by(AppUser.username)]
 
 
 async def authenticate(username: str, password: str) -> UserRead | None:
@@ -51,9 +48,9 @@ async def authenticate(username: str, password: str) -> UserRead | None:
     ok = verify_password(row["password_hash"] if row else None, password)
     if row is None or not ok or not row["active"]:
         return None
-    return _to_read(row)
+    return read_model(UserRead, row)
 
 
 async def active_user(username: str) -> UserRead | None:
     row = await AppUser.select().where((AppUser.username == username) & (AppUser.active == True)).first()  # noqa: E712
-    return _to_read(row) if row else None
+    return read_model(UserRead, row) if row else None

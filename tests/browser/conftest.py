@@ -42,7 +42,7 @@ UI_TIMEOUT_MS = 10_000
 
 
 def demo_password(role: str) -> str:
-    """registry.demo creates one user per role, named after it, with this password."""
+    """registry.demo.loader creates one user per role, named after it, with this password."""
     return f"demo-{role}"
 
 
@@ -60,7 +60,7 @@ def _free_port() -> int:
 
 def _serve_command(host: str, port: int) -> list[str]:
     script = Path(sys.executable).with_name("collateral")
-    base = [str(script)] if script.exists() else [sys.executable, "-c", "from registry.cli import main; main()"]
+    base = [str(script)] if script.exists() else [sys.executable, "-c", "from app import cli; cli()"]
     return [*base, "serve", "--demo", "--host", host, "--port", str(port)]
 
 
@@ -85,7 +85,7 @@ def _wait_for_health(url: str, proc: subprocess.Popen[bytes], log: Path) -> None
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # A plain (sync) fixture: starting and stopping a process needs no event loop.
     if not HTMX.is_file():
-        pytest.fail(f"{HTMX.relative_to(ROOT)} is missing: run scripts/setup (npm ci, then python -m frontend.assets)")
+        pytest.fail(f"{HTMX.relative_to(ROOT)} is missing: run scripts/setup (npm ci, then python -m frontend.vendor)")
     tmp = tmp_path_factory.mktemp("browser-server")
     port = _free_port()
     env = {

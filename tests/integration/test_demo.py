@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from registry.demo import demo_password, load_demo
-from registry.demo_data import plan_book
+from registry.demo.book import plan_book
+from registry.demo.loader import demo_password, load_demo
 from registry.roles import Role
 from registry.tables import TABLES, AppUser, Asset, Document, Lien, Loan, Party, Posting
 from tests.integration.conftest import empty_tables

@@ -478,7 +478,7 @@ def test_cli_rescan(tmp_path: Path) -> None:
         "COLLATERAL_DATA_DIR": str(tmp_path / "data"),
     }
     done = subprocess.run(
-        [sys.executable, "-c", "from registry.cli import main; main()", "parcels", "rescan"],
+        [sys.executable, "-c", "from app import cli; cli()", "parcels", "rescan"],
         env=env,
         capture_output=True,
         text=True,

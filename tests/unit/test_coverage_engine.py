@@ -14,8 +14,7 @@ import pytest
 
 from valuation.coverage import BookFrames, CoverageParams, MissingFxRates, WhatIfError, compute_coverage
 from valuation.coverage.refs import RefBook, key_book
-from valuation.coverage.stress import RegionShock, value_shocks
-from valuation.coverage.whatif import (
+from valuation.coverage.restructuring import (
     AddLien,
     CapitaliseInterest,
     ReleaseLien,
@@ -24,6 +23,7 @@ from valuation.coverage.whatif import (
     apply_changes,
     diff,
 )
+from valuation.coverage.shocks import RegionShock, value_shocks
 
 pytestmark = pytest.mark.unit
 

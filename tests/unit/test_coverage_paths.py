@@ -19,7 +19,7 @@ from valuation.coverage.engine import _compute_wide
 from valuation.coverage.errors import CoverageInputError
 from valuation.coverage.frames import SHOCKS, conform
 from valuation.coverage.refs import RefBook, key_book
-from valuation.coverage.stress import value_shocks
+from valuation.coverage.shocks import value_shocks
 
 pytestmark = pytest.mark.unit
 AS_OF = date(2026, 6, 30)

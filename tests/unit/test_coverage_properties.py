@@ -17,8 +17,8 @@ from registry.ranking import RankInput, rank_liens
 from registry.registration import RegistrationStatus
 from valuation.coverage import BookFrames, CoverageParams, WhatIfError, compute_coverage
 from valuation.coverage.refs import RefBook, key_book
-from valuation.coverage.stress import value_shocks
-from valuation.coverage.whatif import ReleaseLien, apply_changes, diff
+from valuation.coverage.restructuring import ReleaseLien, apply_changes, diff
+from valuation.coverage.shocks import value_shocks
 
 pytestmark = pytest.mark.unit
 AS_OF = date(2026, 6, 30)

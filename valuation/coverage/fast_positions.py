@@ -10,7 +10,6 @@ from valuation.coverage.steps import BIG
 
 I64 = pl.Int64
 LIMIT = 2**62  # every amount and every sum of amounts below this: a sum of two never wraps Int64
-MONEY_COLUMNS = ("principal", "interest", "penalty", "fees")
 # The five flags a contribution carries, packed 12 bits apart in one Int64: a bit per row, and summed
 # over a loan's rows a count per flag (while no loan has 4,096 rows), read back with // and %.
 FLAGS = ("stale_valuation", "no_valuation", "asset_seized", "possible_double_pledge", "registration_expiring")

@@ -8,12 +8,12 @@ from math import gcd
 
 import polars as pl
 
+from registry.ledger_rules import BALANCE_COMPONENTS
 from valuation.coverage.fast_positions import (
     FIELD,
     FLAGS,
     I64,
     LIMIT,
-    MONEY_COLUMNS,
     Wide,
     scatter,
     small,
@@ -29,7 +29,7 @@ class ValueStages(State):
     def exposures(self) -> None:
         """Step 1, Int64 when each component is below 2^60 (so the sum of four is below 2^62)."""
         loans, liens = self.loans, self.liens
-        parts = [small(loans[c].fill_null(0), 2**60) for c in MONEY_COLUMNS]  # sum_horizontal skips nulls
+        parts = [small(loans[c].fill_null(0), 2**60) for c in BALANCE_COMPONENTS]  # sum_horizontal skips nulls
         self.exposure = (parts[0] + parts[1] + parts[2] + parts[3]).alias("exposure")
         self.live = (~loans["status"].is_in(GONE_LOAN)).fill_null(False)
         total(self.exposure.filter(self.live))

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from registry.bulk import checks as c
-from registry.bulk.collateral import DEFAULT_CURRENCY as DEFAULT_LIEN_CURRENCY  # a lien with no loans, no currency
+from registry.ledger_rules import BALANCE_COMPONENTS
+from registry.money import DEFAULT_CURRENCY as DEFAULT_LIEN_CURRENCY  # a lien with no loans, no currency
 from valuation.coverage.frames import KEY, BookFrames, conform
 
 
@@ -94,9 +95,7 @@ def parse_text_book(
     lien_loans: pl.LazyFrame,
 ) -> RefBook:
     """All-string book files (as `registry.bulk.files.read_book_file` yields them) to a typed RefBook."""
-    typed_loans = loans.with_columns(
-        _units(col, pl.col("currency")) for col in ("principal", "interest", "penalty", "fees")
-    )
+    typed_loans = loans.with_columns(_units(col, pl.col("currency")) for col in BALANCE_COMPONENTS)
     lien_currency = (
         lien_loans.join(loans.select("loan_id", "currency"), on="loan_id")
         .group_by("lien_id")

@@ -10,6 +10,8 @@ from datetime import date
 
 import polars as pl
 
+from registry.ledger_rules import BALANCE_COMPONENTS
+
 # Ratios (haircut, max_ltv, shock multipliers) as exact integers: a Decimal(38, 12) times 10^12.
 SCALE = 10**12
 BIG = pl.Int128
@@ -31,7 +33,7 @@ def exposures(loans: pl.LazyFrame) -> pl.LazyFrame:
         "borrower_id",
         "currency",
         # Four Int64 components < 2^63 each: the sum is < 2^65, so it is formed in Int128.
-        pl.sum_horizontal(pl.col(c).cast(BIG) for c in ("principal", "interest", "penalty", "fees")).alias("exposure"),
+        pl.sum_horizontal(pl.col(c).cast(BIG) for c in BALANCE_COMPONENTS).alias("exposure"),
     )
 
 

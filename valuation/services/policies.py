@@ -13,17 +13,12 @@ from registry.db import write_transaction
 from registry.errors import FieldErrors, InvalidInputError
 from registry.money import MoneyError, parse_ratio
 from registry.schemas.assets import ASSET_KINDS
+from registry.services.common import read_model
 from valuation.schemas import PolicyRead, PolicyWrite
 from valuation.tables import Policy
 
 MAX_RATIO_DECIMALS = 12  # what the coverage engine's Decimal(24, 12) keeps
 LIMITS = {"haircut": (Decimal(0), Decimal(1)), "max_ltv": (Decimal(0), Decimal(10))}
-
-
-def _to_read(row: dict[str, Any]) -> PolicyRead:
-    return PolicyRead(
-        kind=row["kind"], haircut=row["haircut"], revaluation_days=row["revaluation_days"], max_ltv=row["max_ltv"]
-    )
 
 
 def _ratio(errors: FieldErrors, field: str, text: str) -> str:
@@ -41,7 +36,7 @@ def _ratio(errors: FieldErrors, field: str, text: str) -> str:
 
 async def list_policies() -> list[PolicyRead]:
     rows = await Policy.select().order_by(Policy.kind)
-    return [_to_read(r) for r in rows]
+    return [read_model(PolicyRead, r) for r in rows]
 
 
 async def put_policy(kind: str, data: PolicyWrite, actor: str) -> PolicyRead:

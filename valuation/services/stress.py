@@ -2,7 +2,7 @@
 stressed book side by side. Nothing is written.
 
 Which assets a region holds is answered here, from the stored parcels (Shapely, in
-registry.services.parcels); the engine gets a multiplier per asset (valuation.coverage.stress)."""
+registry.services.parcel_search); the engine gets a multiplier per asset (valuation.coverage.shocks)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import polars as pl
 from registry import clock
 from registry.errors import FieldErrors, InvalidInputError
 from registry.schemas.common import Paging
-from registry.services.parcels import asset_ids_in_region, parse_region
+from registry.services.parcel_search import asset_ids_in_region, parse_region
 from valuation.coverage import BookFrames, CoverageResult
 from valuation.coverage import compute_coverage as engine
 from valuation.coverage.compare import AFTER, BEFORE, changed, loans_side_by_side, totals_side_by_side
-from valuation.coverage.stress import RegionShock, value_shocks
+from valuation.coverage.shocks import RegionShock, value_shocks
 from valuation.coverage_schemas import (
     BucketComparison,
     CurrencyComparison,

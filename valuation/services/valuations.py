@@ -9,10 +9,18 @@ from typing import Any
 
 from registry import audit, clock
 from registry.db import lock_row, write_transaction
-from registry.errors import DomainError, FieldErrors, InvalidInputError, NotFoundError, StateConflictError
-from registry.money import MoneyError, check_currency, format_amount
+from registry.errors import DomainError, FieldErrors, StateConflictError
+from registry.money import format_amount, money_or_none
 from registry.schemas.common import Page, Paging
-from registry.services.common import amount_or_error, check_text, id_for_ref
+from registry.services.common import (
+    audit_view,
+    check_amount,
+    check_currency,
+    check_text,
+    id_for_ref,
+    read_model,
+    row_or_404,
+)
 from registry.tables import Asset
 from valuation.schemas import ValuationRead, ValuationReject, ValuationSubmit
 from valuation.tables import Valuation
@@ -33,64 +41,40 @@ def _select() -> Any:
     return Valuation.select(*Valuation.all_columns(), va.ref.as_alias("asset_ref"), va.kind.as_alias("asset_kind"))
 
 
-def _money(units: int | None, currency: str) -> str | None:
-    return None if units is None else format_amount(units, currency)
+AUDITED = (
+    "asset_ref",
+    "valued_on",
+    "market_value",
+    "forced_sale_value",
+    "currency",
+    "method",
+    "appraiser",
+    "status",
+    "submitted_by",
+    "decided_by",
+    "reason",
+)
 
 
 def to_read(row: dict[str, Any]) -> ValuationRead:
     currency = row["currency"]
-    return ValuationRead(
-        id=row["id"],
-        asset_ref=row["asset_ref"],
-        asset_kind=row["asset_kind"],
-        valued_on=row["valued_on"],
+    return read_model(
+        ValuationRead,
+        row,
         market_value=format_amount(row["market_value"], currency),
-        forced_sale_value=_money(row["forced_sale_value"], currency),
-        currency=currency,
-        method=row["method"],
-        appraiser=row["appraiser"],
-        status=row["status"],
-        submitted_by=row["submitted_by"],
-        submitted_at=row["submitted_at"],
-        decided_by=row["decided_by"],
-        decided_at=row["decided_at"],
-        reason=row["reason"],
+        forced_sale_value=money_or_none(row["forced_sale_value"], currency),
         allowed_moves=list(ALLOWED_MOVES.get(row["status"], ())),
     )
 
 
-def _audit_view(row: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "asset_ref",
-        "valued_on",
-        "market_value",
-        "forced_sale_value",
-        "currency",
-        "method",
-        "appraiser",
-        "status",
-        "submitted_by",
-        "decided_by",
-        "reason",
-    )
-    return {k: row.get(k) for k in keys}
-
-
 async def _row(valuation_id: int) -> dict[str, Any]:
-    row = await _select().where(Valuation.id == valuation_id).first()
-    if row is None:
-        raise NotFoundError("valuation", valuation_id)
-    return dict(row)
+    return await row_or_404(_select().where(Valuation.id == valuation_id), "valuation", valuation_id)
 
 
 def _amounts(data: ValuationSubmit, errors: FieldErrors) -> tuple[int | None, int | None]:
-    try:
-        check_currency(data.currency)
-    except MoneyError as exc:
-        errors.add("currency", str(exc))
-        return None, None
-    market = amount_or_error(errors, "market_value", data.market_value, data.currency)
-    forced = amount_or_error(errors, "forced_sale_value", data.forced_sale_value, data.currency)
+    currency = check_currency(errors, "currency", data.currency)
+    market = check_amount(errors, "market_value", data.market_value, currency)
+    forced = check_amount(errors, "forced_sale_value", data.forced_sale_value, currency)
     if market is not None and forced is not None and forced > market:
         # A forced sale fetches less than an orderly one; more is a typing error, not an appraisal.
         errors.add("forced_sale_value", "must not exceed market_value")
@@ -136,7 +120,11 @@ async def submit(data: ValuationSubmit, actor: str) -> ValuationRead:
         inserted = await Valuation.insert(Valuation(**row)).returning(Valuation.id)
         valuation_id = int(inserted[0]["id"])
         await audit.record(
-            actor, "valuation", str(valuation_id), "submit", after=_audit_view({**row, "asset_ref": data.asset_ref})
+            actor,
+            "valuation",
+            str(valuation_id),
+            "submit",
+            after=audit_view({**row, "asset_ref": data.asset_ref}, AUDITED),
         )
     return await get_valuation(valuation_id)
 
@@ -207,8 +195,8 @@ async def _decide(valuation_id: int, to: str, actor: str, reason: str) -> Valuat
             "valuation",
             str(valuation_id),
             "approve" if to == APPROVED else "reject",
-            before=_audit_view(before),
-            after=_audit_view(after),
+            before=audit_view(before, AUDITED),
+            after=audit_view(after, AUDITED),
         )
     return await get_valuation(valuation_id)
 
@@ -218,7 +206,10 @@ async def approve(valuation_id: int, actor: str) -> ValuationRead:
 
 
 async def reject(valuation_id: int, data: ValuationReject, actor: str) -> ValuationRead:
+    errors = FieldErrors()
     reason = data.reason.strip()
     if not reason:
-        raise InvalidInputError.one("reason", "say why the valuation is rejected")
-    return await _decide(valuation_id, REJECTED, actor, check_text("reason", reason, 4000))
+        errors.add("reason", "say why the valuation is rejected")
+    reason = check_text(errors, "reason", reason, 4000, required=False)
+    errors.raise_if_any()
+    return await _decide(valuation_id, REJECTED, actor, reason)

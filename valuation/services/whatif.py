@@ -12,8 +12,9 @@ import polars as pl
 
 from registry import clock
 from registry.errors import FieldErrors, InvalidInputError
-from registry.services.common import amount_or_error
-from valuation.coverage import BookFrames, CoverageResult, WhatIfError, whatif
+from registry.ledger_rules import BALANCE_COMPONENTS
+from registry.services.common import check_amount
+from valuation.coverage import BookFrames, CoverageResult, WhatIfError, restructuring
 from valuation.coverage import compute_coverage as engine
 from valuation.coverage.compare import AFTER, BEFORE
 from valuation.coverage_schemas import (
@@ -58,10 +59,12 @@ class _Lookups:
         )
 
 
-def _translate(changes: Sequence[ProposedChange], found: _Lookups) -> tuple[list[whatif.Change], set[str], set[str]]:
+def _translate(
+    changes: Sequence[ProposedChange], found: _Lookups
+) -> tuple[list[restructuring.Change], set[str], set[str]]:
     """The engine's changes (amounts in minor units), the loans they touch and the assets they move."""
     errors = FieldErrors()
-    out: list[whatif.Change] = []
+    out: list[restructuring.Change] = []
     loans: set[str] = set()
     assets: set[str] = set()
     for i, change in enumerate(changes):
@@ -73,21 +76,21 @@ def _translate(changes: Sequence[ProposedChange], found: _Lookups) -> tuple[list
                 continue
             loans.add(change.loan_id)
             if isinstance(change, CapitaliseInterest):
-                amount = amount_or_error(errors, f"{at}.amount", change.amount, currency)
-                out.append(whatif.CapitaliseInterest(change.loan_id, amount))
+                amount = check_amount(errors, f"{at}.amount", change.amount, currency)
+                out.append(restructuring.CapitaliseInterest(change.loan_id, amount))
             else:
                 parts = {
-                    name: amount_or_error(errors, f"{at}.{name}", getattr(change, name), currency)
-                    for name in whatif.BALANCE
+                    name: check_amount(errors, f"{at}.{name}", getattr(change, name), currency)
+                    for name in BALANCE_COMPONENTS
                 }
-                out.append(whatif.SetBalance(change.loan_id, **parts))
+                out.append(restructuring.SetBalance(change.loan_id, **parts))
         elif isinstance(change, AddLien):
             currencies = [found.currency[ref] for ref in change.loan_ids if ref in found.currency]
             loans.update(change.loan_ids)
             assets.add(change.asset_id)
-            cap = amount_or_error(errors, f"{at}.cap", change.cap, currencies[0] if currencies else None)
+            cap = check_amount(errors, f"{at}.cap", change.cap, currencies[0] if currencies else None)
             out.append(
-                whatif.AddLien(
+                restructuring.AddLien(
                     change.lien_id,
                     change.asset_id,
                     change.loan_ids,
@@ -102,10 +105,10 @@ def _translate(changes: Sequence[ProposedChange], found: _Lookups) -> tuple[list
             if change.lien_id in found.lien_asset:
                 assets.add(found.lien_asset[change.lien_id])
             if isinstance(change, ReleaseLien):
-                out.append(whatif.ReleaseLien(change.lien_id))
+                out.append(restructuring.ReleaseLien(change.lien_id))
             else:
                 assets.add(change.asset_id)
-                out.append(whatif.SubstituteAsset(change.lien_id, change.asset_id))
+                out.append(restructuring.SubstituteAsset(change.lien_id, change.asset_id))
     errors.raise_if_any()
     return out, loans, assets
 
@@ -118,13 +121,13 @@ async def run(proposal: WhatIfProposal) -> WhatIfReport:
     def work(book: BookFrames, before: CoverageResult) -> list[dict[str, Any]]:
         changes, loans, assets = _translate(proposal.changes, _Lookups(book, proposal.changes))
         try:
-            proposed = whatif.apply_changes(book, changes)
+            proposed = restructuring.apply_changes(book, changes)
         except WhatIfError as exc:
             at = f"changes[{exc.index}]" + (f".{exc.field}" if exc.field else "")
             raise InvalidInputError.one(at, exc.reason) from None
         after = engine(proposed, coverage_params)
         return (
-            whatif.diff(before, after, loans, assets)
+            restructuring.diff(before, after, loans, assets)
             .select(
                 "loan_id",
                 "borrower_id",

@@ -14,15 +14,15 @@ from typing import Any, TypeVar
 import msgspec
 
 from registry.db import lock_named, write_transaction
-from registry.demo_data import DEFAULT_SEED, DemoBook, LienPlan, LoanPlan, plan_book
-from registry.money import format_amount
+from registry.demo.book import DEFAULT_SEED, DemoBook, LienPlan, LoanPlan, plan_book
+from registry.ledger_rules import BALANCE_COMPONENTS
+from registry.money import format_amount, money_or_none
 from registry.roles import Role
 from registry.schemas.assets import AssetCreate
 from registry.schemas.liens import LienCreate, RegistrationMove
 from registry.schemas.loans import LoanCreate, PostingCreate
 from registry.schemas.parties import PartyCreate
 from registry.services import assets, documents, liens, loans, parties, users
-from registry.services.loans import COMPONENTS
 from registry.tables import AppUser, Asset, AuditEvent, Loan, Party
 
 T = TypeVar("T")
@@ -76,13 +76,9 @@ def _body(schema: type[T], **fields: Any) -> T:
     return msgspec.convert(fields, schema)
 
 
-def _amount(units: int | None, currency: str) -> str | None:
-    return None if units is None else format_amount(units, currency)
-
-
 async def _load_ledger(loan: LoanPlan) -> None:
     for posting in loan.postings:
-        amounts = {c: format_amount(getattr(posting, c), loan.currency) for c in COMPONENTS}
+        amounts = {c: format_amount(getattr(posting, c), loan.currency) for c in BALANCE_COMPONENTS}
         body = _body(PostingCreate, kind=posting.kind, value_date=posting.value_date, memo=posting.memo, **amounts)
         posted = await loans.add_posting(loan.ref, body, CREDIT_DESK)
         if posting.reversal_memo is not None:
@@ -98,8 +94,8 @@ async def _load_lien(lien: LienPlan) -> None:
         currency=lien.currency,
         holder=lien.holder,
         loan_refs=lien.loan_refs,
-        cap=_amount(lien.cap, lien.currency),
-        external_claim=_amount(lien.external_claim, lien.currency),
+        cap=money_or_none(lien.cap, lien.currency),
+        external_claim=money_or_none(lien.external_claim, lien.currency),
         authority=lien.authority,
     )
     await liens.create_lien(body, COLLATERAL_DESK)

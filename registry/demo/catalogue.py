@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from registry.demo_identifiers import (
+from registry.demo.identifiers import (
     CO_CITY,
     CO_TRADE,
     CO_TRADE_LINE,
@@ -15,8 +15,8 @@ from registry.demo_identifiers import (
     patent_no,
     vin,
 )
-from registry.demo_places import DISTRICTS, PROVINCE, ParcelGrid, street_address
-from registry.demo_plans import ANCHOR, PartyPlan
+from registry.demo.places import DISTRICTS, PROVINCE, ParcelGrid, street_address
+from registry.demo.plans import ANCHOR, PartyPlan
 
 _VEHICLES = [
     ("SAIC Volkswagen Passat 330TSI", "LSV"),

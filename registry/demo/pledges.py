@@ -6,10 +6,10 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from registry.demo_assets import ASSET_CODES, KIND_WEIGHTS, describe
-from registry.demo_identifiers import registration_number
-from registry.demo_places import CENTRES, ParcelGrid
-from registry.demo_plans import (
+from registry.demo.catalogue import ASSET_CODES, KIND_WEIGHTS, describe
+from registry.demo.identifiers import registration_number
+from registry.demo.places import CENTRES, ParcelGrid
+from registry.demo.plans import (
     ANCHOR,
     CHINA_TZ,
     N_BORROWERS,

@@ -1,6 +1,6 @@
 """The demo book's shape and vocabulary: its anchor date and size, and the plan dataclasses.
 
-Shared by every planner in registry.demo_*; registry.demo_data re-exports what callers need.
+Shared by every planner in registry.demo; registry.demo.book re-exports what callers need.
 Amounts are integer minor units of the loan's or lien's currency.
 """
 

@@ -13,13 +13,12 @@ from datetime import date, datetime
 
 import polars as pl
 
+from registry.ledger_rules import BALANCE_COMPONENTS
 from valuation.coverage.compare import loans_side_by_side
 from valuation.coverage.engine import CoverageResult
 from valuation.coverage.errors import WhatIfError
 from valuation.coverage.frames import LIEN_LOANS, LIENS, BookFrames
 from valuation.coverage.steps import TERMINAL_LIEN
-
-BALANCE = ("principal", "interest", "penalty", "fees")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +89,7 @@ def _apply(book: BookFrames, change: Change) -> BookFrames:
         return _set_loan(book, loan["loan_key"], {"principal": principal + amount, "interest": interest - amount})
     if isinstance(change, SetBalance):
         loan = _one(book.loans, "loan_id", change.loan_id, "loan")
-        values = {c: getattr(change, c) for c in BALANCE if getattr(change, c) is not None}
+        values = {c: getattr(change, c) for c in BALANCE_COMPONENTS if getattr(change, c) is not None}
         if any(v < 0 for v in values.values()):
             raise WhatIfError(f"balance components of loan {change.loan_id!r} cannot be negative")
         return _set_loan(book, loan["loan_key"], values)

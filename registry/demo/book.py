@@ -2,11 +2,11 @@
 
 Pure (no Piccolo, no Litestar) and deterministic for a seed: every random draw comes from one
 `random.Random(seed)` in a fixed order, and every date is relative to ANCHOR rather than today, so
-the same seed always plans the same book. registry.demo loads the plan through the services.
+the same seed always plans the same book. registry.demo.loader loads the plan through the services.
 
 This module plans the parties and their loans and puts the book together; the plan dataclasses are in
-registry.demo_plans, collateral in registry.demo_collateral (drawing on demo_assets, demo_places and
-demo_identifiers) and evidence files in registry.demo_documents.
+registry.demo.plans, collateral in registry.demo.pledges (drawing on the catalogue, places and
+identifiers modules) and evidence files in registry.demo.evidence.
 
 Amounts are integer minor units of the loan's or lien's currency.
 """
@@ -17,9 +17,8 @@ import math
 import random
 from datetime import timedelta
 
-from registry.demo_collateral import plan_collateral
-from registry.demo_documents import plan_documents
-from registry.demo_identifiers import (
+from registry.demo.evidence import plan_documents
+from registry.demo.identifiers import (
     CO_CITY,
     CO_FORM,
     CO_TRADE,
@@ -30,7 +29,7 @@ from registry.demo_identifiers import (
     credit_code,
     resident_id,
 )
-from registry.demo_plans import (
+from registry.demo.plans import (
     ANCHOR,
     DEFAULT_SEED,
     FOREIGN_LOANS,
@@ -49,6 +48,7 @@ from registry.demo_plans import (
     before_anchor,
     round_to,
 )
+from registry.demo.pledges import plan_collateral
 
 __all__ = [
     "ANCHOR",

@@ -1,6 +1,6 @@
 """Copies the pinned front-end packages from node_modules into the static folder.
 
-`scripts/setup` runs `npm ci` and then `python -m frontend.assets`. The pages load every script
+`scripts/setup` runs `npm ci` and then `python -m frontend.vendor`. The pages load every script
 from /static, never from a CDN, so the copy is part of setting up, and the copied files are
 generated (frontend/static/vendor/ is gitignored).
 """
@@ -49,10 +49,10 @@ def main() -> int:
     try:
         copied = copy_vendor_files()
     except MissingPackageError as exc:
-        print(f"frontend.assets: {exc}", file=sys.stderr)
+        print(f"frontend.vendor: {exc}", file=sys.stderr)
         return 1
     for path in copied:
-        print(f"frontend.assets: copied {path.relative_to(ROOT)}")
+        print(f"frontend.vendor: copied {path.relative_to(ROOT)}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""registry.parcels on hand-made parcels: measures, overlaps (and what is not one), spatial filters."""
+"""registry.parcel_geometry on hand-made parcels: measures, overlaps (and what is not one), spatial filters."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from registry import parcels
+from registry import parcel_geometry as parcels
 
 pytestmark = pytest.mark.unit
 

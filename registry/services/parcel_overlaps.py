@@ -1,7 +1,8 @@
 """Parcels in the database: measures kept beside each geometry, overlaps kept as ParcelOverlap rows.
 
-The computation is registry.parcels (pure); this module reads the rows it needs, prefiltered in SQL
-by the bounding boxes and centroids stored with each parcel, and writes what it finds.
+The computation is registry.parcel_geometry (pure); this module reads the rows it needs, prefiltered in
+SQL by the bounding boxes and centroids stored with each parcel, and writes what it finds. Queries by
+place (a region, a point, an asset's neighbourhood) are in registry.services.parcel_search.
 
 For the coverage engine, "possible double pledge" is `double_pledge_asset_ids()`, or in SQL:
 `SELECT asset_a FROM parcel_overlap UNION SELECT asset_b FROM parcel_overlap`.
@@ -9,24 +10,19 @@ For the coverage engine, "possible double pledge" is `double_pledge_asset_ids()`
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
-from shapely.geometry.base import BaseGeometry
 
-from registry import audit, clock, parcels
+from registry import audit, clock, parcel_geometry
 from registry.config import get_settings
 from registry.db import lock_named, write_transaction
-from registry.errors import InvalidInputError
-from registry.geometry import GeometryError, check_parcel
 from registry.schemas.assets import AssetOverlapLine, ParcelMeasuresRead
 from registry.schemas.common import Page, Paging
-from registry.schemas.parcels import OverlapAsset, OverlapRead, ParcelHit, RegionQuery, RescanReport
+from registry.schemas.spatial import OverlapAsset, OverlapRead, RescanReport
 from registry.services.common import id_for_ref
 from registry.tables import Asset, ParcelOverlap
 
@@ -35,7 +31,7 @@ from registry.tables import Asset, ParcelOverlap
 # already serialises writers.
 _PARCEL_LOCK = 0x70617263  # "parc"
 _INSERT_BATCH = 500
-_LIVE = list(parcels.LIVE_STATUSES)
+_LIVE = list(parcel_geometry.LIVE_STATUSES)
 MEASURE_COLUMNS = (
     "parcel_area_m2",
     "parcel_perimeter_m",
@@ -60,7 +56,7 @@ def measure_columns(geometry: dict[str, Any] | str | None) -> dict[Any, Any]:
     """The Asset columns derived from a checked parcel (GeoJSON, parsed or stored); all None without one."""
     if geometry is None:
         return dict.fromkeys(MEASURE_COLUMNS)
-    m = parcels.measure(parcels.parse(geometry))
+    m = parcel_geometry.measure(parcel_geometry.parse(geometry))
     values = (m.area_m2, m.perimeter_m, m.centroid_lon, m.centroid_lat, m.min_lon, m.min_lat, m.max_lon, m.max_lat)
     return dict(zip(MEASURE_COLUMNS, values, strict=True))
 
@@ -77,7 +73,7 @@ def measures_read(row: dict[str, Any]) -> ParcelMeasuresRead | None:
     )
 
 
-def _boxes_meet(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> list[Any]:
+def boxes_meet(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> list[Any]:
     return [
         Asset.bbox_min_lon <= max_lon,
         Asset.bbox_max_lon >= min_lon,
@@ -86,14 +82,14 @@ def _boxes_meet(min_lon: float, min_lat: float, max_lon: float, max_lat: float) 
     ]
 
 
-async def _pairs_of(asset_id: int) -> dict[tuple[int, int], datetime]:
+async def pairs_of(asset_id: int) -> dict[tuple[int, int], datetime]:
     rows = await ParcelOverlap.select(ParcelOverlap.asset_a, ParcelOverlap.asset_b, ParcelOverlap.detected_at).where(
         (ParcelOverlap.asset_a == asset_id) | (ParcelOverlap.asset_b == asset_id)
     )
     return {(r["asset_a"], r["asset_b"]): r["detected_at"] for r in rows}
 
 
-async def _insert(found: Sequence[parcels.Overlap], detected: dict[tuple[int, int], datetime]) -> None:
+async def _insert(found: Sequence[parcel_geometry.Overlap], detected: dict[tuple[int, int], datetime]) -> None:
     now = clock.now()
     rows = [
         ParcelOverlap(
@@ -127,18 +123,18 @@ async def refresh_overlaps(asset_id: int, actor: str) -> None:
     row = await Asset.select(*Asset.all_columns()).where(Asset.id == asset_id).first()
     if row is None:
         return
-    before = await _pairs_of(asset_id)
+    before = await pairs_of(asset_id)
     await ParcelOverlap.delete().where((ParcelOverlap.asset_a == asset_id) | (ParcelOverlap.asset_b == asset_id))
-    found: list[parcels.Overlap] = []
-    if row["geometry"] and row["status"] in parcels.LIVE_STATUSES and row["bbox_min_lon"] is not None:
+    found: list[parcel_geometry.Overlap] = []
+    if row["geometry"] and row["status"] in parcel_geometry.LIVE_STATUSES and row["bbox_min_lon"] is not None:
         candidates = await Asset.select(Asset.id, Asset.geometry).where(
             Asset.id != asset_id,
             Asset.geometry.is_not_null(),
             Asset.status.is_in(_LIVE),
-            *_boxes_meet(row["bbox_min_lon"], row["bbox_min_lat"], row["bbox_max_lon"], row["bbox_max_lat"]),
+            *boxes_meet(row["bbox_min_lon"], row["bbox_min_lat"], row["bbox_max_lon"], row["bbox_max_lat"]),
         )
-        others = [(c["id"], parcels.parse(c["geometry"])) for c in candidates]
-        found = parcels.overlaps_with(asset_id, parcels.parse(row["geometry"]), others, min_share())
+        others = [(c["id"], parcel_geometry.parse(c["geometry"])) for c in candidates]
+        found = parcel_geometry.overlaps_with(asset_id, parcel_geometry.parse(row["geometry"]), others, min_share())
         await _insert(found, before)
     partners_before = {a if b == asset_id else b for a, b in before}
     partners_after = {o.b if o.a == asset_id else o.a for o in found}
@@ -164,8 +160,8 @@ async def _backfill_measures() -> int:
     return len(rows)
 
 
-def _scan(ids: list[int], texts: list[str], share: float) -> list[parcels.Overlap]:
-    return parcels.find_overlaps(ids, parcels.parse_many(texts), share)
+def _scan(ids: list[int], texts: list[str], share: float) -> list[parcel_geometry.Overlap]:
+    return parcel_geometry.find_overlaps(ids, parcel_geometry.parse_many(texts), share)
 
 
 async def rescan(actor: str) -> RescanReport:
@@ -300,161 +296,4 @@ async def overlaps_for_asset(asset_id: int) -> list[AssetOverlapLine]:
 async def double_pledge_asset_ids() -> set[int]:
     """Ids of every asset flagged "possible double pledge" (for the coverage engine's flags)."""
     rows = await ParcelOverlap.select(ParcelOverlap.asset_a, ParcelOverlap.asset_b)
-    return parcels.double_pledge_ids((r["asset_a"], r["asset_b"]) for r in rows)
-
-
-def _hit_select() -> Any:
-    return Asset.select(
-        Asset.id,
-        Asset.ref,
-        Asset.kind,
-        Asset.status,
-        Asset.address,
-        Asset.geometry,
-        Asset.parcel_area_m2,
-        Asset.centroid_lon,
-        Asset.centroid_lat,
-        Asset.owner.ref.as_alias("owner_ref"),
-        Asset.owner.name.as_alias("owner_name"),
-    )
-
-
-def _filters(kind: str | None, status: str | None) -> list[Any]:
-    where = [Asset.geometry.is_not_null()]
-    if kind:
-        where.append(Asset.kind == kind)
-    if status:
-        where.append(Asset.status == status)
-    return where
-
-
-def _hit(row: dict[str, Any], flagged: set[int], distance: float | None = None) -> ParcelHit:
-    return ParcelHit(
-        ref=row["ref"],
-        kind=row["kind"],
-        status=row["status"],
-        owner_ref=row["owner_ref"],
-        owner_name=row["owner_name"],
-        address=row["address"],
-        area_m2=None if row["parcel_area_m2"] is None else round(row["parcel_area_m2"], 2),
-        centroid_lon=row["centroid_lon"],
-        centroid_lat=row["centroid_lat"],
-        possible_double_pledge=row["id"] in flagged,
-        distance_m=None if distance is None else round(distance, 1),
-    )
-
-
-def _page(hits: list[ParcelHit], paging: Paging) -> Page[ParcelHit]:
-    return Page(hits[paging.offset : paging.offset + paging.page_size], len(hits), paging.page, paging.page_size)
-
-
-async def assets_in_region(query: RegionQuery, paging: Paging) -> Page[ParcelHit]:
-    """Assets whose parcel lies in a GeoJSON region: any part of it, all of it, or its centroid."""
-    region = parse_region(query.region, "region")
-    rows = await _hit_select().where(*_filters(query.kind, query.status), *_boxes_meet(*region.bounds))
-    inside = parcels.in_region([parcels.parse(r["geometry"]) for r in rows], region, query.match)
-    flagged = await double_pledge_asset_ids()
-    hits = sorted((_hit(r, flagged) for r, keep in zip(rows, inside, strict=True) if keep), key=lambda h: h.ref)
-    return _page(hits, paging)
-
-
-def parse_region(region: dict[str, Any], field: str) -> BaseGeometry:
-    """A GeoJSON Polygon or MultiPolygon checked like a parcel; InvalidInputError names the field."""
-    try:
-        return parcels.parse(check_parcel(region))
-    except GeometryError as exc:
-        raise InvalidInputError.one(field, str(exc)) from None
-
-
-async def asset_ids_in_region(region: BaseGeometry, kinds: Sequence[str] | None = None) -> list[int]:
-    """Ids of the assets whose parcel intersects the region (more than along an edge), of the given
-    kinds or all, for stress scenarios."""
-    where = [Asset.geometry.is_not_null(), *_boxes_meet(*region.bounds)]
-    if kinds:
-        where.append(Asset.kind.is_in(list(kinds)))
-    rows = await Asset.select(Asset.id, Asset.geometry).where(*where)
-    if not rows:
-        return []
-    geoms = await anyio.to_thread.run_sync(parcels.parse_many, [r["geometry"] for r in rows])
-    inside = parcels.in_region(geoms, region, "intersects")
-    return sorted(r["id"] for r, keep in zip(rows, inside, strict=True) if keep)
-
-
-async def assets_near(
-    lon: float, lat: float, radius_m: float, paging: Paging, *, kind: str | None = None, status: str | None = None
-) -> Page[ParcelHit]:
-    """Assets whose parcel centroid is within radius_m of the point, nearest first."""
-    if not all(math.isfinite(v) for v in (lon, lat, radius_m)):
-        raise InvalidInputError.one(
-            "lon" if not math.isfinite(lon) else "lat" if not math.isfinite(lat) else "radius_m",
-            "must be a finite number",
-        )
-    min_lon, min_lat, max_lon, max_lat = parcels.radius_box(lon, lat, radius_m)
-    rows = await _hit_select().where(
-        *_filters(kind, status),
-        Asset.centroid_lon >= min_lon,
-        Asset.centroid_lon <= max_lon,
-        Asset.centroid_lat >= min_lat,
-        Asset.centroid_lat <= max_lat,
-    )
-    dist = parcels.distances_m(lon, lat, [r["centroid_lon"] for r in rows], [r["centroid_lat"] for r in rows])
-    flagged = await double_pledge_asset_ids()
-    near = sorted(
-        ((float(d), r) for d, r in zip(dist, rows, strict=True) if d <= radius_m),
-        key=lambda pair: (pair[0], pair[1]["ref"]),
-    )
-    return _page([_hit(r, flagged, d) for d, r in near], paging)
-
-
-@dataclass(frozen=True, slots=True)
-class MapParcel:
-    ref: str
-    kind: str
-    status: str
-    role: str  # "subject", "overlap" (drawn over the subject) or "neighbour"
-    geometry: BaseGeometry
-
-
-@dataclass(frozen=True, slots=True)
-class Neighbourhood:
-    parcels: list[MapParcel]  # the subject first
-    overlap_areas: list[BaseGeometry]  # where the subject and an overlapping parcel share ground
-
-
-async def neighbourhood(asset_id: int, limit: int = 40) -> Neighbourhood | None:
-    """The asset's parcel, the parcels around it (nearest first) and the ground it shares with others."""
-    row = await Asset.select(*Asset.all_columns()).where(Asset.id == asset_id).first()
-    if row is None or not row["geometry"] or row["bbox_min_lon"] is None:
-        return None
-    subject = parcels.parse(row["geometry"])
-    # Look around by the parcel's own size, at least ~150 m, so a small parcel still shows its street.
-    pad_lat = max(row["bbox_max_lat"] - row["bbox_min_lat"], 0.00135)
-    pad_lon = max(
-        row["bbox_max_lon"] - row["bbox_min_lon"], pad_lat / max(0.05, math.cos(math.radians(row["centroid_lat"])))
-    )
-    rows = await Asset.select(
-        Asset.id, Asset.ref, Asset.kind, Asset.status, Asset.geometry, Asset.centroid_lon, Asset.centroid_lat
-    ).where(
-        Asset.id != asset_id,
-        Asset.geometry.is_not_null(),
-        *_boxes_meet(
-            row["bbox_min_lon"] - pad_lon,
-            row["bbox_min_lat"] - pad_lat,
-            row["bbox_max_lon"] + pad_lon,
-            row["bbox_max_lat"] + pad_lat,
-        ),
-    )
-    partners = parcels.double_pledge_ids(await _pairs_of(asset_id)) - {asset_id}
-    dist = parcels.distances_m(
-        row["centroid_lon"], row["centroid_lat"], [r["centroid_lon"] for r in rows], [r["centroid_lat"] for r in rows]
-    )
-    ordered = sorted(zip(dist, rows, strict=True), key=lambda p: (p[1]["id"] not in partners, p[0], p[1]["ref"]))
-    shown = [MapParcel(row["ref"], row["kind"], row["status"], "subject", subject)]
-    overlap_areas = []
-    for _, r in ordered[:limit]:
-        geom = parcels.parse(r["geometry"])
-        role = "overlap" if r["id"] in partners else "neighbour"
-        shown.append(MapParcel(r["ref"], r["kind"], r["status"], role, geom))
-        if role == "overlap":
-            overlap_areas.append(subject.intersection(geom))
-    return Neighbourhood(shown, overlap_areas)
+    return parcel_geometry.double_pledge_ids((r["asset_a"], r["asset_b"]) for r in rows)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from registry.demo_places import DISTRICTS, PROVINCE
-from registry.demo_plans import AssetPlan
+from registry.demo.places import DISTRICTS, PROVINCE
+from registry.demo.plans import AssetPlan
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹"
 GIVEN_NAMES = [

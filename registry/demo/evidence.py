@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from registry.demo_plans import ANCHOR, CHINA_TZ, DemoBook, DocumentPlan
+from registry.demo.plans import ANCHOR, CHINA_TZ, DemoBook, DocumentPlan
 from registry.money import format_amount
 
 
