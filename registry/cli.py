@@ -25,8 +25,15 @@ def migrate() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load the demo book and one demo user per role first.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes; more than one needs COLLATERAL_REDIS_URL so live bids reach every worker.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, demo: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, demo: bool, workers: int) -> None:
     """Migrate, then serve the API and the pages."""
     import uvicorn
 
@@ -37,8 +44,13 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool) -> None:
             for load in composition(ctx).demo_loaders():
                 click.echo(await load())
 
+    if workers > 1 and not os.environ.get("COLLATERAL_REDIS_URL"):
+        raise click.UsageError(
+            "--workers above 1 needs COLLATERAL_REDIS_URL: without Redis a bid taken by one worker would never "
+            "reach the live feeds of the others"
+        )
     run(prepare())
-    uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers)
 
 
 @click.group()
