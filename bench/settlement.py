@@ -200,7 +200,9 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             out["propose_s"] = round(s, 4)
             s, settled = await call("POST", f"/api/disposals/{CASE}/settlement/confirm", two)
             out["settlement_s"] = round(s, 4)
-            out["settlement_lines"] = len(settled["waterfall"]["lines"]) if settled and "waterfall" in settled else 0
+            lines = settled["waterfall"]["lines"] if settled and "waterfall" in settled else []
+            out["settlement_lines"] = len(lines)
+            out["own_loan_components"] = len({(x["loan_id"], x["component"]) for x in lines if x["holder"] == "own"})
         from auctions.tables import DisposalCase
         from registry.tables import Asset, Lien, Posting
 
@@ -213,7 +215,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "asset_disposed": bool(asset and asset["status"] == "disposed"),
             "case_settled": bool(case_row and case_row["state"] == "settled"),
             "every_lien_released": out["liens_released"] == args.liens,
-            "a_posting_per_loan_and_component": out["postings_written"] == out["settlement_lines"] - 2,
+            "a_posting_per_loan_and_component": out["postings_written"] == out["own_loan_components"],
             "audit_chain_verifies": report.ok,
         }
     return out

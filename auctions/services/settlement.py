@@ -27,6 +27,7 @@ from auctions.services.lot import LotBook, read_lot
 from auctions.services.waterfall import AssetInfo, asset_infos, compute, parse_expenses, to_read
 from auctions.tables import CaseAsset, DisposalCase, Settlement, SettlementLine
 from registry import audit, clock
+from registry.db import insert_rows
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.money import format_amount
 from registry.registration import RegistrationStatus
@@ -38,7 +39,6 @@ from valuation.services.valuations import FourEyesError
 
 PROPOSED, CONFIRMED, SUPERSEDED = "proposed", "confirmed", "superseded"
 SETTLEABLE = (CaseState.SOLD.value, CaseState.IN_LIEU.value)
-INSERT_BATCH = 2_000
 
 
 async def _lot(case: dict[str, Any]) -> tuple[LotBook, dict[int, int]]:
@@ -72,36 +72,48 @@ def _not_settleable(case: dict[str, Any]) -> StateConflictError:
     )
 
 
-def _line_rows(settlement_id: int, result: WaterfallResult, book: LotBook, in_lieu: bool) -> list[SettlementLine]:
+LINE_COLUMNS = (
+    "settlement",
+    "kind",
+    "asset_ref",
+    "lien_ref",
+    "holder",
+    "rank",
+    "loan_ref",
+    "component",
+    "amount",
+    "cash",
+)
+
+
+def _line_rows(settlement_id: int, result: WaterfallResult, book: LotBook, in_lieu: bool) -> list[tuple[Any, ...]]:
+    """Every line of the statement as plain rows in LINE_COLUMNS order (a lot under thousands of loans has tens of
+    thousands of lines, written in one bulk insert)."""
     owner_of = {a.ref: a.owner_ref for a in book.assets}
-    rows = [
-        SettlementLine(
-            settlement=settlement_id, kind="expense", asset_ref=e.asset_ref, component=e.kind, amount=e.amount
-        )
-        for e in result.expenses_paid
+    rows: list[tuple[Any, ...]] = [
+        (settlement_id, "expense", e.asset_ref, "", "", 0, "", e.kind, e.amount, True) for e in result.expenses_paid
     ]
     rows += [
-        SettlementLine(
-            settlement=settlement_id,
-            kind="allocation",
-            asset_ref=line.asset_ref,
-            lien_ref=line.lien_ref,
-            holder=line.holder,
-            rank=line.rank,
-            loan_ref=line.loan_ref or "",
-            component=line.component or "",
-            amount=line.amount,
-            cash=not (in_lieu and line.holder == OWN),
+        (
+            settlement_id,
+            "allocation",
+            line.asset_ref,
+            line.lien_ref,
+            line.holder,
+            line.rank,
+            line.loan_ref or "",
+            line.component or "",
+            line.amount,
+            not (in_lieu and line.holder == OWN),
         )
         for line in result.lines
     ]
     rows += [
-        SettlementLine(settlement=settlement_id, kind="surplus", asset_ref=ref, holder=owner_of.get(ref, ""), amount=v)
+        (settlement_id, "surplus", ref, "", owner_of.get(ref, ""), 0, "", "", v, True)
         for ref, v in sorted(result.surplus_by_asset.items())
     ]
     rows += [
-        SettlementLine(settlement=settlement_id, kind="deficiency", loan_ref=ref, amount=v)
-        for ref, v in sorted(result.deficiency.items())
+        (settlement_id, "deficiency", "", "", "", 0, ref, "", v, True) for ref, v in sorted(result.deficiency.items())
     ]
     return rows
 
@@ -186,9 +198,7 @@ async def propose(case_ref: str, data: SettlementProposal, actor: str) -> Settle
             ).returning(Settlement.id)
         )[0]["id"]
         in_lieu = case["state"] == CaseState.IN_LIEU.value
-        rows = _line_rows(settlement_id, result, book, in_lieu)
-        for start in range(0, len(rows), INSERT_BATCH):  # PostgreSQL takes at most 32,767 parameters a statement
-            await SettlementLine.insert(*rows[start : start + INSERT_BATCH])
+        await insert_rows(SettlementLine, LINE_COLUMNS, _line_rows(settlement_id, result, book, in_lieu))
         await audit.record(
             actor,
             ENTITY,
