@@ -19,6 +19,7 @@ from registry.bulk.registry_files import registry_book_files
 from registry.cli import registry_commands
 from registry.cli_support import Composition, DemoLoader
 from registry.config import get_settings
+from registry.controllers.params import PAGING
 from registry.db import engine, is_postgres
 from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
 from registry.router import registry_router
@@ -93,6 +94,8 @@ def create_app() -> Litestar:
     rate_limit.check_throttle_handler = _throttle_login
     app = Litestar(
         route_handlers=[health, registry_router(), valuation_router(), frontend_router()],
+        # One paging dependency for every list, API and pages alike (a page may provide its own default size).
+        dependencies={"paging": PAGING},
         lifespan=[database_lifespan],
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: internal_error_handler},
