@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Template
@@ -17,6 +16,7 @@ from frontend.parcel_map import render as render_parcel_map
 from frontend.templating import layout_context
 from registry.auth import roles
 from registry.controllers.params import paging_provider
+from registry.errors import InvalidInputError
 from registry.roles import REGISTRY_READERS
 from registry.schemas.assets import ASSET_KINDS, ASSET_STATUSES, AssetRead
 from registry.schemas.common import Page, Paging
@@ -33,7 +33,7 @@ def _choice(field: str, value: str | None, allowed: tuple[str, ...]) -> str | No
     if not value:
         return None
     if value not in allowed:
-        raise ValidationException(detail=f"{field}: unknown value {value!r}; one of {', '.join(allowed)}")
+        raise InvalidInputError.one(field, f"unknown value {value!r}; one of {', '.join(allowed)}")
     return value
 
 

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ValidationException
 from litestar.params import Body, QueryParameter
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
@@ -22,7 +21,7 @@ from frontend.templating import layout_context, signed_in_user
 from registry import clock
 from registry.auth import roles
 from registry.controllers.params import PageNumber, RowId, paging_provider
-from registry.errors import DomainError
+from registry.errors import DomainError, InvalidInputError
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.common import Paging
 from valuation.schemas import ValuationReject, WorklistReason
@@ -131,7 +130,7 @@ class ValuationPagesController(Controller):
         day = as_of or clock.today()
         # The select sends "" for every reason; anything else must be a known reason, not silently ignored.
         if reason and reason not in REASONS:
-            raise ValidationException(detail=f"reason: unknown value {reason!r}; one of {', '.join(REASONS)}")
+            raise InvalidInputError.one("reason", f"unknown value {reason!r}; one of {', '.join(REASONS)}")
         wanted = cast(WorklistReason | None, reason or None)
         assets = await worklist.assets_due(day, paging, wanted)
         url = partial(_worklist_url, day, within_days, wanted)
