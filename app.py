@@ -23,6 +23,7 @@ from registry.bulk.registry_files import registry_book_files
 from registry.cli import registry_commands
 from registry.cli_support import Composition, DemoLoader
 from registry.config import get_settings
+from registry.controllers.params import PAGING
 from registry.db import engine, is_postgres
 from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
 from registry.router import registry_router
@@ -98,6 +99,8 @@ def create_app() -> Litestar:
     rate_limit.check_throttle_handler = _throttle_login
     app = Litestar(
         route_handlers=[health, registry_router(), valuation_router(), auctions_router(), frontend_router()],
+        # One paging dependency for every list, API and pages alike (a page may provide its own default size).
+        dependencies={"paging": PAGING},
         lifespan=[database_lifespan, round_sweeper],
         plugins=[problem_details_plugin(), build_channels(os.environ.get("COLLATERAL_REDIS_URL"))],
         exception_handlers={Exception: internal_error_handler},

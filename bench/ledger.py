@@ -3,6 +3,7 @@ accrued, partly repaid and charged a fee), with the 20,000 audit events it write
 
 Each run posts to 5,000 fresh loans of a scratch database made from BENCH_POSTGRES_URL's server and dropped at
 the end. The machine may be shared: the load averages at start and end are recorded with the figures.
+tests/integration/test_shared_writers.py posts the same book (`bulk_loans`, `life_of`).
 
 .venv/bin/python bench/ledger.py [--runs 5]
 """
@@ -20,13 +21,45 @@ import statistics
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from registry.services.ledger import LedgerEntry
 
 SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SCRATCH = f"bench_ledger_{os.getpid()}"
-os.environ["DATABASE_URL"] = urlparse(SERVER)._replace(path=f"/{SCRATCH}").geturl()
-os.environ.setdefault("COLLATERAL_DATA_DIR", f"/tmp/{SCRATCH}")
 LOANS, DAY = 5000, date(2026, 3, 1)
+
+
+async def bulk_loans(prefix: str, count: int) -> list[int]:
+    """`count` loans of one borrower, written at once; their ids."""
+    from registry import clock
+    from registry.db import insert_rows, write_transaction
+    from registry.tables import Loan, Party
+
+    async with write_transaction():
+        columns = ("ref", "name", "kind", "status", "created_at")
+        (party,) = await insert_rows(Party, columns, [(prefix, "Bulk", "company", "normal", clock.now())])
+        columns = ("ref", "borrower", "currency", "status", "classification", "created_at")
+        rows = [(f"{prefix}-{i}", party, "CNY", "performing", "pass", clock.now()) for i in range(count)]
+        return await insert_rows(Loan, columns, rows)
+
+
+def life_of(loans: list[int]) -> list[LedgerEntry]:
+    """Each loan disbursed, accrued, partly repaid and charged a fee: four entries a loan."""
+    from registry.services.ledger import LedgerEntry
+
+    return [
+        entry
+        for loan in loans
+        for entry in (
+            LedgerEntry(loan, "disbursement", {"principal": 1_000_000}, DAY, "drawdown"),
+            LedgerEntry(loan, "accrual", {"interest": 4_500, "fees": 300}, DAY, "March"),
+            LedgerEntry(loan, "repayment", {"interest": -4_500, "principal": -50_000}, DAY, "instalment"),
+            LedgerEntry(loan, "repayment", {"fees": -300}, DAY, "fee"),
+        )
+    ]
 
 
 async def _admin(sql: str) -> None:
@@ -42,10 +75,8 @@ async def _admin(sql: str) -> None:
 async def _run(runs: int) -> list[float]:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    from registry import clock
-    from registry.db import engine, insert_rows, write_transaction
-    from registry.services.ledger import LedgerEntry, post_entries
-    from registry.tables import Loan, Party
+    from registry.db import engine, write_transaction
+    from registry.services.ledger import post_entries
 
     await engine().start_connection_pool()
     try:
@@ -53,22 +84,7 @@ async def _run(runs: int) -> list[float]:
             assert (await run_forwards("all")).success
         seconds = []
         for run in range(runs):
-            async with write_transaction():
-                columns = ("ref", "name", "kind", "status", "created_at")
-                (party,) = await insert_rows(Party, columns, [(f"P{run}", "Bench", "company", "normal", clock.now())])
-                columns = ("ref", "borrower", "currency", "status", "classification", "created_at")
-                rows = [(f"L{run}-{i}", party, "CNY", "performing", "pass", clock.now()) for i in range(LOANS)]
-                loans = await insert_rows(Loan, columns, rows)
-            entries = [
-                entry
-                for loan in loans
-                for entry in (
-                    LedgerEntry(loan, "disbursement", {"principal": 1_000_000}, DAY, "drawdown"),
-                    LedgerEntry(loan, "accrual", {"interest": 4_500, "fees": 300}, DAY, "March"),
-                    LedgerEntry(loan, "repayment", {"interest": -4_500, "principal": -50_000}, DAY, "instalment"),
-                    LedgerEntry(loan, "repayment", {"fees": -300}, DAY, "fee"),
-                )
-            ]
+            entries = life_of(await bulk_loans(f"RUN{run}", LOANS))
             started = time.perf_counter()
             async with write_transaction():
                 await post_entries(entries, "bench")
@@ -83,6 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    # Before anything imports the registry: Piccolo binds its engine when the tables are imported.
+    os.environ["DATABASE_URL"] = urlparse(SERVER)._replace(path=f"/{SCRATCH}").geturl()
+    os.environ.setdefault("COLLATERAL_DATA_DIR", f"/tmp/{SCRATCH}")
     load_at_start = os.getloadavg()
     asyncio.run(_admin(f'CREATE DATABASE "{SCRATCH}"'))
     try:

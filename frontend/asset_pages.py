@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from math import ceil
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import ValidationException
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Template
 
 from auctions.access import DISPOSAL_WRITERS
 from auctions.services.cases import OPENABLE_ASSET_STATUSES
+from frontend.paging import page_links
 from frontend.parcel_map import render as render_parcel_map
 from frontend.templating import layout_context, signed_in_user
 from registry.auth import roles
+from registry.controllers.params import paging_provider
+from registry.errors import InvalidInputError
 from registry.roles import REGISTRY_READERS, Role
 from registry.schemas.assets import ASSET_KINDS, ASSET_STATUSES, AssetRead
-from registry.schemas.common import MAX_PAGE_SIZE, Page, Paging
+from registry.schemas.common import Page, Paging
 from registry.services.assets import get_asset, list_assets
 from registry.services.parcel_search import neighbourhood
 
@@ -34,19 +35,19 @@ def _choice(field: str, value: str | None, allowed: tuple[str, ...]) -> str | No
     if not value:
         return None
     if value not in allowed:
-        raise ValidationException(detail=f"{field}: unknown value {value!r}; one of {', '.join(allowed)}")
+        raise InvalidInputError.one(field, f"unknown value {value!r}; one of {', '.join(allowed)}")
     return value
 
 
 class RegisterQuery:
     """The register's filters as the page shows them, and the URLs that keep them while paging."""
 
-    def __init__(self, q: str | None, kind: str | None, status: str | None, page: int, page_size: int) -> None:
+    def __init__(self, q: str | None, kind: str | None, status: str | None, paging: Paging) -> None:
         self.q = (q or "").strip()[:MAX_QUERY]
         self.kind = _choice("kind", kind, ASSET_KINDS)
         self.status = _choice("status", status, ASSET_STATUSES)
-        self.page = page
-        self.page_size = page_size
+        self.paging = paging
+        self.page_size = paging.page_size
 
     @property
     def filtered(self) -> bool:
@@ -61,7 +62,7 @@ class RegisterQuery:
             params.append(("kind", self.kind))
         if self.status:
             params.append(("status", self.status))
-        if (page := self.page if page is None else page) > 1:
+        if (page := self.paging.page if page is None else page) > 1:
             params.append(("page", page))
         if self.page_size != DEFAULT_PAGE_SIZE:
             params.append(("page_size", self.page_size))
@@ -69,27 +70,16 @@ class RegisterQuery:
 
 
 def _results_context(query: RegisterQuery, page: Page[AssetRead]) -> dict[str, Any]:
-    pages = max(1, ceil(page.total / page.page_size))
-    first = (page.page - 1) * page.page_size + 1 if page.items else 0
-    return {
-        "query": query,
-        "page": page,
-        "pages": pages,
-        "first_row": first,
-        "last_row": first + len(page.items) - 1 if page.items else 0,
-        "prev_url": query.url(page.page - 1) if page.page > 1 else None,
-        "next_url": query.url(page.page + 1) if page.page < pages else None,
-    }
+    return {"query": query, "page": page, "links": page_links(page, query.url)}
 
 
 def provide_register_query(
+    paging: NamedDependency[Paging],
     q: FromQuery[str | None] = None,
     kind: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None,
-    page: Annotated[int, QueryParameter(ge=1)] = 1,
-    page_size: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> RegisterQuery:
-    return RegisterQuery(q, kind, status, page, page_size)
+    return RegisterQuery(q, kind, status, paging)
 
 
 def _place(lat: float, lon: float) -> str:
@@ -98,14 +88,15 @@ def _place(lat: float, lon: float) -> str:
 
 class AssetPagesController(Controller):
     path = "/assets"
-    dependencies = {"register_query": Provide(provide_register_query, sync_to_thread=False)}
+    dependencies = {
+        "paging": paging_provider(DEFAULT_PAGE_SIZE),
+        "register_query": Provide(provide_register_query, sync_to_thread=False),
+    }
 
     @get(name="pages:assets", opt=roles(REGISTRY_READERS))
     async def asset_register(self, request: HTMXRequest, register_query: NamedDependency[RegisterQuery]) -> Template:
         query = register_query
-        found = await list_assets(
-            Paging(query.page, query.page_size), q=query.q or None, kind=query.kind, status=query.status
-        )
+        found = await list_assets(query.paging, q=query.q or None, kind=query.kind, status=query.status)
         context = _results_context(query, found)
         # The same URL answers a whole page or, to htmx, only the results; caches must keep them apart.
         headers = {"Vary": "HX-Request"}

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from math import ceil
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
+from frontend.paging import page_links
 from frontend.templating import amount, layout_context
 from registry import clock
 from registry.auth import roles
+from registry.controllers.params import paging_provider
 from registry.roles import REGISTRY_READERS
 from registry.schemas.common import Paging
 from valuation.coverage import fx
@@ -26,7 +28,6 @@ from valuation.services.coverage_runs import parse_fx
 
 PAGE_SIZE = 50
 CENT = Decimal("0.01")  # amounts arrive rounded to the cent: a remainder within a cent of the share is the share
-PageNumber = Annotated[int, QueryParameter(ge=1, le=1_000_000)]
 AsOf = Annotated[date | None, QueryParameter()]
 IncludeUnperfected = Annotated[bool, QueryParameter()]
 FxText = Annotated[str, QueryParameter(max_length=400)]
@@ -148,6 +149,7 @@ def _detail_context(detail: CoverageLoanDetail) -> dict[str, Any]:
 
 class CoveragePagesController(Controller):
     path = "/coverage"
+    dependencies = {"paging": paging_provider(PAGE_SIZE, sized=False)}
 
     @get(name="pages:coverage", opt=roles(REGISTRY_READERS))
     async def summary_page(
@@ -178,15 +180,13 @@ class CoveragePagesController(Controller):
     async def loans_page(
         self,
         request: Request[Any, Any, Any],
+        paging: NamedDependency[Paging],
         as_of: AsOf = None,
         include_unperfected: IncludeUnperfected = False,
-        page: PageNumber = 1,
         fx: FxText = "",
     ) -> Template:
         day = as_of or clock.today()
-        found = await coverage.loans_page(day, include_unperfected, Paging(page, PAGE_SIZE), fx_rates(fx))
-        pages = max(1, ceil(found.total / found.page_size))
-        first = (page - 1) * PAGE_SIZE + 1 if found.items else 0
+        found = await coverage.loans_page(day, include_unperfected, paging, fx_rates(fx))
         return Template(
             template_name="coverage/loans.html",
             context={
@@ -196,16 +196,10 @@ class CoveragePagesController(Controller):
                 "include_unperfected": include_unperfected,
                 "fx": fx,
                 "page": found,
-                "pages": pages,
-                "first_row": first,
-                "last_row": first + len(found.items) - 1 if found.items else 0,
+                "links": page_links(
+                    found, lambda n: f"/coverage/loans?{coverage_query(day, include_unperfected, n, fx)}"
+                ),
                 "query": coverage_query(day, include_unperfected, fx=fx),
-                "prev_url": f"/coverage/loans?{coverage_query(day, include_unperfected, page - 1, fx)}"
-                if page > 1
-                else None,
-                "next_url": f"/coverage/loans?{coverage_query(day, include_unperfected, page + 1, fx)}"
-                if page < pages
-                else None,
             },
         )
 

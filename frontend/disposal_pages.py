@@ -8,12 +8,12 @@ change that went through redirects (303) back to the case, so a reload never rep
 
 from __future__ import annotations
 
-from math import ceil
 from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
@@ -25,9 +25,10 @@ from auctions.schemas.cases import CaseMoveRequest, CaseStateName
 from auctions.services import cases, offers, rounds
 from frontend.disposal_forms import DisposalForm, read_move, read_offer, read_open, read_round, split_refs
 from frontend.disposal_views import DONE, move_buttons, round_rules
+from frontend.paging import page_links
 from frontend.templating import layout_context, signed_in_user
 from registry.auth import roles
-from registry.controllers.params import RowId
+from registry.controllers.params import RowId, paging_provider
 from registry.errors import DomainError, InvalidInputError, NotFoundError, StateConflictError
 from registry.roles import Role
 from registry.schemas.common import Paging
@@ -35,7 +36,6 @@ from registry.schemas.common import Paging
 PAGE_SIZE = 25
 MAX_QUERY = 64
 CASE_STATES: tuple[str, ...] = get_args(CaseStateName)
-PageNumber = Annotated[int, QueryParameter(ge=1, le=1_000_000)]
 Filter = Annotated[str | None, QueryParameter(max_length=200)]
 
 
@@ -138,40 +138,35 @@ def _open_page(request: Request[Any, Any, Any], form: DisposalForm, status_code:
 
 class DisposalPagesController(Controller):
     path = "/disposals"
+    dependencies = {"paging": paging_provider(PAGE_SIZE, sized=False)}
 
     @get(name="pages:disposals", opt=roles(CASE_READERS))
     async def case_list(
         self,
         request: Request[Any, Any, Any],
+        paging: NamedDependency[Paging],
         case_state: Annotated[str | None, QueryParameter(name="state", max_length=32)] = None,
         profile_name: Annotated[str | None, QueryParameter(name="profile", max_length=32)] = None,
         asset_ref: Filter = None,
         owner_ref: Filter = None,
         q: Filter = None,
-        page: PageNumber = 1,
     ) -> Template:
         query = CaseQuery(case_state, profile_name, asset_ref, owner_ref, q)
         found = await cases.list_cases(
-            Paging(page, PAGE_SIZE),
+            paging,
             state=query.state,
             profile_name=query.profile,
             asset_ref=query.asset_ref or None,
             owner_ref=query.owner_ref or None,
             q=query.q or None,
         )
-        pages = max(1, ceil(found.total / PAGE_SIZE))
-        first = (page - 1) * PAGE_SIZE + 1 if found.items else 0
         return Template(
             template_name="disposals/list.html",
             context={
                 **layout_context(request),
                 "query": query,
                 "page": found,
-                "pages": pages,
-                "first_row": first,
-                "last_row": first + len(found.items) - 1 if found.items else 0,
-                "prev_url": query.url(page - 1) if page > 1 else None,
-                "next_url": query.url(page + 1) if page < pages else None,
+                "links": page_links(found, query.url),
                 "states": CASE_STATES,
                 "profiles": PROFILES.values(),
                 "may_open": may_act(request),

@@ -1,5 +1,9 @@
 """How the pages answer errors: a person gets a page or a redirect, never problem+json.
 
+Status and message come from the API's map (registry.problems), so every error has one status on both:
+a refusal of the services is the same 404, 409 or 422 on a page as in the API, and only what the API
+answers with 500 is a 500 page.
+
 These are router-level exception handlers of the pages router. Litestar puts the route's resolved
 handlers into the scope before running the route's middleware stack, so they also catch the
 NotAuthorizedException that the JWT cookie middleware raises before any guard runs.
@@ -12,14 +16,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import NotAuthorizedException
 from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from frontend.templating import layout_context
-from registry.errors import DomainError
+from registry.problems import PROBLEMS, problem_for
 
 log = logging.getLogger("frontend")
 
@@ -95,31 +99,18 @@ def error_page(
     )
 
 
-def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Template:
-    # Keeps headers such as the rate limiter's Retry-After.
-    return error_page(request, exc.status_code, exc.detail, dict(exc.headers or {}))
-
-
-def validation_error_page(request: Request[Any, Any, Any], exc: ValidationException) -> Template:
-    items = exc.extra if isinstance(exc.extra, list) else []
-    reasons = [f"{i.get('key', 'input')}: {i.get('message', '')}" for i in items if isinstance(i, dict)]
-    return error_page(request, 400, "; ".join(reasons) or exc.detail)
-
-
-def domain_error_page(request: Request[Any, Any, Any], exc: DomainError) -> Template:
-    return error_page(request, exc.status_code, exc.detail)
-
-
-def internal_error_page(request: Request[Any, Any, Any], exc: Exception) -> Template:
-    log.exception("unhandled error on page %s %s", request.method, request.url.path, exc_info=exc)
-    return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, "The server failed; nothing was changed.")
+def problem_page(request: Request[Any, Any, Any], exc: Exception) -> Template:
+    """The API's problem for the error, as a page: the same status and detail, and headers such as the rate
+    limiter's Retry-After. An error the API does not know is a 500, logged."""
+    problem = problem_for(exc)
+    if problem is None or problem.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        log.exception("unhandled error on page %s %s", request.method, request.url.path, exc_info=exc)
+        return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, "The server failed; nothing was changed.")
+    return error_page(request, problem.status_code, problem.detail, dict(problem.headers or {}))
 
 
 def page_exception_handlers() -> ExceptionHandlersMap:
-    return {
-        NotAuthorizedException: redirect_to_login,
-        ValidationException: validation_error_page,
-        HTTPException: http_error_page,
-        DomainError: domain_error_page,
-        Exception: internal_error_page,
-    }
+    # Every kind the API maps, plus Exception; a missing session is a way to sign in, not an error.
+    handlers: ExceptionHandlersMap = dict.fromkeys([*PROBLEMS, Exception], problem_page)
+    handlers[NotAuthorizedException] = redirect_to_login
+    return handlers

@@ -5,7 +5,6 @@ as typed, with each complaint next to its control, and status 422."""
 from __future__ import annotations
 
 from decimal import Decimal
-from math import ceil
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -31,12 +30,11 @@ from registry.auth import roles
 from registry.errors import DomainError, InvalidInputError
 from registry.roles import SCENARIO_RUNNERS
 from registry.schemas.assets import ASSET_KINDS
-from registry.schemas.common import Paging
+from registry.schemas.common import MAX_PAGE, Paging
 from valuation.coverage_schemas import BucketComparison, StressReport, WhatIfReport
 from valuation.services import stress, whatif
 
 CHANGED_PAGE_SIZE = 25
-MAX_PAGE = 1_000_000
 
 
 def change(before: str | None, after: str | None) -> str:
@@ -132,8 +130,7 @@ WHATIF_FORM = {
 
 
 def _stress_results(report: StressReport) -> dict[str, Any]:
-    pages = max(1, ceil(report.loans_changed / report.page_size))
-    return {"report": report, "charts": bucket_comparisons(report.ltv_buckets), "pages": pages}
+    return {"report": report, "charts": bucket_comparisons(report.ltv_buckets)}
 
 
 class ScenarioPagesController(Controller):

@@ -1,9 +1,12 @@
-"""Every error leaves as RFC 9457 problem+json."""
+"""Every error leaves as RFC 9457 problem+json, and every domain error has one status everywhere: the API
+answers PROBLEMS' problem, and the pages (frontend.errors) show the same status and detail as a page.
+"""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from asyncpg.exceptions import DataError, UniqueViolationError
@@ -86,18 +89,27 @@ async def reject_nul_in_url(request: Request[Any, Any, Any]) -> None:
         raise InvalidInputError.one("url", "the path or query contains a NUL character")
 
 
+# Each kind of error and the problem it is; a subclass not listed takes its nearest listed base's problem.
+PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+    DomainError: _domain,
+    ValidationException: _validation,
+    HTTPException: _http,
+    MoneyError: _money,
+    UniqueViolationError: _unique_violation,
+    DataError: _data_error,
+    sqlite3.IntegrityError: _integrity,
+}
+
+
+def problem_for(exc: Exception) -> ProblemDetailsException | None:
+    """The problem an error is, found as Litestar finds a handler: by the nearest class in its MRO."""
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            return PROBLEMS[cls](exc)
+    return None
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
-        ProblemDetailsConfig(
-            enable_for_all_http_exceptions=True,
-            exception_to_problem_detail_map={
-                DomainError: _domain,
-                ValidationException: _validation,
-                HTTPException: _http,
-                MoneyError: _money,
-                UniqueViolationError: _unique_violation,
-                DataError: _data_error,
-                sqlite3.IntegrityError: _integrity,
-            },
-        )
+        ProblemDetailsConfig(enable_for_all_http_exceptions=True, exception_to_problem_detail_map=PROBLEMS)
     )

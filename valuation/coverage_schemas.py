@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from registry.schemas.assets import AssetKind
+from registry.schemas.common import Page
 from registry.schemas.fields import Amount, Ref, Short
 
 # A percentage change such as "-20" or "12.5": bounds and places are checked by the stress service, so
@@ -237,6 +238,11 @@ class StressReport(msgspec.Struct):
     changed_loans: list[LoanComparison]  # the page asked for, largest fall in collateral value first
     page: int
     page_size: int
+
+    @property
+    def changed_page(self) -> Page[LoanComparison]:
+        """The changed loans as a page of all of them, for the pager."""
+        return Page(self.changed_loans, self.loans_changed, self.page, self.page_size)
 
 
 # Restructuring what-ifs (DESIGN 5): proposed changes applied to a copy of the book; nothing is written.

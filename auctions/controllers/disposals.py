@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
 
 from auctions.access import CASE_READERS, DISPOSAL_WRITERS
@@ -24,7 +24,6 @@ from auctions.schemas.cases import (
 from auctions.schemas.settlement import SettlementProposal, SettlementRead, WaterfallRead, WaterfallRequest
 from auctions.services import cases, metrics, offers, rounds, settlement
 from registry.auth import roles
-from registry.controllers.params import provide_paging
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import UserRead
 
@@ -35,7 +34,6 @@ MetricsFormat = Annotated[Literal["json", "csv"], QueryParameter(name="format", 
 class DisposalController(Controller):
     path = "/api/disposals"
     tags = ["disposal"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @post(operation_id="OpenDisposalCase", name="disposals:open", opt=roles(DISPOSAL_WRITERS))
     async def open_case(self, request: Request[UserRead, Any, Any], data: JSONBody[CaseOpen]) -> CaseRead:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.channels import ChannelsPlugin
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -84,7 +85,7 @@ class RoundController(Controller):
 
     @get("/{round_id:int}/events", operation_id="RoundEvents", name="rounds:events", opt=roles(ROUND_READERS))
     async def events(
-        self, request: Request[UserRead, Any, Any], round_id: RoundId, channels: ChannelsPlugin
+        self, request: Request[UserRead, Any, Any], round_id: RoundId, channels: NamedDependency[ChannelsPlugin]
     ) -> ServerSentEvent:
         """Server-sent events: a snapshot, then every accepted bid (`id` = the bid's id) and every change of
         `ends_at` or `status`, after commit. With `Last-Event-ID` the bids missed are replayed from the bids table."""

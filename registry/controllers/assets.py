@@ -3,11 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from registry.auth import roles
-from registry.controllers.params import provide_paging
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS
 from registry.schemas.assets import AssetCreate, AssetDetail, AssetKind, AssetRead, AssetStatus, AssetUpdate
 from registry.schemas.common import Page, Paging
@@ -18,7 +17,6 @@ from registry.services import assets
 class AssetController(Controller):
     path = "/api/assets"
     tags = ["assets"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @post(operation_id="CreateAsset", name="assets:create", opt=roles(COLLATERAL_WRITERS))
     async def create_asset(self, request: Request[UserRead, Any, Any], data: JSONBody[AssetCreate]) -> AssetRead:

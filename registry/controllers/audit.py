@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from registry import audit
 from registry.auth import roles
-from registry.controllers.params import provide_paging
 from registry.roles import AUDIT_READERS
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import AuditEventRead, ChainReportRead
@@ -15,7 +14,6 @@ from registry.schemas.misc import AuditEventRead, ChainReportRead
 class AuditController(Controller):
     path = "/api/audit"
     tags = ["audit"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @get(operation_id="ListAuditEvents", name="audit:list", opt=roles(AUDIT_READERS))
     async def list_events(

@@ -4,11 +4,11 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, MultipartBody
 
 from registry.auth import roles
-from registry.controllers.params import RowId, provide_paging
+from registry.controllers.params import RowId
 from registry.errors import InvalidInputError
 from registry.roles import EVIDENCE_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
@@ -19,7 +19,6 @@ from registry.services import documents
 class DocumentController(Controller):
     path = "/api/documents"
     tags = ["documents"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @post(operation_id="UploadDocument", name="documents:upload", opt=roles(EVIDENCE_WRITERS))
     async def upload_document(

@@ -3,11 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from registry.auth import roles
-from registry.controllers.params import provide_paging
 from registry.registration import RegistrationStatus
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
@@ -19,7 +18,6 @@ from registry.services import liens
 class LienController(Controller):
     path = "/api/liens"
     tags = ["liens"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @post(operation_id="CreateLien", name="liens:create", opt=roles(COLLATERAL_WRITERS))
     async def create_lien(self, request: Request[UserRead, Any, Any], data: JSONBody[LienCreate]) -> LienRead:

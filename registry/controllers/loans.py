@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from registry.auth import roles
-from registry.controllers.params import RowId, provide_paging
+from registry.controllers.params import RowId
 from registry.roles import LOAN_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
 from registry.schemas.loans import (
@@ -27,7 +27,6 @@ from registry.services import loans
 class LoanController(Controller):
     path = "/api/loans"
     tags = ["loans"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @post(operation_id="CreateLoan", name="loans:create", opt=roles(LOAN_WRITERS))
     async def create_loan(self, request: Request[UserRead, Any, Any], data: JSONBody[LoanCreate]) -> LoanRead:

@@ -3,11 +3,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from registry.auth import roles
-from registry.controllers.params import provide_paging
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS
 from registry.schemas.assets import AssetKind, AssetStatus
 from registry.schemas.common import Page, Paging
@@ -26,7 +25,6 @@ Radius = Annotated[float, QueryParameter(gt=0, le=MAX_RADIUS_M, description="met
 class ParcelController(Controller):
     path = "/api/registry"
     tags = ["parcels"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @get("/overlaps", operation_id="ListParcelOverlaps", name="parcels:overlaps", opt=roles(REGISTRY_READERS))
     async def list_overlaps(

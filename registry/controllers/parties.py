@@ -3,11 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from registry.auth import roles
-from registry.controllers.params import provide_paging
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import UserRead
@@ -22,7 +21,6 @@ def _role(request: Request[UserRead, Any, Any]) -> Role:
 class PartyController(Controller):
     path = "/api/parties"
     tags = ["parties"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @post(operation_id="CreateParty", name="parties:create", opt=roles(COLLATERAL_WRITERS))
     async def create_party(self, request: Request[UserRead, Any, Any], data: JSONBody[PartyCreate]) -> PartyRead:

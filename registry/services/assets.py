@@ -13,19 +13,7 @@ from registry.errors import FieldErrors, InvalidInputError, NotFoundError
 from registry.geometry import GeometryError, check_parcel
 from registry.schemas.assets import ASSET_STATUSES, PARCEL_KINDS, AssetCreate, AssetDetail, AssetRead, AssetUpdate
 from registry.schemas.common import Page, Paging
-from registry.services import parcel_overlaps
-from registry.services.common import (
-    audit_view,
-    check_ref,
-    check_text,
-    contains,
-    ensure_ref_free,
-    id_for_ref,
-    lock_by_ref,
-    read_model,
-    row_or_404,
-    set_fields,
-)
+from registry.services import common, parcel_overlaps
 from registry.services.liens import lien_lines_for_asset
 from registry.tables import Asset, Party
 
@@ -48,12 +36,12 @@ def _check_geometry(errors: FieldErrors, kind: str, geometry: dict[str, Any] | N
 
 def _check_identifiers(errors: FieldErrors, identifiers: dict[str, str]) -> str:
     for key, value in identifiers.items():
-        check_text(errors, f"identifiers.{key}", value, 128)
+        common.check_text(errors, f"identifiers.{key}", value, 128)
     return json.dumps(identifiers, sort_keys=True, ensure_ascii=False)
 
 
 def to_read(row: dict[str, Any]) -> AssetRead:
-    return read_model(
+    return common.read_model(
         AssetRead,
         row,
         identifiers=json.loads(row["identifiers"] or "{}"),
@@ -68,7 +56,7 @@ def _select() -> Any:
 
 
 async def asset_row(ref: str) -> dict[str, Any]:
-    return await row_or_404(_select().where(Asset.ref == ref), "asset", ref)
+    return await common.row_or_404(_select().where(Asset.ref == ref), "asset", ref)
 
 
 async def _refresh_flags(rows: Iterable[Mapping[str, Any]], actor: str) -> None:
@@ -81,13 +69,13 @@ async def _refresh_flags(rows: Iterable[Mapping[str, Any]], actor: str) -> None:
 
 async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
     errors = FieldErrors()
-    check_ref(errors, "ref", data.ref)
+    common.check_ref(errors, "ref", data.ref)
     geometry = _check_geometry(errors, data.kind, data.geometry)
     identifiers = _check_identifiers(errors, data.identifiers)
     errors.raise_if_any()
     async with write_transaction():
-        owner_id = await id_for_ref(Party, data.owner_ref, "party", "owner_ref")
-        await ensure_ref_free(Asset, data.ref, "asset")
+        owner_id = await common.id_for_ref(Party, data.owner_ref, "party", "owner_ref")
+        await common.ensure_ref_free(Asset, data.ref, "asset")
         row: dict[str, Any] = {
             "ref": data.ref,
             "kind": data.kind,
@@ -103,7 +91,7 @@ async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
         result = await Asset.insert(Asset(**row)).returning(Asset.id)
         row["id"] = result[0]["id"]
         created = await asset_row(data.ref)
-        await audit.record(actor, "asset", data.ref, "create", after=audit_view(created, AUDITED))
+        await audit.record(actor, "asset", data.ref, "create", after=common.audit_view(created, AUDITED))
         await _refresh_flags([row], actor)
     return to_read(created)
 
@@ -133,11 +121,11 @@ async def list_assets(
     where = []
     if q:
         where.append(
-            contains(Asset.ref, q)
-            | contains(Asset.description, q)
-            | contains(Asset.address, q)
-            | contains(Asset.identifiers, q)
-            | contains(Asset.owner.name, q)
+            common.contains(Asset.ref, q)
+            | common.contains(Asset.description, q)
+            | common.contains(Asset.address, q)
+            | common.contains(Asset.identifiers, q)
+            | common.contains(Asset.owner.name, q)
         )
     if kind:
         where.append(Asset.kind == kind)
@@ -151,9 +139,9 @@ async def list_assets(
 
 
 async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
-    changes = set_fields(data)
+    changes = common.set_fields(data)
     async with write_transaction():
-        await lock_by_ref(Asset, ref, "asset")
+        await common.lock_by_ref(Asset, ref, "asset")
         before = await asset_row(ref)
         parcel_changed = "geometry" in changes or "status" in changes
         errors = FieldErrors()
@@ -166,9 +154,7 @@ async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
             measures = parcel_overlaps.measure_columns(changes["geometry"]) if "geometry" in changes else {}
             await Asset.update({**changes, **measures}).where(Asset.id == before["id"])
             after = await asset_row(ref)
-            await audit.record(
-                actor, "asset", ref, "update", before=audit_view(before, AUDITED), after=audit_view(after, AUDITED)
-            )
+            await common.record_update(actor, "asset", ref, before, after, AUDITED)
             if parcel_changed:
                 await _refresh_flags([after if after["geometry"] else before], actor)
         else:

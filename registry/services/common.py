@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 import msgspec
 from piccolo.table import Table
 
+from registry import audit
 from registry.db import is_postgres, lock_row
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.money import MoneyError, minor_digits, parse_amount
@@ -75,6 +76,14 @@ def read_model(schema: type[S], row: Mapping[str, Any], **computed: Any) -> S:
 def audit_view(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
     """What an audit event keeps of a row: the named fields (None for one not read)."""
     return {f: row.get(f) for f in fields}
+
+
+async def record_update(
+    actor: str, entity: str, ref: str, before: Mapping[str, Any], after: Mapping[str, Any], fields: Iterable[str]
+) -> None:
+    """The audit event of an update: the audited fields of the row before and after it."""
+    fields = tuple(fields)
+    await audit.record(actor, entity, ref, "update", before=audit_view(before, fields), after=audit_view(after, fields))
 
 
 def _ref_column(table: type[Table]) -> Any:

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import add
-from typing import Any
 
 from registry import audit, clock
 from registry.audit import AuditEntry
@@ -25,6 +24,8 @@ from registry.tables import Loan, Posting
 
 _POSTING_COLUMNS = ("loan", "kind", *BALANCE_COMPONENTS, "value_date", "memo", "reverses", "posted_by", "posted_at")
 _COMPONENTS = frozenset(BALANCE_COMPONENTS)
+# What a posting's audit event keeps: its id, then its columns from the first component to reverses.
+_AUDITED = ("posting_id", *_POSTING_COLUMNS[2:9])
 _ZEROS = (0,) * len(BALANCE_COMPONENTS)
 _INT = {int}
 _KIND_LENGTH, _MEMO_LENGTH = 24, 255  # the posting columns' widths
@@ -85,12 +86,21 @@ def posting_deltas(data: PostingCreate, currency: str) -> dict[str, int]:
     return deltas
 
 
-def _nones(entries: Sequence[LedgerEntry]) -> list[None]:
-    return [None] * len(entries)
-
-
 def _field(prefix: str | None, index: int, name: str) -> str:
     return name if prefix is None else f"{prefix}[{index}].{name}"
+
+
+def _entry_errors(errors: FieldErrors, entry: LedgerEntry, prefix: str | None, index: int) -> None:
+    """Why one entry is malformed, each reason against its field."""
+    if not entry.deltas.keys() <= _COMPONENTS:
+        unknown = ", ".join(sorted(entry.deltas.keys() - _COMPONENTS))
+        errors.add(_field(prefix, index, "deltas"), f"unknown component(s) {unknown}")
+    if not set(map(type, entry.deltas.values())) <= _INT:
+        errors.add(_field(prefix, index, "deltas"), "deltas are whole minor units (int)")
+    if not 0 < len(entry.kind) <= _KIND_LENGTH:
+        errors.add(_field(prefix, index, "kind"), f"1-{_KIND_LENGTH} characters")
+    if len(entry.memo) > _MEMO_LENGTH:
+        errors.add(_field(prefix, index, "memo"), f"at most {_MEMO_LENGTH} characters")
 
 
 def _checked_deltas(entries: Sequence[LedgerEntry], prefix: str | None) -> list[tuple[int, ...]]:
@@ -98,16 +108,15 @@ def _checked_deltas(entries: Sequence[LedgerEntry], prefix: str | None) -> list[
     errors = FieldErrors()
     out = []
     for i, entry in enumerate(entries):
-        if not entry.deltas.keys() <= _COMPONENTS:
-            unknown = ", ".join(sorted(entry.deltas.keys() - _COMPONENTS))
-            errors.add(_field(prefix, i, "deltas"), f"unknown component(s) {unknown}")
-        if not set(map(type, entry.deltas.values())) <= _INT:
-            errors.add(_field(prefix, i, "deltas"), "deltas are whole minor units (int)")
-        if not 0 < len(entry.kind) <= _KIND_LENGTH:
-            errors.add(_field(prefix, i, "kind"), f"1-{_KIND_LENGTH} characters")
-        if len(entry.memo) > _MEMO_LENGTH:
-            errors.add(_field(prefix, i, "memo"), f"at most {_MEMO_LENGTH} characters")
-        out.append(tuple(map(entry.deltas.get, BALANCE_COMPONENTS, _ZEROS)))
+        deltas = entry.deltas
+        if not (
+            deltas.keys() <= _COMPONENTS
+            and set(map(type, deltas.values())) <= _INT
+            and 0 < len(entry.kind) <= _KIND_LENGTH
+            and len(entry.memo) <= _MEMO_LENGTH
+        ):
+            _entry_errors(errors, entry, prefix, i)
+        out.append(tuple(map(deltas.get, BALANCE_COMPONENTS, _ZEROS)))
     errors.raise_if_any()
     return out
 
@@ -161,21 +170,29 @@ async def write_postings(
                 raise NotFoundError("loan", entry.loan_id, _field(prefix, i, "loan_id"))
         balances = {i: tuple(b[c] for c in BALANCE_COMPONENTS) for i, b in (await balances_for(list(loans))).items()}
         _check_balances(entries, deltas, balances, {i: r["currency"] for i, r in loans.items()}, prefix)
-        posted_at = clock.now()
+        posted_at, reversed_ids = clock.now(), reverses or [None] * len(entries)
         rows = [
             (entry.loan_id, entry.kind, *change, entry.value_date, entry.memo, reversed_id, actor, posted_at)
-            for entry, change, reversed_id in zip(entries, deltas, reverses or _nones(entries), strict=True)
+            for entry, change, reversed_id in zip(entries, deltas, reversed_ids, strict=True)
         ]
         ids = await insert_rows(Posting, _POSTING_COLUMNS, rows)
         refs = {i: r["ref"] for i, r in loans.items()}
-        events = []
-        for entry, change, posting_id, reversed_id in zip(
-            entries, deltas, ids, reverses or _nones(entries), strict=True
-        ):
-            after: dict[str, Any] = {"posting_id": posting_id, **dict(zip(BALANCE_COMPONENTS, change, strict=True))}
-            # The date as text already (what the audit's JSON makes of it), without a call back per event.
-            after.update(value_date=entry.value_date.isoformat(), memo=entry.memo, reverses=reversed_id)
-            events.append(AuditEntry("loan", refs[entry.loan_id], f"posting:{entry.kind}", after=after))
+        # The date goes in as text already (what the audit's JSON makes of it), without a call back per event.
+        events = [
+            AuditEntry(
+                "loan",
+                refs[entry.loan_id],
+                f"posting:{entry.kind}",
+                after=dict(
+                    zip(
+                        _AUDITED,
+                        (posting_id, *change, entry.value_date.isoformat(), entry.memo, reversed_id),
+                        strict=True,
+                    )
+                ),
+            )
+            for entry, change, posting_id, reversed_id in zip(entries, deltas, ids, reversed_ids, strict=True)
+        ]
         await audit.record_many(actor, events)
     return ids
 

@@ -16,19 +16,7 @@ from registry.registration import ALLOWED_MOVES, RefusedMove, RegistrationStatus
 from registry.schemas.assets import AssetLienLine
 from registry.schemas.common import Page, Paging
 from registry.schemas.liens import LienCreate, LienRead, LienUpdate, RegistrationMove
-from registry.services.common import (
-    audit_view,
-    check_amount,
-    check_currency,
-    check_ref,
-    check_text,
-    ensure_ref_free,
-    id_for_ref,
-    lock_by_ref,
-    read_model,
-    row_or_404,
-    set_fields,
-)
+from registry.services import common
 from registry.tables import Asset, Lien, LienLoan, Loan
 
 OWN = "own"
@@ -53,12 +41,12 @@ def _select() -> Any:
 
 
 async def _lien_row(ref: str) -> dict[str, Any]:
-    return await row_or_404(_select().where(Lien.ref == ref), "lien", ref)
+    return await common.row_or_404(_select().where(Lien.ref == ref), "lien", ref)
 
 
 async def _locked_lien_row(ref: str) -> dict[str, Any]:
     """Read a lien for changing it: locked first, so the state checked is the state changed."""
-    await lock_by_ref(Lien, ref, "lien")
+    await common.lock_by_ref(Lien, ref, "lien")
     return await _lien_row(ref)
 
 
@@ -82,7 +70,7 @@ async def _ranks_on_asset(asset_id: int) -> tuple[list[dict[str, Any]], dict[str
 
 
 def _to_read(row: dict[str, Any], rank: int | None, loan_refs: list[str]) -> LienRead:
-    return read_model(
+    return common.read_model(
         LienRead,
         row,
         cap=money_or_none(row["cap"], row["currency"]),
@@ -140,31 +128,33 @@ def _check_holder_fields(
 async def _loan_ids(loan_refs: list[str]) -> list[int]:
     if len(set(loan_refs)) != len(loan_refs):
         raise InvalidInputError.one("loan_refs", "a loan is listed twice")
-    return [await id_for_ref(Loan, ref, "loan", "loan_refs") for ref in loan_refs]
+    return [await common.id_for_ref(Loan, ref, "loan", "loan_refs") for ref in loan_refs]
 
 
 def _audit_view(row: dict[str, Any], loan_refs: list[str]) -> dict[str, Any]:
-    return {**audit_view(row, AUDITED), "loan_refs": loan_refs}
+    return {**common.audit_view(row, AUDITED), "loan_refs": loan_refs}
 
 
 async def create_lien(data: LienCreate, actor: str) -> LienRead:
     errors = FieldErrors()
-    check_ref(errors, "ref", data.ref)
-    currency = check_currency(errors, "currency", data.currency)
-    cap = check_amount(errors, "cap", data.cap, currency)
-    external = check_amount(errors, "external_claim", data.external_claim, currency)
+    common.check_ref(errors, "ref", data.ref)
+    currency = common.check_currency(errors, "currency", data.currency)
+    cap = common.check_amount(errors, "cap", data.cap, currency)
+    external = common.check_amount(errors, "external_claim", data.external_claim, currency)
     holder = data.holder.strip()
     if not holder or len(holder) > 255:
         errors.add("holder", '"own" or the other creditor\'s name (1-255 characters)')
     else:
         _check_holder_fields(errors, holder, data.loan_refs, external, data.external_claim is not None)
-    authority = check_text(errors, "authority", data.authority, 255, required=False)
-    registration_number = check_text(errors, "registration_number", data.registration_number, 128, required=False)
+    authority = common.check_text(errors, "authority", data.authority, 255, required=False)
+    registration_number = common.check_text(
+        errors, "registration_number", data.registration_number, 128, required=False
+    )
     errors.raise_if_any()
     async with write_transaction():
-        asset_id = await id_for_ref(Asset, data.asset_ref, "asset", "asset_ref")
+        asset_id = await common.id_for_ref(Asset, data.asset_ref, "asset", "asset_ref")
         loan_ids = await _loan_ids(data.loan_refs)
-        await ensure_ref_free(Lien, data.ref, "lien")
+        await common.ensure_ref_free(Lien, data.ref, "lien")
         row: dict[str, Any] = {
             "ref": data.ref,
             "asset": asset_id,
@@ -227,7 +217,7 @@ async def list_liens(
 
 
 async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
-    changes = set_fields(data)
+    changes = common.set_fields(data)
     async with write_transaction():
         before = await _locked_lien_row(ref)
         before_loans = (await _loan_refs([before["id"]]))[before["id"]]
@@ -239,7 +229,7 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
         errors = FieldErrors()
         for field in ("cap", "external_claim"):
             if field in changes:
-                changes[field] = check_amount(errors, field, changes[field], before["currency"])
+                changes[field] = common.check_amount(errors, field, changes[field], before["currency"])
         loan_refs = changes.pop("loan_refs", before_loans)
         if loan_refs != before_loans and status is not RegistrationStatus.DRAFT:
             # The filed registration names the secured debts; changing them means a new filing.
@@ -254,7 +244,7 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
         )
         for field, max_len in (("authority", 255), ("registration_number", 128)):
             if field in changes:
-                changes[field] = check_text(errors, field, changes[field], max_len, required=False)
+                changes[field] = common.check_text(errors, field, changes[field], max_len, required=False)
         errors.raise_if_any()
         if changes:
             await Lien.update(changes).where(Lien.id == before["id"])

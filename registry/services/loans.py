@@ -12,19 +12,7 @@ from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.money import MoneyError, format_amount, parse_ratio
 from registry.schemas.common import Page, Paging
 from registry.schemas.loans import LoanCreate, LoanRead, LoanUpdate, PostingCreate, PostingRead
-from registry.services import ledger
-from registry.services.common import (
-    audit_view,
-    check_currency,
-    check_ref,
-    contains,
-    ensure_ref_free,
-    id_for_ref,
-    lock_by_ref,
-    read_model,
-    row_or_404,
-    set_fields,
-)
+from registry.services import common, ledger
 from registry.services.ledger import LedgerEntry, balance_of, balances_for
 from registry.tables import Loan, Party, Posting
 
@@ -46,22 +34,22 @@ def _select() -> Any:
 
 
 async def _loan_row(ref: str) -> dict[str, Any]:
-    return await row_or_404(_select().where(Loan.ref == ref), "loan", ref)
+    return await common.row_or_404(_select().where(Loan.ref == ref), "loan", ref)
 
 
 def _to_read(row: dict[str, Any], units: dict[str, int]) -> LoanRead:
-    return read_model(LoanRead, row, balance=balance_of(units, row["currency"]))
+    return common.read_model(LoanRead, row, balance=balance_of(units, row["currency"]))
 
 
 async def create_loan(data: LoanCreate, actor: str) -> LoanRead:
     errors = FieldErrors()
-    check_ref(errors, "ref", data.ref)
-    check_currency(errors, "currency", data.currency)
+    common.check_ref(errors, "ref", data.ref)
+    common.check_currency(errors, "currency", data.currency)
     rate = _check_rate(errors, "interest_rate", data.interest_rate)
     errors.raise_if_any()
     async with write_transaction():
-        borrower_id = await id_for_ref(Party, data.borrower_ref, "party", "borrower_ref")
-        await ensure_ref_free(Loan, data.ref, "loan")
+        borrower_id = await common.id_for_ref(Party, data.borrower_ref, "party", "borrower_ref")
+        await common.ensure_ref_free(Loan, data.ref, "loan")
         row: dict[str, Any] = {
             "ref": data.ref,
             "borrower": borrower_id,
@@ -74,7 +62,7 @@ async def create_loan(data: LoanCreate, actor: str) -> LoanRead:
         }
         result = await Loan.insert(Loan(**row)).returning(Loan.id)
         row["id"], row["borrower_ref"] = result[0]["id"], data.borrower_ref
-        await audit.record(actor, "loan", data.ref, "create", after=audit_view(row, AUDITED))
+        await audit.record(actor, "loan", data.ref, "create", after=common.audit_view(row, AUDITED))
     return _to_read(row, dict.fromkeys(BALANCE_COMPONENTS, 0))
 
 
@@ -94,7 +82,7 @@ async def list_loans(
 ) -> Page[LoanRead]:
     where = []
     if q:
-        where.append(contains(Loan.ref, q))
+        where.append(common.contains(Loan.ref, q))
     if borrower_ref:
         where.append(Loan.borrower.ref == borrower_ref)
     if status:
@@ -110,37 +98,30 @@ async def list_loans(
 
 
 async def update_loan(ref: str, data: LoanUpdate, actor: str) -> LoanRead:
-    changes = set_fields(data)
+    changes = common.set_fields(data)
     errors = FieldErrors()
     if "interest_rate" in changes:
         changes["interest_rate"] = _check_rate(errors, "interest_rate", changes["interest_rate"])
     errors.raise_if_any()
     async with write_transaction():
-        await lock_by_ref(Loan, ref, "loan")
+        await common.lock_by_ref(Loan, ref, "loan")
         before = await _loan_row(ref)
         if changes:
             await Loan.update(changes).where(Loan.id == before["id"])
-            await audit.record(
-                actor,
-                "loan",
-                ref,
-                "update",
-                before=audit_view(before, AUDITED),
-                after=audit_view({**before, **changes}, AUDITED),
-            )
+            await common.record_update(actor, "loan", ref, before, {**before, **changes}, AUDITED)
         after = {**before, **changes}
     return await get_loan(ref) if changes else _to_read(after, (await balances_for([after["id"]]))[after["id"]])
 
 
 def _posting_read(row: dict[str, Any], loan_ref: str, currency: str) -> PostingRead:
-    return read_model(
+    return common.read_model(
         PostingRead, row, loan_ref=loan_ref, **{c: format_amount(row[c], currency) for c in BALANCE_COMPONENTS}
     )
 
 
 async def _posting(posting_id: int, loan_ref: str, currency: str) -> PostingRead:
     """The posting as stored, read in the writer's transaction."""
-    row = await row_or_404(Posting.select().where(Posting.id == posting_id), "posting", posting_id)
+    row = await common.row_or_404(Posting.select().where(Posting.id == posting_id), "posting", posting_id)
     return _posting_read(row, loan_ref, currency)
 
 

@@ -19,6 +19,7 @@ from registry.errors import InvalidInputError
 from registry.geometry import GeometryError, check_parcel
 from registry.schemas.common import Page, Paging
 from registry.schemas.spatial import ParcelHit, RegionQuery
+from registry.services.common import read_model
 from registry.services.parcel_overlaps import boxes_meet, double_pledge_asset_ids, pairs_of
 from registry.tables import Asset
 
@@ -49,16 +50,10 @@ def _filters(kind: str | None, status: str | None) -> list[Any]:
 
 
 def _hit(row: dict[str, Any], flagged: set[int], distance: float | None = None) -> ParcelHit:
-    return ParcelHit(
-        ref=row["ref"],
-        kind=row["kind"],
-        status=row["status"],
-        owner_ref=row["owner_ref"],
-        owner_name=row["owner_name"],
-        address=row["address"],
+    return read_model(
+        ParcelHit,
+        row,
         area_m2=None if row["parcel_area_m2"] is None else round(row["parcel_area_m2"], 2),
-        centroid_lon=row["centroid_lon"],
-        centroid_lat=row["centroid_lat"],
         possible_double_pledge=row["id"] in flagged,
         distance_m=None if distance is None else round(distance, 1),
     )

@@ -10,17 +10,7 @@ from registry.errors import FieldErrors
 from registry.roles import PII_READERS, Role
 from registry.schemas.common import Page, Paging
 from registry.schemas.parties import PartyCreate, PartyRead, PartyUpdate
-from registry.services.common import (
-    audit_view,
-    check_ref,
-    check_text,
-    contains,
-    ensure_ref_free,
-    lock_by_ref,
-    read_model,
-    row_or_404,
-    set_fields,
-)
+from registry.services import common
 from registry.tables import Party
 
 
@@ -35,16 +25,16 @@ AUDITED = ("ref", "name", "kind", "id_number", "status")
 
 
 def to_read(row: dict[str, Any], role: Role) -> PartyRead:
-    return read_model(PartyRead, row, id_number=mask_id_number(row["id_number"], role))
+    return common.read_model(PartyRead, row, id_number=mask_id_number(row["id_number"], role))
 
 
 async def create_party(data: PartyCreate, actor: str, role: Role) -> PartyRead:
     errors = FieldErrors()
-    check_ref(errors, "ref", data.ref)
-    name = check_text(errors, "name", data.name, 255)
+    common.check_ref(errors, "ref", data.ref)
+    name = common.check_text(errors, "name", data.name, 255)
     errors.raise_if_any()
     async with write_transaction():
-        await ensure_ref_free(Party, data.ref, "party")
+        await common.ensure_ref_free(Party, data.ref, "party")
         row: dict[str, Any] = {
             "ref": data.ref,
             "name": name,
@@ -55,12 +45,12 @@ async def create_party(data: PartyCreate, actor: str, role: Role) -> PartyRead:
         }
         result = await Party.insert(Party(**row)).returning(Party.id)
         row["id"] = result[0]["id"]
-        await audit.record(actor, "party", data.ref, "create", after=audit_view(row, AUDITED))
+        await audit.record(actor, "party", data.ref, "create", after=common.audit_view(row, AUDITED))
     return to_read(row, role)
 
 
 async def get_party_row(ref: str) -> dict[str, Any]:
-    return await row_or_404(Party.select().where(Party.ref == ref), "party", ref)
+    return await common.row_or_404(Party.select().where(Party.ref == ref), "party", ref)
 
 
 async def get_party(ref: str, role: Role) -> PartyRead:
@@ -72,7 +62,7 @@ async def list_parties(
 ) -> Page[PartyRead]:
     where = []
     if q:
-        where.append(contains(Party.ref, q) | contains(Party.name, q))
+        where.append(common.contains(Party.ref, q) | common.contains(Party.name, q))
     if kind:
         where.append(Party.kind == kind)
     if status:
@@ -83,20 +73,18 @@ async def list_parties(
 
 
 async def update_party(ref: str, data: PartyUpdate, actor: str, role: Role) -> PartyRead:
-    changes = set_fields(data)
+    changes = common.set_fields(data)
     errors = FieldErrors()
     if "name" in changes:
-        changes["name"] = check_text(errors, "name", changes["name"], 255)
+        changes["name"] = common.check_text(errors, "name", changes["name"], 255)
     errors.raise_if_any()
     async with write_transaction():
-        await lock_by_ref(Party, ref, "party")
+        await common.lock_by_ref(Party, ref, "party")
         before = await get_party_row(ref)
         if changes:
             await Party.update(changes).where(Party.id == before["id"])
             after = {**before, **changes}
-            await audit.record(
-                actor, "party", ref, "update", before=audit_view(before, AUDITED), after=audit_view(after, AUDITED)
-            )
+            await common.record_update(actor, "party", ref, before, after, AUDITED)
         else:
             after = before
     return to_read(after, role)

@@ -463,10 +463,10 @@ async def test_metrics_page_and_filters_refuse_unknown_values(
         assert f'href="/api/disposals/metrics?by={by}&amp;format=csv"' in r.text
     r = await client.get("/disposals/metrics?by=profile", headers=reader)
     assert '<tr data-group="cn-judicial-online" data-currency="CNY">' in r.text
-    assert (await client.get("/disposals/metrics?by=colour", headers=reader)).status_code == 400
+    assert (await client.get("/disposals/metrics?by=colour", headers=reader)).status_code == 422
     r = await client.get("/disposals?state=open&profile=cn-judicial-online&asset_ref=A2&q=C", headers=reader)
     assert re.findall(r'<tr data-ref="([^"]+)"', r.text) == ["C1"]
     r = await client.get("/disposals?state=settled", headers=reader)
     assert 'data-testid="no-cases"' in r.text
-    assert (await client.get("/disposals?state=sunk", headers=reader)).status_code == 400
+    assert (await client.get("/disposals?state=sunk", headers=reader)).status_code == 422
     assert (await client.get("/disposals/NOPE", headers=reader)).status_code == 404

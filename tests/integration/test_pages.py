@@ -247,13 +247,14 @@ async def test_htmx_request_gets_only_the_results(client: httpx.AsyncClient, as_
     assert "<html" in full.text
 
 
-async def test_unknown_filter_value_is_a_400_page(client: httpx.AsyncClient, as_role: Any) -> None:
+async def test_unknown_filter_value_is_a_422_page(client: httpx.AsyncClient, as_role: Any) -> None:
+    # The same status the API answers for bad input (registry.problems), as a page.
     r = await client.get("/assets?kind=spaceship", headers=as_role(Role.AUDITOR))
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.headers["content-type"].startswith("text/html")
     assert "spaceship" in r.text
     r = await client.get("/assets?page=0", headers=as_role(Role.AUDITOR))
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.headers["content-type"].startswith("text/html")
 
 

@@ -4,9 +4,12 @@ exception after it rolls everything back, the audit chain included."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -14,18 +17,33 @@ import pytest
 
 from registry import audit, clock
 from registry.audit import AuditEntry
-from registry.db import insert_rows, write_transaction
+from registry.db import write_transaction
 from registry.errors import InvalidInputError, NotFoundError, StateConflictError
 from registry.roles import Role
 from registry.services.assets import set_asset_status
 from registry.services.ledger import LedgerEntry, balances_for, post_entries
 from registry.services.liens import release_liens
-from registry.tables import Asset, AuditEvent, Lien, Loan, ParcelOverlap, Party, Posting
+from registry.tables import Asset, AuditEvent, Lien, Loan, ParcelOverlap, Posting
 from tests.conftest import ENGINE
 from tests.integration.factory import Book
 from tests.integration.test_parcels import rect
 
 pytestmark = pytest.mark.integration
+
+
+def _bench() -> ModuleType:
+    """bench/ledger.py, whose book (bulk_loans, life_of) the speed test posts too."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_ledger", Path(__file__).resolve().parents[2] / "bench" / "ledger.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _bench()
 
 DAY = date(2026, 3, 1)
 
@@ -183,40 +201,17 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return sent
 
 
-async def bulk_loans(prefix: str, count: int) -> list[int]:
-    async with write_transaction():
-        columns = ("ref", "name", "kind", "status", "created_at")
-        (party,) = await insert_rows(Party, columns, [(prefix, "Bulk", "company", "normal", clock.now())])
-        columns = ("ref", "borrower", "currency", "status", "classification", "created_at")
-        rows = [(f"{prefix}-{i}", party, "CNY", "performing", "pass", clock.now()) for i in range(count)]
-        return await insert_rows(Loan, columns, rows)
-
-
-def life_of(loans: list[int]) -> list[LedgerEntry]:
-    """Each loan disbursed, accrued, partly repaid and charged a fee: four entries a loan."""
-    return [
-        entry
-        for loan in loans
-        for entry in (
-            LedgerEntry(loan, "disbursement", {"principal": 1_000_000}, DAY, "drawdown"),
-            LedgerEntry(loan, "accrual", {"interest": 4_500, "fees": 300}, DAY, "March"),
-            LedgerEntry(loan, "repayment", {"interest": -4_500, "principal": -50_000}, DAY, "instalment"),
-            LedgerEntry(loan, "repayment", {"fees": -300}, DAY, "fee"),
-        )
-    ]
-
-
 @pytest.mark.skipif(ENGINE != "postgres", reason="counts PostgreSQL statements; SQLite batches by its parameter limit")
 async def test_post_entries_is_set_based(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    few, many = await bulk_loans("FEW", 250), await bulk_loans("MANY", 5000)
+    few, many = await bench.bulk_loans("FEW", 250), await bench.bulk_loans("MANY", 5000)
     sent = count_statements(monkeypatch)
     async with write_transaction():
-        await post_entries(life_of(few), "credit_officer1")
+        await post_entries(bench.life_of(few), "credit_officer1")
     for_few = len(sent)
     sent.clear()
     started = time.perf_counter()
     async with write_transaction():
-        ids = await post_entries(life_of(many), "credit_officer1")
+        ids = await post_entries(bench.life_of(many), "credit_officer1")
     seconds = time.perf_counter() - started
     # As many statements for 20,000 entries on 5,000 loans as for 1,000 on 250: nothing is done per loan or entry.
     assert len(sent) == for_few, sent

@@ -468,4 +468,4 @@ async def test_queue_page_decides_with_htmx_and_shows_refusals_in_place(client, 
     assert r.status_code == 422 and "say why" in r.text  # without htmx: the error page
     worklist = await client.get("/worklist?reason=no_valuation")
     assert worklist.status_code == 200 and 'data-ref="A1"' in worklist.text
-    assert (await client.get("/worklist?reason=bogus")).status_code == 400
+    assert (await client.get("/worklist?reason=bogus")).status_code == 422

@@ -4,12 +4,11 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from registry import clock
 from registry.auth import roles
-from registry.controllers.params import provide_paging
 from registry.roles import REGISTRY_READERS
 from registry.schemas.common import Paging
 from valuation.comparables import Comparables, comparables
@@ -21,7 +20,6 @@ Days = Annotated[int, QueryParameter(ge=1, le=3650, description="how far back a 
 class ComparablesController(Controller):
     path = "/api/assets"
     tags = ["valuation"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @get(
         "/{ref:str}/comparables",

@@ -10,13 +10,12 @@ from typing import Annotated, Any, Literal
 
 import polars as pl
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from registry import clock
 from registry.auth import roles
-from registry.controllers.params import provide_paging
 from registry.roles import REGISTRY_READERS, SCENARIO_RUNNERS
 from registry.schemas.common import Paging
 from valuation.coverage_schemas import (
@@ -66,7 +65,6 @@ def _download(frame: pl.DataFrame, fmt: str, name: str) -> Response[bytes]:
 class CoverageController(Controller):
     path = "/api/coverage"
     tags = ["coverage"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @get("/loans", operation_id="ListLoanCoverage", name="coverage:loans", opt=roles(REGISTRY_READERS))
     async def loans(

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from registry import clock
 from registry.auth import roles
 from registry.bulk.pipeline import MAX_SHOWN_ERRORS, ImportRefused
-from registry.controllers.params import RowId, provide_paging
+from registry.controllers.params import RowId
 from registry.errors import InvalidInputError
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
@@ -40,7 +40,6 @@ WithinDays = Annotated[int, QueryParameter(ge=0, le=3650, description="registrat
 class ValuationController(Controller):
     path = "/api/valuations"
     tags = ["valuation"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @post(operation_id="SubmitValuation", name="valuations:submit", opt=roles(COLLATERAL_WRITERS))
     async def submit(self, request: Request[UserRead, Any, Any], data: JSONBody[Submit]) -> ValuationRead:
@@ -116,7 +115,6 @@ class ValuationController(Controller):
 class AssetValuationController(Controller):
     path = "/api/assets"
     tags = ["valuation"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @get(
         "/{ref:str}/valuations",
@@ -132,7 +130,6 @@ class AssetValuationController(Controller):
 class WorklistController(Controller):
     path = "/api/worklist"
     tags = ["valuation"]
-    dependencies = {"paging": Provide(provide_paging, sync_to_thread=False)}
 
     @get("/assets", operation_id="ListAssetsDueForValuation", name="worklist:assets", opt=roles(REGISTRY_READERS))
     async def assets_due(
