@@ -202,27 +202,38 @@ def _pay_rank(
     positive before (a lien never asks a loan for more than the loan owes). Loans only go down, so at
     most (loans of the rank) passes leave money unplaced, and the loop ends within loans + 2 passes.
     """
-    for _ in range(len({loan for lien in liens for loan in lien.loan_refs}) + 2):
+    own_loans = [loan for lien in liens if lien.holder == OWN for loan in lien.loan_refs]
+    # Only a loan two liens of this rank secure can be over-asked; every other part is placed as it comes.
+    seen: set[str] = set()
+    shared = {loan for loan in own_loans if loan in seen or seen.add(loan)}  # type: ignore[func-returns-value]
+    for _ in range(len(set(own_loans)) + 2):
         claims = [_claim(lien, outstanding, lien_paid) for lien in liens]
         amount = min(left, sum(claims))
         if amount == 0:
             return left
         shares = split_largest_remainder(amount, claims, [lien.lien_ref for lien in liens])
-        asks: dict[str, dict[str, int]] = {}  # loan -> lien -> amount that lien's share would put on it
+        asks: dict[str, dict[str, int]] = {}  # shared loan -> lien -> amount that lien's share would put on it
         for lien, share in zip(liens, shares, strict=True):
             if not share:
                 continue
+            lien_ref = lien.lien_ref
             if lien.holder != OWN:
-                _add(paid, (asset_ref, lien.lien_ref, None, None), share)
-                _add(lien_paid, lien.lien_ref, share)
+                _add(paid, (asset_ref, lien_ref, None, None), share)
+                _add(lien_paid, lien_ref, share)
                 left -= share
                 continue
             loans = sorted(lien.loan_refs)
             owed = [sum(outstanding[loan].values()) for loan in loans]
             # share <= claim <= sum(owed), so no loan is asked for more than it owes.
             for loan, part in zip(loans, split_largest_remainder(share, owed, loans), strict=True):
-                if part:
-                    asks.setdefault(loan, {})[lien.lien_ref] = part
+                if not part:
+                    continue
+                if loan in shared:
+                    asks.setdefault(loan, {})[lien_ref] = part
+                    continue
+                left -= part
+                lien_paid[lien_ref] = lien_paid.get(lien_ref, 0) + part
+                _fill(outstanding[loan], part, sequence, paid, (asset_ref, lien_ref, loan))
         for loan in sorted(asks):
             # Liens of one rank asking one loan for more than it owes share what it owes pro rata to
             # their asks, so who gets it does not depend on lien names; the rest goes back to `left`.
@@ -233,22 +244,28 @@ def _pay_rank(
             for lien_ref, part in zip(askers, placed, strict=True):
                 left -= part
                 _add(lien_paid, lien_ref, part)
-                for component, take in _fill(outstanding[loan], part, sequence):
-                    key = (asset_ref, lien_ref, loan, component)
-                    paid[key] = paid.get(key, 0) + take
+                _fill(outstanding[loan], part, sequence, paid, (asset_ref, lien_ref, loan))
     raise AssertionError("the rank loop outran its bound; see the termination argument above")
 
 
-def _fill(balance: dict[str, int], amount: int, sequence: tuple[str, ...]) -> list[tuple[str, int]]:
-    """Take `amount` (at most what the loan owes) from its components in the order's sequence."""
-    taken = []
+def _fill(
+    balance: dict[str, int],
+    amount: int,
+    sequence: tuple[str, ...],
+    paid: dict[_LineKey, int],
+    key: tuple[str, str, str],
+) -> None:
+    """Take `amount` (at most what the loan owes) from its components in the order's sequence, adding each
+    take to the line of (asset, lien, loan) and that component."""
     for component in sequence:
+        if not amount:
+            return
         take = min(amount, balance[component])
         if take:
             balance[component] -= take
             amount -= take
-            taken.append((component, take))
-    return taken
+            line = (*key, component)
+            paid[line] = paid.get(line, 0) + take
 
 
 def _add(totals: dict[_K, int], key: _K, amount: int) -> None:
