@@ -20,6 +20,7 @@ import msgspec
 from auctions.rules.profiles import PROFILES
 from auctions.schemas.cases import CaseMoveName, CaseOpen, OfferCreate, RoundCreate
 from auctions.schemas.settlement import ExpenseKind, SettlementProposal, WaterfallOrder, WaterfallRequest
+from frontend.form_errors import FormErrors, form_text
 from registry.errors import DomainError, InvalidInputError
 
 EXPENSE_ROWS = 4
@@ -31,8 +32,6 @@ MAX_DOCUMENTS = 20
 
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 _INDEXED = re.compile(r"^(expenses|asset_refs)\[(\d+)\](.*)$")
-_MSGSPEC_PATH = re.compile(r"^(.*) - at `\$\.?(.*)`$")
-_TOO_LONG = re.compile(r"^Expected `str` of length <= (\d+)$")
 
 
 def plain_amount(text: str) -> str:
@@ -43,7 +42,7 @@ def plain_amount(text: str) -> str:
 
 
 @dataclass
-class DisposalForm:
+class DisposalForm(FormErrors):
     """The form as typed and the errors by control; `general` holds what no control is about."""
 
     values: dict[str, str] = field(default_factory=dict)
@@ -79,30 +78,9 @@ class DisposalForm:
             self.general.append(exc.detail)
         return exc.status_code
 
-    def invalid_shape(self, exc: msgspec.ValidationError) -> None:
-        found = _MSGSPEC_PATH.match(str(exc))
-        if found:
-            reason = _TOO_LONG.sub(r"at most \1 characters", found.group(1))
-            self.add(self.form_name(found.group(2)), reason)
-        else:
-            self.general.append(str(exc))
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.general
-
-    def unplaced(self) -> list[str]:
-        """Errors about no control on the page, said at the top of the form."""
-        return self.general + [f"{name}: {reason}" for name, reason in self.errors.items() if name not in self.placed]
-
-
-def _text(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
 
 def _values(form: Mapping[str, Any]) -> dict[str, str]:
-    return {name: _text(form, name) for name in form}
+    return {name: form_text(form, name) for name in form}
 
 
 def _convert(out: DisposalForm, body: dict[str, Any], shape: type[Any]) -> Any:
@@ -246,4 +224,4 @@ def read_settlement(form: Mapping[str, Any]) -> tuple[DisposalForm, SettlementPr
 
 def read_move(form: Mapping[str, Any]) -> tuple[str, str]:
     """The move asked for and its memo; an unknown move goes to the service, which refuses it by name."""
-    return _text(form, "to"), _text(form, "memo")[:255]
+    return form_text(form, "to"), form_text(form, "memo")[:255]

@@ -11,6 +11,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.plugins.htmx import HTMXRequest
 
 from frontend.asset_pages import AssetPagesController
+from frontend.auction_pages import AuctionPagesController
 from frontend.coverage_pages import CoveragePagesController
 from frontend.disposal_pages import DisposalPagesController
 from frontend.disposal_settlement_pages import DisposalSettlementPagesController
@@ -38,6 +39,7 @@ def pages_router() -> Router:
             ScenarioPagesController,
             DisposalPagesController,
             DisposalSettlementPagesController,
+            AuctionPagesController,
         ],
         guards=[role_guard],
         exception_handlers=page_exception_handlers(),

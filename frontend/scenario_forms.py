@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from frontend.form_errors import FormErrors, form_text
 from registry.errors import InvalidInputError
 from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.schemas.assets import ASSET_KINDS
@@ -66,12 +67,10 @@ MISSING = {
     "loan_ids": "enter the refs of the loans it secures, separated by commas",
 }
 _INDEXED = re.compile(r"^(by_kind|by_region|changes|fx)\[(\d+)\](.*)$")
-_MSGSPEC_PATH = re.compile(r"^(.*) - at `\$\.?(.*)`$")
-_TOO_LONG = re.compile(r"^Expected `str` of length <= (\d+)$")
 
 
 @dataclass
-class ScenarioForm:
+class ScenarioForm(FormErrors):
     """The form as typed, the request it makes (None while anything is wrong) and the errors by control."""
 
     values: dict[str, Any]
@@ -82,9 +81,6 @@ class ScenarioForm:
     general: list[str] = field(default_factory=list)
     placed: set[str] = field(default_factory=set)  # the controls (and change rows) the page shows
     fx: list[str] = field(default_factory=list)  # the rates typed in the one FX field
-
-    def add(self, name: str, reason: str) -> None:
-        self.errors.setdefault(name, reason)
 
     def form_name(self, service_field: str) -> str:
         """by_kind[0].change_pct as the service names it -> the form control, by_kind[3].change_pct."""
@@ -101,38 +97,17 @@ class ScenarioForm:
         for service_field, reason in exc.errors:
             self.add(self.form_name(service_field), reason)
 
-    def invalid_shape(self, exc: msgspec.ValidationError) -> None:
-        found = _MSGSPEC_PATH.match(str(exc))
-        if found:
-            reason = _TOO_LONG.sub(r"at most \1 characters", found.group(1))
-            self.add(self.form_name(found.group(2)), reason)
-        else:
-            self.general.append(str(exc))
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.general
-
-    def unplaced(self) -> list[str]:
-        """Errors about no control on the page, said at the top of the form."""
-        return self.general + [f"{name}: {reason}" for name, reason in self.errors.items() if name not in self.placed]
-
-
-def _text(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
 
 def _common(form: Mapping[str, Any], values: dict[str, Any]) -> ScenarioForm:
     out = ScenarioForm(values=values, include_unperfected=form.get("include_unperfected") == "true")
     out.placed.update({"as_of", "include_unperfected"})
-    if text := _text(form, "as_of"):
+    if text := form_text(form, "as_of"):
         try:
             out.as_of = date.fromisoformat(text)
         except ValueError:
             out.add("as_of", f"{text!r} is not a date such as 2026-06-30")
     out.placed.add("fx")
-    out.fx = fx.split_rates(_text(form, "fx"))
+    out.fx = fx.split_rates(form_text(form, "fx"))
     return out
 
 
@@ -218,7 +193,7 @@ def _region_shocks(out: ScenarioForm, form: Any, values: dict[str, Any]) -> list
 
 def read_stress(form: Any) -> tuple[ScenarioForm, StressScenario | None]:
     """The stress form (a FormMultiDict) as a scenario, or the reasons it is not one."""
-    values: dict[str, Any] = {name: _text(form, name) for name in form}
+    values: dict[str, Any] = {name: form_text(form, name) for name in form}
     out = _common(form, values)
     out.rows = {"by_kind": [], "by_region": []}
     by_kind, by_region = _kind_shocks(out, values), _region_shocks(out, form, values)
@@ -290,7 +265,7 @@ def _change(out: ScenarioForm, i: int, values: dict[str, Any]) -> dict[str, Any]
 
 def read_whatif(form: Any) -> tuple[ScenarioForm, WhatIfProposal | None]:
     """The what-if form (a FormMultiDict) as a proposal, or the reasons it is not one."""
-    values: dict[str, Any] = {name: _text(form, name) for name in form}
+    values: dict[str, Any] = {name: form_text(form, name) for name in form}
     out = _common(form, values)
     out.rows = {"changes": []}
     changes: list[dict[str, Any]] = []
