@@ -15,8 +15,9 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from auctions.access import CASE_READERS
 from registry.auth import PUBLIC
-from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, SCENARIO_RUNNERS, Role
+from registry.roles import ALL_ROLES, COLLATERAL_WRITERS, REGISTRY_READERS, SCENARIO_RUNNERS, Role
 from registry.schemas.misc import UserRead
 
 FRONTEND_DIR = Path(__file__).resolve().parent
@@ -42,6 +43,9 @@ NAVIGATION = (
     # Stress and what-if compute the whole book twice: only those who run scenarios see them.
     NavLink("Stress", "/coverage/stress", SCENARIO_RUNNERS),
     NavLink("What-if", "/coverage/what-if", SCENARIO_RUNNERS),
+    NavLink("Disposal", "/disposals", CASE_READERS),
+    # Public auctions and their rooms: every role, and all a bidder sees.
+    NavLink("Auctions", "/public/auctions", ALL_ROLES),
 )
 
 # Where each role lands after signing in: the first page its navigation offers, else /home.

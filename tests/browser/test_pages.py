@@ -133,8 +133,8 @@ async def test_asset_page_lists_liens_in_rank_order(page: Page) -> None:
 
 async def test_bidder_has_no_register(page: Page) -> None:
     await sign_in(page, "bidder")
-    await expect(page).to_have_url(re.compile(r"/home$"))
-    await expect(page.get_by_text("come in a later release")).to_be_visible()
+    await expect(page).to_have_url(re.compile(r"/public/auctions$"))
+    await expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Auctions")).to_be_visible()
     await expect(page.get_by_role("link", name="Assets")).to_have_count(0)
     response = await page.goto("/assets")
     assert response is not None

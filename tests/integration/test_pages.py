@@ -109,13 +109,16 @@ async def test_login_never_redirects_off_site(client: httpx.AsyncClient, users: 
     assert r.headers["location"] == "/assets"
 
 
-async def test_bidder_lands_on_home_without_registry_links(client: httpx.AsyncClient, users: dict[Role, str]) -> None:
+async def test_bidder_lands_on_the_auctions_without_registry_links(
+    client: httpx.AsyncClient, users: dict[Role, str]
+) -> None:
     r = await sign_in(client, users[Role.BIDDER], PASSWORDS[Role.BIDDER])
-    assert r.headers["location"] == "/home"
+    assert r.headers["location"] == "/public/auctions"
     home = await client.get("/home")
     assert home.status_code == 200
-    assert "later release" in home.text
+    assert 'href="/public/auctions"' in home.text
     assert 'href="/assets"' not in home.text
+    assert 'href="/disposals"' not in home.text
 
 
 async def test_logout_clears_cookie_and_returns_to_login(client: httpx.AsyncClient, users: dict[Role, str]) -> None:
@@ -132,7 +135,7 @@ async def test_start_page_sends_each_role_to_its_landing_page(client: httpx.Asyn
     r = await client.get("/", headers=as_role(Role.CREDIT_OFFICER))
     assert (r.status_code, r.headers["location"]) == (303, "/assets")
     r = await client.get("/", headers=as_role(Role.BIDDER))
-    assert (r.status_code, r.headers["location"]) == (303, "/home")
+    assert (r.status_code, r.headers["location"]) == (303, "/public/auctions")
 
 
 # --- the guard --------------------------------------------------------------------------------
