@@ -12,7 +12,7 @@
    second officer. Then, timed: the single-asset preview POST /api/assets/{ref}/waterfall and the case preview
    POST /api/disposals/{ref}/waterfall, --runs times each (best and median); the settlement proposal; the
    confirmation (once: it settles exactly once).
-3. Checks that the settlement wrote what it should (a posting per loan and component paid, every registered lien
+3. Checks that the settlement wrote what it should (a posting per loan paid, every registered lien
    released, the asset disposed, the audit chain verifies), prints a table and writes
    bench/results/settlement.json with the machine. Targets (issue 10, 2 cores): preview <= 200 ms, settlement
    (the confirmation) <= 3 s. Exit status 1 when a request failed or a check did not hold; missing a target is
@@ -202,7 +202,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             out["settlement_s"] = round(s, 4)
             lines = settled["waterfall"]["lines"] if settled and "waterfall" in settled else []
             out["settlement_lines"] = len(lines)
-            out["own_loan_components"] = len({(x["loan_id"], x["component"]) for x in lines if x["holder"] == "own"})
+            out["own_loans_paid"] = len({x["loan_id"] for x in lines if x["holder"] == "own"})
         from auctions.tables import DisposalCase
         from registry.tables import Asset, Lien, Posting
 
@@ -215,7 +215,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "asset_disposed": bool(asset and asset["status"] == "disposed"),
             "case_settled": bool(case_row and case_row["state"] == "settled"),
             "every_lien_released": out["liens_released"] == args.liens,
-            "a_posting_per_loan_and_component": out["postings_written"] == out["own_loan_components"],
+            "a_posting_per_loan_paid": out["postings_written"] == out["own_loans_paid"],
             "audit_chain_verifies": report.ok,
         }
     return out

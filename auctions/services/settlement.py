@@ -1,6 +1,6 @@
 """Settlement, exactly once and with four eyes (DESIGN 7): one disposal officer proposes it from a sold or
 in-lieu case, another confirms. The confirmation, in one transaction with the case locked: a
-`disposal_proceeds` posting per loan and component, the lot's liens released, the assets' status, the case
+`disposal_proceeds` posting per loan carrying each component it paid, the lot's liens released, the assets' status, the case
 settled, the surplus owed to the owner and each loan's deficiency kept as lines, the audit events."""
 
 from __future__ import annotations
@@ -277,21 +277,23 @@ async def _apply(case: dict[str, Any], book: LotBook, result: WaterfallResult, a
     """The writes of a confirmation, in the caller's transaction: ledgers, liens, assets."""
     in_lieu = case["state"] == CaseState.IN_LIEU.value
     memo = f"disposal case {case['ref']}: {'taken in lieu' if in_lieu else 'sale proceeds'}"
-    paid: dict[tuple[str, str], int] = defaultdict(int)
+    # One posting per loan, its components in their columns: a ledger entry is what one loan received, whatever
+    # number of liens and assets it came through.
+    paid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for line in result.lines:
         if line.holder == OWN and line.loan_ref and line.component:
-            paid[(line.loan_ref, line.component)] += line.amount
+            paid[line.loan_ref][line.component] -= line.amount
     today = clock.today()
     await post_entries(
         [
             LedgerEntry(
                 loan_id=book.loans[loan_ref].id,
                 kind="disposal_proceeds",
-                deltas={component: -amount},
+                deltas=dict(deltas),
                 value_date=today,
                 memo=memo,
             )
-            for (loan_ref, component), amount in sorted(paid.items())
+            for loan_ref, deltas in sorted(paid.items())
         ],
         actor,
     )
