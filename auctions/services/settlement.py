@@ -1,7 +1,8 @@
 """Settlement, exactly once and with four eyes (DESIGN 7): one disposal officer proposes it from a sold or
 in-lieu case, another confirms. The confirmation, in one transaction with the case locked: a
-`disposal_proceeds` posting per loan carrying each component it paid, the lot's liens released, the assets' status, the case
-settled, the surplus owed to the owner and each loan's deficiency kept as lines, the audit events."""
+`disposal_proceeds` posting per loan carrying each component it paid, the lot's liens released, the assets'
+status, the case settled, the surplus owed to the owner and each loan's deficiency kept as lines, the audit
+events."""
 
 from __future__ import annotations
 
