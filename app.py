@@ -15,7 +15,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.stores.memory import MemoryStore
 
 from auctions.background import round_sweeper
-from auctions.live import build_channels
+from auctions.live import build_channels, channels_middleware
 from auctions.router import auctions_router
 from frontend.routes import frontend_router, template_config
 from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
@@ -117,7 +117,7 @@ def create_app() -> Litestar:
         exception_handlers={Exception: internal_error_handler},
         before_request=reject_nul_in_url,
         on_app_init=[jwt_auth.on_app_init],
-        middleware=[rate_limit.middleware],
+        middleware=[channels_middleware, rate_limit.middleware],
         stores={"rate_limit": MemoryStore()},
         template_config=template_config(),
         openapi_config=OpenAPIConfig(

@@ -9,8 +9,11 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
+from litestar import Litestar
+from litestar.channels import ChannelsPlugin
+
+from auctions import live
 from auctions.services.closing import sweep
 
 log = logging.getLogger(__name__)
@@ -20,7 +23,8 @@ def sweep_seconds() -> float:
     return float(os.environ.get("COLLATERAL_ROUND_SWEEP_SECONDS", "1"))
 
 
-async def _sweep_forever(every: float) -> None:
+async def _sweep_forever(every: float, channels: ChannelsPlugin | None) -> None:
+    live.bind(channels)  # closes announce themselves on this app's channels
     while True:
         try:
             await sweep()
@@ -30,9 +34,10 @@ async def _sweep_forever(every: float) -> None:
 
 
 @asynccontextmanager
-async def round_sweeper(_app: Any) -> AsyncIterator[None]:
+async def round_sweeper(app: Litestar) -> AsyncIterator[None]:
     every = sweep_seconds()
-    task = asyncio.create_task(_sweep_forever(every)) if every > 0 else None
+    channels = app.plugins.get(ChannelsPlugin)
+    task = asyncio.create_task(_sweep_forever(every, channels)) if every > 0 else None
     try:
         yield
     finally:

@@ -14,8 +14,11 @@ from typing import Any
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.types import ASGIApp, Receive, Scope, Send
 
-_plugin: ChannelsPlugin | None = None
+# The channels of the app serving the current request (or running the sweep): several apps may live in one
+# process (tests build more than one), so the plugin is found per request, never kept in a global.
+_current: ContextVar[ChannelsPlugin | None] = ContextVar("round_channels", default=None)
 # Events waiting for the transaction that made them to commit; None outside `outbox()`.
 _outbox: ContextVar[list[tuple[int, dict[str, Any]]] | None] = ContextVar("round_event_outbox", default=None)
 
@@ -25,7 +28,6 @@ def channel(round_id: int) -> str:
 
 
 def build_channels(redis_url: str | None) -> ChannelsPlugin:
-    global _plugin  # noqa: PLW0603 - one plugin per process, set when the app is built
     if redis_url:
         from litestar.channels.backends.redis import RedisChannelsPubSubBackend
         from redis.asyncio import Redis
@@ -33,14 +35,33 @@ def build_channels(redis_url: str | None) -> ChannelsPlugin:
         backend: Any = RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url))
     else:
         backend = MemoryChannelsBackend()
-    _plugin = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
-    return _plugin
+    return ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True)
+
+
+def bind(plugin: ChannelsPlugin | None) -> None:
+    """Publish through this plugin for the rest of the current task (the sweep binds its app's)."""
+    _current.set(plugin)
+
+
+def channels_middleware(app: ASGIApp) -> ASGIApp:
+    """Bind the serving app's channels for each request, so a service publishes to the app it runs in."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        owner = scope.get("app")
+        token = _current.set(owner.plugins.get(ChannelsPlugin) if owner is not None else None)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _current.reset(token)
+
+    return middleware
 
 
 def publish(round_id: int, event: dict[str, Any]) -> None:
     """Queue an event for a round's subscribers. Call after commit; without an app (the CLI, the demo) a no-op."""
-    if _plugin is not None:
-        _plugin.publish(json.dumps(event, default=str), channels=[channel(round_id)])
+    plugin = _current.get()
+    if plugin is not None:
+        plugin.publish(json.dumps(event, default=str), channels=[channel(round_id)])
 
 
 def publish_after_commit(round_id: int, event: dict[str, Any]) -> None:
