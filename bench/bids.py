@@ -175,6 +175,7 @@ async def run(args: argparse.Namespace, base: str, round_id: int, env: dict[str,
         "watchers_missing_events": missed,
         "watchers_out_of_order": disordered,
         "watcher_errors": errors,
+        "first_watcher_error": next((w.error for w in watchers if w.error), None),
         "bid_errors": out["errors"][:10],
     }
 
@@ -201,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([*bi._psql(), "-qc", f"DROP DATABASE IF EXISTS {args.database}"], check=True, capture_output=True)
     subprocess.run([*bi._psql(), "-qc", f"CREATE DATABASE {args.database}"], check=True, capture_output=True)
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["BENCH_SERVER_LOG"] = str(Path(tmp) / "server.log")
         env = {
             **os.environ,
             "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{args.database}",
@@ -245,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
                         time.sleep(0.25)
                 figures = asyncio.run(run(args, base, round_id, env))
             finally:
+                keep = ROOT / "bench" / "results" / "bids-server.log"
+                if log.exists():
+                    keep.write_bytes(log.read_bytes()[-200_000:])
                 server.terminate()
                 try:
                     server.wait(timeout=20)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -28,8 +29,11 @@ from registry.roles import Role
 from registry.schemas.misc import UserRead
 
 RoundId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
-# A comment line every so often keeps proxies from closing an idle stream and shows a dead client quickly.
-KEEPALIVE_SECONDS = 15.0
+
+
+def keepalive_seconds() -> float:
+    """A comment line this often keeps proxies from closing an idle stream and shows a dead client quickly."""
+    return float(os.environ.get("COLLATERAL_SSE_KEEPALIVE_SECONDS", "15"))
 
 
 class RoundController(Controller):
@@ -109,20 +113,28 @@ async def _stream(
             sent = event["id"]
             yield ServerSentEventMessage(event="bid", id=str(sent), data=json.dumps(event))
         events = subscriber.iter_events()
-        while True:
-            try:
-                raw = await asyncio.wait_for(anext(events), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="keepalive")
-                continue
-            event = json.loads(raw)
-            if event.get("event") == "bid":
-                if event["id"] <= sent:
+        # One pending read of the subscription, kept across keepalives: cancelling a read on a timeout would close
+        # the subscription's iterator and end the stream.
+        pending = asyncio.ensure_future(anext(events))
+        try:
+            while True:
+                done, _ = await asyncio.wait({pending}, timeout=keepalive_seconds())
+                if not done:
+                    yield ServerSentEventMessage(comment="keepalive", data=None)  # a comment alone: no event
                     continue
-                sent = event["id"]
-                yield ServerSentEventMessage(event="bid", id=str(sent), data=json.dumps(event))
-            else:
-                yield ServerSentEventMessage(event=event.get("event", "status"), data=json.dumps(event, default=str))
+                event = json.loads(pending.result())
+                pending = asyncio.ensure_future(anext(events))
+                if event.get("event") == "bid":
+                    if event["id"] <= sent:
+                        continue
+                    sent = event["id"]
+                    yield ServerSentEventMessage(event="bid", id=str(sent), data=json.dumps(event))
+                else:
+                    yield ServerSentEventMessage(
+                        event=event.get("event", "status"), data=json.dumps(event, default=str)
+                    )
+        finally:
+            pending.cancel()
 
 
 def _json(value: Any) -> str:

@@ -65,6 +65,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "COLLATERAL_SECRET_KEY": "live-events-test-secret-key-of-32-bytes-or-more",
         "COLLATERAL_REDIS_URL": REDIS_URL,
         "COLLATERAL_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
+        # Keepalives far more often than in production, so every stream here lives through several of them.
+        "COLLATERAL_SSE_KEEPALIVE_SECONDS": "0.2",
     }
     seeded = subprocess.run(
         [sys.executable, "-m", "tests.live_seed"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
@@ -163,6 +165,7 @@ class Feed:
 
 def test_a_bid_taken_by_one_server_reaches_a_subscriber_of_the_other(servers) -> None:
     watcher = Feed(servers["b"], servers["round"], _token(servers["b"], "officer"))
+    time.sleep(1.0)  # idle through several keepalives first: the stream must survive them
     alice, bob = _token(servers["a"], "alice"), _token(servers["a"], "bob")
     url = f"{servers['a']}/api/rounds/{servers['round']}/bids"
     sent_at = {}
