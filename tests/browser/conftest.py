@@ -36,7 +36,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 HTMX = ROOT / "frontend" / "static" / "vendor" / "htmx.min.js"
-SERVER_START_SECONDS = float(os.environ.get("COLLATERAL_BROWSER_SERVER_TIMEOUT", "60"))
+# The demo loads before the server answers; on a busy 2-core machine that has taken over a minute.
+SERVER_START_SECONDS = float(os.environ.get("COLLATERAL_BROWSER_SERVER_TIMEOUT", "240"))
 # Expectations wait this long for an htmx swap or a navigation before failing.
 UI_TIMEOUT_MS = 10_000
 
