@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from registry import clock
 from registry.auth import roles
+from registry.downloads import content_disposition
 from registry.roles import REGISTRY_READERS, SCENARIO_RUNNERS
 from registry.schemas.common import Paging
 from valuation.coverage_schemas import (
@@ -58,7 +59,7 @@ def _download(frame: pl.DataFrame, fmt: str, name: str) -> Response[bytes]:
     return Response(
         content=content,
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+        headers={"Content-Disposition": content_disposition(f"{name}.{fmt}")},
     )
 
 
