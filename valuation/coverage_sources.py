@@ -18,6 +18,7 @@ import polars as pl
 from registry.bulk import checks as c
 from registry.bulk.files import find_book_files, read_book_file
 from registry.config import get_settings
+from registry.downloads import csv_safe_frame
 from registry.ledger_rules import BALANCE_COMPONENTS
 from valuation.coverage import BookFrames, CoverageInputError
 from valuation.coverage import refs as coverage_refs
@@ -429,7 +430,7 @@ def write_export(frame: pl.DataFrame, path: Path) -> None:
     """Write the export by the file's suffix: .csv, .parquet, or .json (a list of objects)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        frame.write_csv(path)
+        csv_safe_frame(frame).write_csv(path)
     elif suffix == ".parquet":
         frame.write_parquet(path)
     elif suffix == ".json":

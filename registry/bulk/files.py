@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from registry.bulk.checks import ROW, error_frame
+from registry.downloads import csv_safe_frame
 
 FORMATS = ("csv", "parquet")
 
@@ -84,7 +85,7 @@ def write_book_file(frame: pl.DataFrame, directory: Path, name: str, fmt: str) -
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.{fmt}"
     if fmt == "csv":
-        frame.write_csv(path)
+        csv_safe_frame(frame).write_csv(path)
     else:
         frame.write_parquet(path)
     return path

@@ -302,3 +302,23 @@ async def test_a_lien_over_loans_in_two_currencies_is_refused(client, tmp_path: 
     assert [(f, r, c, why) for f, r, c, why in refused.value.errors.iter_rows()] == [
         ("liens", 1, "lien_id", "secures loans in several currencies (CNY, USD)")
     ]
+
+
+async def test_export_escapes_text_that_would_run_as_a_formula(client, tmp_path: Path) -> None:
+    files = dict(small.FILES)
+    files["parties"] = small.FILES["parties"] + "P4,\"=cmd|' /C calc'!A0\",company\nP5,@SUM(A1),individual\n"
+    files["assets"] = small.FILES["assets"] + "A4,equipment,P4,-1+2\nA5,equipment,P5,-12.50\n"
+    await _import(small.write(tmp_path / "book", files))
+    out = tmp_path / "out"
+    await export_book(out, book_files(), "csv")
+    parties = pl.read_csv(out / "parties.csv", infer_schema=False)
+    names = dict(zip(parties["party_id"], parties["name"], strict=True))
+    assert names["P4"] == "'=cmd|' /C calc'!A0"
+    assert names["P5"] == "'@SUM(A1)"
+    assert names["P2"] == "Wang, Wei"
+    assets = pl.read_csv(out / "assets.csv", infer_schema=False)
+    descriptions = dict(zip(assets["asset_id"], assets["description"], strict=True))
+    assert descriptions["A4"] == "'-1+2"
+    assert descriptions["A5"] == "-12.50"  # a plain number is never altered
+    loans = pl.read_csv(out / "loans.csv", infer_schema=False)
+    assert loans.filter(pl.col("loan_id") == "L1")["principal"].item() == "1000000.00"

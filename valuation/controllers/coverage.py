@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from registry import clock
 from registry.auth import roles
-from registry.downloads import content_disposition
+from registry.downloads import content_disposition, write_csv_text
 from registry.roles import REGISTRY_READERS, SCENARIO_RUNNERS
 from registry.schemas.common import Paging
 from valuation.coverage_schemas import (
@@ -51,7 +51,7 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apa
 
 def _download(frame: pl.DataFrame, fmt: str, name: str) -> Response[bytes]:
     if fmt == "csv":
-        content = frame.write_csv().encode()
+        content = write_csv_text(frame).encode()
     else:
         buffer = io.BytesIO()
         frame.write_parquet(buffer)
