@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from registry import dates
 from registry.errors import InvalidInputError
 from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.schemas.assets import ASSET_KINDS
@@ -128,9 +129,14 @@ def _common(form: Mapping[str, Any], values: dict[str, Any]) -> ScenarioForm:
     out.placed.update({"as_of", "include_unperfected"})
     if text := _text(form, "as_of"):
         try:
-            out.as_of = date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             out.add("as_of", f"{text!r} is not a date such as 2026-06-30")
+        else:
+            if reason := dates.out_of_range(day):
+                out.add("as_of", reason)
+            else:
+                out.as_of = day
     out.placed.add("fx")
     out.fx = fx.split_rates(_text(form, "fx"))
     return out
