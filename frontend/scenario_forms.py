@@ -185,6 +185,9 @@ def _region(out: ScenarioForm, name: str, text: str) -> dict[str, Any]:
     except ValueError as exc:
         out.add(name, f"not GeoJSON: {exc}")
         return {}
+    except RecursionError:
+        out.add(name, "not GeoJSON: nested too deeply")
+        return {}
     if not isinstance(region, dict):
         out.add(name, "a GeoJSON Polygon or MultiPolygon object, in braces")
         return {}

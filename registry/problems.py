@@ -68,6 +68,19 @@ def _data_error(exc: DataError) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=422, title="Invalid input", detail=f"a value is not acceptable: {exc}")
 
 
+def _too_deep(exc: RecursionError) -> ProblemDetailsException:
+    # JSON (or GeoJSON inside a form field) nested hundreds deep exhausts the decoder's or a checker's
+    # recursion before any of our checks sees it: the input is refused, never a 500.
+    log.warning("input refused as nested too deeply: %s", exc)
+    reason = "nested too deeply"
+    return ProblemDetailsException(
+        status_code=422,
+        title="Invalid input",
+        detail=f"body: {reason}",
+        extra={"errors": [{"field": "body", "reason": reason}]},
+    )
+
+
 def _integrity(exc: sqlite3.IntegrityError) -> ProblemDetailsException:
     if "UNIQUE" in str(exc):
         return _unique_violation(exc)
@@ -109,6 +122,7 @@ PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     UniqueViolationError: _unique_violation,
     DataError: _data_error,
     sqlite3.IntegrityError: _integrity,
+    RecursionError: _too_deep,
 }
 
 
