@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 import msgspec
+from piccolo.columns.combination import Where
+from piccolo.columns.operators.comparison import ComparisonOperator
 from piccolo.table import Table
 
 from registry import audit
@@ -18,6 +20,7 @@ from registry.db import is_postgres, lock_row
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.money import MoneyError, minor_digits, parse_amount
 
+LIKE_ESCAPE = "\\"
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -114,7 +117,22 @@ def set_fields(update: msgspec.Struct) -> dict[Any, Any]:
     return {f: v for f in update.__struct_fields__ if (v := getattr(update, f)) is not msgspec.UNSET}
 
 
+class _LikeEscaped(ComparisonOperator):
+    template = "{name} LIKE {value} ESCAPE '" + LIKE_ESCAPE + "'"
+
+
+class _ILikeEscaped(ComparisonOperator):
+    template = "{name} ILIKE {value} ESCAPE '" + LIKE_ESCAPE + "'"
+
+
+def like_literal(text: str) -> str:
+    """The text with LIKE's wildcards (`%`, `_`) and the escape character itself escaped, so it matches only
+    itself."""
+    return "".join(LIKE_ESCAPE + ch if ch in ("%", "_", LIKE_ESCAPE) else ch for ch in text)
+
+
 def contains(column: Any, text: str) -> Any:
-    """Case-insensitive substring match: ILIKE on PostgreSQL; SQLite's LIKE already ignores ASCII case."""
-    pattern = f"%{text}%"
-    return column.ilike(pattern) if is_postgres() else column.like(pattern)
+    """Case-insensitive substring match of the text as typed (`%` and `_` are not wildcards): ILIKE on
+    PostgreSQL; SQLite's LIKE already ignores ASCII case. Both with an ESCAPE clause."""
+    pattern = f"%{like_literal(text)}%"
+    return Where(column=column, value=pattern, operator=_ILikeEscaped if is_postgres() else _LikeEscaped)
