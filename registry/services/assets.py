@@ -143,13 +143,14 @@ async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
     async with write_transaction():
         await common.lock_by_ref(Asset, ref, "asset")
         before = await asset_row(ref)
-        parcel_changed = "geometry" in changes or "status" in changes
         errors = FieldErrors()
         if "geometry" in changes:
             changes["geometry"] = _check_geometry(errors, before["kind"], changes["geometry"])
         if "identifiers" in changes:
             changes["identifiers"] = _check_identifiers(errors, changes["identifiers"])
         errors.raise_if_any()
+        changes = common.actual_changes(before, changes)
+        parcel_changed = "geometry" in changes or "status" in changes
         if changes:
             measures = parcel_overlaps.measure_columns(changes["geometry"]) if "geometry" in changes else {}
             await Asset.update({**changes, **measures}).where(Asset.id == before["id"])

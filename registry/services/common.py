@@ -131,6 +131,12 @@ def like_literal(text: str) -> str:
     return "".join(LIKE_ESCAPE + ch if ch in ("%", "_", LIKE_ESCAPE) else ch for ch in text)
 
 
+def actual_changes(before: Mapping[str, Any], changes: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The checked changes of a write that differ from the row as it is: a write of the same values changes
+    nothing, so it writes nothing and records no audit event."""
+    return {field: value for field, value in changes.items() if before.get(field) != value}
+
+
 def contains(column: Any, text: str) -> Any:
     """Case-insensitive substring match of the text as typed (`%` and `_` are not wildcards): ILIKE on
     PostgreSQL; SQLite's LIKE already ignores ASCII case. Both with an ESCAPE clause."""

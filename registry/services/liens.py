@@ -246,6 +246,7 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
             if field in changes:
                 changes[field] = common.check_text(errors, field, changes[field], max_len, required=False)
         errors.raise_if_any()
+        changes = common.actual_changes(before, changes)
         if changes:
             await Lien.update(changes).where(Lien.id == before["id"])
         if sorted(loan_refs) != before_loans:

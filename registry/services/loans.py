@@ -106,6 +106,7 @@ async def update_loan(ref: str, data: LoanUpdate, actor: str) -> LoanRead:
     async with write_transaction():
         await common.lock_by_ref(Loan, ref, "loan")
         before = await _loan_row(ref)
+        changes = common.actual_changes(before, changes)
         if changes:
             await Loan.update(changes).where(Loan.id == before["id"])
             await common.record_update(actor, "loan", ref, before, {**before, **changes}, AUDITED)
