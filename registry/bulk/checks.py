@@ -66,11 +66,12 @@ def minor_digits(currency: pl.Expr) -> pl.Expr:
     return currency.replace_strict(MINOR_DIGITS, default=None, return_dtype=pl.Int64)
 
 
-def currency(column: str) -> pl.Expr:
-    return first_reason(
-        required(column),
-        reason_if(minor_digits(pl.col(column)).is_null(), pl.format("unknown currency {}", pl.col(column))),
+def currency(column: str, *, nullable: bool = False) -> pl.Expr:
+    check = reason_if(
+        pl.col(column).is_not_null() & minor_digits(pl.col(column)).is_null(),
+        pl.format("unknown currency {}", pl.col(column)),
     )
+    return check if nullable else first_reason(required(column), check)
 
 
 def amount(column: str, digits: pl.Expr, *, nullable: bool = True) -> pl.Expr:

@@ -130,7 +130,7 @@ def load_directory(directory: Path, files: Sequence[BookFile]) -> tuple[dict[str
     loaded: dict[str, LoadedFile] = {}
     for f in files:
         if f.name in paths:
-            book_file, header_errors = read_book_file(f.name, paths[f.name], f.columns)
+            book_file, header_errors = read_book_file(f.name, paths[f.name], f.columns, f.optional_columns)
             errors.append(header_errors)
             if book_file is not None:
                 loaded[f.name] = book_file

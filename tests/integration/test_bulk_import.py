@@ -322,3 +322,37 @@ async def test_export_escapes_text_that_would_run_as_a_formula(client, tmp_path:
     assert descriptions["A5"] == "-12.50"  # a plain number is never altered
     loans = pl.read_csv(out / "loans.csv", infer_schema=False)
     assert loans.filter(pl.col("loan_id") == "L1")["principal"].item() == "1000000.00"
+
+
+async def test_liens_file_may_carry_the_currency_of_the_cap_or_claim(client, as_role, tmp_path: Path) -> None:
+    files = dict(small.FILES)
+    files["liens"] = """lien_id,asset_id,kind,holder,status,perfected_at,cap,external_claim,currency
+M1,A1,max_amount_mortgage,own,registered,2025-07-01T09:30:00+08:00,800000.00,,CNY
+M2,A1,mortgage,Bank of Ningbo,registered,2025-07-01T01:30:00Z,,300000.00,USD
+M3,A2,pledge,own,draft,,,,
+M4,A3,mortgage,own,registered,2025-02-01 10:00:00,,,
+M5,A3,mortgage,own,released,2020-02-01T10:00:00Z,,,
+"""
+    await _import(small.write(tmp_path / "book", files))
+    headers = as_role(Role.AUDITOR)
+    m2 = (await client.get("/api/liens/M2", headers=headers)).json()
+    assert (m2["currency"], m2["external_claim"]) == ("USD", "300000.00")
+    assert (await client.get("/api/liens/M4", headers=headers)).json()["currency"] == "CNY"  # from its loans
+    out = tmp_path / "out"
+    await export_book(out, book_files(), "csv")
+    exported = pl.read_csv(out / "liens.csv", infer_schema=False)
+    assert dict(zip(exported["lien_id"], exported["currency"], strict=True))["M2"] == "USD"
+    await empty_tables()
+    await _import(out)
+    assert (await client.get("/api/liens/M2", headers=headers)).json()["currency"] == "USD"
+    # Without the column, a lien already in the database keeps its currency.
+    await _import(small.write(tmp_path / "again"))
+    assert (await client.get("/api/liens/M2", headers=headers)).json()["currency"] == "USD"
+
+    wrong = dict(files)
+    wrong["liens"] = files["liens"].replace("800000.00,,CNY", "800000.00,,USD")
+    with pytest.raises(ImportRefused) as refused:
+        await _import(small.write(tmp_path / "wrong", wrong))
+    assert [(f, r, col, why) for f, r, col, why in refused.value.errors.iter_rows()] == [
+        ("liens", 1, "currency", "USD differs from the currency of the loans it secures (CNY)")
+    ]
