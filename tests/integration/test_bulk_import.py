@@ -11,6 +11,7 @@ from app import book_files
 from registry.bulk.pipeline import ImportRefused, export_book, import_book
 from registry.roles import Role
 from registry.tables import AuditEvent, Lien, Loan, Party, Posting
+from tests.conftest import ENGINE
 from tests.integration.books import small
 from tests.integration.conftest import empty_tables
 from valuation.tables import Policy, Valuation
@@ -356,3 +357,14 @@ M5,A3,mortgage,own,released,2020-02-01T10:00:00Z,,,
     assert [(f, r, col, why) for f, r, col, why in refused.value.errors.iter_rows()] == [
         ("liens", 1, "currency", "USD differs from the currency of the loans it secures (CNY)")
     ]
+
+
+@pytest.mark.skipif(ENGINE != "postgres", reason="planner statistics are PostgreSQL's")
+async def test_import_leaves_fresh_planner_statistics_on_postgresql(client, tmp_path: Path) -> None:
+    sql = "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname IN ('loan', 'party', 'lien')"
+    before = {r["relname"]: r["last_analyze"] for r in await Loan.raw(sql)}
+    await _import(small.write(tmp_path / "book"))
+    after = {r["relname"]: r["last_analyze"] for r in await Loan.raw(sql)}
+    for table in ("loan", "party", "lien"):
+        assert after[table] is not None, table
+        assert before.get(table) is None or after[table] > before[table], table
