@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from frontend.form_errors import FormErrors, form_text
+from registry import dates
 from registry.errors import InvalidInputError
 from registry.ledger_rules import BALANCE_COMPONENTS
 from registry.schemas.assets import ASSET_KINDS
@@ -103,9 +104,14 @@ def _common(form: Mapping[str, Any], values: dict[str, Any]) -> ScenarioForm:
     out.placed.update({"as_of", "include_unperfected"})
     if text := form_text(form, "as_of"):
         try:
-            out.as_of = date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             out.add("as_of", f"{text!r} is not a date such as 2026-06-30")
+        else:
+            if reason := dates.out_of_range(day):
+                out.add("as_of", reason)
+            else:
+                out.as_of = day
     out.placed.add("fx")
     out.fx = fx.split_rates(form_text(form, "fx"))
     return out
@@ -153,6 +159,9 @@ def _region(out: ScenarioForm, name: str, text: str) -> dict[str, Any]:
         region = json.loads(text)
     except ValueError as exc:
         out.add(name, f"not GeoJSON: {exc}")
+        return {}
+    except RecursionError:
+        out.add(name, "not GeoJSON: nested too deeply")
         return {}
     if not isinstance(region, dict):
         out.add(name, "a GeoJSON Polygon or MultiPolygon object, in braces")

@@ -8,6 +8,8 @@ import shapely
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 
+from registry.parcel_geometry import crosses_antimeridian
+
 
 class GeometryError(ValueError):
     """A parcel geometry that cannot be accepted, with the reason."""
@@ -49,6 +51,11 @@ def check_parcel(geojson: Any) -> dict[str, Any]:
             raise GeometryError("geometry is empty")
         for ring in polygon:
             _check_ring_closed(ring)
+        if crosses_antimeridian(polygon):
+            raise GeometryError(
+                "a ring crosses the ±180° meridian (its longitude jumps by more than 180° between vertices); "
+                "enter the parcel as a MultiPolygon of two parts, one on either side of the meridian"
+            )
     try:
         geom = shape(geojson)
     except (ValueError, TypeError, AttributeError, shapely.errors.ShapelyError) as exc:

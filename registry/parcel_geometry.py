@@ -79,6 +79,14 @@ class Overlap:
     share_of_b: float
 
 
+def crosses_antimeridian(rings: Iterable[Sequence[Sequence[float]]]) -> bool:
+    """Whether any ring's longitude jumps by more than 180 degrees between consecutive vertices: drawn across
+    the ±180° meridian. Read on the lon/lat plane such a ring spans nearly the whole world (its box, centroid
+    and overlaps all on the wrong side), so the registry refuses it: the parcel is entered as two polygons,
+    one either side of the meridian (a MultiPolygon)."""
+    return any(abs(float(b[0]) - float(a[0])) > 180 for ring in rings for a, b in itertools.pairwise(ring))
+
+
 def parse(geojson: dict[str, Any] | str) -> BaseGeometry:
     """A stored or posted GeoJSON parcel as a 2-D Shapely geometry."""
     text = geojson if isinstance(geojson, str) else json.dumps(geojson)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from asyncpg.exceptions import DataError, UniqueViolationError
@@ -14,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
+from registry import dates
 from registry.errors import DomainError, InvalidInputError
 from registry.money import MoneyError
 
@@ -66,6 +68,19 @@ def _data_error(exc: DataError) -> ProblemDetailsException:
     return ProblemDetailsException(status_code=422, title="Invalid input", detail=f"a value is not acceptable: {exc}")
 
 
+def _too_deep(exc: RecursionError) -> ProblemDetailsException:
+    # JSON (or GeoJSON inside a form field) nested hundreds deep exhausts the decoder's or a checker's
+    # recursion before any of our checks sees it: the input is refused, never a 500.
+    log.warning("input refused as nested too deeply: %s", exc)
+    reason = "nested too deeply"
+    return ProblemDetailsException(
+        status_code=422,
+        title="Invalid input",
+        detail=f"body: {reason}",
+        extra={"errors": [{"field": "body", "reason": reason}]},
+    )
+
+
 def _integrity(exc: sqlite3.IntegrityError) -> ProblemDetailsException:
     if "UNIQUE" in str(exc):
         return _unique_violation(exc)
@@ -83,10 +98,19 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 
 async def reject_nul_in_url(request: Request[Any, Any, Any]) -> None:
-    """A NUL byte can name nothing in either database; refuse it the same way on both engines."""
+    """A NUL byte can name nothing in either database; refuse it the same way on both engines. And an
+    `as_of` date (every coverage and worklist route and page takes one) outside the registry's range of
+    dates is refused here, once, before a service adds days to it and overflows the calendar."""
     raw_path = request.scope.get("raw_path") or b""
     if "\x00" in request.url.path or b"%00" in raw_path or b"%00" in request.scope.get("query_string", b""):
         raise InvalidInputError.one("url", "the path or query contains a NUL character")
+    for text in request.query_params.getall("as_of", []):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            continue  # not a date at all: the handler's own decoding names it
+        if reason := dates.out_of_range(day):
+            raise InvalidInputError.one("as_of", reason)
 
 
 # Each kind of error and the problem it is; a subclass not listed takes its nearest listed base's problem.
@@ -98,6 +122,7 @@ PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     UniqueViolationError: _unique_violation,
     DataError: _data_error,
     sqlite3.IntegrityError: _integrity,
+    RecursionError: _too_deep,
 }
 
 

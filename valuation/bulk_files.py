@@ -11,6 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
+from registry import clock
 from registry.bulk import checks as c
 from registry.bulk.book import BookFile, ImportContext, Reference
 from registry.bulk.checks import ERRORS_SCHEMA
@@ -84,6 +85,8 @@ class ValuationsFile(BookFile):
             "asset_id": c.ref("asset_id"),
             "valued_on": c.first_reason(
                 c.date("valued_on"),
+                # As the API refuses it: a valuation dates from its inspection, which has happened.
+                c.not_after("valued_on", clock.today(), "is in the future; a valuation dates from its inspection"),
                 c.duplicated(
                     "asset_id", "valued_on", "method", what="valuation of this asset on this date by this method"
                 ),

@@ -18,11 +18,14 @@ import polars as pl
 from registry.bulk import checks as c
 from registry.bulk.files import find_book_files, read_book_file
 from registry.config import get_settings
+from registry.downloads import csv_safe_frame
 from registry.ledger_rules import BALANCE_COMPONENTS
 from valuation.coverage import BookFrames, CoverageInputError
 from valuation.coverage import refs as coverage_refs
 
 # The book files the engine reads, with the columns of DESIGN 8.
+# Columns a book file may carry that the computation does not read (a lien's currency follows its loans').
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"liens": ("currency",)}
 BOOK_COLUMNS: dict[str, tuple[str, ...]] = {
     "loans": ("loan_id", "borrower_id", "currency", *BALANCE_COMPONENTS, "status"),
     "assets": ("asset_id", "kind", "owner_id", "description"),
@@ -332,10 +335,11 @@ def book_from_directory(directory: Path) -> BookFrames:
         if name not in paths:
             frames[name] = pl.LazyFrame(schema=dict.fromkeys(columns, pl.String))
             continue
-        loaded, header_errors = read_book_file(name, paths[name], columns)
+        optional = OPTIONAL_COLUMNS.get(name, ())
+        loaded, header_errors = read_book_file(name, paths[name], columns, optional)
         errors.append(header_errors)
         if loaded is not None:
-            frames[name] = loaded.frame.drop(c.ROW).lazy()
+            frames[name] = loaded.frame.drop(c.ROW, *optional).lazy()
     shown = pl.concat(errors)
     if shown.height:
         listed = "; ".join(f"{r['file']}: {r['column'] or 'file'}: {r['reason']}" for r in shown.head(20).to_dicts())
@@ -429,7 +433,7 @@ def write_export(frame: pl.DataFrame, path: Path) -> None:
     """Write the export by the file's suffix: .csv, .parquet, or .json (a list of objects)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        frame.write_csv(path)
+        csv_safe_frame(frame).write_csv(path)
     elif suffix == ".parquet":
         frame.write_parquet(path)
     elif suffix == ".json":

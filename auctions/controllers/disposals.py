@@ -24,6 +24,7 @@ from auctions.schemas.cases import (
 from auctions.schemas.settlement import SettlementProposal, SettlementRead, WaterfallRead, WaterfallRequest
 from auctions.services import cases, metrics, offers, rounds, settlement
 from registry.auth import roles
+from registry.downloads import content_disposition
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import UserRead
 
@@ -64,7 +65,7 @@ class DisposalController(Controller):
             return Response(
                 metrics.to_csv(result),
                 media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="disposal-metrics-{by}.csv"'},
+                headers={"Content-Disposition": content_disposition(f"disposal-metrics-{by}.csv")},
             )
         return result
 

@@ -9,6 +9,7 @@ from collections import defaultdict
 from auctions.rules.metrics import CaseFigures, Grouping, metrics
 from auctions.schemas.metrics import MetricsRead, MetricsRow
 from auctions.tables import AuctionRound, CaseAsset, DisposalCase, SettlementLine
+from registry.downloads import csv_safe_row
 from registry.money import format_amount
 
 
@@ -79,5 +80,5 @@ def to_csv(result: MetricsRead) -> str:
     writer = csv.writer(out)
     writer.writerow(["by", *fields])
     for row in result.rows:
-        writer.writerow([result.by, *(getattr(row, f) for f in fields)])
+        writer.writerow(csv_safe_row([result.by, *(getattr(row, f) for f in fields)]))
     return out.getvalue()

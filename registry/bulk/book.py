@@ -37,6 +37,7 @@ class BookFile:
 
     name: str
     columns: tuple[str, ...]
+    optional_columns: tuple[str, ...] = ()  # may be absent from a file (then all nulls); exported after columns
     sort_by: tuple[str, ...]
     references: tuple[Reference, ...] = ()
     staging: dict[str, str]

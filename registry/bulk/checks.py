@@ -5,15 +5,21 @@ Each check returns an expression giving the reason a row's value is bad, or null
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable, Mapping
 
 import polars as pl
 
+from registry import dates
 from registry.money import MINOR_DIGITS
 
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _AMOUNT = r"^[0-9]{1,18}(\.[0-9]+)?$"
 _RATIO = r"^[0-9]{1,6}(\.[0-9]{1,12})?$"
+# The characters registry.services.common.check_text refuses (bidirectional overrides and isolates, C0 controls
+# but tab and line breaks), as a Rust-regex class.
+HIDDEN_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+_RANGE = f"outside {dates.EARLIEST.isoformat()}..{dates.LATEST.isoformat()}"
 ROW = "__row"  # 1-based data row, carried through every check
 
 ERRORS_SCHEMA = {"file": pl.String, "row": pl.Int64, "column": pl.String, "reason": pl.String}
@@ -41,6 +47,9 @@ def text(column: str, max_length: int, *, nullable: bool = False) -> pl.Expr:
     check = first_reason(
         reason_if(pl.col(column).str.len_chars() > max_length, f"longer than {max_length} characters"),
         reason_if(pl.col(column).str.contains("\x00", literal=True), "contains a NUL character"),
+        reason_if(
+            pl.col(column).str.contains(HIDDEN_CHARACTERS), "contains a control or bidirectional-override character"
+        ),
     )
     return check if nullable else first_reason(required(column), check)
 
@@ -57,11 +66,12 @@ def minor_digits(currency: pl.Expr) -> pl.Expr:
     return currency.replace_strict(MINOR_DIGITS, default=None, return_dtype=pl.Int64)
 
 
-def currency(column: str) -> pl.Expr:
-    return first_reason(
-        required(column),
-        reason_if(minor_digits(pl.col(column)).is_null(), pl.format("unknown currency {}", pl.col(column))),
+def currency(column: str, *, nullable: bool = False) -> pl.Expr:
+    check = reason_if(
+        pl.col(column).is_not_null() & minor_digits(pl.col(column)).is_null(),
+        pl.format("unknown currency {}", pl.col(column)),
     )
+    return check if nullable else first_reason(required(column), check)
 
 
 def amount(column: str, digits: pl.Expr, *, nullable: bool = True) -> pl.Expr:
@@ -115,9 +125,12 @@ def parse_date(column: str) -> pl.Expr:
 
 
 def date(column: str, *, nullable: bool = False) -> pl.Expr:
-    check = reason_if(
-        parse_date(column).is_null() & pl.col(column).is_not_null(),
-        pl.format("{} is not a date (YYYY-MM-DD)", pl.col(column)),
+    parsed = parse_date(column)
+    check = first_reason(
+        reason_if(
+            parsed.is_null() & pl.col(column).is_not_null(), pl.format("{} is not a date (YYYY-MM-DD)", pl.col(column))
+        ),
+        reason_if((parsed < dates.EARLIEST) | (parsed > dates.LATEST), pl.format("{} is " + _RANGE, pl.col(column))),
     )
     return check if nullable else first_reason(required(column), check)
 
@@ -132,11 +145,20 @@ def parse_timestamp(column: str) -> pl.Expr:
 
 
 def timestamp(column: str, *, nullable: bool = True) -> pl.Expr:
-    check = reason_if(
-        parse_timestamp(column).is_null() & pl.col(column).is_not_null(),
-        pl.format("{} is not an ISO 8601 timestamp", pl.col(column)),
+    day = parse_timestamp(column).dt.date()
+    check = first_reason(
+        reason_if(
+            parse_timestamp(column).is_null() & pl.col(column).is_not_null(),
+            pl.format("{} is not an ISO 8601 timestamp", pl.col(column)),
+        ),
+        reason_if((day < dates.EARLIEST) | (day > dates.LATEST), pl.format("{} is " + _RANGE, pl.col(column))),
     )
     return check if nullable else first_reason(required(column), check)
+
+
+def not_after(column: str, last: _dt.date, reason: str) -> pl.Expr:
+    """A date later than `last` (today, say) is refused with the reason."""
+    return reason_if(parse_date(column) > last, pl.format("{} " + reason, pl.col(column)))
 
 
 def duplicated(*columns: str, what: str) -> pl.Expr:

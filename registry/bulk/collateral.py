@@ -111,6 +111,8 @@ class LiensFile(BookFile):
     name = "liens"
     tables = ("lien",)
     columns = ("lien_id", "asset_id", "kind", "holder", "status", "perfected_at", "cap", "external_claim")
+    # DESIGN 8: the currency of the cap or claim; without it a lien takes its loans' (or keeps its own).
+    optional_columns = ("currency",)
     sort_by = ("lien_id",)
     references = (Reference("asset_id", "assets", "asset"),)
     staging = {
@@ -150,10 +152,14 @@ class LiensFile(BookFile):
                 c.reason_if(~own & pl.col("external_claim").is_null(), "required for another creditor's lien"),
                 c.amount("external_claim", _MAX_DIGITS),
             ),
+            "currency": c.currency("currency", nullable=True),
         }
 
-    async def _currencies(self, ctx: ImportContext, liens: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Each lien's currency, and the liens whose loans disagree on one."""
+    async def _currencies(
+        self, ctx: ImportContext, liens: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Each lien's currency (the file's, else its loans', else the one it has, else the default), the
+        liens whose loans disagree on one, and the liens whose given currency is not their loans'."""
         pairs = ctx.frames.get("lien_loans", pl.DataFrame(schema={"lien_id": pl.String, "loan_id": pl.String}))
         pairs = pairs.select("lien_id", "loan_id").filter(pl.col("lien_id").is_in(liens["lien_id"].implode()))
         loans = ctx.frames.get("loans", pl.DataFrame(schema={"loan_id": pl.String, "currency": pl.String}))
@@ -170,27 +176,35 @@ class LiensFile(BookFile):
         )
         by_loans = spans.filter(pl.col("loan_currency") == pl.col("other_currency")).select("lien_id", "loan_currency")
         # Only liens whose loans give no currency fall back on the one they already have.
-        fallback = liens.filter(~pl.col("lien_id").is_in(by_loans["lien_id"].implode()))["lien_id"]
+        fallback = liens.filter(~pl.col("lien_id").is_in(by_loans["lien_id"].implode()) & pl.col("currency").is_null())[
+            "lien_id"
+        ]
         existing = (
             await ctx.db.by_ref("lien", "currency", fallback.to_list()) if not await ctx.db.is_empty("lien") else {}
         )
         currencies = (
-            liens.select(ROW, "lien_id")
+            liens.select(ROW, "lien_id", pl.col("currency").alias("given"))
             .join(by_loans, on="lien_id", how="left")
             .with_columns(
                 pl.coalesce(
+                    "given",
                     "loan_currency",
                     pl.col("lien_id").replace_strict(existing, default=None, return_dtype=pl.String),
                     pl.lit(DEFAULT_CURRENCY),
                 ).alias("currency")
             )
         )
-        mixed_rows = liens.join(mixed, on="lien_id").select(ROW, "lien_id", "currency")
-        return currencies.select(ROW, "currency"), mixed_rows
+        mixed_rows = liens.select(ROW, "lien_id").join(mixed, on="lien_id").select(ROW, "lien_id", "currency")
+        disagreeing = currencies.filter(
+            pl.col("given").is_not_null()
+            & pl.col("loan_currency").is_not_null()
+            & (pl.col("given") != pl.col("loan_currency"))
+        ).select(ROW, "given", "loan_currency")
+        return currencies.select(ROW, "currency"), mixed_rows, disagreeing
 
     async def prepare(self, ctx: ImportContext, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        currencies, mixed = await self._currencies(ctx, frame)
-        frame = frame.join(currencies, on=ROW)
+        currencies, mixed, disagreeing = await self._currencies(ctx, frame)
+        frame = frame.drop("currency").join(currencies, on=ROW)
         digits = c.minor_digits(pl.col("currency"))
         amount_errors = [
             _errors(
@@ -208,6 +222,12 @@ class LiensFile(BookFile):
                     mixed,
                     "lien_id",
                     pl.format("secures loans in several currencies ({})", pl.col("currency")),
+                ),
+                _errors(
+                    self.name,
+                    disagreeing,
+                    "currency",
+                    pl.format("{} differs from the currency of the loans it secures ({})", "given", "loan_currency"),
                 ),
                 *amount_errors,
             ]
@@ -264,14 +284,10 @@ class LiensFile(BookFile):
         perfected = pl.Series(
             "perfected_at", [None if v is None else str(v) for v in raw["perfected_at"]], dtype=pl.String
         )
-        return (
-            raw.with_columns(perfected)
-            .with_columns(
-                c.exported_timestamp(c.parse_timestamp("perfected_at")).alias("perfected_at"),
-                c.format_units(pl.col("cap"), digits).alias("cap"),
-                c.format_units(pl.col("external_claim"), digits).alias("external_claim"),
-            )
-            .drop("currency")
+        return raw.with_columns(perfected).with_columns(
+            c.exported_timestamp(c.parse_timestamp("perfected_at")).alias("perfected_at"),
+            c.format_units(pl.col("cap"), digits).alias("cap"),
+            c.format_units(pl.col("external_claim"), digits).alias("external_claim"),
         )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from registry.bulk.checks import ROW, error_frame
+from registry.downloads import csv_safe_frame
 
 FORMATS = ("csv", "parquet")
 
@@ -48,18 +49,23 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_book_file(name: str, path: Path, columns: tuple[str, ...]) -> tuple[LoadedFile | None, pl.DataFrame]:
-    """Read one file; a header problem refuses the whole file (row 0 = the header)."""
+def read_book_file(
+    name: str, path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> tuple[LoadedFile | None, pl.DataFrame]:
+    """Read one file; a header problem refuses the whole file (row 0 = the header). An optional column the
+    file does not carry is read as all nulls."""
     try:
         frame = pl.read_csv(path, infer_schema=False) if path.suffix == ".csv" else pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         return None, error_frame([(name, 0, "", f"cannot read {path.name}: {exc}")])
     missing = [c for c in columns if c not in frame.columns]
-    unexpected = [c for c in frame.columns if c not in columns]
+    unexpected = [c for c in frame.columns if c not in columns and c not in optional]
     problems = [(name, 0, c, "required column is missing") for c in missing]
     problems += [(name, 0, c, "unexpected column") for c in unexpected]
     if problems:
         return None, error_frame(problems)
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in optional if c not in frame.columns)
+    columns = (*columns, *optional)
     frame = _as_strings(frame.select(columns)).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     # Blank cells are nulls whichever format carried them.
     frame = frame.with_columns(
@@ -84,7 +90,7 @@ def write_book_file(frame: pl.DataFrame, directory: Path, name: str, fmt: str) -
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.{fmt}"
     if fmt == "csv":
-        frame.write_csv(path)
+        csv_safe_frame(frame).write_csv(path)
     else:
         frame.write_parquet(path)
     return path

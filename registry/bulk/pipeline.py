@@ -17,7 +17,8 @@ from registry.bulk.book import BookFile, ImportContext
 from registry.bulk.checks import ERRORS_SCHEMA, ROW, collect_errors
 from registry.bulk.database import BulkDb
 from registry.bulk.files import LoadedFile, find_book_files, read_book_file, write_book_file
-from registry.db import write_transaction
+from registry.db import is_postgres, write_transaction
+from registry.tables import AuditEvent
 
 MAX_SHOWN_ERRORS = 1000
 log = logging.getLogger("registry.bulk")
@@ -130,7 +131,7 @@ def load_directory(directory: Path, files: Sequence[BookFile]) -> tuple[dict[str
     loaded: dict[str, LoadedFile] = {}
     for f in files:
         if f.name in paths:
-            book_file, header_errors = read_book_file(f.name, paths[f.name], f.columns)
+            book_file, header_errors = read_book_file(f.name, paths[f.name], f.columns, f.optional_columns)
             errors.append(header_errors)
             if book_file is not None:
                 loaded[f.name] = book_file
@@ -215,7 +216,19 @@ async def import_book(directory: Path, files: Sequence[BookFile], actor: str) ->
         checksum = hashlib.sha256("".join(r["sha256"] for r in result.values()).encode()).hexdigest()
         await audit.record(actor, "book", checksum[:16], "import", after={"files": result})
     watch.lap("commit")
+    await _analyze([t for f in ordered if f.name in loaded for t in f.tables])
+    watch.lap("analyze")
     return ImportResult(result, watch.steps)
+
+
+async def _analyze(tables: Sequence[str]) -> None:
+    """Fresh planner statistics for the tables a bulk import loaded, after its commit (PostgreSQL only):
+    autovacuum would get there in its own time, and until then queries plan for the tables as they were.
+    SQLite's planner needs no statistics to choose the indexes here."""
+    if not is_postgres():
+        return
+    for table in dict.fromkeys(tables):  # names from the book files' own declarations, never from input
+        await AuditEvent.raw(f"ANALYZE {table}")
 
 
 async def export_book(directory: Path, files: Sequence[BookFile], fmt: str) -> dict[str, int]:

@@ -9,6 +9,7 @@ from litestar.params import FromQuery, MultipartBody
 
 from registry.auth import roles
 from registry.controllers.params import RowId
+from registry.downloads import content_disposition
 from registry.errors import InvalidInputError
 from registry.roles import EVIDENCE_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
@@ -66,9 +67,8 @@ class DocumentController(Controller):
     )
     async def download_document(self, document_id: RowId) -> Response[bytes]:
         doc, content = await documents.read_content(document_id)
-        safe_name = doc.filename.replace('"', "")
         return Response(
             content,
             media_type=doc.content_type,
-            headers={"Content-Disposition": f'attachment; filename="{safe_name}"', "ETag": f'"{doc.sha256}"'},
+            headers={"Content-Disposition": content_disposition(doc.filename), "ETag": f'"{doc.sha256}"'},
         )

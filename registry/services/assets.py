@@ -72,6 +72,8 @@ async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
     common.check_ref(errors, "ref", data.ref)
     geometry = _check_geometry(errors, data.kind, data.geometry)
     identifiers = _check_identifiers(errors, data.identifiers)
+    description = common.check_text(errors, "description", data.description, 4000, required=False)
+    address = common.check_text(errors, "address", data.address, 4000, required=False)
     errors.raise_if_any()
     async with write_transaction():
         owner_id = await common.id_for_ref(Party, data.owner_ref, "party", "owner_ref")
@@ -80,8 +82,8 @@ async def create_asset(data: AssetCreate, actor: str) -> AssetRead:
             "ref": data.ref,
             "kind": data.kind,
             "owner": owner_id,
-            "description": data.description.strip(),
-            "address": data.address.strip(),
+            "description": description,
+            "address": address,
             "identifiers": identifiers,
             "geometry": geometry,
             "status": data.status,
@@ -143,13 +145,17 @@ async def update_asset(ref: str, data: AssetUpdate, actor: str) -> AssetRead:
     async with write_transaction():
         await common.lock_by_ref(Asset, ref, "asset")
         before = await asset_row(ref)
-        parcel_changed = "geometry" in changes or "status" in changes
         errors = FieldErrors()
         if "geometry" in changes:
             changes["geometry"] = _check_geometry(errors, before["kind"], changes["geometry"])
         if "identifiers" in changes:
             changes["identifiers"] = _check_identifiers(errors, changes["identifiers"])
+        for field in ("description", "address"):
+            if field in changes:
+                changes[field] = common.check_text(errors, field, changes[field], 4000, required=False)
         errors.raise_if_any()
+        changes = common.actual_changes(before, changes)
+        parcel_changed = "geometry" in changes or "status" in changes
         if changes:
             measures = parcel_overlaps.measure_columns(changes["geometry"]) if "geometry" in changes else {}
             await Asset.update({**changes, **measures}).where(Asset.id == before["id"])

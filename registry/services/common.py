@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 import msgspec
+from piccolo.columns.combination import Where
+from piccolo.columns.operators.comparison import ComparisonOperator
 from piccolo.table import Table
 
-from registry import audit
+from registry import audit, dates
 from registry.db import is_postgres, lock_row
 from registry.errors import FieldErrors, NotFoundError, StateConflictError
 from registry.money import MoneyError, minor_digits, parse_amount
 
+LIKE_ESCAPE = "\\"
+# Bidirectional embeddings and overrides (U+202A-U+202E), isolates (U+2066-U+2069) and the C0 controls but tab,
+# line feed and carriage return (a browser's textarea sends CRLF): "Trojan Source" names and invisible text.
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\u202a-\u202e\u2066-\u2069]")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -28,6 +35,14 @@ def check_ref(errors: FieldErrors, field: str, ref: str) -> str:
     return ref
 
 
+def hidden_character(value: str) -> str | None:
+    """Why the text cannot be taken when it holds a character that hides or reorders what a reader sees
+    (bidirectional overrides and isolates, C0 controls but tab and line breaks), else None."""
+    if match := _HIDDEN.search(value):
+        return f"must not contain the control character U+{ord(match.group()):04X}"
+    return None
+
+
 def check_text(errors: FieldErrors, field: str, value: str, max_len: int, *, required: bool = True) -> str:
     """The text stripped, or the reason it cannot be taken recorded against the field."""
     value = value.strip()
@@ -35,7 +50,18 @@ def check_text(errors: FieldErrors, field: str, value: str, max_len: int, *, req
         errors.add(field, "must not be empty")
     elif len(value) > max_len:
         errors.add(field, f"at most {max_len} characters")
+    elif reason := hidden_character(value):
+        errors.add(field, reason)
     return value
+
+
+def check_dates(errors: FieldErrors, data: object, *fields: str) -> None:
+    """Each named date (or timestamp) of the request that is set must fall in the registry's range of dates
+    (registry.dates): year 1 or 9999 is a typing error, and overflows as soon as days are added to it."""
+    for field in fields:
+        value = getattr(data, field, None)
+        if isinstance(value, date | datetime) and (reason := dates.out_of_range(value)):
+            errors.add(field, reason)
 
 
 def check_currency(errors: FieldErrors, field: str, currency: str) -> str | None:
@@ -114,7 +140,28 @@ def set_fields(update: msgspec.Struct) -> dict[Any, Any]:
     return {f: v for f in update.__struct_fields__ if (v := getattr(update, f)) is not msgspec.UNSET}
 
 
+class _LikeEscaped(ComparisonOperator):
+    template = "{name} LIKE {value} ESCAPE '" + LIKE_ESCAPE + "'"
+
+
+class _ILikeEscaped(ComparisonOperator):
+    template = "{name} ILIKE {value} ESCAPE '" + LIKE_ESCAPE + "'"
+
+
+def like_literal(text: str) -> str:
+    """The text with LIKE's wildcards (`%`, `_`) and the escape character itself escaped, so it matches only
+    itself."""
+    return "".join(LIKE_ESCAPE + ch if ch in ("%", "_", LIKE_ESCAPE) else ch for ch in text)
+
+
+def actual_changes(before: Mapping[str, Any], changes: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The checked changes of a write that differ from the row as it is: a write of the same values changes
+    nothing, so it writes nothing and records no audit event."""
+    return {field: value for field, value in changes.items() if before.get(field) != value}
+
+
 def contains(column: Any, text: str) -> Any:
-    """Case-insensitive substring match: ILIKE on PostgreSQL; SQLite's LIKE already ignores ASCII case."""
-    pattern = f"%{text}%"
-    return column.ilike(pattern) if is_postgres() else column.like(pattern)
+    """Case-insensitive substring match of the text as typed (`%` and `_` are not wildcards): ILIKE on
+    PostgreSQL; SQLite's LIKE already ignores ASCII case. Both with an ESCAPE clause."""
+    pattern = f"%{like_literal(text)}%"
+    return Where(column=column, value=pattern, operator=_ILikeEscaped if is_postgres() else _LikeEscaped)

@@ -144,12 +144,15 @@ async def create_lien(data: LienCreate, actor: str) -> LienRead:
     holder = data.holder.strip()
     if not holder or len(holder) > 255:
         errors.add("holder", '"own" or the other creditor\'s name (1-255 characters)')
+    elif reason := common.hidden_character(holder):
+        errors.add("holder", reason)
     else:
         _check_holder_fields(errors, holder, data.loan_refs, external, data.external_claim is not None)
     authority = common.check_text(errors, "authority", data.authority, 255, required=False)
     registration_number = common.check_text(
         errors, "registration_number", data.registration_number, 128, required=False
     )
+    common.check_dates(errors, data, "expires_on")
     errors.raise_if_any()
     async with write_transaction():
         asset_id = await common.id_for_ref(Asset, data.asset_ref, "asset", "asset_ref")
@@ -245,7 +248,9 @@ async def update_lien(ref: str, data: LienUpdate, actor: str) -> LienRead:
         for field, max_len in (("authority", 255), ("registration_number", 128)):
             if field in changes:
                 changes[field] = common.check_text(errors, field, changes[field], max_len, required=False)
+        common.check_dates(errors, data, "expires_on")
         errors.raise_if_any()
+        changes = common.actual_changes(before, changes)
         if changes:
             await Lien.update(changes).where(Lien.id == before["id"])
         if sorted(loan_refs) != before_loans:
@@ -276,6 +281,9 @@ def _moved(status: str, to: str, ref: str | None = None) -> RegistrationStatus:
 
 
 async def move_registration(ref: str, data: RegistrationMove, actor: str) -> LienRead:
+    errors = FieldErrors()
+    common.check_dates(errors, data, "expires_on", "perfected_at")
+    errors.raise_if_any()
     async with write_transaction():
         before = await _locked_lien_row(ref)
         target = _moved(before["status"], data.to)

@@ -46,6 +46,7 @@ async def create_loan(data: LoanCreate, actor: str) -> LoanRead:
     common.check_ref(errors, "ref", data.ref)
     common.check_currency(errors, "currency", data.currency)
     rate = _check_rate(errors, "interest_rate", data.interest_rate)
+    common.check_dates(errors, data, "maturity")
     errors.raise_if_any()
     async with write_transaction():
         borrower_id = await common.id_for_ref(Party, data.borrower_ref, "party", "borrower_ref")
@@ -102,10 +103,12 @@ async def update_loan(ref: str, data: LoanUpdate, actor: str) -> LoanRead:
     errors = FieldErrors()
     if "interest_rate" in changes:
         changes["interest_rate"] = _check_rate(errors, "interest_rate", changes["interest_rate"])
+    common.check_dates(errors, data, "maturity")
     errors.raise_if_any()
     async with write_transaction():
         await common.lock_by_ref(Loan, ref, "loan")
         before = await _loan_row(ref)
+        changes = common.actual_changes(before, changes)
         if changes:
             await Loan.update(changes).where(Loan.id == before["id"])
             await common.record_update(actor, "loan", ref, before, {**before, **changes}, AUDITED)
@@ -126,6 +129,9 @@ async def _posting(posting_id: int, loan_ref: str, currency: str) -> PostingRead
 
 
 async def add_posting(ref: str, data: PostingCreate, actor: str) -> PostingRead:
+    errors = FieldErrors()
+    common.check_dates(errors, data, "value_date")
+    errors.raise_if_any()
     async with write_transaction():
         loan = await _loan_row(ref)
         deltas = ledger.posting_deltas(data, loan["currency"])

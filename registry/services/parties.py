@@ -81,6 +81,7 @@ async def update_party(ref: str, data: PartyUpdate, actor: str, role: Role) -> P
     async with write_transaction():
         await common.lock_by_ref(Party, ref, "party")
         before = await get_party_row(ref)
+        changes = common.actual_changes(before, changes)
         if changes:
             await Party.update(changes).where(Party.id == before["id"])
             after = {**before, **changes}

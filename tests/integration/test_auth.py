@@ -158,3 +158,14 @@ async def test_admin_manages_users(client, as_role) -> None:
     from registry.tables import AppUser
 
     await AppUser.delete().where(AppUser.username == "newbie")
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+async def test_json_nested_too_deeply_is_refused_not_a_500(client, depth: int) -> None:
+    body = '{"username": ' + "[" * depth + "]" * depth + ', "password": "whatever-pass"}'
+    r = await client.post("/api/auth/login", content=body, headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422), (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/problem+json")
+    deep_object = '{"a": ' * depth + "1" + "}" * depth
+    r = await client.post("/api/auth/login", content=deep_object, headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422), (r.status_code, r.text)

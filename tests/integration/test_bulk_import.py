@@ -11,6 +11,7 @@ from app import book_files
 from registry.bulk.pipeline import ImportRefused, export_book, import_book
 from registry.roles import Role
 from registry.tables import AuditEvent, Lien, Loan, Party, Posting
+from tests.conftest import ENGINE
 from tests.integration.books import small
 from tests.integration.conftest import empty_tables
 from valuation.tables import Policy, Valuation
@@ -302,3 +303,68 @@ async def test_a_lien_over_loans_in_two_currencies_is_refused(client, tmp_path: 
     assert [(f, r, c, why) for f, r, c, why in refused.value.errors.iter_rows()] == [
         ("liens", 1, "lien_id", "secures loans in several currencies (CNY, USD)")
     ]
+
+
+async def test_export_escapes_text_that_would_run_as_a_formula(client, tmp_path: Path) -> None:
+    files = dict(small.FILES)
+    files["parties"] = small.FILES["parties"] + "P4,\"=cmd|' /C calc'!A0\",company\nP5,@SUM(A1),individual\n"
+    files["assets"] = small.FILES["assets"] + "A4,equipment,P4,-1+2\nA5,equipment,P5,-12.50\n"
+    await _import(small.write(tmp_path / "book", files))
+    out = tmp_path / "out"
+    await export_book(out, book_files(), "csv")
+    parties = pl.read_csv(out / "parties.csv", infer_schema=False)
+    names = dict(zip(parties["party_id"], parties["name"], strict=True))
+    assert names["P4"] == "'=cmd|' /C calc'!A0"
+    assert names["P5"] == "'@SUM(A1)"
+    assert names["P2"] == "Wang, Wei"
+    assets = pl.read_csv(out / "assets.csv", infer_schema=False)
+    descriptions = dict(zip(assets["asset_id"], assets["description"], strict=True))
+    assert descriptions["A4"] == "'-1+2"
+    assert descriptions["A5"] == "-12.50"  # a plain number is never altered
+    loans = pl.read_csv(out / "loans.csv", infer_schema=False)
+    assert loans.filter(pl.col("loan_id") == "L1")["principal"].item() == "1000000.00"
+
+
+async def test_liens_file_may_carry_the_currency_of_the_cap_or_claim(client, as_role, tmp_path: Path) -> None:
+    files = dict(small.FILES)
+    files["liens"] = """lien_id,asset_id,kind,holder,status,perfected_at,cap,external_claim,currency
+M1,A1,max_amount_mortgage,own,registered,2025-07-01T09:30:00+08:00,800000.00,,CNY
+M2,A1,mortgage,Bank of Ningbo,registered,2025-07-01T01:30:00Z,,300000.00,USD
+M3,A2,pledge,own,draft,,,,
+M4,A3,mortgage,own,registered,2025-02-01 10:00:00,,,
+M5,A3,mortgage,own,released,2020-02-01T10:00:00Z,,,
+"""
+    await _import(small.write(tmp_path / "book", files))
+    headers = as_role(Role.AUDITOR)
+    m2 = (await client.get("/api/liens/M2", headers=headers)).json()
+    assert (m2["currency"], m2["external_claim"]) == ("USD", "300000.00")
+    assert (await client.get("/api/liens/M4", headers=headers)).json()["currency"] == "CNY"  # from its loans
+    out = tmp_path / "out"
+    await export_book(out, book_files(), "csv")
+    exported = pl.read_csv(out / "liens.csv", infer_schema=False)
+    assert dict(zip(exported["lien_id"], exported["currency"], strict=True))["M2"] == "USD"
+    await empty_tables()
+    await _import(out)
+    assert (await client.get("/api/liens/M2", headers=headers)).json()["currency"] == "USD"
+    # Without the column, a lien already in the database keeps its currency.
+    await _import(small.write(tmp_path / "again"))
+    assert (await client.get("/api/liens/M2", headers=headers)).json()["currency"] == "USD"
+
+    wrong = dict(files)
+    wrong["liens"] = files["liens"].replace("800000.00,,CNY", "800000.00,,USD")
+    with pytest.raises(ImportRefused) as refused:
+        await _import(small.write(tmp_path / "wrong", wrong))
+    assert [(f, r, col, why) for f, r, col, why in refused.value.errors.iter_rows()] == [
+        ("liens", 1, "currency", "USD differs from the currency of the loans it secures (CNY)")
+    ]
+
+
+@pytest.mark.skipif(ENGINE != "postgres", reason="planner statistics are PostgreSQL's")
+async def test_import_leaves_fresh_planner_statistics_on_postgresql(client, tmp_path: Path) -> None:
+    sql = "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname IN ('loan', 'party', 'lien')"
+    before = {r["relname"]: r["last_analyze"] for r in await Loan.raw(sql)}
+    await _import(small.write(tmp_path / "book"))
+    after = {r["relname"]: r["last_analyze"] for r in await Loan.raw(sql)}
+    for table in ("loan", "party", "lien"):
+        assert after[table] is not None, table
+        assert before.get(table) is None or after[table] > before[table], table

@@ -321,3 +321,34 @@ def test_cli_writes_the_export_from_the_database_and_from_a_folder(tmp_path: Pat
         assert r.returncode == 2 and bad in r.stderr, r.stderr
     bad_suffix = run("coverage", "--as-of", str(AS_OF), "--out", str(tmp_path / "x.xlsx"))
     assert bad_suffix.returncode != 0 and ".csv" in bad_suffix.stderr
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "3000-01-01", "1899-12-31"])
+async def test_as_of_near_the_calendars_ends_is_422_not_500(client, as_role, tmp_path: Path, day: str) -> None:
+    headers = as_role(Role.ASSET_MANAGER)
+    await _import_small(tmp_path)
+    for url in (
+        f"/api/coverage/loans?as_of={day}",
+        f"/api/coverage/loans?as_of={day}&format=csv",
+        f"/api/coverage/loans/L1?as_of={day}",
+        f"/api/coverage/borrowers?as_of={day}",
+        f"/api/coverage/summary?as_of={day}",
+        f"/api/worklist/assets?as_of={day}",
+        f"/api/worklist/liens?as_of={day}",
+    ):
+        r = await client.get(url, headers=headers)
+        assert r.status_code == 422, (url, r.status_code, r.text)
+        assert r.json()["errors"][0]["field"] == "as_of", url
+    for page in (f"/coverage?as_of={day}", f"/worklist?as_of={day}"):
+        r = await client.get(page, headers=headers)
+        assert r.status_code == 422, (page, r.status_code)
+        assert "as_of" in r.text
+    r = await client.post(
+        "/api/coverage/stress",
+        json={"as_of": day, "by_kind": [{"kind": "real_estate", "change_pct": "-10"}]},
+        headers=as_role(Role.CREDIT_OFFICER),
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "as_of"
+    ok = await client.get("/api/coverage/summary?as_of=2999-12-31", headers=headers)
+    assert ok.status_code == 200, ok.text

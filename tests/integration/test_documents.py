@@ -77,3 +77,18 @@ async def test_bad_uploads_refused_nothing_recorded(client, as_role, book: Book,
 async def test_unknown_document_is_404(client, as_role, book: Book) -> None:
     assert (await client.get("/api/documents/999", headers=as_role(Role.AUDITOR))).status_code == 404
     assert (await client.get("/api/documents/999/content", headers=as_role(Role.AUDITOR))).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["抵押合同.pdf", "deed 📄 scan.pdf", "📄"])
+async def test_non_latin_file_name_downloads_with_rfc_6266_header(client, as_role, book: Book, name: str) -> None:
+    from urllib.parse import quote
+
+    doc = await _upload(client, as_role(Role.ASSET_MANAGER), b"%PDF-1.4 contract", name=name)
+    assert doc.status_code == 201, doc.text
+    r = await client.get(f"/api/documents/{doc.json()['id']}/content", headers=as_role(Role.AUDITOR))
+    assert r.status_code == 200, r.text
+    header = r.headers["content-disposition"]
+    assert header.isascii()
+    assert header.startswith('attachment; filename="') and header.count('"') == 2
+    assert f"filename*=UTF-8''{quote(name, safe='')}" in header
+    assert r.content == b"%PDF-1.4 contract"

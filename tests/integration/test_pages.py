@@ -483,3 +483,18 @@ async def test_the_navigation_marks_only_the_page_it_is_on(client: httpx.AsyncCl
     assert current == ["/coverage/stress"]
     r = await client.get("/coverage/loans", headers=as_role(Role.CREDIT_OFFICER))
     assert re.findall(r'<a href="([^"]+)" aria-current="page">', r.text) == ["/coverage"]
+
+
+async def test_stress_form_with_a_region_nested_too_deeply_is_422_beside_the_field(
+    client: httpx.AsyncClient, as_role: Any
+) -> None:
+    depth = 1000
+    form = {
+        "as_of": "2026-06-30",
+        "by_region[0].region": '{"type": "Polygon", "coordinates": ' + "[" * depth + "]" * depth + "}",
+        "by_region[0].change_pct": "-10",
+    }
+    r = await client.post("/coverage/stress", data=form, headers=as_role(Role.CREDIT_OFFICER))
+    assert r.status_code == 422, r.status_code
+    assert 'id="by_region-0-region-error"' in r.text
+    assert "nested too deeply" in r.text

@@ -489,3 +489,23 @@ def test_cli_rescan(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "0 parcels scanned" in done.stdout
     assert "0 possible double pledges over 1.00% of either area" in done.stdout
+
+
+async def test_a_parcel_across_the_antimeridian_is_422_and_flags_nothing(client, as_role) -> None:
+    book = Book(client, as_role)
+    await book.party("P1")
+    across = {
+        "type": "Polygon",
+        "coordinates": [[[179.99, -17.0], [-179.99, -17.0], [-179.99, -16.99], [179.99, -16.99], [179.99, -17.0]]],
+    }
+    r = await client.post(
+        "/api/assets",
+        json={"ref": "FJ1", "kind": "real_estate", "owner_ref": "P1", "geometry": across},
+        headers=book.manager,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "geometry" and "180° meridian" in r.json()["errors"][0]["reason"]
+    await book.asset("FJ2")
+    r = await client.patch("/api/assets/FJ2", json={"geometry": across}, headers=book.manager)
+    assert r.status_code == 422, r.text
+    assert await ParcelOverlap.count() == 0

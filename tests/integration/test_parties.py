@@ -58,3 +58,25 @@ async def test_malformed_json_is_a_4xx_problem_not_500(client, as_role) -> None:
     )
     assert r.status_code in (400, 422)
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_search_takes_percent_underscore_and_backslash_literally(client, as_role) -> None:
+    from tests.integration.factory import Book
+
+    headers = as_role(Role.ASSET_MANAGER)
+    book = Book(client, as_role)
+    for ref, name in [("P1", "100% Cotton"), ("P2", "Acme_Corp"), ("P3", "AcmeXCorp"), ("P4", "Back\\slash Co")]:
+        await book.party(ref, name=name)
+    assert await count(client, headers, "/api/parties?q=Acme") == 2
+    assert await count(client, headers, "/api/parties?q=%25") == 1
+    assert await count(client, headers, "/api/parties?q=_") == 1
+    assert await count(client, headers, "/api/parties?q=Acme_Corp") == 1
+    assert await count(client, headers, "/api/parties?q=%5C") == 1
+    assert await count(client, headers, "/api/parties?q=%5Cs") == 1
+    assert await count(client, headers, "/api/parties?q=%25%25") == 0
+    await book.loan("L_1", borrower="P1")
+    await book.loan("LX1", borrower="P1")
+    credit = as_role(Role.CREDIT_OFFICER)
+    assert await count(client, credit, "/api/loans?q=L_1") == 1
+    assert await count(client, credit, "/api/loans?q=%25") == 0
+    assert await count(client, headers, "/api/assets?q=%25") == 0

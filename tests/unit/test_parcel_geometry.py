@@ -214,3 +214,18 @@ def test_threshold_setting_must_be_a_ratio_between_0_and_1(monkeypatch: pytest.M
         monkeypatch.undo()
         get_settings.cache_clear()
     assert get_settings().overlap_min_share == 0.01
+
+
+def test_a_ring_across_the_antimeridian_is_detected_and_refused() -> None:
+    from registry.geometry import GeometryError, check_parcel
+    from registry.parcel_geometry import crosses_antimeridian
+
+    across = [[179.99, 10.0], [-179.99, 10.0], [-179.99, 10.01], [179.99, 10.01], [179.99, 10.0]]
+    assert crosses_antimeridian([across])
+    near = [[179.98, 10.0], [179.99, 10.0], [179.99, 10.01], [179.98, 10.01], [179.98, 10.0]]
+    assert not crosses_antimeridian([near])
+    with pytest.raises(GeometryError, match="180° meridian"):
+        check_parcel({"type": "Polygon", "coordinates": [across]})
+    with pytest.raises(GeometryError, match="180° meridian"):
+        check_parcel({"type": "MultiPolygon", "coordinates": [[near], [across]]})
+    assert check_parcel({"type": "Polygon", "coordinates": [near]})["type"] == "Polygon"

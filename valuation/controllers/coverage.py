@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from registry import clock
 from registry.auth import roles
+from registry.downloads import content_disposition, write_csv_text
 from registry.roles import REGISTRY_READERS, SCENARIO_RUNNERS
 from registry.schemas.common import Paging
 from valuation.coverage_schemas import (
@@ -50,7 +51,7 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apa
 
 def _download(frame: pl.DataFrame, fmt: str, name: str) -> Response[bytes]:
     if fmt == "csv":
-        content = frame.write_csv().encode()
+        content = write_csv_text(frame).encode()
     else:
         buffer = io.BytesIO()
         frame.write_parquet(buffer)
@@ -58,7 +59,7 @@ def _download(frame: pl.DataFrame, fmt: str, name: str) -> Response[bytes]:
     return Response(
         content=content,
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+        headers={"Content-Disposition": content_disposition(f"{name}.{fmt}")},
     )
 
 

@@ -23,6 +23,7 @@ import anyio
 import anyio.to_thread
 import polars as pl
 
+from registry import dates
 from registry.errors import DomainError, InvalidInputError
 from registry.tables import AuditEvent
 from valuation.coverage import BookFrames, CoverageInputError, CoverageParams, CoverageResult, MissingFxRates, fx
@@ -90,6 +91,10 @@ def parse_fx(texts: Sequence[str], field: str = "fx") -> dict[tuple[str, str], D
 
 
 def params(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> CoverageParams:
+    """A coverage run's parameters; an as_of outside the registry's range of dates (from a body: the query's
+    is refused before the handler) is 422 naming it."""
+    if reason := dates.out_of_range(as_of):
+        raise InvalidInputError.one("as_of", reason)
     return CoverageParams(as_of=as_of, include_unperfected=include_unperfected, fx_rates=fx_rates)
 
 

@@ -16,6 +16,7 @@ from registry.services.common import (
     audit_view,
     check_amount,
     check_currency,
+    check_dates,
     check_text,
     id_for_ref,
     read_model,
@@ -84,6 +85,7 @@ def _amounts(data: ValuationSubmit, errors: FieldErrors) -> tuple[int | None, in
 async def submit(data: ValuationSubmit, actor: str) -> ValuationRead:
     errors = FieldErrors()
     market, forced = _amounts(data, errors)
+    check_dates(errors, data, "valued_on")
     if data.valued_on > clock.today():
         errors.add("valued_on", f"{data.valued_on} is in the future; a valuation dates from its inspection")
     appraiser = data.appraiser.strip()
