@@ -103,7 +103,8 @@ def cli() -> None:
     build_cli()()
 
 
-def create_app() -> Litestar:
+def create_app(*, round_sweep_seconds: float | None = None) -> Litestar:
+    """The app. `round_sweep_seconds` overrides COLLATERAL_ROUND_SWEEP_SECONDS (0: rounds close only when read)."""
     settings = get_settings()
     jwt_auth = build_jwt_auth(settings)
     rate_limit = build_login_rate_limit(settings)
@@ -126,6 +127,7 @@ def create_app() -> Litestar:
     )
     app.state.jwt_auth = jwt_auth
     app.state.book_files = book_files
+    app.state.round_sweep_seconds = round_sweep_seconds
     return app
 
 

@@ -35,7 +35,8 @@ async def _sweep_forever(every: float, channels: ChannelsPlugin | None) -> None:
 
 @asynccontextmanager
 async def round_sweeper(app: Litestar) -> AsyncIterator[None]:
-    every = sweep_seconds()
+    chosen = app.state.get("round_sweep_seconds")
+    every = sweep_seconds() if chosen is None else float(chosen)
     channels = app.plugins.get(ChannelsPlugin)
     task = asyncio.create_task(_sweep_forever(every, channels)) if every > 0 else None
     try:

@@ -60,7 +60,9 @@ async def database() -> None:
 async def app(database: None) -> AsyncIterator[Any]:
     from app import create_app
 
-    application = create_app()
+    # No background sweep in process: tests close rounds by reading them, and a sweep's queries would land in the
+    # middle of tests that count statements. Servers started by tests keep the sweep.
+    application = create_app(round_sweep_seconds=0)
     async with LifespanManager(application):
         yield application
 
