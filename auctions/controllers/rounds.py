@@ -13,13 +13,14 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from auctions import live
 from auctions.access import CASE_READERS, DISPOSAL_WRITERS, ROUND_READERS
-from auctions.schemas.bids import BidderRead, BidderRegister, BidPlace, BidRead
+from auctions.schemas.bids import BidAnswer, BidderRead, BidderRegister, BidPlace, BidRead
 from auctions.schemas.cases import RoundRead
 from auctions.schemas.public import PublicAuction
 from auctions.schemas.settlement import WaterfallRead, WaterfallRequest
@@ -56,12 +57,19 @@ class RoundController(Controller):
     async def list_bidders(self, round_id: RoundId) -> list[BidderRead]:
         return await bidders.list_bidders(round_id)
 
-    @post("/{round_id:int}/bids", operation_id="PlaceBid", name="rounds:bid", opt=roles(Role.BIDDER))
+    @post(
+        "/{round_id:int}/bids",
+        operation_id="PlaceBid",
+        name="rounds:bid",
+        opt=roles(Role.BIDDER),
+        responses={201: ResponseSpec(data_container=BidAnswer, description="The bid was accepted and leads")},
+    )
     async def place_bid(
         self, request: Request[UserRead, Any, Any], round_id: RoundId, data: JSONBody[BidPlace]
     ) -> Response[Any]:
-        """201 `{bid_id, accepted, current_price, leader, ends_at}`; a refused bid is 409 or 422 with the reason and
-        is kept in the history; a retry with the same `Idempotency-Key` header gets the first answer."""
+        """201 `{bid_id, accepted, current_price, leader, ends_at}`; a refused bid is 409 or 422 with the reason, the
+        current price and the least bid that would lead now (`minimum_bid`), and is kept in the history; a retry with
+        the same `Idempotency-Key` header gets the first answer."""
         key = request.headers.get("idempotency-key")
         status, body = await bids.place_bid(round_id, data.amount, request.user.username, key)
         media = "application/json" if status < 400 else "application/problem+json"

@@ -11,12 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 from auctions import live
-from auctions.rules.bidding import BidRequest, Decision, Leader, RoundState, decide
+from auctions.rules.bidding import BidRequest, Decision, Leader, RoundState, decide, minimum_next_bid
 from auctions.rules.profiles import profile
-from auctions.schemas.bids import BidAnswer, BidRead
-from auctions.tables import AuctionRound, Bid, DisposalCase, RoundBidder
+from auctions.schemas.bids import BidRead
+from auctions.tables import AuctionRound, Bid
 from registry import audit, clock
-from registry.db import lock_row, write_transaction
+from registry.db import is_postgres, write_transaction
 from registry.errors import InvalidInputError, NotFoundError
 from registry.money import MoneyError, format_amount, parse_amount
 
@@ -43,7 +43,11 @@ def round_state(row: dict[str, Any], case: dict[str, Any]) -> RoundState:
     )
 
 
-def _problem(status: int, code: str, reason: str, bid_id: int | None, ends_at: Any) -> dict[str, Any]:
+def _problem(
+    status: int, code: str, reason: str, bid_id: int | None, ends_at: Any, current_price: str | None, minimum: str
+) -> dict[str, Any]:
+    # The price and the least bid that would lead now travel with the refusal, so a bidder outbid while typing
+    # can bid again at once instead of reading the round first (half the requests of a hot round).
     return {
         "type": "about:blank",
         "status": status,
@@ -53,8 +57,31 @@ def _problem(status: int, code: str, reason: str, bid_id: int | None, ends_at: A
         "bid_id": bid_id,
         "accepted": False,
         "ends_at": ends_at,
+        "current_price": current_price,
+        "minimum_bid": minimum,
         **({"errors": [{"field": "amount", "reason": reason}]} if status == 422 else {}),
     }
+
+
+# The round, its case, the bidder's admission and any first answer to this Idempotency-Key, in one read that
+# takes the round's lock: the fewer round trips under the lock, the more bids a hot round takes per second.
+_STATE_SQL = """
+SELECT r.id, r.status, r.starting_price, r.increment, r.starts_at, r.ends_at, r.current_price, r.leader,
+       r.leader_rank, r.leader_bid_at, r.bid_count, c.ref AS case_ref, c.profile AS profile, c.currency AS currency,
+       b.alias AS alias, b.preemption_rank AS preemption_rank, b.id AS admitted,
+       k.id AS first_id, k.status_code AS first_status, k.response AS first_response
+FROM auction_round r
+JOIN disposal_case c ON c.id = r."case"
+LEFT JOIN round_bidder b ON b.round = r.id AND b.username = {}
+LEFT JOIN bid k ON k.round = r.id AND k.bidder = {} AND k.idempotency_key = {}
+WHERE r.id = {}
+"""
+
+
+async def _locked_state(round_id: int, username: str, key: str | None) -> dict[str, Any] | None:
+    sql = _STATE_SQL + (" FOR UPDATE OF r" if is_postgres() else "")
+    rows = await AuctionRound.raw(sql, username, username, key, round_id)
+    return rows[0] if rows else None
 
 
 async def place_bid(round_id: int, amount_text: str, username: str, key: str | None) -> tuple[int, dict[str, Any]]:
@@ -63,53 +90,46 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidInputError.one("Idempotency-Key", "1 to 128 characters")
     async with live.outbox(), write_transaction():
-        exists = await AuctionRound.select(AuctionRound.id).where(AuctionRound.id == round_id).first()
-        if exists is None:
+        row = await _locked_state(round_id, username, key)
+        if row is None:
             raise NotFoundError("round", round_id)
-        await lock_row(AuctionRound, round_id)
-        if key is not None:
-            first = (
-                await Bid.select(Bid.status_code, Bid.response)
-                .where((Bid.round == round_id) & (Bid.bidder == username) & (Bid.idempotency_key == key))
-                .first()
-            )
-            if first is not None:
-                return int(first["status_code"]), json.loads(first["response"])
-        row = await AuctionRound.select().where(AuctionRound.id == round_id).first()
-        assert row is not None
-        case = (
-            await DisposalCase.select(DisposalCase.ref, DisposalCase.profile, DisposalCase.currency)
-            .where(DisposalCase.id == row["case"])
-            .first()
-        )
-        assert case is not None
-        currency = case["currency"]
+        if row["first_id"] is not None:
+            return int(row["first_status"]), {**json.loads(row["first_response"]), "bid_id": row["first_id"]}
+        currency = row["currency"]
         try:
             amount = parse_amount(amount_text, currency)
         except MoneyError as exc:
             raise InvalidInputError.one("amount", str(exc)) from None
-        bidder = (
-            await RoundBidder.select(RoundBidder.alias, RoundBidder.preemption_rank)
-            .where((RoundBidder.round == round_id) & (RoundBidder.username == username))
-            .first()
-        )
-        if bidder is None:
+        state = round_state(row, row)
+        current = None if row["current_price"] is None else format_amount(row["current_price"], currency)
+        if row["admitted"] is None:
             # Not kept as a bid: only admitted bidders bid, and an outsider's attempts are not the round's history.
+            reason = "register with the disposal officer, deposit paid, before bidding"
             return 409, _problem(
-                409,
-                "not_registered",
-                "register with the disposal officer, deposit paid, before bidding",
-                None,
-                row["ends_at"],
+                409, "not_registered", reason, None, row["ends_at"], current, _minimum(state, None, currency)
             )
-        decision = decide(round_state(row, case), BidRequest(username, amount, bidder["preemption_rank"], received_at))
+        decision = decide(state, BidRequest(username, amount, row["preemption_rank"], received_at))
         status = 201 if decision.accepted else (409 if decision.code in CONFLICT_CODES else 422)
+        body = (
+            _answer(decision, amount, currency, row["alias"])
+            if decision.accepted
+            else _problem(
+                status,
+                decision.code,
+                decision.reason,
+                None,
+                decision.ends_at,
+                current,
+                _minimum(state, row["preemption_rank"], currency),
+            )
+        )
+        # Stored without its id (not known before the insert): a retry gets it back from the row.
         bid_id = (
             await Bid.insert(
                 Bid(
                     round=round_id,
                     bidder=username,
-                    alias=bidder["alias"],
+                    alias=row["alias"],
                     amount=amount,
                     received_at=received_at,
                     accepted=decision.accepted,
@@ -119,21 +139,17 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
                     ends_at_after=decision.ends_at,
                     idempotency_key=key,
                     status_code=status,
+                    response=json.dumps(body, default=_iso),
                 )
             ).returning(Bid.id)
         )[0]["id"]
-        body = (
-            _answer(bid_id, decision, amount, currency, bidder["alias"])
-            if decision.accepted
-            else _problem(status, decision.code, decision.reason, bid_id, decision.ends_at)
-        )
-        await Bid.update({Bid.response: json.dumps(body, default=_iso)}).where(Bid.id == bid_id)
+        body["bid_id"] = bid_id
         if decision.accepted:
             await _take_lead(round_id, decision, row)
             await audit.record(
                 username,
                 ENTITY,
-                case["ref"],
+                row["case_ref"],
                 "bid",
                 after={"round_id": round_id, "bid_id": bid_id, "amount": amount, "ends_at": decision.ends_at},
             )
@@ -142,10 +158,10 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
                 {
                     "event": "bid",
                     "id": bid_id,
-                    "alias": bidder["alias"],
+                    "alias": row["alias"],
                     "amount": format_amount(amount, currency),
                     "current_price": format_amount(decision.price or amount, currency),
-                    "leader": bidder["alias"],
+                    "leader": row["alias"],
                     "ends_at": _iso(decision.ends_at),
                     "extended": decision.extended,
                     "at": _iso(received_at),
@@ -154,20 +170,22 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
     return status, json.loads(json.dumps(body, default=_iso))
 
 
+def _minimum(state: RoundState, preemption_rank: int | None, currency: str) -> str:
+    return format_amount(minimum_next_bid(state, preemption_rank), currency)
+
+
 def _iso(value: Any) -> str:
     return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
 
 
-def _answer(bid_id: int, decision: Decision, amount: int, currency: str, alias: str) -> dict[str, Any]:
-    answer = BidAnswer(
-        bid_id=bid_id,
-        accepted=True,
-        amount=format_amount(amount, currency),
-        current_price=None if decision.price is None else format_amount(decision.price, currency),
-        leader=alias,
-        ends_at=decision.ends_at,
-    )
-    return {f: getattr(answer, f) for f in answer.__struct_fields__}
+def _answer(decision: Decision, amount: int, currency: str, alias: str) -> dict[str, Any]:
+    return {
+        "accepted": True,
+        "amount": format_amount(amount, currency),
+        "current_price": None if decision.price is None else format_amount(decision.price, currency),
+        "leader": alias,
+        "ends_at": decision.ends_at,
+    }
 
 
 async def _take_lead(round_id: int, decision: Decision, row: dict[str, Any]) -> None:

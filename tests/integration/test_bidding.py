@@ -89,6 +89,7 @@ async def test_admitting_bidders_checks_role_deposit_and_duplicates(client, as_r
 async def test_bids_are_decided_kept_and_seen_by_alias(client, as_role, auction) -> None:
     r = await bid(client, auction, "alice", "629999.99")
     assert r.status_code == 422
+    assert (r.json()["current_price"], r.json()["minimum_bid"]) == (None, "630000.00")
     assert r.json()["detail"] == "bid 629,999.99 is below the starting price 630,000.00 (网拍规定 art. 20)"
     r = await bid(client, auction, "alice", "630000.00")
     assert r.status_code == 201, r.text
@@ -103,6 +104,8 @@ async def test_bids_are_decided_kept_and_seen_by_alias(client, as_role, auction)
     r = await bid(client, auction, "bob", "634999.99")
     assert r.status_code == 422
     assert "at least 635,000.00" in r.json()["detail"]
+    # The refusal carries what the bidder needs to bid again without reading the round first.
+    assert (r.json()["current_price"], r.json()["minimum_bid"]) == ("630000.00", "635000.00")
     assert (await bid(client, auction, "bob", "635000.00")).status_code == 201
     state = (await client.get(f"/api/rounds/{auction['round']}", headers=auction["alice"])).json()
     assert (state["status"], state["current_price"], state["leader"], state["bid_count"]) == (
