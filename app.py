@@ -72,6 +72,17 @@ async def _throttle_login(request: Request[Any, Any, Any]) -> bool:
     return request.method == "POST" and request.url.path in LOGIN_PATHS
 
 
+def swagger_ui() -> SwaggerRenderPlugin:
+    """Swagger UI from the project's own static files: a bank's network is often offline, and the default would
+    fetch the bundle and the favicon from a CDN."""
+    return SwaggerRenderPlugin(
+        js_url="/static/vendor/swagger-ui-bundle.js",
+        css_url="/static/vendor/swagger-ui.css",
+        standalone_preset_js_url="/static/vendor/swagger-ui-standalone-preset.js",
+        favicon="<link rel='icon' type='image/png' href='/static/vendor/swagger-favicon-32x32.png'>",
+    )
+
+
 def book_files() -> list[BookFile]:
     """Every file of the book, from every package that owns some."""
     return [*registry_book_files(), *valuation_book_files()]
@@ -122,7 +133,7 @@ def create_app(*, round_sweep_seconds: float | None = None) -> Litestar:
         stores={"rate_limit": MemoryStore()},
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
-            title="Collateral registry", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
+            title="Collateral registry", version="0.1.0", path="/schema", render_plugins=[swagger_ui()]
         ),
     )
     app.state.jwt_auth = jwt_auth

@@ -20,6 +20,11 @@ VENDORED = (
     ("htmx.org/dist/htmx.min.js", "htmx.min.js"),
     # Chart.js's UMD build: one file that sets window.Chart, loaded only by the coverage pages.
     ("chart.js/dist/chart.umd.min.js", "chart.umd.min.js"),
+    # Swagger UI for /schema/swagger, served from here so the API's own documentation works offline.
+    ("swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"),
+    ("swagger-ui-dist/swagger-ui-standalone-preset.js", "swagger-ui-standalone-preset.js"),
+    ("swagger-ui-dist/swagger-ui.css", "swagger-ui.css"),
+    ("swagger-ui-dist/favicon-32x32.png", "swagger-favicon-32x32.png"),
 )
 
 

@@ -498,3 +498,12 @@ async def test_stress_form_with_a_region_nested_too_deeply_is_422_beside_the_fie
     assert r.status_code == 422, r.status_code
     assert 'id="by_region-0-region-error"' in r.text
     assert "nested too deeply" in r.text
+
+
+async def test_swagger_ui_loads_nothing_from_outside(client: httpx.AsyncClient) -> None:
+    """A bank's network is often offline: the API documentation comes from the project's own static files."""
+    html = (await client.get("/schema/swagger")).text
+    assert "cdn." not in html and "https://" not in html and "http://" not in html
+    for name in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        assert f"/static/vendor/{name}" in html
+        assert (await client.get(f"/static/vendor/{name}")).status_code == 200
