@@ -19,6 +19,7 @@ from frontend.templating import amount, layout_context
 from registry import clock
 from registry.auth import roles
 from registry.controllers.params import paging_provider
+from registry.errors import InvalidInputError
 from registry.roles import REGISTRY_READERS
 from registry.schemas.common import Paging
 from valuation.coverage import fx
@@ -66,13 +67,15 @@ def fx_rates(text: str) -> dict[tuple[str, str], Decimal]:
     return parse_fx(fx.split_rates(text))
 
 
-def coverage_query(as_of: date, include_unperfected: bool, page: int = 1, fx: str = "") -> str:
-    """The query string that keeps the coverage date, lien basis and FX rates from page to page."""
+def coverage_query(as_of: date, include_unperfected: bool, page: int = 1, fx: str = "", flag: str | None = None) -> str:
+    """The query string that keeps the coverage date, lien basis, FX rates and the loans' flag from page to page."""
     params: list[tuple[str, str | int]] = [("as_of", as_of.isoformat())]
     if include_unperfected:
         params.append(("include_unperfected", "true"))
     if fx.strip():
         params.append(("fx", fx.strip()))
+    if flag:
+        params.append(("flag", flag))
     if page > 1:
         params.append(("page", page))
     return urlencode(params)
@@ -184,9 +187,12 @@ class CoveragePagesController(Controller):
         as_of: AsOf = None,
         include_unperfected: IncludeUnperfected = False,
         fx: FxText = "",
+        flag: Annotated[str | None, QueryParameter(max_length=32)] = None,
     ) -> Template:
         day = as_of or clock.today()
-        found = await coverage.loans_page(day, include_unperfected, paging, fx_rates(fx))
+        if flag and flag not in coverage.LOAN_FLAGS:
+            raise InvalidInputError.one("flag", f"unknown flag {flag!r}; one of {', '.join(coverage.LOAN_FLAGS)}")
+        found = await coverage.loans_page(day, include_unperfected, paging, fx_rates(fx), flag or None)
         return Template(
             template_name="coverage/loans.html",
             context={
@@ -197,9 +203,15 @@ class CoveragePagesController(Controller):
                 "fx": fx,
                 "page": found,
                 "links": page_links(
-                    found, lambda n: f"/coverage/loans?{coverage_query(day, include_unperfected, n, fx)}"
+                    found, lambda n: f"/coverage/loans?{coverage_query(day, include_unperfected, n, fx, flag)}"
                 ),
                 "query": coverage_query(day, include_unperfected, fx=fx),
+                "flag": flag or None,
+                "flag_filters": [
+                    (name, text, coverage_query(day, include_unperfected, fx=fx, flag=name))
+                    for name, text in LOAN_FLAGS
+                    if name in coverage.LOAN_FLAGS
+                ],
             },
         )
 

@@ -18,9 +18,11 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_401_UNAUTHORIZED
 
 from frontend.errors import LOGIN_PATH, safe_next
+from frontend.risk_signals import signals_for
 from frontend.templating import landing_page, layout_context, navigation_for, signed_in_user
+from registry import clock
 from registry.auth import PUBLIC, roles
-from registry.roles import ALL_ROLES
+from registry.roles import ALL_ROLES, Role
 from registry.services.users import authenticate
 
 WRONG_CREDENTIALS = "Wrong username or password."
@@ -110,6 +112,11 @@ class SessionController(Controller):
 
     @get("/home", name="pages:home", opt=roles(ALL_ROLES))
     async def home(self, request: Request[Any, Any, Any]) -> Template:
+        """The risk warning (DESIGN 9): a count per signal the role may open, its own signals first."""
         user = signed_in_user(request)
         links = navigation_for(user.role) if user else []
-        return Template(template_name="home.html", context={**layout_context(request), "links": links})
+        own, others = await signals_for(Role(user.role), clock.today()) if user else ([], [])
+        return Template(
+            template_name="home.html",
+            context={**layout_context(request), "links": links, "own": own, "others": others, "today": clock.today()},
+        )

@@ -241,3 +241,10 @@ async def test_disposal_demo_has_a_case_in_every_state(demo: str, api: httpx.Asy
     r = await api.get("/api/audit/verify", headers=headers)
     assert r.json()["ok"] is True
     assert "not loaded" in await load_disposal_demo()
+    # The risk warning shows the disposal officer the cases with a step due and the loans left short, with links.
+    home = (await api.get("/home", headers=await login(api, Role.DISPOSAL_OFFICER))).text
+    own = home.split('data-testid="own-signals"', 1)[1].split("</ul>\n</li>", 2)
+    assert 'href="/disposals/DC-2026-002"' in own[0] and "round 2 must start" in own[0]
+    assert 'href="/disposals/DC-2026-003"' in own[0]  # the private-sale window closes
+    deficient = {x["loan_id"] for x in settled["waterfall"]["deficiency"]}
+    assert any(f'href="/loans/{ref}"' in home for ref in deficient)

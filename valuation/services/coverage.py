@@ -53,11 +53,17 @@ def _page(rows: pl.DataFrame, total: int, paging: Paging, row_type: type[T]) -> 
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
+LOAN_FLAGS = ("breach", "stale_valuation", "no_valuation", "unperfected")
+
+
 async def loans_page(
-    as_of: date, include_unperfected: bool, paging: Paging, fx_rates: FxRates | None = None
+    as_of: date, include_unperfected: bool, paging: Paging, fx_rates: FxRates | None = None, flag: str | None = None
 ) -> Page[CoverageLoan]:
-    """One page of the export, by loan_id: only that page's rows are formatted."""
+    """One page of the export, by loan_id, optionally only the loans carrying `flag` (one of LOAN_FLAGS): only
+    that page's rows are formatted."""
     per_loan = (await compute(as_of, include_unperfected, fx_rates)).per_loan
+    if flag is not None:
+        per_loan = per_loan.filter(pl.col(flag).cast(pl.Boolean))
 
     def page() -> Page[CoverageLoan]:
         rows = coverage_export_frame(per_loan.slice(paging.offset, paging.page_size))  # cached by loan_id

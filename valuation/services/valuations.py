@@ -131,6 +131,11 @@ async def submit(data: ValuationSubmit, actor: str) -> ValuationRead:
     return await get_valuation(valuation_id)
 
 
+async def count_waiting() -> int:
+    """Valuations submitted and waiting for a second pair of eyes."""
+    return int(await Valuation.count().where(Valuation.status == SUBMITTED))
+
+
 async def get_valuation(valuation_id: int) -> ValuationRead:
     return to_read(await _row(valuation_id))
 

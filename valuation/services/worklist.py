@@ -89,6 +89,27 @@ async def assets_due(as_of: date, paging: Paging, reason: WorklistReason | None 
     return Page([_asset_due(r, as_of) for r in rows], int(counted[0]["n"]), paging.page, paging.page_size)
 
 
+async def count_assets_due(as_of: date) -> int:
+    """How many assets the worklist holds (every reason), in one query."""
+    counted = await Asset.raw(f"SELECT COUNT(*) AS n FROM ({_assets_due_sql(None)}) t", as_of, as_of)  # noqa: S608
+    return int(counted[0]["n"])
+
+
+async def count_liens_expiring(as_of: date, within_days: int) -> tuple[int, int]:
+    """(expiring within the window, of which already past their expiry while still marked registered), in one
+    query."""
+    day = "CAST({} AS DATE)" if is_postgres() else "{}"
+    rows = await Lien.raw(
+        f"""SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN l.expires_on < {day} THEN 1 ELSE 0 END), 0) AS lapsed
+            FROM lien l JOIN asset a ON a.id = l.asset
+            WHERE l.status = 'registered' AND l.expires_on IS NOT NULL AND l.expires_on <= {day}
+              AND a.status IN ({_IN_BOOK})""",  # noqa: S608 - our own constants; the dates are parameters
+        as_of,
+        as_of + timedelta(days=within_days),
+    )
+    return int(rows[0]["n"]), int(rows[0]["lapsed"])
+
+
 async def liens_expiring(as_of: date, within_days: int, paging: Paging) -> Page[LienExpiring]:
     """Registered liens expiring on or before as_of + within_days, soonest first."""
     la: Any = Lien.asset
