@@ -85,3 +85,27 @@ def test_import_then_export_round_trip_and_refusal(tmp_path: Path) -> None:
     assert "loans: row 1, column borrower_id: no parties row with ref P404" in refused.stderr
     assert "loans: row 1, column principal: more than 2 decimal places" in refused.stderr
     assert "nothing was written" in refused.stderr
+
+
+def test_audit_checkpoint_and_verify_since(tmp_path: Path) -> None:
+    assert run(tmp_path, "users", "add", "alice", "--role", "auditor", password="correct-horse").returncode == 0
+    assert run(tmp_path, "users", "add", "bob", "--role", "auditor", password="correct-horse").returncode == 0
+    printed = run(tmp_path, "audit", "checkpoint")
+    assert printed.returncode == 0, printed.stderr
+    checkpoint = printed.stdout.strip()
+    assert checkpoint.startswith("2:")
+    assert (tmp_path / "data" / ".audit_key").stat().st_mode & 0o777 == 0o600
+    reached = run(tmp_path, "audit", "verify", "--since", checkpoint)
+    assert reached.returncode == 0, reached.stderr
+    assert "intact: 2 events, reaches checkpoint 2" in reached.stdout
+
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        db.execute("DELETE FROM audit_event WHERE seq = 2")
+    assert run(tmp_path, "audit", "verify").returncode == 0  # a shorter chain is still a whole one
+    truncated = run(tmp_path, "audit", "verify", "--since", checkpoint)
+    assert truncated.returncode == 1
+    assert "the newest events were removed" in truncated.stderr
+
+    malformed = run(tmp_path, "audit", "verify", "--since", "2:nothex")
+    assert malformed.returncode == 2
+    assert "SEQ:HASH" in malformed.stderr
