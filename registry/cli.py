@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from registry.cli_backup import backup_command
 from registry.cli_books import export_command, import_command
 from registry.cli_parcels import parcels
 from registry.cli_support import composition, migrate_database, run
@@ -125,4 +126,4 @@ def audit_checkpoint() -> None:
 
 
 def registry_commands() -> list[click.Command]:
-    return [migrate, serve, users, audit, parcels, import_command, export_command]
+    return [migrate, serve, users, audit, parcels, import_command, export_command, backup_command]

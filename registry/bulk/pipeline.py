@@ -19,7 +19,7 @@ from registry.bulk.checks import ERRORS_SCHEMA, ROW, collect_errors
 from registry.bulk.database import BulkDb
 from registry.bulk.files import LoadedFile, find_book_files, read_book_file, write_book_file
 from registry.bulk.limits import ReadLimits
-from registry.db import is_postgres, write_transaction
+from registry.db import is_postgres, no_statement_timeout, write_transaction
 from registry.tables import AuditEvent
 
 MAX_SHOWN_ERRORS = 1000
@@ -205,6 +205,7 @@ async def import_book(
     errors.extend(cell_errors.values())
     watch.lap("check cells")
     async with write_transaction():
+        await no_statement_timeout()
         ctx = ImportContext(db=BulkDb.of_current_transaction(), actor=actor, now=clock.now())
         ctx.frames.update(checked)
         ctx.loaded.update({name: f.frame for name, f in loaded.items()})
@@ -236,14 +237,17 @@ async def _analyze(tables: Sequence[str]) -> None:
     SQLite's planner needs no statistics to choose the indexes here."""
     if not is_postgres():
         return
-    for table in dict.fromkeys(tables):  # names from the book files' own declarations, never from input
-        await AuditEvent.raw(f"ANALYZE {table}")
+    async with write_transaction():
+        await no_statement_timeout()
+        for table in dict.fromkeys(tables):  # names from the book files' own declarations, never from input
+            await AuditEvent.raw(f"ANALYZE {table}")
 
 
 async def export_book(directory: Path, files: Sequence[BookFile], fmt: str) -> dict[str, int]:
     """Write every book file, rows sorted by ref, in one consistent snapshot."""
     counts: dict[str, int] = {}
     async with write_transaction():
+        await no_statement_timeout()
         db = BulkDb.of_current_transaction()
         for f in order_files(files):
             frame = await f.export(db)

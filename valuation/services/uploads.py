@@ -20,7 +20,7 @@ from registry.bulk.database import BulkDb
 from registry.bulk.files import FORMATS, read_book_file
 from registry.bulk.limits import upload_limits
 from registry.bulk.pipeline import ImportRefused
-from registry.db import write_transaction
+from registry.db import no_statement_timeout, write_transaction
 from registry.errors import InvalidInputError
 from valuation.bulk_files import METHODS
 from valuation.schemas import UploadResult
@@ -133,6 +133,7 @@ async def upload_valuations(filename: str, path: Path, actor: str) -> UploadResu
     loaded, cell_errors, checked, sha256 = await anyio.to_thread.run_sync(_read_and_check, name, path, now.date())
     digits = c.minor_digits(pl.col("currency"))
     async with write_transaction():
+        await no_statement_timeout()
         db = BulkDb.of_current_transaction()
         db_errors = await _database_errors(db, name, loaded, checked, cell_errors)
         errors = pl.concat([cell_errors, db_errors], how="vertical").sort("row", "column")
