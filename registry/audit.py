@@ -66,7 +66,7 @@ def _payload(*fields: Any) -> bytes:
 def _digest(version: int, payload: bytes) -> str:
     if version == UNKEYED:
         return hashlib.sha256(payload).hexdigest()
-    return hmac.new(get_settings().audit_key.encode(), payload, hashlib.sha256).hexdigest()
+    return hmac.digest(get_settings().audit_key.encode(), payload, "sha256").hex()
 
 
 def _time_text(at: datetime) -> str:
@@ -150,7 +150,7 @@ async def record_many(actor: str, events: Sequence[AuditEntry]) -> None:
         seq += 1
         before, after = canonical(event.before), canonical(event.after)
         payload = _payload(seq, at_text, actor, event.entity, event.entity_ref, event.action, before, after, prev_hash)
-        digest = hmac.new(key, payload, hashlib.sha256).hexdigest()
+        digest = hmac.digest(key, payload, "sha256").hex()
         rows.append(
             (seq, at, actor, event.entity, event.entity_ref, event.action, before, after, prev_hash, digest, KEYED)
         )

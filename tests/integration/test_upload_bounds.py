@@ -56,7 +56,7 @@ async def test_health_answers_while_an_upload_is_parsed(
         # Parsing pauses here until /health has answered. If it ran on the event loop, the loop would stand
         # still here until the wait gave up, and /health could only answer after the parse had finished.
         started.set()
-        release.wait(timeout=10)
+        release.wait(timeout=60)
         try:
             return real(*args, **kwargs)
         finally:
@@ -64,7 +64,7 @@ async def test_health_answers_while_an_upload_is_parsed(
 
     monkeypatch.setattr(module, "read_book_file", held_open)
     upload = asyncio.create_task(client.post(url, files={"file": (filename, content(50_000))}, headers=as_role(role)))
-    assert await anyio.to_thread.run_sync(started.wait, 10), "the upload never started parsing"
+    assert await anyio.to_thread.run_sync(started.wait, 60), "the upload never started parsing"
     health = await client.get("/health")
     assert health.status_code == 200
     answered_while_parsing = not parsed.is_set()
