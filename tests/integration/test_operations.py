@@ -73,6 +73,7 @@ async def test_backup_says_plainly_when_pg_dump_is_missing(
 async def test_pool_size_and_statement_timeout_come_from_the_environment(
     client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    database_url = get_settings().database_url
     monkeypatch.setenv("COLLATERAL_PG_POOL_MIN", "1")
     monkeypatch.setenv("COLLATERAL_PG_POOL_MAX", "3")
     monkeypatch.setenv("COLLATERAL_PG_STATEMENT_TIMEOUT_MS", "200")
@@ -80,9 +81,10 @@ async def test_pool_size_and_statement_timeout_come_from_the_environment(
     try:
         options = pool_options()
     finally:
+        monkeypatch.undo()
         get_settings.cache_clear()
     assert (options["min_size"], options["max_size"]) == (1, 3)
-    pool = await asyncpg.create_pool(get_settings().database_url, **options)
+    pool = await asyncpg.create_pool(database_url, **options)
     try:
         assert pool.get_max_size() == 3
         async with pool.acquire() as connection:
@@ -102,3 +104,13 @@ async def test_bulk_work_lifts_the_statement_timeout(client) -> None:
         await no_statement_timeout()
         shown = await AuditEvent.raw("SHOW statement_timeout")
     assert shown == [{"statement_timeout": "0"}]
+
+
+async def test_the_server_pool_is_built_from_the_settings(client) -> None:
+    from registry.db import engine
+
+    pool = engine().pool
+    assert pool is not None
+    # asyncpg's own default is 10 and 10: the app's pool takes ours (COLLATERAL_PG_POOL_MIN/MAX).
+    assert (pool.get_min_size(), pool.get_max_size()) == (get_settings().pg_pool_min, get_settings().pg_pool_max)
+    assert pool.get_min_size() == 2
