@@ -25,7 +25,7 @@ from registry.cli import registry_commands
 from registry.cli_support import Composition, DemoLoader
 from registry.config import get_settings
 from registry.controllers.params import PAGING
-from registry.db import engine, is_postgres
+from registry.db import engine, is_postgres, pool_options
 from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
 from registry.router import registry_router
 from registry.schemas.misc import Health
@@ -41,7 +41,7 @@ LOGIN_PATHS = frozenset({"/api/auth/login", "/login"})
 async def database_lifespan(_app: Litestar) -> AsyncIterator[None]:
     db = engine()
     if is_postgres():
-        await db.start_connection_pool()
+        await db.start_connection_pool(**pool_options())
         try:
             yield
         finally:

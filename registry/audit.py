@@ -3,11 +3,17 @@
 Each event carries the hash of the one before it, so removing or editing any event breaks every
 link after it. Events are written inside the caller's transaction, so a change and its record
 commit or roll back together.
+
+The hash is an HMAC under a key that is not in the database (COLLATERAL_AUDIT_KEY or the data
+dir's .audit_key), so write access to the database is not enough to rewrite events and recompute
+the chain. Removing the newest events leaves a shorter chain that is still whole: a checkpoint
+(`seq:hash` of the head, kept elsewhere) is what shows it, verified with `since`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,12 +22,16 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any
 
 from registry import clock
+from registry.config import get_settings
 from registry.db import insert_rows, lock_named
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import AuditEventRead
 from registry.tables import AuditEvent
 
 GENESIS = "0" * 64
+# hash_version of an event: how its hash was made. 1: plain SHA-256, events written before keyed hashes
+# (kept as they were: re-hashing them would launder any tampering they already hold); 2: HMAC-SHA256.
+UNKEYED, KEYED = 1, 2
 _CHAIN_LOCK = 0x61756469  # "audi": one advisory lock orders every writer of the chain on PostgreSQL
 
 
@@ -49,8 +59,14 @@ def canonical(value: Any) -> str | None:
     return None if value is None else _CANONICAL(value)
 
 
-def _digest(*fields: Any) -> str:
-    return hashlib.sha256(_PAYLOAD(list(fields)).encode()).hexdigest()
+def _payload(*fields: Any) -> bytes:
+    return _PAYLOAD(list(fields)).encode()
+
+
+def _digest(version: int, payload: bytes) -> str:
+    if version == UNKEYED:
+        return hashlib.sha256(payload).hexdigest()
+    return hmac.digest(get_settings().audit_key.encode(), payload, "sha256").hex()
 
 
 def _time_text(at: datetime) -> str:
@@ -68,8 +84,9 @@ def event_hash(
     before: str | None,
     after: str | None,
     prev_hash: str,
+    version: int = KEYED,
 ) -> str:
-    return _digest(seq, _time_text(at), actor, entity, entity_ref, action, before, after, prev_hash)
+    return _digest(version, _payload(seq, _time_text(at), actor, entity, entity_ref, action, before, after, prev_hash))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +100,19 @@ class AuditEntry:
     after: Any = None
 
 
-_COLUMNS = ("seq", "at", "actor", "entity", "entity_ref", "action", "before", "after", "prev_hash", "hash")
+_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "entity",
+    "entity_ref",
+    "action",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+    "hash_version",
+)
 
 
 async def record(
@@ -115,14 +144,42 @@ async def record_many(actor: str, events: Sequence[AuditEntry]) -> None:
     # Microseconds are the finest both engines keep, so the hash is recomputable from what is stored.
     at = clock.now().astimezone(UTC)
     at_text = _time_text(at)
+    key = get_settings().audit_key.encode()
     rows = []
     for event in events:
         seq += 1
         before, after = canonical(event.before), canonical(event.after)
-        digest = _digest(seq, at_text, actor, event.entity, event.entity_ref, event.action, before, after, prev_hash)
-        rows.append((seq, at, actor, event.entity, event.entity_ref, event.action, before, after, prev_hash, digest))
+        payload = _payload(seq, at_text, actor, event.entity, event.entity_ref, event.action, before, after, prev_hash)
+        digest = hmac.digest(key, payload, "sha256").hex()
+        rows.append(
+            (seq, at, actor, event.entity, event.entity_ref, event.action, before, after, prev_hash, digest, KEYED)
+        )
         prev_hash = digest
     await insert_rows(AuditEvent, _COLUMNS, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The chain's head at some moment, `seq:hash`: printed by `collateral audit checkpoint` to be kept
+    outside the database, and given back to `verify` to prove the chain still reaches it unchanged."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        seq, _, digest = text.strip().partition(":")
+        if not (seq.isascii() and seq.isdigit() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+            raise ValueError(f"a checkpoint is SEQ:HASH as `collateral audit checkpoint` prints it, not {text!r}")
+        return cls(int(seq), digest)
+
+
+async def checkpoint() -> Checkpoint:
+    last = await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
+    return Checkpoint(last["seq"], last["hash"]) if last else Checkpoint(0, GENESIS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,34 +188,72 @@ class ChainReport:
     events: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    unkeyed_events: int = 0  # events from before keyed hashes, checked as plain SHA-256
 
 
-async def verify(batch: int = 5000) -> ChainReport:
-    prev_hash, expected_seq, checked = GENESIS, 1, 0
+def _broken_link(row: dict[str, Any], prev_hash: str, keyed_seen: bool) -> str | None:
+    """Why this event breaks the chain, or None."""
+    version = row["hash_version"]
+    if version not in (UNKEYED, KEYED):
+        return f"unknown hash_version {version}"
+    if version == UNKEYED and keyed_seen:
+        return "an unkeyed event after keyed ones: the chain was rewritten without the audit key"
+    if row["prev_hash"] != prev_hash:
+        return "prev_hash does not match the previous event's hash"
+    digest = event_hash(
+        seq=row["seq"],
+        at=row["at"],
+        actor=row["actor"],
+        entity=row["entity"],
+        entity_ref=row["entity_ref"],
+        action=row["action"],
+        before=row["before"],
+        after=row["after"],
+        prev_hash=row["prev_hash"],
+        version=version,
+    )
+    if not hmac.compare_digest(digest, row["hash"]):
+        return "event content does not match its hash (or the audit key is not the one it was written with)"
+    return None
+
+
+async def verify(batch: int = 5000, since: Checkpoint | None = None) -> ChainReport:
+    """Check every link from the first event. With `since`, the chain must also still reach that checkpoint's
+    event with that hash: newest events removed, or the chain rebuilt, fail there."""
+    prev_hash, expected_seq, checked, unkeyed = GENESIS, 1, 0, 0
     while True:
         rows = await AuditEvent.select().where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq).limit(batch)
         if not rows:
-            return ChainReport(ok=True, events=checked)
+            break
         for row in rows:
             seq = row["seq"]
             if seq != expected_seq:
-                return ChainReport(False, checked, expected_seq, f"event {expected_seq} is missing")
-            if row["prev_hash"] != prev_hash:
-                return ChainReport(False, checked, seq, "prev_hash does not match the previous event's hash")
-            digest = event_hash(
-                seq=seq,
-                at=row["at"],
-                actor=row["actor"],
-                entity=row["entity"],
-                entity_ref=row["entity_ref"],
-                action=row["action"],
-                before=row["before"],
-                after=row["after"],
-                prev_hash=row["prev_hash"],
-            )
-            if digest != row["hash"]:
-                return ChainReport(False, checked, seq, "event content does not match its hash")
+                return ChainReport(False, checked, expected_seq, f"event {expected_seq} is missing", unkeyed)
+            reason = _broken_link(row, prev_hash, keyed_seen=checked > unkeyed)
+            if reason:
+                return ChainReport(False, checked, seq, reason, unkeyed)
+            if since is not None and seq == since.seq and row["hash"] != since.hash:
+                return ChainReport(
+                    False,
+                    checked,
+                    seq,
+                    f"event {seq}'s hash is no longer the checkpoint's ({since}): the chain was rewritten",
+                    unkeyed,
+                )
+            unkeyed += row["hash_version"] == UNKEYED
             prev_hash, expected_seq, checked = row["hash"], seq + 1, checked + 1
+    if since is not None and since.seq > checked:
+        return ChainReport(
+            False,
+            checked,
+            checked + 1,
+            f"the chain ends at event {checked} but the checkpoint ({since}) names event {since.seq}: "
+            "the newest events were removed",
+            unkeyed,
+        )
+    if since is not None and since.seq == 0 and since.hash != GENESIS:
+        return ChainReport(False, checked, None, f"checkpoint {since} names no event", unkeyed)
+    return ChainReport(ok=True, events=checked, unkeyed_events=unkeyed)
 
 
 async def list_events(

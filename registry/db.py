@@ -10,6 +10,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
+from registry.config import get_settings
 from registry.tables import AuditEvent
 
 
@@ -19,6 +20,25 @@ def engine() -> Any:
 
 def is_postgres() -> bool:
     return isinstance(engine(), PostgresEngine)
+
+
+def pool_options() -> dict[str, Any]:
+    """The PostgreSQL request pool's size and statement timeout (COLLATERAL_PG_POOL_MIN, COLLATERAL_PG_POOL_MAX,
+    COLLATERAL_PG_STATEMENT_TIMEOUT_MS). Only the server's pool has the timeout: the command line (migrate,
+    import, export, audit verify) opens its own connections, and bulk work inside a request lifts it
+    (`no_statement_timeout`), since a large book takes long by nature."""
+    settings = get_settings()
+    options: dict[str, Any] = {"min_size": min(settings.pg_pool_min, settings.pg_pool_max)}
+    options["max_size"] = settings.pg_pool_max
+    if settings.pg_statement_timeout_ms:
+        options["server_settings"] = {"statement_timeout": str(settings.pg_statement_timeout_ms)}
+    return options
+
+
+async def no_statement_timeout() -> None:
+    """Inside a transaction: its statements run without the pool's statement timeout (PostgreSQL)."""
+    if is_postgres():
+        await AuditEvent.raw("SET LOCAL statement_timeout = 0")
 
 
 def write_transaction() -> Any:

@@ -74,3 +74,19 @@ class FieldErrors:
     def raise_if_any(self) -> None:
         if self.errors:
             raise InvalidInputError(self.errors)
+
+
+class UploadTooLargeError(DomainError):
+    """413: an uploaded file over a bound (rows, or bytes once decompressed); it was refused unread."""
+
+    status_code = 413
+    title = "Upload too large"
+
+    def __init__(self, file: str, bound: str, limit: int, setting: str) -> None:
+        self.file, self.bound, self.limit, self.setting = file, bound, limit, setting
+        super().__init__(
+            f"{file}: more than {limit:,} {bound}; an uploaded file may have at most {limit:,} ({setting})"
+        )
+
+    def extra(self) -> dict[str, object]:
+        return {"file": self.file, "bound": self.bound, "limit": self.limit}

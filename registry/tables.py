@@ -11,6 +11,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     Serial,
+    SmallInt,
     Text,
     Timestamptz,
     Varchar,
@@ -150,6 +151,8 @@ class AuditEvent(Table, tablename="audit_event"):
     after = Text(null=True, default=None)
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64)
+    # registry.audit: 1 plain SHA-256 (events from before keyed hashes, hence the default for old rows), 2 HMAC.
+    hash_version = SmallInt(default=1)
 
 
 TABLES: list[type[Table]] = [AppUser, Party, Loan, Posting, Asset, ParcelOverlap, Lien, LienLoan, Document, AuditEvent]

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from registry.bulk.checks import ROW, error_frame
+from registry.bulk.limits import ReadLimits, check_before_reading
 from registry.downloads import csv_safe_frame
 
 FORMATS = ("csv", "parquet")
@@ -50,14 +51,28 @@ def file_digest(path: Path) -> str:
 
 
 def read_book_file(
-    name: str, path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+    name: str,
+    path: Path,
+    columns: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    limits: ReadLimits | None = None,
 ) -> tuple[LoadedFile | None, pl.DataFrame]:
     """Read one file; a header problem refuses the whole file (row 0 = the header). An optional column the
-    file does not carry is read as all nulls."""
+    file does not carry is read as all nulls. With `limits` (uploads), a file over them raises
+    UploadTooLargeError, before it is read when its size or metadata tell."""
+    if limits is not None and (reason := check_before_reading(name, path, limits)):
+        return None, error_frame([(name, 0, "", reason)])
+    # One row past the bound is enough to know a CSV is over it.
+    n_rows = limits.max_rows + 1 if limits is not None else None
     try:
-        frame = pl.read_csv(path, infer_schema=False) if path.suffix == ".csv" else pl.read_parquet(path)
+        if path.suffix == ".csv":
+            frame = pl.read_csv(path, infer_schema=False, n_rows=n_rows)
+        else:
+            frame = pl.read_parquet(path, n_rows=n_rows)
     except (pl.exceptions.PolarsError, OSError) as exc:
         return None, error_frame([(name, 0, "", f"cannot read {path.name}: {exc}")])
+    if limits is not None and frame.height > limits.max_rows:
+        raise limits.too_many_rows(name)
     missing = [c for c in columns if c not in frame.columns]
     unexpected = [c for c in frame.columns if c not in columns and c not in optional]
     problems = [(name, 0, c, "required column is missing") for c in missing]

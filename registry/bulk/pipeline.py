@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import polars as pl
 
 from registry import audit, clock
@@ -17,7 +18,8 @@ from registry.bulk.book import BookFile, ImportContext
 from registry.bulk.checks import ERRORS_SCHEMA, ROW, collect_errors
 from registry.bulk.database import BulkDb
 from registry.bulk.files import LoadedFile, find_book_files, read_book_file, write_book_file
-from registry.db import is_postgres, write_transaction
+from registry.bulk.limits import ReadLimits
+from registry.db import is_postgres, no_statement_timeout, write_transaction
 from registry.tables import AuditEvent
 
 MAX_SHOWN_ERRORS = 1000
@@ -125,13 +127,15 @@ async def _unresolved(
     return pl.concat(errors) if errors else pl.DataFrame(schema=ERRORS_SCHEMA)
 
 
-def load_directory(directory: Path, files: Sequence[BookFile]) -> tuple[dict[str, LoadedFile], list[pl.DataFrame]]:
+def load_directory(
+    directory: Path, files: Sequence[BookFile], limits: ReadLimits | None = None
+) -> tuple[dict[str, LoadedFile], list[pl.DataFrame]]:
     paths, problems = find_book_files(directory, [f.name for f in files])
     errors = [problems]
     loaded: dict[str, LoadedFile] = {}
     for f in files:
         if f.name in paths:
-            book_file, header_errors = read_book_file(f.name, paths[f.name], f.columns, f.optional_columns)
+            book_file, header_errors = read_book_file(f.name, paths[f.name], f.columns, f.optional_columns, limits)
             errors.append(header_errors)
             if book_file is not None:
                 loaded[f.name] = book_file
@@ -177,11 +181,16 @@ async def _write(
     return result
 
 
-async def import_book(directory: Path, files: Sequence[BookFile], actor: str) -> ImportResult:
-    """Validate and write every book file found in `directory`, all or nothing."""
+async def import_book(
+    directory: Path, files: Sequence[BookFile], actor: str, limits: ReadLimits | None = None
+) -> ImportResult:
+    """Validate and write every book file found in `directory`, all or nothing. `limits` bound each file
+    (uploads; UploadTooLargeError)."""
     watch = Stopwatch()
     ordered = order_files(files)
-    loaded, errors = load_directory(directory, ordered)
+    # Reading and checking are seconds of Polars work on a large book: in a worker thread, so the event
+    # loop keeps serving other requests meanwhile.
+    loaded, errors = await anyio.to_thread.run_sync(load_directory, directory, ordered, limits)
     watch.lap("read files")
     if not loaded and not any(e.height for e in errors):
         raise ImportRefused(
@@ -192,10 +201,11 @@ async def import_book(directory: Path, files: Sequence[BookFile], actor: str) ->
             )
         )
     # Content checks need no database: run them all first, so a bad book is refused fast.
-    checked, cell_errors = _check_cells(ordered, loaded)
+    checked, cell_errors = await anyio.to_thread.run_sync(_check_cells, ordered, loaded)
     errors.extend(cell_errors.values())
     watch.lap("check cells")
     async with write_transaction():
+        await no_statement_timeout()
         ctx = ImportContext(db=BulkDb.of_current_transaction(), actor=actor, now=clock.now())
         ctx.frames.update(checked)
         ctx.loaded.update({name: f.frame for name, f in loaded.items()})
@@ -227,14 +237,17 @@ async def _analyze(tables: Sequence[str]) -> None:
     SQLite's planner needs no statistics to choose the indexes here."""
     if not is_postgres():
         return
-    for table in dict.fromkeys(tables):  # names from the book files' own declarations, never from input
-        await AuditEvent.raw(f"ANALYZE {table}")
+    async with write_transaction():
+        await no_statement_timeout()
+        for table in dict.fromkeys(tables):  # names from the book files' own declarations, never from input
+            await AuditEvent.raw(f"ANALYZE {table}")
 
 
 async def export_book(directory: Path, files: Sequence[BookFile], fmt: str) -> dict[str, int]:
     """Write every book file, rows sorted by ref, in one consistent snapshot."""
     counts: dict[str, int] = {}
     async with write_transaction():
+        await no_statement_timeout()
         db = BulkDb.of_current_transaction()
         for f in order_files(files):
             frame = await f.export(db)

@@ -13,10 +13,12 @@ from litestar.plugins.problem_details import ProblemDetailsException
 
 from registry.auth import roles
 from registry.bulk.files import FORMATS
+from registry.bulk.limits import upload_limits
 from registry.bulk.pipeline import MAX_SHOWN_ERRORS, ImportRefused, import_book
 from registry.errors import InvalidInputError
 from registry.roles import ADMINS
 from registry.schemas.misc import ImportSummary, UserRead
+from registry.spool import save_upload
 
 MAX_BOOK_BYTES = 2 * 1024**3
 
@@ -30,7 +32,8 @@ class ImportController(Controller):
         self, request: Request[UserRead, Any, Any], data: MultipartBody[dict[str, Any]]
     ) -> ImportSummary:
         """Upload any of the seven book files (parties, loans, assets, policies, valuations, liens,
-        lien_loans) as .csv or .parquet; every file is checked before anything is written."""
+        lien_loans) as .csv or .parquet; every file is checked before anything is written. A file over the
+        row or decompressed-size bound (COLLATERAL_UPLOAD_MAX_ROWS, COLLATERAL_UPLOAD_MAX_BYTES) is 413."""
         names = {f.name for f in request.app.state.book_files()}
         # Files may come one per field or several under one field name (a list).
         values = [v for value in (data or {}).values() for v in (value if isinstance(value, list) else [value])]
@@ -45,9 +48,11 @@ class ImportController(Controller):
                     raise InvalidInputError.one(
                         filename or "files", f"expected one of {', '.join(sorted(names))} as .csv or .parquet"
                     )
-                (Path(tmp) / filename).write_bytes(await upload.read())
+                await save_upload(upload, Path(tmp) / filename)
             try:
-                result = await import_book(Path(tmp), request.app.state.book_files(), request.user.username)
+                result = await import_book(
+                    Path(tmp), request.app.state.book_files(), request.user.username, upload_limits()
+                )
             except ImportRefused as refused:
                 shown = refused.errors.head(MAX_SHOWN_ERRORS).to_dicts()
                 raise ProblemDetailsException(

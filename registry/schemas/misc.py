@@ -63,6 +63,13 @@ class ChainReportRead(msgspec.Struct):
     events: int
     first_broken_seq: int | None
     reason: str | None
+    unkeyed_events: int = 0
+
+
+class AuditCheckpointRead(msgspec.Struct):
+    seq: int
+    hash: str
+    checkpoint: str  # seq:hash, what `verify?since=` takes
 
 
 class Health(msgspec.Struct):

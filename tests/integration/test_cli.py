@@ -85,3 +85,70 @@ def test_import_then_export_round_trip_and_refusal(tmp_path: Path) -> None:
     assert "loans: row 1, column borrower_id: no parties row with ref P404" in refused.stderr
     assert "loans: row 1, column principal: more than 2 decimal places" in refused.stderr
     assert "nothing was written" in refused.stderr
+
+
+def test_audit_checkpoint_and_verify_since(tmp_path: Path) -> None:
+    assert run(tmp_path, "users", "add", "alice", "--role", "auditor", password="correct-horse").returncode == 0
+    assert run(tmp_path, "users", "add", "bob", "--role", "auditor", password="correct-horse").returncode == 0
+    printed = run(tmp_path, "audit", "checkpoint")
+    assert printed.returncode == 0, printed.stderr
+    checkpoint = printed.stdout.strip()
+    assert checkpoint.startswith("2:")
+    assert (tmp_path / "data" / ".audit_key").stat().st_mode & 0o777 == 0o600
+    reached = run(tmp_path, "audit", "verify", "--since", checkpoint)
+    assert reached.returncode == 0, reached.stderr
+    assert "intact: 2 events, reaches checkpoint 2" in reached.stdout
+
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        db.execute("DELETE FROM audit_event WHERE seq = 2")
+    assert run(tmp_path, "audit", "verify").returncode == 0  # a shorter chain is still a whole one
+    truncated = run(tmp_path, "audit", "verify", "--since", checkpoint)
+    assert truncated.returncode == 1
+    assert "the newest events were removed" in truncated.stderr
+
+    malformed = run(tmp_path, "audit", "verify", "--since", "2:nothex")
+    assert malformed.returncode == 2
+    assert "SEQ:HASH" in malformed.stderr
+
+
+def test_backup_while_serving_restores_with_every_row(tmp_path: Path) -> None:
+    from tests.integration.books import small
+
+    assert run(tmp_path, "import", str(small.write(tmp_path / "book"))).returncode == 0
+    target = tmp_path / "copies" / "registry-backup.sqlite3"
+    target.parent.mkdir()
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as live:
+        live.execute("PRAGMA journal_mode=WAL")  # as the server runs it: committed rows may sit in the WAL
+        live.execute("BEGIN IMMEDIATE")  # and a writer holds the database while the backup is taken
+        made = run(tmp_path, "backup", str(target))
+        live.rollback()
+        loans = live.execute("SELECT ref FROM loan ORDER BY ref").fetchall()
+    assert made.returncode == 0, made.stderr
+    assert "backup written to" in made.stdout
+    with sqlite3.connect(target) as copy:
+        assert (
+            copy.execute("SELECT ref FROM loan ORDER BY ref").fetchall()
+            == loans
+            == [
+                ("L1",),
+                ("L2",),
+                ("L3",),
+                ("L4",),
+            ]
+        )
+    # The copy is a database the service runs on: pointed at it, the audit chain verifies.
+    env_copy = tmp_path / "restored"
+    env_copy.mkdir()
+    (env_copy / "cli.sqlite3").write_bytes(target.read_bytes())
+    (env_copy / "data").mkdir()
+    (env_copy / "data" / ".audit_key").write_text((tmp_path / "data" / ".audit_key").read_text())
+    verified = run(env_copy, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+
+    again = run(tmp_path, "backup", str(target))
+    assert again.returncode == 1
+    assert "exists" in again.stderr and "--force" in again.stderr
+    assert run(tmp_path, "backup", str(target), "--force").returncode == 0
+    itself = run(tmp_path, "backup", str(tmp_path / "cli.sqlite3"), "--force")
+    assert itself.returncode == 1
+    assert "the database itself" in itself.stderr

@@ -17,9 +17,19 @@ pytestmark = pytest.mark.unit
 
 def test_every_package_contributes_its_commands() -> None:
     cli = build_cli()
-    assert set(cli.commands) == {"migrate", "serve", "users", "audit", "parcels", "import", "export", "coverage"}
+    assert set(cli.commands) == {
+        "migrate",
+        "serve",
+        "users",
+        "audit",
+        "parcels",
+        "import",
+        "export",
+        "coverage",
+        "backup",
+    }
     assert set(cli.commands["users"].commands) == {"add"}  # type: ignore[attr-defined]
-    assert set(cli.commands["audit"].commands) == {"verify"}  # type: ignore[attr-defined]
+    assert set(cli.commands["audit"].commands) == {"verify", "checkpoint"}  # type: ignore[attr-defined]
     assert set(cli.commands["parcels"].commands) == {"rescan"}  # type: ignore[attr-defined]
 
 

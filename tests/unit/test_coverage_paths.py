@@ -370,9 +370,9 @@ def test_the_hand_worked_shapes_take_the_narrow_path() -> None:
 
 
 def test_the_postgres_readers_packed_rows_unpack_or_fall_back() -> None:
-    """coverage_sources reads a PostgreSQL table as one row of whole columns; a column that cannot be
+    """coverage_postgres reads a PostgreSQL table as one row of whole columns; a column that cannot be
     trusted (a separator inside a text, a null text, a stored -infinity) makes it read the rows instead."""
-    from valuation.coverage_sources import _Table
+    from valuation.coverage_postgres import _Table
 
     spec = _Table(
         "t", (("key", "int", "id"), ("ref", "text", "ref"), ("day", "date", "day"), ("at", "instant", "at")), "key"

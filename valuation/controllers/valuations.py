@@ -3,7 +3,9 @@ and the revaluation worklist. Thin: the services hold the rules and the transact
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -20,6 +22,7 @@ from registry.errors import InvalidInputError
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import UserRead
+from registry.spool import save_upload
 from valuation.schemas import (
     AssetDue,
     LienExpiring,
@@ -91,15 +94,19 @@ class ValuationController(Controller):
     )
     async def upload(self, request: Request[UserRead, Any, Any], data: MultipartBody[dict[str, Any]]) -> UploadResult:
         """One .csv or .parquet file with columns asset_id, valued_on, market_value, currency, method,
-        appraiser; every row becomes a submitted valuation, or none does (422 lists every bad cell)."""
+        appraiser; every row becomes a submitted valuation, or none does (422 lists every bad cell). A file
+        over the row or decompressed-size bound (COLLATERAL_UPLOAD_MAX_ROWS, COLLATERAL_UPLOAD_MAX_BYTES) is 413."""
         values = [v for value in (data or {}).values() for v in (value if isinstance(value, list) else [value])]
         files = [v for v in values if isinstance(v, UploadFile)]
         if len(files) != 1:
             raise InvalidInputError.one("file", "attach exactly one .csv or .parquet file of valuations")
+        filename = files[0].filename or ""
+        suffix = uploads.upload_suffix(filename)
         try:
-            return await uploads.upload_valuations(
-                files[0].filename or "", await files[0].read(), request.user.username
-            )
+            with tempfile.TemporaryDirectory(prefix="collateral-valuations-") as tmp:
+                path = Path(tmp) / f"upload.{suffix}"
+                await save_upload(files[0], path)
+                return await uploads.upload_valuations(filename, path, request.user.username)
         except ImportRefused as refused:
             raise ProblemDetailsException(
                 status_code=422,

@@ -7,10 +7,10 @@ eyes still apply: every uploaded valuation waits in the approval queue like one 
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
 from pathlib import Path
 
+import anyio
 import polars as pl
 
 from registry import audit, clock
@@ -18,8 +18,9 @@ from registry.bulk import checks as c
 from registry.bulk.checks import ERRORS_SCHEMA, ROW, collect_errors
 from registry.bulk.database import BulkDb
 from registry.bulk.files import FORMATS, read_book_file
+from registry.bulk.limits import upload_limits
 from registry.bulk.pipeline import ImportRefused
-from registry.db import write_transaction
+from registry.db import no_statement_timeout, write_transaction
 from registry.errors import InvalidInputError
 from valuation.bulk_files import METHODS
 from valuation.schemas import UploadResult
@@ -96,30 +97,43 @@ async def _database_errors(
     return pl.concat([unknown, existing])
 
 
-async def upload_valuations(filename: str, content: bytes, actor: str) -> UploadResult:
-    """Create one submitted valuation per row, or nothing; ImportRefused lists every bad cell."""
+def upload_suffix(filename: str) -> str:
+    """The format the file's name gives (csv or parquet); any other name is refused."""
     name = Path(filename).name
     suffix = Path(name).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
         raise InvalidInputError.one("file", f"attach the valuations as a .csv or .parquet file, not {name!r}")
-    with tempfile.TemporaryDirectory(prefix="collateral-valuations-") as tmp:
-        path = Path(tmp) / f"upload.{suffix}"
-        path.write_bytes(content)
-        book_file, header_errors = read_book_file(name, path, COLUMNS)
+    return suffix
+
+
+def _read_and_check(name: str, path: Path, today: date) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, str]:
+    """The file's trimmed rows, their cell errors, the rows without any and its sha256 (blocking Polars work)."""
+    book_file, header_errors = read_book_file(name, path, COLUMNS, limits=upload_limits())
     if book_file is None:
         raise ImportRefused(header_errors)
     # Cells are trimmed text (docs/decisions.md, bulk import): " A2 " names asset A2.
     loaded = book_file.frame.with_columns(pl.col(column).str.strip_chars() for column in COLUMNS)
     if loaded.is_empty():
         raise ImportRefused(c.error_frame([(name, 0, "", "the file has no rows")]))
-    now = clock.now()
-    cell_errors = collect_errors(name, loaded, _checks(now.date()))
+    cell_errors = collect_errors(name, loaded, _checks(today))
     # Dates leave in one spelling, so the database compares and stores them as it does its own.
     checked = loaded.filter(~pl.col(ROW).is_in(cell_errors["row"].implode())).with_columns(
         c.parse_date("valued_on").dt.to_string("%Y-%m-%d").alias("valued_on")
     )
+    return loaded, cell_errors, checked, book_file.sha256
+
+
+async def upload_valuations(filename: str, path: Path, actor: str) -> UploadResult:
+    """Create one submitted valuation per row of the file at `path`, or nothing; ImportRefused lists every bad
+    cell, UploadTooLargeError refuses a file over the upload bounds."""
+    name = Path(filename).name
+    upload_suffix(name)
+    now = clock.now()
+    # Parsing a large file takes seconds: in a worker thread, off the event loop.
+    loaded, cell_errors, checked, sha256 = await anyio.to_thread.run_sync(_read_and_check, name, path, now.date())
     digits = c.minor_digits(pl.col("currency"))
     async with write_transaction():
+        await no_statement_timeout()
         db = BulkDb.of_current_transaction()
         db_errors = await _database_errors(db, name, loaded, checked, cell_errors)
         errors = pl.concat([cell_errors, db_errors], how="vertical").sort("row", "column")
@@ -145,12 +159,12 @@ async def upload_valuations(filename: str, content: bytes, actor: str) -> Upload
             actor,
         )
         await db.drop_staging()
-        result = UploadResult(file=name, rows=loaded.height, created=created, sha256=book_file.sha256)
+        result = UploadResult(file=name, rows=loaded.height, created=created, sha256=sha256)
         await audit.record(
             actor,
             "valuation_upload",
-            book_file.sha256[:16],
+            sha256[:16],
             "upload",
-            after={"file": name, "rows": loaded.height, "created": created, "sha256": book_file.sha256},
+            after={"file": name, "rows": loaded.height, "created": created, "sha256": sha256},
         )
     return result
