@@ -25,7 +25,7 @@ from registry.cli_support import Composition, DemoLoader
 from registry.config import get_settings
 from registry.controllers.params import PAGING
 from registry.db import engine, is_postgres
-from registry.edge import edge_init
+from registry.edge import DEFAULT_BODY_LIMIT, edge_init
 from registry.edge_settings import edge_settings
 from registry.observability import observability_init
 from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
@@ -124,6 +124,7 @@ def create_app(*, round_sweep_seconds: float | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init, edge_init, observability_init],
         middleware=[channels_middleware, rate_limit.middleware],
         stores=build_stores(edge_settings()),
+        request_max_body_size=DEFAULT_BODY_LIMIT,  # upload routes declare their own (docs/operations.md)
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="Collateral registry", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]

@@ -159,7 +159,6 @@ def edge_init(app_config: AppConfig) -> AppConfig:
     refuses a cross-site write before anything else looks at it."""
     settings = edge_settings()
     app_config.state["edge"] = settings
-    app_config.request_max_body_size = DEFAULT_BODY_LIMIT
     front: list[Any] = [EdgeGuardMiddleware()]
     if settings.trusted_proxies:
         front.insert(0, proxy_headers(settings.trusted_proxies))

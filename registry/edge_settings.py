@@ -4,10 +4,12 @@ environment. Kept apart from registry.config so the edge can be configured and t
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+_HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # a DNS name or an IPv4 address, or an IPv6 one in brackets
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"", "0", "false", "no", "off"})
 
@@ -32,8 +34,9 @@ class EdgeSettings:
 def normalise_origin(text: str) -> str:
     """`scheme://host[:port]`, lower case, default ports dropped: the form browsers send in `Origin`."""
     parts = urlsplit(text.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"COLLATERAL_ALLOWED_ORIGINS: {text!r} is not an origin such as https://bank.example")
+    plain = parts.path in {"", "/"} and not parts.query and not parts.fragment and parts.username is None
+    if parts.scheme not in {"http", "https"} or not parts.hostname or not plain or not _HOST.fullmatch(parts.hostname):
+        raise ValueError(f"{text!r} is not an origin such as https://bank.example")
     default = {"http": 80, "https": 443}[parts.scheme]
     port = f":{parts.port}" if parts.port and parts.port != default else ""
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
@@ -64,10 +67,17 @@ def _items(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def _origins(name: str) -> frozenset[str]:
+    try:
+        return frozenset(normalise_origin(o) for o in _items(name))
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 @lru_cache(maxsize=1)
 def edge_settings() -> EdgeSettings:
     return EdgeSettings(
-        allowed_origins=frozenset(normalise_origin(o) for o in _items("COLLATERAL_ALLOWED_ORIGINS")),
+        allowed_origins=_origins("COLLATERAL_ALLOWED_ORIGINS"),
         trusted_proxies=tuple(_items("COLLATERAL_TRUSTED_PROXIES")),
         secure_cookies=_flag("COLLATERAL_SECURE_COOKIES"),
         redis_url=os.environ.get("COLLATERAL_REDIS_URL") or None,
