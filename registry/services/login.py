@@ -47,9 +47,10 @@ def _key(username: str) -> str:
 
 
 async def _locked_for(store: Store, key: str) -> int | None:
-    if not await store.exists(f"locked:{key}"):
+    # get, not exists: the memory store answers exists for an expired key
+    if await store.get(f"locked:{key}") is None:
         return None
-    return await store.expires_in(f"locked:{key}") or 1
+    return max(1, await store.expires_in(f"locked:{key}") or 1)
 
 
 async def _count_failure(store: Store, key: str, window: int) -> int:

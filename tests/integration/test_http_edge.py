@@ -76,7 +76,7 @@ async def test_a_configured_origin_may_write_with_the_cookie(client, app, cookie
         app.state.edge = settings
 
 
-async def test_allowed_origins_are_read_from_the_environment(monkeypatch) -> None:
+async def test_allowed_origins_are_read_from_the_environment(app, monkeypatch) -> None:
     app = app_with(monkeypatch, COLLATERAL_ALLOWED_ORIGINS="https://portal.bank.example, HTTPS://Other.Example:443/")
     assert app.state.edge.allowed_origins == {"https://portal.bank.example", "https://other.example"}
     with pytest.raises(ValueError, match="COLLATERAL_ALLOWED_ORIGINS"):
@@ -234,7 +234,7 @@ async def test_a_forwarded_https_counts_only_from_a_trusted_proxy(app, monkeypat
         assert "secure" in r.headers["set-cookie"].lower()
 
 
-async def test_secure_cookies_can_be_forced(monkeypatch, users) -> None:
+async def test_secure_cookies_can_be_forced(app, monkeypatch, users) -> None:
     forced = app_with(monkeypatch, COLLATERAL_SECURE_COOKIES="true")
     async with client_for(forced) as c:
         assert "secure" in (await _page_login(c, users)).lower()
