@@ -184,17 +184,33 @@ async def test_a_body_over_the_limit_without_a_length_is_413_too(client, as_role
     _problem(r, 413)
 
 
-def test_every_route_has_a_documented_body_limit(app) -> None:
-    limits = {
-        route.path: handler.resolve_request_max_body_size()
-        for route in app.routes
-        for handler in getattr(route, "route_handlers", [])
-        if "POST" in getattr(handler, "http_methods", ())
-    }
-    assert limits["/api/documents"] == MAX_BYTES + MiB
-    assert limits["/api/parties"] == DEFAULT_BODY_LIMIT
-    assert limits["/login"] == DEFAULT_BODY_LIMIT
-    assert all(limit for limit in limits.values()), "a route without any body limit"
+def _documented_limits() -> tuple[dict[str, int], int]:
+    """The body-limit table of docs/operations.md: {path: bytes} and the default for every other route."""
+    units = {"MiB": MiB, "GiB": 1024 * MiB}
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    table = docs[docs.index("**Body limits**") :].split("\n\n", 2)[1]
+    limits, default = {}, 0
+    for route, number, unit in re.findall(r"^\s*\| (.+?) \| (\d+) (MiB|GiB)", table, re.MULTILINE):
+        if route.startswith("every other route"):
+            default = int(number) * units[unit]
+        else:
+            limits[re.search(r"`POST (\S+)`", route).group(1)] = int(number) * units[unit]
+    return limits, default
+
+
+def test_every_route_has_the_body_limit_the_operations_guide_documents(app) -> None:
+    documented, default = _documented_limits()
+    assert default == DEFAULT_BODY_LIMIT
+    assert documented["/api/documents"] == MAX_BYTES + MiB
+    seen = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if not {"POST", "PUT", "PATCH"} & set(getattr(handler, "http_methods", ())):
+                continue
+            expected = documented.get(route.path, default)
+            assert handler.resolve_request_max_body_size() == expected, route.path
+            seen.add(route.path)
+    assert set(documented) <= seen, "the guide documents a route the app does not have"
 
 
 # --- defect 11: Secure cookie and security headers -------------------------------------------------------------
