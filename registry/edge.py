@@ -33,6 +33,7 @@ MiB = 1024 * 1024
 # Every route without a limit of its own: JSON and form bodies are small (a parcel's outline is the largest).
 DEFAULT_BODY_LIMIT = 1 * MiB
 SESSION_COOKIE = "access_token"
+SIGN_IN_PATHS = frozenset({"/login", "/api/auth/login"})
 
 # The pages load only this site's scripts, styles and images (htmx, Chart.js and our own files are served from
 # /static; data for scripts travels in <script type="application/json">, which is not executed).
@@ -99,7 +100,9 @@ class EdgeGuardMiddleware(ASGIMiddleware):
         method = scope["method"]  # type: ignore[typeddict-item]  # HTTP scopes only (scopes above)
         refusal = cross_site_refusal(
             method=method,
-            cookie_session=_has_session_cookie(scope) and _header(scope, b"authorization") is None,
+            # A sign-in counts too: another site must not sign a visitor in to an account of its choosing.
+            cookie_session=(_has_session_cookie(scope) or scope["path"] in SIGN_IN_PATHS)
+            and _header(scope, b"authorization") is None,
             origin=_header(scope, b"origin"),
             fetch_site=_header(scope, b"sec-fetch-site"),
             own=own_origin(scope["scheme"], _header(scope, b"host")),

@@ -92,6 +92,15 @@ async def test_a_page_form_posted_from_another_site_is_refused(client, tokens) -
     assert (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
 
 
+async def test_another_site_cannot_sign_a_visitor_in(client, users) -> None:
+    form = {"username": users[Role.AUDITOR], "password": PASSWORDS[Role.AUDITOR]}
+    r = await client.post("/login", data=form, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+    assert "set-cookie" not in r.headers
+    r = await client.post("/api/auth/login", json=form, headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+
+
 async def test_page_forms_from_this_site_keep_working(client, users) -> None:
     r = await client.post(
         "/login",
