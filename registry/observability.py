@@ -17,7 +17,7 @@ import structlog
 from litestar.config.app import AppConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.logging.config import LoggingConfig, StructLoggingConfig
+from litestar.logging.config import LoggingConfig, StructlogEventFilter, StructLoggingConfig
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,6 +46,7 @@ def json_formatter() -> structlog.stdlib.ProcessorFormatter:
         foreign_pre_chain=_PRE_CHAIN,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            StructlogEventFilter(["color_message"]),  # uvicorn's copy of the message with terminal colours
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
@@ -59,8 +60,12 @@ def _stdlib_config() -> LoggingConfig:
         formatters={"json": {"()": json_formatter}, "standard": {"()": json_formatter}},
         handlers={"console": console},
         root={"level": "INFO", "handlers": ["console"]},
-        # uvicorn configures its own loggers before it loads the app: these replace its plain-text handlers.
-        loggers={name: dict(one_handler) for name in ("litestar", "uvicorn", "uvicorn.error", "uvicorn.access")},
+        # uvicorn configures its own loggers before it loads the app: these replace its plain-text handlers. Its
+        # access log is silenced: RequestContextMiddleware writes the request line, with the request id.
+        loggers={
+            **{name: dict(one_handler) for name in ("litestar", "uvicorn", "uvicorn.error")},
+            "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
     )
 
 
