@@ -123,6 +123,8 @@ class RequestContextMiddleware(ASGIMiddleware):
                 method=scope["method"],  # type: ignore[typeddict-item]  # HTTP scopes only
                 path=scope["path"],
                 status=status,
+                # After the trusted-proxy middleware has run: the client's address, not the proxy's.
+                client=(scope.get("client") or ("", 0))[0],
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
 

@@ -75,6 +75,7 @@ async def test_every_line_logged_for_a_request_is_json_with_its_id(client, log_l
     assert request_line["status"] == 422
     assert request_line["path"] == "/api/auth/login"
     assert request_line["level"] == "info"
+    assert request_line["client"] == "127.0.0.1"
     assert isinstance(request_line["duration_ms"], float)
 
 
