@@ -11,14 +11,27 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import Protocol
 
 import anyio
-from litestar.stores.base import Store
 
 from registry.edge_settings import EdgeSettings
 from registry.errors import DomainError
 from registry.schemas.misc import UserRead
 from registry.services.users import authenticate
+
+
+class Store(Protocol):
+    """What this needs of a key-value store with expiry: Litestar's MemoryStore and RedisStore are ones."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, expires_in: int | None = None) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def expires_in(self, key: str) -> int | None: ...
+
 
 # Read-modify-write of a count in one process; across workers (Redis) two failures landing at once may count as
 # one, which lets an attacker at most a few more tries per window.
