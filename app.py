@@ -12,7 +12,6 @@ import click
 from litestar import Litestar, Request, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.stores.memory import MemoryStore
 
 from auctions.background import round_sweeper
 from auctions.live import build_channels, channels_middleware
@@ -26,9 +25,13 @@ from registry.cli_support import Composition, DemoLoader
 from registry.config import get_settings
 from registry.controllers.params import PAGING
 from registry.db import engine, is_postgres, pool_options
+from registry.edge import DEFAULT_BODY_LIMIT, edge_init
+from registry.edge_settings import edge_settings
+from registry.observability import observability_init
 from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
 from registry.router import registry_router
 from registry.schemas.misc import Health
+from registry.stores import build_stores
 from registry.tables import AuditEvent
 from valuation.bulk_files import valuation_book_files
 from valuation.cli_coverage import coverage_command
@@ -128,9 +131,11 @@ def create_app(*, round_sweep_seconds: float | None = None) -> Litestar:
         plugins=[problem_details_plugin(), build_channels(os.environ.get("COLLATERAL_REDIS_URL"))],
         exception_handlers={Exception: internal_error_handler},
         before_request=reject_nul_in_url,
-        on_app_init=[jwt_auth.on_app_init],
+        # Order matters: each hook puts its middleware in front of the ones before it (registry.edge).
+        on_app_init=[jwt_auth.on_app_init, edge_init, observability_init],
         middleware=[channels_middleware, rate_limit.middleware],
-        stores={"rate_limit": MemoryStore()},
+        stores=build_stores(edge_settings()),
+        request_max_body_size=DEFAULT_BODY_LIMIT,  # upload routes declare their own (docs/operations.md)
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="Collateral registry", version="0.1.0", path="/schema", render_plugins=[swagger_ui()]

@@ -1,8 +1,8 @@
 """Signing in and out of the pages, and where each role lands.
 
 The pages use the same JWT as the API, carried in the HttpOnly `access_token` cookie that the JWT
-cookie middleware already reads; the cookie is SameSite=Strict, which is what keeps another site
-from posting these forms with it.
+cookie middleware already reads. The cookie is SameSite=Strict, and beside that the edge refuses a
+cookie-carrying write whose Origin is another site (registry.edge). Logging out revokes the token.
 """
 
 from __future__ import annotations
@@ -13,17 +13,21 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotAuthorizedException
 from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_401_UNAUTHORIZED
+from litestar.security.jwt import Token
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_401_UNAUTHORIZED, HTTP_429_TOO_MANY_REQUESTS
 
 from frontend.errors import LOGIN_PATH, safe_next
 from frontend.risk_signals import signals_for
 from frontend.templating import landing_page, layout_context, navigation_for, signed_in_user
 from registry import clock
 from registry.auth import PUBLIC, roles
+from registry.edge import is_secure_request
 from registry.roles import ALL_ROLES, Role
-from registry.services.users import authenticate
+from registry.services.login import AccountLockedError, sign_in
+from registry.stores import LOGIN_LOCKOUT, REVOKED_TOKENS, revoke, store_of
 
 WRONG_CREDENTIALS = "Wrong username or password."
 
@@ -58,7 +62,7 @@ def _session_cookie(request: Request[Any, Any, Any], token: str) -> Cookie:
         value=token,
         path=jwt_auth.path,
         domain=jwt_auth.domain,
-        secure=jwt_auth.secure,
+        secure=jwt_auth.secure or is_secure_request(request.scope),
         httponly=True,
         samesite=jwt_auth.samesite,
         max_age=int(jwt_auth.default_token_expiration.total_seconds()),
@@ -82,7 +86,20 @@ class SessionController(Controller):
     ) -> Redirect | Template:
         username = data.username.strip()
         next_path = safe_next(data.next)
-        user = await authenticate(username, data.password) if username and data.password else None
+        try:
+            user = (
+                await sign_in(store_of(request.app, LOGIN_LOCKOUT), request.app.state.edge, username, data.password)
+                if username and data.password
+                else None
+            )
+        except AccountLockedError as locked:
+            return _login_page(
+                request,
+                username=username,
+                next_path=next_path,
+                error=locked.detail,
+                status_code=HTTP_429_TOO_MANY_REQUESTS,
+            )
         if user is None:
             return _login_page(
                 request,
@@ -101,6 +118,13 @@ class SessionController(Controller):
         # Public on purpose: dropping the cookie needs no identity, and an expired session must still
         # be able to sign out cleanly.
         jwt_auth = request.app.state.jwt_auth
+        if encoded := request.cookies.get(jwt_auth.key, "").split(" ")[-1]:
+            try:
+                token = Token.decode(encoded, secret=jwt_auth.token_secret, algorithm=jwt_auth.algorithm)
+            except NotAuthorizedException:
+                token = None  # expired or forged: nothing to revoke
+            if token is not None:
+                await revoke(store_of(request.app, REVOKED_TOKENS), token)
         response = Redirect(path=LOGIN_PATH, status_code=HTTP_303_SEE_OTHER)
         response.delete_cookie(jwt_auth.key, path=jwt_auth.path, domain=jwt_auth.domain)
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -13,9 +14,11 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.security.jwt import JWTCookieAuth, Token
 
 from registry.config import Settings
+from registry.edge_settings import edge_settings
 from registry.roles import Role
 from registry.schemas.misc import UserRead
 from registry.services.users import active_user
+from registry.stores import RATE_LIMIT, REVOKED_TOKENS, is_revoked, store_of
 
 PUBLIC = {"exclude_from_auth": True, "public": True}
 
@@ -44,21 +47,51 @@ async def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: Ba
         )
 
 
-async def retrieve_user(token: Token, _connection: ASGIConnection[Any, Any, Any, Any]) -> UserRead | None:
+async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> UserRead | None:
+    # A token without an id cannot be revoked by logging out, so it is not accepted at all.
+    if not isinstance(token.jti, str) or await is_revoked(store_of(connection.app, REVOKED_TOKENS), token.jti):
+        return None
     return await active_user(token.sub)
 
 
+class RevocableJWTCookieAuth(JWTCookieAuth[UserRead, Token]):
+    """Every token gets a unique id (jti), which logging out records as revoked."""
+
+    def create_token(
+        self,
+        identifier: str,
+        token_expiration: timedelta | None = None,
+        token_issuer: str | None = None,
+        token_audience: str | None = None,
+        token_unique_jwt_id: str | None = None,
+        token_extras: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> str:
+        return super().create_token(
+            identifier,
+            token_expiration=token_expiration,
+            token_issuer=token_issuer,
+            token_audience=token_audience,
+            token_unique_jwt_id=token_unique_jwt_id or secrets.token_urlsafe(18),
+            token_extras=token_extras,
+            **kwargs,
+        )
+
+
 def build_jwt_auth(settings: Settings) -> JWTCookieAuth[UserRead, Token]:
-    return JWTCookieAuth[UserRead, Token](
+    return RevocableJWTCookieAuth(
         retrieve_user_handler=retrieve_user,
         token_secret=settings.secret_key,
         default_token_expiration=timedelta(minutes=settings.token_minutes),
         exclude=["^/schema", "^/health$", "^/static/"],
         key="access_token",
         samesite="strict",
+        # Also set per request when it arrives over HTTPS (frontend.session); this makes it unconditional.
+        secure=edge_settings().secure_cookies,
     )
 
 
 def build_login_rate_limit(settings: Settings) -> RateLimitConfig:
-    # Counted per client address in the app's "rate_limit" store (one process: memory).
-    return RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_minute))
+    # Counted per client address (forwarded addresses only from trusted proxies: registry.edge) in the app's
+    # "rate_limit" store: memory in one process, Redis with COLLATERAL_REDIS_URL (registry.stores).
+    return RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_minute), store=RATE_LIMIT)

@@ -51,7 +51,19 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, workers: int) ->
             "reach the live feeds of the others"
         )
     run(prepare())
-    uvicorn.run("app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers)
+    uvicorn.run(
+        "app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        workers=workers,
+        # The app believes X-Forwarded-* only from COLLATERAL_TRUSTED_PROXIES (registry.edge); uvicorn's own
+        # handling would trust any loopback peer before the app sees the request.
+        proxy_headers=False,
+        # The app logs each request once, as JSON with its request id (registry.observability).
+        access_log=False,
+    )
 
 
 @click.group()

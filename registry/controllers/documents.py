@@ -10,18 +10,27 @@ from litestar.params import FromQuery, MultipartBody
 from registry.auth import roles
 from registry.controllers.params import RowId
 from registry.downloads import content_disposition
+from registry.edge import MiB
 from registry.errors import InvalidInputError
 from registry.roles import EVIDENCE_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import DocumentRead, EntityKind, UserRead
 from registry.services import documents
 
+# The file may be MAX_BYTES (50 MiB); the multipart framing and the two form fields around it need a little more.
+UPLOAD_BODY_LIMIT = documents.MAX_BYTES + 1 * MiB
+
 
 class DocumentController(Controller):
     path = "/api/documents"
     tags = ["documents"]
 
-    @post(operation_id="UploadDocument", name="documents:upload", opt=roles(EVIDENCE_WRITERS))
+    @post(
+        operation_id="UploadDocument",
+        name="documents:upload",
+        opt=roles(EVIDENCE_WRITERS),
+        request_max_body_size=UPLOAD_BODY_LIMIT,
+    )
     async def upload_document(
         self,
         request: Request[UserRead, Any, Any],

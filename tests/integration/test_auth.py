@@ -14,9 +14,9 @@ from tests.integration.conftest import PASSWORDS
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_OPERATIONS = {"Login", "Health", "ListPublicAuctions"}
+PUBLIC_OPERATIONS = {"Login", "Health", "HealthLive", "HealthReady", "ListPublicAuctions"}
 # A round's public figures, its live feed and its bids (a bidder sees only their own) are for bidders and staff.
-OPEN_TO_EVERY_ROLE = {"WhoAmI", "GetRound", "RoundEvents", "ListBids"}
+OPEN_TO_EVERY_ROLE = {"WhoAmI", "Logout", "GetRound", "RoundEvents", "ListBids"}
 
 
 def _handlers(app: Any) -> list[HTTPRouteHandler]:
