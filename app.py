@@ -1,93 +1,29 @@
-"""The Litestar application: registry, valuation, auctions and the pages, composed."""
+"""The composition root: the `collateral` command and the Litestar application, each assembled from every
+package's parts.
+
+Only click is imported at the top: `collateral --help` and every command import just what they use (a command
+imports its own work when it runs), and the web application's modules are imported by `create_app`, which only
+the server and the tests call."""
 
 from __future__ import annotations
 
-import gc
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
-from litestar import Litestar, Request, get
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from auctions.background import round_sweeper
-from auctions.live import build_channels, channels_middleware
-from auctions.router import auctions_router
-from frontend.routes import frontend_router, template_config
-from registry.auth import PUBLIC, build_jwt_auth, build_login_rate_limit
-from registry.bulk.book import BookFile
-from registry.bulk.registry_files import registry_book_files
-from registry.cli import registry_commands
 from registry.cli_support import Composition, DemoLoader
-from registry.config import get_settings
-from registry.controllers.params import PAGING
-from registry.db import engine, is_postgres, pool_options
-from registry.edge import DEFAULT_BODY_LIMIT, edge_init
-from registry.edge_settings import edge_settings
-from registry.observability import observability_init
-from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
-from registry.router import registry_router
-from registry.schemas.misc import Health
-from registry.stores import build_stores
-from registry.tables import AuditEvent
-from valuation.bulk_files import valuation_book_files
-from valuation.cli_coverage import coverage_command
-from valuation.router import valuation_router
 
-LOGIN_PATHS = frozenset({"/api/auth/login", "/login"})
+if TYPE_CHECKING:
+    from litestar import Litestar
 
-
-@asynccontextmanager
-async def database_lifespan(_app: Litestar) -> AsyncIterator[None]:
-    db = engine()
-    if is_postgres():
-        await db.start_connection_pool(**pool_options())
-        try:
-            yield
-        finally:
-            await db.close_connection_pool()
-    else:
-        # WAL lets readers proceed while one writer commits; it is a property of the file, set once.
-        await AuditEvent.raw("PRAGMA journal_mode=WAL")
-        yield
-
-
-@asynccontextmanager
-async def frozen_heap(_app: Litestar) -> AsyncIterator[None]:
-    """Move everything loaded at start-up out of the collector's way (gc.freeze): a request that builds tens of
-    thousands of objects (a waterfall under thousands of loans) otherwise pays for full collections that walk the
-    whole application each time."""
-    gc.collect()
-    gc.freeze()
-    yield
-
-
-@get("/health", opt=PUBLIC, operation_id="Health", name="health", tags=["health"], security=[])
-async def health() -> Health:
-    await AuditEvent.raw("SELECT 1")
-    return Health(status="ok", database="postgresql" if is_postgres() else "sqlite")
-
-
-async def _throttle_login(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "POST" and request.url.path in LOGIN_PATHS
-
-
-def swagger_ui() -> SwaggerRenderPlugin:
-    """Swagger UI from the project's own static files: a bank's network is often offline, and the default would
-    fetch the bundle and the favicon from a CDN."""
-    return SwaggerRenderPlugin(
-        js_url="/static/vendor/swagger-ui-bundle.js",
-        css_url="/static/vendor/swagger-ui.css",
-        standalone_preset_js_url="/static/vendor/swagger-ui-standalone-preset.js",
-        favicon="<link rel='icon' type='image/png' href='/static/vendor/swagger-favicon-32x32.png'>",
-    )
+    from registry.bulk.book import BookFile
 
 
 def book_files() -> list[BookFile]:
     """Every file of the book, from every package that owns some."""
+    from registry.bulk.registry_files import registry_book_files
+    from valuation.bulk_files import valuation_book_files
+
     return [*registry_book_files(), *valuation_book_files()]
 
 
@@ -103,6 +39,9 @@ def demo_loaders() -> list[DemoLoader]:
 
 def build_cli() -> click.Group:
     """The `collateral` command: every package's commands, and the lists from every package they need."""
+    from registry.cli import registry_commands
+    from valuation.cli_coverage import coverage_command
+
     group = click.Group(
         "collateral",
         help="Collateral and asset-disposal registry.",
@@ -119,10 +58,33 @@ def cli() -> None:
 
 def create_app(*, round_sweep_seconds: float | None = None) -> Litestar:
     """The app. `round_sweep_seconds` overrides COLLATERAL_ROUND_SWEEP_SECONDS (0: rounds close only when read)."""
+    import os
+
+    from litestar import Litestar
+    from litestar.openapi import OpenAPIConfig
+
+    from auctions.background import round_sweeper
+    from auctions.live import build_channels, channels_middleware
+    from auctions.router import auctions_router
+    from frontend.api_docs import swagger_ui
+    from frontend.routes import frontend_router, template_config
+    from registry.auth import build_jwt_auth, build_login_rate_limit, throttle_login
+    from registry.config import get_settings
+    from registry.controllers.params import PAGING
+    from registry.edge import DEFAULT_BODY_LIMIT, edge_init
+    from registry.edge_settings import edge_settings
+    from registry.health import health
+    from registry.lifespan import database_lifespan, frozen_heap
+    from registry.observability import observability_init
+    from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
+    from registry.router import registry_router
+    from registry.stores import build_stores
+    from valuation.router import valuation_router
+
     settings = get_settings()
     jwt_auth = build_jwt_auth(settings)
     rate_limit = build_login_rate_limit(settings)
-    rate_limit.check_throttle_handler = _throttle_login
+    rate_limit.check_throttle_handler = throttle_login
     app = Litestar(
         route_handlers=[health, registry_router(), valuation_router(), auctions_router(), frontend_router()],
         # One paging dependency for every list, API and pages alike (a page may provide its own default size).

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -95,3 +96,11 @@ def build_login_rate_limit(settings: Settings) -> RateLimitConfig:
     # Counted per client address (forwarded addresses only from trusted proxies: registry.edge) in the app's
     # "rate_limit" store: memory in one process, Redis with COLLATERAL_REDIS_URL (registry.stores).
     return RateLimitConfig(rate_limit=("minute", settings.login_attempts_per_minute), store=RATE_LIMIT)
+
+
+LOGIN_PATHS = frozenset({"/api/auth/login", "/login"})
+
+
+async def throttle_login(request: Request[Any, Any, Any]) -> bool:
+    """The login rate limit counts sign-in attempts only."""
+    return request.method == "POST" and request.url.path in LOGIN_PATHS

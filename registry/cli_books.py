@@ -8,12 +8,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from registry.bulk.book import BookFile
-from registry.bulk.pipeline import ImportRefused, export_book, import_book
 from registry.cli_support import composition, migrate_database, run
+
+if TYPE_CHECKING:
+    from registry.bulk.book import BookFile
 
 
 def _book_files(ctx: click.Context) -> Sequence[BookFile]:
@@ -27,6 +29,7 @@ def _book_files(ctx: click.Context) -> Sequence[BookFile]:
 @click.pass_context
 def import_command(ctx: click.Context, directory: Path, actor: str, timings: bool) -> None:
     """Import the book files in DIRECTORY (CSV or Parquet), all or nothing."""
+    from registry.bulk.pipeline import ImportRefused, import_book  # the command's own work: not for --help
 
     async def import_and_report() -> str:
         await migrate_database()
@@ -49,5 +52,7 @@ def import_command(ctx: click.Context, directory: Path, actor: str, timings: boo
 @click.pass_context
 def export_command(ctx: click.Context, directory: Path, fmt: str) -> None:
     """Write the seven book files to DIRECTORY, rows sorted by ref."""
+    from registry.bulk.pipeline import export_book
+
     counts = run(export_book(directory, _book_files(ctx), fmt))
     click.echo("exported " + ", ".join(f"{name}: {n} rows" for name, n in counts.items()))

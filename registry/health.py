@@ -14,6 +14,8 @@ from piccolo.apps.migrations.tables import Migration
 
 from registry.auth import PUBLIC
 from registry.db import is_postgres
+from registry.schemas.misc import Health
+from registry.tables import AuditEvent
 
 
 class Liveness(msgspec.Struct):
@@ -42,6 +44,12 @@ async def pending_migrations() -> list[str]:
     rows = await Migration.select(Migration.app_name, Migration.name)
     applied = {(row["app_name"], row["name"]) for row in rows}
     return sorted(f"{app}:{name}" for app, name in shipped_migrations() - applied)
+
+
+@get("/health", opt=PUBLIC, operation_id="Health", name="health", tags=["health"], security=[])
+async def health() -> Health:
+    await AuditEvent.raw("SELECT 1")
+    return Health(status="ok", database="postgresql" if is_postgres() else "sqlite")
 
 
 @get("/health/live", operation_id="HealthLive", name="health:live", opt=PUBLIC, tags=["health"], security=[])

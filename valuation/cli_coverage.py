@@ -11,12 +11,14 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import polars as pl
 
-from valuation.coverage import BookFrames, CoverageInputError, CoverageParams, compute_coverage, fx
-from valuation.coverage_sources import book_from_database, book_from_directory, coverage_export_frame, write_export
+if TYPE_CHECKING:
+    from valuation.coverage import BookFrames
+
+# The engine, Polars and the readers are imported when the command runs, not when `collateral --help` lists it.
 
 SUFFIXES = (".csv", ".parquet", ".json")
 
@@ -35,6 +37,8 @@ def _out(_ctx: click.Context, _param: click.Parameter, value: Path) -> Path:
 
 
 def _fx(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[tuple[str, str], Decimal]:
+    from valuation.coverage import fx
+
     rates, problems = fx.parse_rates(values)
     if problems:
         raise click.BadParameter("; ".join(f"{values[i]!r}: {reason}" for i, reason in problems))
@@ -42,6 +46,8 @@ def _fx(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -
 
 
 def _database_book() -> BookFrames:
+    from valuation.coverage_sources import book_from_database
+
     try:
         return book_from_database()
     except (RuntimeError, OSError) as exc:  # connectorx reports a missing table or server as RuntimeError
@@ -51,6 +57,10 @@ def _database_book() -> BookFrames:
 
 def _loaded(book: BookFrames) -> BookFrames:
     """The book with every frame read and keyed now, so that the engine's time is the engine's alone."""
+    import polars as pl
+
+    from valuation.coverage import BookFrames
+
     names = list(book.__slots__)
     frames = pl.collect_all([getattr(book, name) for name in names])
     return BookFrames(**{name: frame.lazy() for name, frame in zip(names, frames, strict=True)})
@@ -94,6 +104,9 @@ def coverage_command(
 ) -> None:
     """Write every live loan's coverage as of --as-of to --out."""
     started = time.perf_counter()
+    from valuation.coverage import CoverageInputError, CoverageParams, compute_coverage
+    from valuation.coverage_sources import book_from_directory, coverage_export_frame, write_export
+
     try:
         book = _loaded(book_from_directory(source) if source is not None else _database_book())
         loaded = time.perf_counter()
