@@ -88,23 +88,32 @@ def diff_lines(before: Any, after: Any) -> list[DiffLine]:
     """Field by field, before beside after; a changed field is marked. An event whose before or after is not an
     object (or is missing) shows as one line."""
     if not isinstance(before, dict) and not isinstance(after, dict):
-        return [DiffLine("", _shown(before), _shown(after), before != after)]
+        both = before is not None and after is not None
+        return [DiffLine("", _shown(before), _shown(after), both and before != after)]
     old = before if isinstance(before, dict) else {}
     new = after if isinstance(after, dict) else {}
+    # A creation (no before) or a removal (no after) changes every field: marking them all would mark nothing.
+    compared = isinstance(before, dict) and isinstance(after, dict)
     names = list(old) + [name for name in new if name not in old]
     return [
         DiffLine(
             name,
             _shown(old[name]) if name in old else "",
             _shown(new[name]) if name in new else "",
-            old.get(name) != new.get(name) or (name in old) != (name in new),
+            compared and (old.get(name) != new.get(name) or (name in old) != (name in new)),
         )
         for name in names
     ]
 
 
 # The audit's entities whose refs have a page of their own.
-RECORD_PAGES = {"party": "/parties/", "loan": "/loans/", "asset": "/assets/", "lien": "/liens/"}
+RECORD_PAGES = {
+    "party": "/parties/",
+    "loan": "/loans/",
+    "asset": "/assets/",
+    "lien": "/liens/",
+    "disposal": "/disposals/",
+}
 
 
 def record_url(entity: str, ref: str) -> str | None:
