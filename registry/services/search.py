@@ -41,6 +41,11 @@ class Found:
         return len(self.parties) + len(self.loans) + len(self.assets) + len(self.liens)
 
 
+def _words(code: str) -> str:
+    """A vocabulary code as a reader says it: "non_performing" -> "Non performing"."""
+    return code.replace("_", " ").capitalize()
+
+
 def _has(value: str | None, text: str) -> bool:
     return bool(value) and text.casefold() in str(value).casefold()
 
@@ -68,7 +73,7 @@ async def _parties(text: str, role: Role) -> list[Hit]:
     for r in rows:
         matched = "ref" if _has(r["ref"], text) else "name" if _has(r["name"], text) else "identity number"
         shown = mask_id_number(r["id_number"], role)
-        hits.append(Hit(r["ref"], r["name"], f"{r['kind']}" + (f" · {shown}" if shown else ""), matched))
+        hits.append(Hit(r["ref"], r["name"], _words(r["kind"]) + (f" · {shown}" if shown else ""), matched))
     return hits
 
 
@@ -79,17 +84,18 @@ async def _loans(text: str) -> list[Hit]:
         .order_by(Loan.ref)
         .limit(LIMIT + 1)
     )
-    return [Hit(r["ref"], r["borrower_name"], f"{r['currency']} · {r['status']}", "ref") for r in rows]
+    return [Hit(r["ref"], r["borrower_name"], f"{r['currency']} · {_words(r['status'])}", "ref") for r in rows]
 
 
 def _asset_hit(r: dict[str, object], text: str) -> Hit | None:
     identifiers = json.loads(str(r["identifiers"] or "{}"))
     for name, value in (("ref", r["ref"]), ("description", r["description"]), ("address", r["address"])):
         if _has(str(value or ""), text):
-            return Hit(str(r["ref"]), str(r["description"]), f"{r['kind']} · {r['owner_name']}", name)
+            return Hit(str(r["ref"]), str(r["description"]), f"{_words(str(r['kind']))} · {r['owner_name']}", name)
     for key, value in sorted(identifiers.items()):
         if _has(str(value), text):
-            return Hit(str(r["ref"]), str(r["description"]), f"{r['kind']} · {key}: {value}", "identifier")
+            detail = f"{_words(str(r['kind']))} · {_words(key)}: {value}"
+            return Hit(str(r["ref"]), str(r["description"]), detail, "identifier")
     return None
 
 
@@ -126,8 +132,8 @@ async def _liens(text: str) -> list[Hit]:
     hits = []
     for r in rows:
         matched = "ref" if _has(r["ref"], text) else "holder" if _has(r["holder"], text) else "registration number"
-        holder = "own" if r["holder"] == "own" else r["holder"]
-        hits.append(Hit(r["ref"], f"{r['kind']} on {r['asset']}", f"{holder} · {r['status']}", matched))
+        holder = "Own (this bank)" if r["holder"] == "own" else r["holder"]
+        hits.append(Hit(r["ref"], f"{_words(r['kind'])} on {r['asset']}", f"{holder} · {_words(r['status'])}", matched))
     return hits
 
 

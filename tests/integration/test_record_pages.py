@@ -216,3 +216,14 @@ async def test_asset_page_links_to_its_owner_liens_and_loans(
 ) -> None:
     html = (await client.get("/assets/A1", headers=as_role(AUDITOR))).text
     assert {"/parties/P2", "/liens/LN1", "/liens/LN2", "/loans/L1"} <= hrefs(html)
+
+
+async def test_coverage_explanation_links_back_to_the_loan_and_its_borrower(
+    client: httpx.AsyncClient, as_role: Any, book: Book
+) -> None:
+    policy = {"haircut": "0.3", "revaluation_days": 365, "max_ltv": "0.7"}
+    r = await client.put("/api/policies/real_estate", json=policy, headers=as_role(Role.ADMIN))
+    assert r.status_code == 200, r.text
+    page = await client.get("/coverage/loans/L1", headers=as_role(CREDIT))
+    assert page.status_code == 200
+    assert {"/loans/L1", "/parties/P1"} <= hrefs(page.text)
