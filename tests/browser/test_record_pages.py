@@ -83,7 +83,7 @@ async def test_header_search_box_leads_from_a_ref_to_its_page(page: Page, width:
     await page.set_viewport_size({"width": width, "height": 900})
     await sign_in(page, "credit_officer")
     refs = await records(page)
-    box = page.get_by_role("searchbox", name="Search records")
+    box = page.get_by_role("searchbox", name="Find a record")
     await expect(box).to_be_visible()
     await box.fill(refs["party"])
     await box.press("Enter")
