@@ -12,12 +12,17 @@ from litestar.plugins.htmx import HTMXRequest
 
 from frontend.asset_pages import AssetPagesController
 from frontend.auction_pages import AuctionPagesController
+from frontend.audit_pages import AuditPagesController
 from frontend.coverage_pages import CoveragePagesController
 from frontend.disposal_pages import DisposalPagesController
 from frontend.disposal_settlement_pages import DisposalSettlementPagesController
 from frontend.errors import page_exception_handlers
+from frontend.lien_pages import LienPagesController
+from frontend.loan_pages import LoanPagesController
 from frontend.overlap_pages import OverlapPagesController
+from frontend.party_pages import PartyPagesController
 from frontend.scenario_pages import ScenarioPagesController
+from frontend.search_pages import SearchPagesController
 from frontend.session import SessionController
 from frontend.templating import static_files_router, template_config
 from frontend.valuation_pages import ValuationPagesController
@@ -40,6 +45,11 @@ def pages_router() -> Router:
             DisposalPagesController,
             DisposalSettlementPagesController,
             AuctionPagesController,
+            LoanPagesController,
+            PartyPagesController,
+            LienPagesController,
+            AuditPagesController,
+            SearchPagesController,
         ],
         guards=[role_guard],
         exception_handlers=page_exception_handlers(),

@@ -17,7 +17,7 @@ from litestar.template.config import TemplateConfig
 
 from auctions.access import CASE_READERS
 from registry.auth import PUBLIC
-from registry.roles import ALL_ROLES, COLLATERAL_WRITERS, REGISTRY_READERS, SCENARIO_RUNNERS, Role
+from registry.roles import ALL_ROLES, AUDIT_READERS, COLLATERAL_WRITERS, REGISTRY_READERS, SCENARIO_RUNNERS, Role
 from registry.schemas.misc import UserRead
 
 FRONTEND_DIR = Path(__file__).resolve().parent
@@ -46,6 +46,8 @@ NAVIGATION = (
     NavLink("Disposal", "/disposals", CASE_READERS),
     # Public auctions and their rooms: every role, and all a bidder sees.
     NavLink("Auctions", "/public/auctions", ALL_ROLES),
+    # The log is evidence: only those who read it (auditors, admins) see the link, as only they may open it.
+    NavLink("Audit log", "/audit", AUDIT_READERS),
 )
 
 # Where each role lands after signing in: the first page its navigation offers, else /home.
@@ -130,10 +132,13 @@ def layout_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """What base.html needs: the user, their role's label and the navigation they may see."""
     user = signed_in_user(request)
     if user is None:
-        return {"user": None, "role_label": "", "navigation": [], "active_path": None}
+        return {"user": None, "role_label": "", "navigation": [], "active_path": None, "may_search": False}
     links = navigation_for(user.role)
     return {
         "user": user,
+        # The header's search box finds registry records: for those who may read them.
+        "may_search": Role(user.role) in REGISTRY_READERS,
+        "search_text": request.query_params.get("q", "") if request.url.path == "/search" else "",
         "role_label": ROLE_LABELS.get(Role(user.role), user.role),
         "navigation": links,
         "active_path": active_link(links, request.url.path),

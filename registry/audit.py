@@ -257,10 +257,20 @@ async def verify(batch: int = 5000, since: Checkpoint | None = None) -> ChainRep
 
 
 async def list_events(
-    paging: Paging, *, entity: str | None = None, entity_ref: str | None = None, actor: str | None = None
+    paging: Paging,
+    *,
+    entity: str | None = None,
+    entity_ref: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Page[AuditEventRead]:
-    """Newest first, filtered by entity, ref or actor."""
+    """Newest first, filtered by entity, ref or actor, and by time: `since` inclusive, `until` exclusive."""
     where = []
+    if since is not None:
+        where.append(AuditEvent.at >= since)
+    if until is not None:
+        where.append(AuditEvent.at < until)
     if entity:
         where.append(AuditEvent.entity == entity)
     if entity_ref:

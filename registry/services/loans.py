@@ -159,14 +159,22 @@ async def reverse_posting(ref: str, posting_id: int, memo: str, actor: str) -> P
         return await _posting(reversal_id, ref, loan["currency"])
 
 
-async def list_postings(ref: str, paging: Paging) -> Page[PostingRead]:
+async def list_postings(ref: str, paging: Paging, *, newest_first: bool = False) -> Page[PostingRead]:
     loan = await _loan_row(ref)
     total = await Posting.count().where(Posting.loan == loan["id"])
     rows = (
         await Posting.select()
         .where(Posting.loan == loan["id"])
-        .order_by(Posting.id)
+        .order_by(Posting.id, ascending=not newest_first)
         .limit(paging.page_size)
         .offset(paging.offset)
     )
     return Page([_posting_read(r, ref, loan["currency"]) for r in rows], total, paging.page, paging.page_size)
+
+
+async def reversed_postings(posting_ids: list[int]) -> dict[int, int]:
+    """Of these postings, those already reversed: posting id -> the id of the reversal."""
+    if not posting_ids:
+        return {}
+    rows = await Posting.select(Posting.id, Posting.reverses).where(Posting.reverses.is_in(posting_ids))
+    return {r["reverses"]: r["id"] for r in rows}

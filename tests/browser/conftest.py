@@ -96,6 +96,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "COLLATERAL_SECRET_KEY": "browser-test-secret-key-of-32-bytes-or-more",
         # Every test signs in through the form; the production limit would throttle the suite.
         "COLLATERAL_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
+        # The virtualenv's editable install points at one checkout; serve this one's code, whichever worktree runs.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     log = tmp / "server.log"
     with log.open("wb") as out:

@@ -318,7 +318,7 @@ async def test_asset_page_shows_liens_in_rank_order(client: httpx.AsyncClient, a
     assert "CNY 120,000.00" in html
     assert "CNY 500,000.00" in html
     assert 'data-testid="loans-secured"' in html
-    assert "<li>L1</li>" in html
+    assert '<li><a class="ref-link" href="/loans/L1">L1</a></li>' in html  # each loan links to its page
 
 
 async def test_asset_page_of_asset_without_liens(client: httpx.AsyncClient, as_role: Any) -> None:
