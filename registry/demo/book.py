@@ -327,6 +327,27 @@ def plan_book(seed: int = DEFAULT_SEED) -> DemoBook:
     parties = _plan_parties(rng)
     loans = _plan_loans(rng, parties)
     assets, liens = plan_collateral(rng, parties, loans)
+    _overlap_two_parcels(assets, liens)
     book = DemoBook(parties, loans, assets, liens, [])
     book.documents.extend(plan_documents(book))
     return book
+
+
+def _overlap_two_parcels(assets: list[AssetPlan], liens: list[LienPlan]) -> None:
+    """Two surveys of one plot, pledged by different owners: the second parcel is moved onto the first so that
+    they overlap by about 40%, and the possible double pledge shows on the overlaps page, both assets and the
+    coverage of their loans. The grid otherwise keeps every parcel apart."""
+    pledged = {lien.asset_ref for lien in liens if lien.holder == "own" and lien.status == "registered"}
+    mapped = [a for a in assets if a.geometry is not None and a.ref in pledged]
+    for first in mapped:
+        second = next((a for a in mapped if a.city == first.city and a.owner_ref != first.owner_ref), None)
+        if second is None or second is first:
+            continue
+        ring = first.geometry["coordinates"][0]  # type: ignore[index]
+        (w, s), (e, _), (_, n) = ring[0], ring[1], ring[2]
+        shift = (e - w) * 0.6
+        second.geometry = {
+            "type": "Polygon",
+            "coordinates": [[[w + shift, s], [e + shift, s], [e + shift, n], [w + shift, n], [w + shift, s]]],
+        }
+        return

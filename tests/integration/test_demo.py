@@ -104,6 +104,12 @@ async def test_every_asset_kind_loan_status_and_classification_is_present(demo: 
     assert {"bankrupt", "blacklisted"} <= {r["status"] for r in await Party.select(Party.status).distinct()}
 
 
+async def test_two_parcels_overlap_so_the_double_pledge_shows(demo: str, api: httpx.AsyncClient) -> None:
+    r = await api.get("/api/registry/overlaps", headers=await login(api, Role.ASSET_MANAGER))
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 1
+
+
 async def test_parcels_only_on_land_and_buildings(demo: str) -> None:
     rows = await Asset.select(Asset.kind, Asset.geometry).where(Asset.geometry.is_not_null())
     assert len(rows) > 100
@@ -202,6 +208,18 @@ async def test_valuation_demo_makes_the_book_coverable(demo: str, api: httpx.Asy
     approved = await Valuation.count().where(Valuation.status == "approved")
     assert approved > 250
     assert await Valuation.count().where(Valuation.decided_by == Valuation.submitted_by) == 0  # four eyes
+    # Between two asset managers, as a bank's four eyes are; some revaluations wait for the second one.
+    deciders = {
+        r["decided_by"] for r in await Valuation.select(Valuation.decided_by).where(Valuation.status == "approved")
+    }
+    assert deciders == {"asset_manager_2"}
+    assert await Valuation.count().where(Valuation.status == "submitted") == 6
+    manager_2 = await api.post(
+        "/api/auth/login", json={"username": "asset_manager_2", "password": "demo-asset_manager_2"}
+    )
+    assert manager_2.status_code == 200
+    reports = (await api.get("/api/documents?entity=asset", headers=await login(api, Role.AUDITOR))).json()
+    assert sum(d["filename"].startswith("appraisal-report-") for d in reports["items"]) >= 10
     r = await api.get("/api/coverage/summary?as_of=2026-11-01", headers=await login(api, Role.CREDIT_OFFICER))
     assert r.status_code == 200, r.text
     cny = next(p for p in r.json()["portfolio"] if p["currency"] == "CNY")
