@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from auctions.services import signals as disposal_signals
+from frontend.templating import amount
 from registry.roles import REGISTRY_READERS, Role
 from registry.services.parcel_overlaps import double_pledge_asset_ids
 from valuation.services import coverage, valuations, worklist
@@ -95,7 +96,7 @@ async def _cases_due(today: date) -> Signal:
 async def _deficiency(_today: date) -> Signal:
     loans = await disposal_signals.deficiency_loans()
     items = [
-        Item(d.loan_ref, f"/loans/{d.loan_ref}", f"{d.amount} {d.currency} left after {d.case_ref}")
+        Item(d.loan_ref, f"/loans/{d.loan_ref}", f"{amount(d.amount)} {d.currency} left after {d.case_ref}")
         for d in loans[:SHOWN_ITEMS]
     ]
     return Signal(
