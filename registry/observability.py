@@ -114,7 +114,7 @@ class RequestContextMiddleware(ASGIMiddleware):
             await next_app(scope, receive, capture)
         except Exception as exc:
             # Raised by a middleware (a handler's own errors are answered inside): a refusal, or a failure.
-            status = int(getattr(exc, "status_code", 500))
+            status = int(getattr(exc, "status_code", None) or 500)  # a bare exception's status_code may be None
             REFUSED.labels(str(status)).inc()
             raise
         finally:

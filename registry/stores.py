@@ -19,6 +19,7 @@ RATE_LIMIT = "rate_limit"
 LOGIN_LOCKOUT = "login_lockout"
 REVOKED_TOKENS = "revoked_tokens"
 STORE_NAMES = (RATE_LIMIT, LOGIN_LOCKOUT, REVOKED_TOKENS)
+REDIS_CONNECTIONS = 64  # per worker
 
 
 def build_stores(settings: EdgeSettings) -> dict[str, Store]:
@@ -26,8 +27,12 @@ def build_stores(settings: EdgeSettings) -> dict[str, Store]:
         return {name: MemoryStore() for name in STORE_NAMES}
     # Imported only when asked for: the embedded default never needs a Redis client.
     from litestar.stores.redis import RedisStore
+    from redis.asyncio import BlockingConnectionPool, Redis
 
-    root = RedisStore.with_client(url=settings.redis_url, namespace="collateral")
+    # Every authenticated request reads the revocation list: thousands of live-feed clients connecting at once
+    # must wait a moment for one of a bounded set of connections, not fail with "Too many connections".
+    pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=30)
+    root = RedisStore(redis=Redis(connection_pool=pool), namespace="collateral")
     return {name: root.with_namespace(name) for name in STORE_NAMES}
 
 
