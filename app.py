@@ -26,6 +26,7 @@ from registry.cli_support import Composition, DemoLoader
 from registry.config import get_settings
 from registry.controllers.params import PAGING
 from registry.db import engine, is_postgres
+from registry.openapi_docs import StrictStructSchemaPlugin
 from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
 from registry.router import registry_router
 from registry.schemas.misc import Health
@@ -114,7 +115,11 @@ def create_app(*, round_sweep_seconds: float | None = None) -> Litestar:
         # One paging dependency for every list, API and pages alike (a page may provide its own default size).
         dependencies={"paging": PAGING},
         lifespan=[database_lifespan, round_sweeper, frozen_heap],
-        plugins=[problem_details_plugin(), build_channels(os.environ.get("COLLATERAL_REDIS_URL"))],
+        plugins=[
+            problem_details_plugin(),
+            build_channels(os.environ.get("COLLATERAL_REDIS_URL")),
+            StrictStructSchemaPlugin(),
+        ],
         exception_handlers={Exception: internal_error_handler},
         before_request=reject_nul_in_url,
         on_app_init=[jwt_auth.on_app_init],
