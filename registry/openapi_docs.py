@@ -19,6 +19,7 @@ from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugi
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation
+from litestar.openapi.spec import Schema as SpecSchema
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -161,6 +162,39 @@ class StrictStructSchemaPlugin(StructSchemaPlugin):
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         info = msgspec.inspect.type_info(field_definition.type_)
-        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
+        if not isinstance(info, msgspec.inspect.StructType):
+            return schema
+        if info.forbid_unknown_fields:
             schema.additional_properties = False
+        for field in info.fields:
+            prop = (schema.properties or {}).get(field.encode_name)
+            if isinstance(prop, SpecSchema):
+                _constrain_list_items(prop, field.type)
         return schema
+
+
+def _item_constraints(item: Any) -> dict[str, Any]:
+    """The Schema attributes of a list item's msgspec constraints (Litestar states them only for whole fields)."""
+    extra: dict[str, Any] = {}
+    if isinstance(item, msgspec.inspect.Metadata):
+        extra = dict((item.extra_json_schema or {}).get("extra") or {})
+        item = item.type
+    out: dict[str, Any] = {}
+    if isinstance(item, msgspec.inspect.StrType):
+        out = {"min_length": item.min_length, "max_length": item.max_length, "pattern": item.pattern}
+    elif isinstance(item, msgspec.inspect.IntType):
+        out = {"minimum": item.ge, "maximum": item.le}
+    return {k: v for k, v in {**out, **extra}.items() if v is not None}
+
+
+def _constrain_list_items(prop: Schema, field_type: Any) -> None:
+    if isinstance(field_type, msgspec.inspect.Metadata):
+        field_type = field_type.type
+    lists = [t for t in getattr(field_type, "types", (field_type,)) if isinstance(t, msgspec.inspect.ListType)]
+    if not lists:
+        return
+    constraints = _item_constraints(lists[0].item_type)
+    arrays = [s for s in [prop, *(prop.one_of or [])] if isinstance(s, SpecSchema) and isinstance(s.items, SpecSchema)]
+    for array in arrays:
+        for name, value in constraints.items():
+            setattr(array.items, name, value)

@@ -14,7 +14,7 @@ import msgspec
 from registry.money import MINOR_DIGITS
 from registry.schemas.assets import AssetKind
 from registry.schemas.common import Page
-from registry.schemas.fields import Amount, Day, Label, Moment, Ref
+from registry.schemas.fields import Amount, Day, Label, Moment, Ref, Region
 
 # A percentage change such as "-20" or "12.5": bounds and places are checked by the stress service, so
 # the 422 names the shock and says why.
@@ -171,7 +171,7 @@ class KindShock(msgspec.Struct, forbid_unknown_fields=True):
 class RegionShock(msgspec.Struct, forbid_unknown_fields=True):
     """Every asset whose parcel intersects the GeoJSON region (of the given kinds, or all)."""
 
-    region: dict[str, object]
+    region: Region
     change_pct: Percent
     kinds: Annotated[list[AssetKind], msgspec.Meta(min_length=1, max_length=9)] | None = None
     label: Label = ""

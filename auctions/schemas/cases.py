@@ -14,7 +14,9 @@ from registry.schemas.fields import Amount, Day, LongText, Moment, Name, Ref
 ProfileName = Literal["cn-judicial-online", "cn-commercial", "us-ucc"]
 CaseStateName = Literal["open", "auction", "private_sale", "sold", "in_lieu", "settled", "closed", "withdrawn"]
 CaseMoveName = Literal["start_private_sale", "take_in_lieu", "withdraw", "close"]
-AssetRefs = Annotated[list[Ref], msgspec.Meta(min_length=1, max_length=50)]
+AssetRefs = Annotated[
+    list[Ref], msgspec.Meta(min_length=1, max_length=50, extra_json_schema={"extra": {"unique_items": True}})
+]
 
 
 class CaseOpen(msgspec.Struct, forbid_unknown_fields=True):

@@ -33,7 +33,8 @@ AMOUNT_DESCRIPTION = (
     "(2 for most; 0 for JPY, KRW, VND; 3 for KWD, BHD, OMR)"
 )
 # Dates and timestamps of the registry's range (registry.dates: 1900-01-01 to 2999-12-31).
-_YEARS = r"^(19[0-9]{2}|2[0-9]{3})-"
+YEARS_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-"
+_YEARS = YEARS_PATTERN
 DATE_RANGE = f"from {dates.EARLIEST.isoformat()} to {dates.LATEST.isoformat()}"
 
 
@@ -77,7 +78,19 @@ LoginPassword = Annotated[str, _text(1024)]
 LoanRefs = Annotated[list[Ref], msgspec.Meta(max_length=200)]
 Identifiers = Annotated[
     dict[Annotated[str, _text(32, 1)], Annotated[str, _text(128, doc={"pattern": NON_BLANK_TEXT, "min_length": 1})]],
-    msgspec.Meta(max_length=20),
+    msgspec.Meta(
+        max_length=20,
+        extra_json_schema=_documented(
+            property_names={"type": "string", "minLength": 1, "maxLength": 32},
+            additional_properties={"type": "string", "minLength": 1, "maxLength": 128, "pattern": NON_BLANK_TEXT},
+        ),
+    ),
 ]
+# A GeoJSON region or parcel: the services take a Polygon or MultiPolygon (registry.geometry checks the rings).
+GEOJSON_AREA: dict[str, Any] = {
+    "required": ["type", "coordinates"],
+    "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]}, "coordinates": {"type": "array"}},
+}
+Region = Annotated[dict[str, Any], msgspec.Meta(extra_json_schema=_documented(**GEOJSON_AREA))]
 Day = Annotated[date, msgspec.Meta(extra_json_schema=_documented(pattern=_YEARS, description=DATE_RANGE))]
 Moment = Annotated[datetime, msgspec.Meta(extra_json_schema=_documented(pattern=_YEARS, description=DATE_RANGE))]

@@ -92,7 +92,10 @@ def _path_values(operation: Any, seeded: dict[str, list[Any]]) -> dict[str, st.S
     out: dict[str, st.SearchStrategy[Any]] = {}
     for parameter in operation.path_parameters:
         name = parameter.name
-        out[name] = st.sampled_from(seeded["ref"] if name == "ref" else seeded["id"])
+        if name == "ref":
+            out[name] = st.sampled_from(seeded["ref"])
+        elif name.endswith("_id"):
+            out[name] = st.sampled_from(seeded["id"])
     return out
 
 
