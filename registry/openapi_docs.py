@@ -79,8 +79,8 @@ def _statuses(handler: HTTPRouteHandler) -> set[int]:
         statuses.add(404)  # a path's row, or a ref the body or query names
     if (not handler.http_methods <= _READS or handler.operation_id in _CONFLICTING_READS) and not public:
         statuses.add(409)
-    if handler.operation_id in _MULTIPART:
-        statuses.add(413)
+    if "data" in params:
+        statuses.add(413)  # every body has a size limit
     if handler.operation_id == "Login":
         statuses |= {401, 429}
     return statuses
