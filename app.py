@@ -76,6 +76,7 @@ def create_app(*, round_sweep_seconds: float | None = None) -> Litestar:
     from registry.health import health
     from registry.lifespan import database_lifespan, frozen_heap
     from registry.observability import observability_init
+    from registry.openapi_docs import StrictStructSchemaPlugin
     from registry.problems import internal_error_handler, problem_details_plugin, reject_nul_in_url
     from registry.router import registry_router
     from registry.stores import build_stores
@@ -90,7 +91,11 @@ def create_app(*, round_sweep_seconds: float | None = None) -> Litestar:
         # One paging dependency for every list, API and pages alike (a page may provide its own default size).
         dependencies={"paging": PAGING},
         lifespan=[database_lifespan, round_sweeper, frozen_heap],
-        plugins=[problem_details_plugin(), build_channels(os.environ.get("COLLATERAL_REDIS_URL"))],
+        plugins=[
+            problem_details_plugin(),
+            build_channels(os.environ.get("COLLATERAL_REDIS_URL")),
+            StrictStructSchemaPlugin(),  # the document says which bodies refuse unknown fields
+        ],
         exception_handlers={Exception: internal_error_handler},
         before_request=reject_nul_in_url,
         # Order matters: each hook puts its middleware in front of the ones before it (registry.edge).

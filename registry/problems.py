@@ -81,6 +81,18 @@ def _too_deep(exc: RecursionError) -> ProblemDetailsException:
     )
 
 
+def _undecodable(exc: UnicodeDecodeError) -> ProblemDetailsException:
+    # A multipart form field without a file name is decoded as text by the framework: bytes that are not UTF-8
+    # there (a file sent without its filename) are the client's input, not a server failure.
+    reason = "a form field is not UTF-8 text (send files with a filename)"
+    return ProblemDetailsException(
+        status_code=422,
+        title="Invalid input",
+        detail=f"body: {reason}",
+        extra={"errors": [{"field": "body", "reason": reason}]},
+    )
+
+
 def _integrity(exc: sqlite3.IntegrityError) -> ProblemDetailsException:
     if "UNIQUE" in str(exc):
         return _unique_violation(exc)
@@ -123,6 +135,7 @@ PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     DataError: _data_error,
     sqlite3.IntegrityError: _integrity,
     RecursionError: _too_deep,
+    UnicodeDecodeError: _undecodable,
 }
 
 

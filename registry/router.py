@@ -14,10 +14,11 @@ from registry.controllers.liens import LienController
 from registry.controllers.loans import LoanController
 from registry.controllers.parcels import ParcelController
 from registry.controllers.parties import PartyController
+from registry.openapi_docs import document_problems
 
 
 def registry_router() -> Router:
-    return Router(
+    router = Router(
         path="/",
         guards=[role_guard],
         route_handlers=[
@@ -33,3 +34,4 @@ def registry_router() -> Router:
             ParcelController,
         ],
     )
+    return document_problems(router)

@@ -6,21 +6,36 @@ places; requests name loans, assets and liens by their refs."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 import msgspec
 
+from registry.money import MINOR_DIGITS
 from registry.schemas.assets import AssetKind
 from registry.schemas.common import Page
-from registry.schemas.fields import Amount, Ref, Short
+from registry.schemas.fields import Amount, Day, Label, Moment, Ref, Region
 
 # A percentage change such as "-20" or "12.5": bounds and places are checked by the stress service, so
 # the 422 names the shock and says why.
-Percent = Annotated[str, msgspec.Meta(min_length=1, max_length=24, pattern=r"^[^\x00]*$")]
+# The document states the form the service takes: -100 to 1000 with at most six places.
+_PERCENT = r"^(-(100(\.0{1,6})?|[0-9]{1,2}(\.[0-9]{1,6})?)|\+?(1000(\.0{1,6})?|[0-9]{1,3}(\.[0-9]{1,6})?))$"
+Percent = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=24, pattern=r"^[^\x00]*$", extra_json_schema={"extra": {"pattern": _PERCENT}}
+    ),
+]
 BreachChange = Literal["appears", "clears"]
 # "CNY/USD=0.1405": units of the loan's currency (second) per unit of the valuation's (first).
-FxRateText = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[^\x00]*$")]
+_CURRENCY = "(" + "|".join(sorted(MINOR_DIGITS)) + ")"
+FX_RATE_PATTERN = rf"^{_CURRENCY}/{_CURRENCY}=[0-9]{{1,9}}(\.[0-9]{{1,12}})?$"
+FxRateText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=40, pattern=r"^[^\x00]*$", extra_json_schema={"extra": {"pattern": FX_RATE_PATTERN}}
+    ),
+]
 FxRateTexts = Annotated[list[FxRateText], msgspec.Meta(max_length=50)]
 
 
@@ -156,10 +171,10 @@ class KindShock(msgspec.Struct, forbid_unknown_fields=True):
 class RegionShock(msgspec.Struct, forbid_unknown_fields=True):
     """Every asset whose parcel intersects the GeoJSON region (of the given kinds, or all)."""
 
-    region: dict[str, object]
+    region: Region
     change_pct: Percent
     kinds: Annotated[list[AssetKind], msgspec.Meta(min_length=1, max_length=9)] | None = None
-    label: Short = ""
+    label: Label = ""
 
 
 class StressScenario(msgspec.Struct, forbid_unknown_fields=True):
@@ -167,7 +182,7 @@ class StressScenario(msgspec.Struct, forbid_unknown_fields=True):
 
     by_kind: Annotated[list[KindShock], msgspec.Meta(max_length=20)] = []
     by_region: Annotated[list[RegionShock], msgspec.Meta(max_length=20)] = []
-    as_of: date | None = None
+    as_of: Day | None = None
     include_unperfected: bool = False
     fx: FxRateTexts = []
 
@@ -271,10 +286,10 @@ class AddLien(msgspec.Struct, tag="add_lien", forbid_unknown_fields=True):
     lien_id: Ref
     asset_id: Ref
     loan_ids: Annotated[list[Ref], msgspec.Meta(min_length=1, max_length=200)]
-    perfected_at: datetime | None = None
+    perfected_at: Moment | None = None
     status: Literal["registered", "submitted", "draft"] = "registered"
     cap: Amount | None = None
-    expires_on: date | None = None
+    expires_on: Day | None = None
 
 
 class ReleaseLien(msgspec.Struct, tag="release_lien", forbid_unknown_fields=True):
@@ -295,7 +310,7 @@ class WhatIfProposal(msgspec.Struct, forbid_unknown_fields=True):
     """Changes apply in order, each to the book the one before left."""
 
     changes: Annotated[list[ProposedChange], msgspec.Meta(min_length=1, max_length=100)]
-    as_of: date | None = None
+    as_of: Day | None = None
     include_unperfected: bool = False
     fx: FxRateTexts = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Router
 
 from registry.auth import role_guard
+from registry.openapi_docs import document_problems
 from valuation.controllers.comparables import ComparablesController
 from valuation.controllers.coverage import CoverageController
 from valuation.controllers.policies import PolicyController
@@ -12,7 +13,7 @@ from valuation.controllers.valuations import AssetValuationController, Valuation
 
 
 def valuation_router() -> Router:
-    return Router(
+    router = Router(
         path="/",
         guards=[role_guard],
         route_handlers=[
@@ -24,3 +25,4 @@ def valuation_router() -> Router:
             CoverageController,
         ],
     )
+    return document_problems(router)

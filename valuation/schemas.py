@@ -9,18 +9,36 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from registry.schemas.fields import Amount, Currency, LongText, Name, Ref
+from registry.schemas.fields import Amount, Currency, Day, Name, Ref, RequiredText
 
 ValuationMethod = Literal["market_comparison", "income", "cost", "desktop", "auction_result"]
 ValuationStatus = Literal["submitted", "approved", "rejected"]
 # Ratios are kept in a Varchar(24) column; more than that is not a ratio anyone means.
-Ratio = Annotated[str, msgspec.Meta(min_length=1, max_length=24, pattern=r"^[^\x00]*$")]
+# haircut from 0 to 1, max_ltv from 0 to 10, with at most 12 decimal places (valuation.services.policies).
+Haircut = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=24,
+        pattern=r"^[^\x00]*$",
+        extra_json_schema={"extra": {"pattern": r"^\s*(0(\.[0-9]{1,12})?|1(\.0{1,12})?)\s*$"}},
+    ),
+]
+MaxLtv = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=24,
+        pattern=r"^[^\x00]*$",
+        extra_json_schema={"extra": {"pattern": r"^\s*([0-9](\.[0-9]{1,12})?|10(\.0{1,12})?)\s*$"}},
+    ),
+]
 RevaluationDays = Annotated[int, msgspec.Meta(gt=0, le=36_500)]
 
 
 class ValuationSubmit(msgspec.Struct, forbid_unknown_fields=True):
     asset_ref: Ref
-    valued_on: date
+    valued_on: Day
     market_value: Amount
     currency: Currency
     method: ValuationMethod
@@ -29,7 +47,7 @@ class ValuationSubmit(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ValuationReject(msgspec.Struct, forbid_unknown_fields=True):
-    reason: LongText
+    reason: RequiredText
 
 
 class ValuationRead(msgspec.Struct):
@@ -52,9 +70,9 @@ class ValuationRead(msgspec.Struct):
 
 
 class PolicyWrite(msgspec.Struct, forbid_unknown_fields=True):
-    haircut: Ratio
+    haircut: Haircut
     revaluation_days: RevaluationDays
-    max_ltv: Ratio
+    max_ltv: MaxLtv
 
 
 class PolicyRead(msgspec.Struct):

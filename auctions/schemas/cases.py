@@ -9,12 +9,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from registry.schemas.fields import Amount, LongText, Name, Ref
+from registry.schemas.fields import Amount, Day, LongText, Moment, Name, Ref
 
 ProfileName = Literal["cn-judicial-online", "cn-commercial", "us-ucc"]
 CaseStateName = Literal["open", "auction", "private_sale", "sold", "in_lieu", "settled", "closed", "withdrawn"]
 CaseMoveName = Literal["start_private_sale", "take_in_lieu", "withdraw", "close"]
-AssetRefs = Annotated[list[Ref], msgspec.Meta(min_length=1, max_length=50)]
+AssetRefs = Annotated[
+    list[Ref], msgspec.Meta(min_length=1, max_length=50, extra_json_schema={"extra": {"unique_items": True}})
+]
 
 
 class CaseOpen(msgspec.Struct, forbid_unknown_fields=True):
@@ -131,9 +133,9 @@ class RoundCreate(msgspec.Struct, forbid_unknown_fields=True):
     starting_price: Amount
     increment: Amount
     deposit: Amount
-    notice_published_on: date
-    starts_at: datetime
-    ends_at: datetime
+    notice_published_on: Day
+    starts_at: Moment
+    ends_at: Moment
 
 
 DocumentIds = Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]], msgspec.Meta(max_length=20)]
@@ -143,7 +145,7 @@ class OfferCreate(msgspec.Struct, forbid_unknown_fields=True):
     buyer: Name
     price: Amount
     terms: LongText = ""
-    notice_published_on: date | None = None
+    notice_published_on: Day | None = None
     document_ids: DocumentIds = []
 
 

@@ -5,7 +5,7 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
-from registry.schemas.fields import Identifiers, LongText, Ref
+from registry.schemas.fields import Identifiers, LongText, Ref, Region
 
 AssetKind = Literal[
     "real_estate", "land_use_right", "vehicle", "equipment", "inventory", "receivable", "deposit", "equity", "ip_right"
@@ -23,7 +23,7 @@ class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):
     description: LongText = ""
     address: LongText = ""
     identifiers: Identifiers = msgspec.field(default_factory=dict)
-    geometry: dict[str, Any] | None = None
+    geometry: Region | None = None
     status: AssetStatus = "active"
 
 
@@ -31,7 +31,7 @@ class AssetUpdate(msgspec.Struct, forbid_unknown_fields=True):
     description: LongText | msgspec.UnsetType = msgspec.UNSET
     address: LongText | msgspec.UnsetType = msgspec.UNSET
     identifiers: Identifiers | msgspec.UnsetType = msgspec.UNSET
-    geometry: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
+    geometry: Region | msgspec.UnsetType | None = msgspec.UNSET
     status: AssetStatus | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -5,7 +5,7 @@ from typing import Literal, get_args
 
 import msgspec
 
-from registry.schemas.fields import Amount, Currency, Memo, Rate, Ref
+from registry.schemas.fields import Amount, Currency, Day, Memo, Rate, Ref
 
 LoanStatus = Literal["performing", "overdue", "non_performing", "restructured", "settled", "written_off"]
 LOAN_STATUSES: tuple[str, ...] = get_args(LoanStatus)
@@ -20,14 +20,14 @@ class LoanCreate(msgspec.Struct, forbid_unknown_fields=True):
     status: LoanStatus = "performing"
     classification: Classification = "pass"
     interest_rate: Rate | None = None
-    maturity: date | None = None
+    maturity: Day | None = None
 
 
 class LoanUpdate(msgspec.Struct, forbid_unknown_fields=True):
     status: LoanStatus | msgspec.UnsetType = msgspec.UNSET
     classification: Classification | msgspec.UnsetType = msgspec.UNSET
     interest_rate: Rate | msgspec.UnsetType | None = msgspec.UNSET
-    maturity: date | msgspec.UnsetType | None = msgspec.UNSET
+    maturity: Day | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Balance(msgspec.Struct):
@@ -55,7 +55,7 @@ class PostingCreate(msgspec.Struct, forbid_unknown_fields=True):
     """Amounts are non-negative; the kind says which way they move the balance."""
 
     kind: PostingKind
-    value_date: date
+    value_date: Day
     principal: Amount = "0"
     interest: Amount = "0"
     penalty: Amount = "0"

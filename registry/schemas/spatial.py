@@ -7,11 +7,12 @@ degrees)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
 from registry.schemas.assets import DOUBLE_PLEDGE, AssetKind, AssetStatus
+from registry.schemas.fields import Region
 
 
 class OverlapAsset(msgspec.Struct):
@@ -49,7 +50,7 @@ RegionMatchParam = Literal["intersects", "within", "centroid"]
 
 
 class RegionQuery(msgspec.Struct, forbid_unknown_fields=True):
-    region: dict[str, Any]
+    region: Region
     match: RegionMatchParam = "intersects"
     kind: AssetKind | None = None
     status: AssetStatus | None = None

@@ -11,6 +11,7 @@ from registry import clock
 from registry.auth import roles
 from registry.roles import REGISTRY_READERS
 from registry.schemas.common import Paging
+from registry.schemas.fields import YEARS_PATTERN
 from valuation.comparables import Comparables, comparables
 
 Radius = Annotated[float, QueryParameter(gt=0, le=50_000, description="metres from the subject's centroid")]
@@ -33,7 +34,10 @@ class ComparablesController(Controller):
         paging: NamedDependency[Paging],
         radius_m: Radius = 3000,
         days: Days = 730,
-        as_of: Annotated[date | None, QueryParameter(description="end of the window; default today")] = None,
+        as_of: Annotated[
+            date | None,
+            QueryParameter(description="end of the window; default today", schema_extra={"pattern": YEARS_PATTERN}),
+        ] = None,
     ) -> Comparables:
         """Latest approved valuation of each nearby asset of the same kind, nearest first."""
         return await comparables(ref, radius_m=radius_m, days=days, as_of=as_of or clock.today(), paging=paging)

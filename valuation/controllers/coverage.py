@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import polars as pl
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
@@ -19,7 +20,9 @@ from registry.auth import roles
 from registry.downloads import content_disposition, write_csv_text
 from registry.roles import REGISTRY_READERS, SCENARIO_RUNNERS
 from registry.schemas.common import Paging
+from registry.schemas.fields import DATE_RANGE, YEARS_PATTERN
 from valuation.coverage_schemas import (
+    FX_RATE_PATTERN,
     BorrowerCoverageDetail,
     CoverageLoanDetail,
     CoverageSummary,
@@ -31,7 +34,13 @@ from valuation.coverage_schemas import (
 from valuation.services import coverage, stress, whatif
 from valuation.services.coverage_runs import in_thread, parse_fx
 
-AsOf = Annotated[date | None, QueryParameter(description="the coverage date (YYYY-MM-DD); default today")]
+AsOf = Annotated[
+    date | None,
+    QueryParameter(
+        description=f"the coverage date (YYYY-MM-DD, {DATE_RANGE}); default today",
+        schema_extra={"pattern": YEARS_PATTERN},
+    ),
+]
 IncludeUnperfected = Annotated[
     bool, QueryParameter(description="also count liens submitted but not yet registered (ranked last)")
 ]
@@ -43,7 +52,8 @@ Fx = Annotated[
     list[str] | None,
     QueryParameter(
         description='fx rates, repeated: "CNY/USD=0.1405" is 0.1405 USD per CNY (valuation currency '
-        "first, loan currency second, as a 422's missing_pairs lists them)"
+        "first, loan currency second, as a 422's missing_pairs lists them)",
+        schema_extra={"items": Schema(type=OpenAPIType.STRING, pattern=FX_RATE_PATTERN)},
     ),
 ]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}

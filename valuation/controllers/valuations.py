@@ -21,6 +21,7 @@ from registry.controllers.params import RowId
 from registry.errors import InvalidInputError
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS
 from registry.schemas.common import Page, Paging
+from registry.schemas.fields import DATE_RANGE, YEARS_PATTERN
 from registry.schemas.misc import UserRead
 from registry.spool import save_upload
 from valuation.schemas import (
@@ -36,7 +37,12 @@ from valuation.schemas import ValuationSubmit as Submit
 from valuation.services import uploads, valuations, worklist
 
 MAX_UPLOAD_BYTES = 256 * 1024**2
-AsOf = Annotated[date | None, QueryParameter(description="the worklist's date; default today")]
+AsOf = Annotated[
+    date | None,
+    QueryParameter(
+        description=f"the worklist's date ({DATE_RANGE}); default today", schema_extra={"pattern": YEARS_PATTERN}
+    ),
+]
 WithinDays = Annotated[int, QueryParameter(ge=0, le=3650, description="registrations expiring within this many days")]
 
 
