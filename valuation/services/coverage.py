@@ -23,7 +23,14 @@ from valuation.coverage_schemas import (
     CurrencyTotals,
     KindTotals,
 )
-from valuation.coverage_sources import coverage_export_frame, exact_ratio_text, money_text
+from valuation.coverage_sources import (
+    DIGITS,
+    coverage_export_frame,
+    exact_ratio_text,
+    money_in_digits,
+    money_text,
+    with_digits,
+)
 from valuation.services.coverage_runs import FxRates, compute, in_thread
 
 AMOUNTS = ("exposure", "collateral_value", "covered", "uncovered")
@@ -38,8 +45,10 @@ PORTFOLIO_FLAGS = (
 T = TypeVar("T")
 
 
-def money(columns: tuple[str, ...], currency: pl.Expr) -> list[pl.Expr]:
-    return [money_text(name, currency) for name in columns]
+def money_of(columns: tuple[str, ...], digits: str = DIGITS) -> list[pl.Expr]:
+    """Amounts as text over a frame given its digits column by with_digits (one currency lookup, not one per
+    amount)."""
+    return [money_in_digits(name, digits) for name in columns]
 
 
 async def loans_export(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> pl.DataFrame:
@@ -75,7 +84,8 @@ async def loans_page(
 def _contributions(result: CoverageResult, loan_ref: str) -> list[CoverageContribution]:
     amount_currency = pl.coalesce(pl.col("value_currency"), pl.col("currency"))
     rows = (
-        result.contributions.filter(pl.col("loan_id") == loan_ref)
+        with_digits(result.contributions.filter(pl.col("loan_id") == loan_ref), amount_currency, "_value_digits")
+        .pipe(with_digits, pl.col("currency"))
         .sort("rank", "asset_id", "lien_id")
         .select(
             "asset_id",
@@ -84,8 +94,8 @@ def _contributions(result: CoverageResult, loan_ref: str) -> list[CoverageContri
             "holder",
             pl.col("rank").cast(pl.Int64),
             "value_currency",
-            *money(("asset_value_after_haircut", "prior_ranks_took", "lien_claim", "lien_share"), amount_currency),
-            money_text("loan_share", pl.col("currency")),
+            *money_of(("asset_value_after_haircut", "prior_ranks_took", "lien_claim", "lien_share"), "_value_digits"),
+            money_in_digits("loan_share"),
             "stale_valuation",
             "no_valuation",
             "asset_seized",
@@ -123,14 +133,18 @@ async def loan_detail(
 
 def borrowers_frame(per_borrower: pl.LazyFrame) -> pl.DataFrame:
     """Per borrower and currency, by borrower_id: the BorrowerCoverage columns, amounts as text."""
-    return per_borrower.select(
-        "borrower_id",
-        "currency",
-        pl.col("loans").cast(pl.Int64),
-        *money(AMOUNTS, pl.col("currency")),
-        exact_ratio_text("collateral_value", "exposure").alias("coverage_ratio"),
-        pl.col("breaches").cast(pl.Int64),
-    ).collect()
+    return (
+        with_digits(per_borrower, pl.col("currency"))
+        .select(
+            "borrower_id",
+            "currency",
+            pl.col("loans").cast(pl.Int64),
+            *money_of(AMOUNTS),
+            exact_ratio_text("collateral_value", "exposure").alias("coverage_ratio"),
+            pl.col("breaches").cast(pl.Int64),
+        )
+        .collect()
+    )
 
 
 async def borrowers_export(as_of: date, include_unperfected: bool, fx_rates: FxRates | None = None) -> pl.DataFrame:
@@ -174,10 +188,11 @@ async def borrower_detail(
 
 def portfolio_rows(result: CoverageResult) -> list[dict[str, Any]]:
     return (
-        result.portfolio.select(
+        with_digits(result.portfolio, pl.col("currency"))
+        .select(
             "currency",
             pl.col("loans").cast(pl.Int64),
-            *money(AMOUNTS, pl.col("currency")),
+            *money_of(AMOUNTS),
             exact_ratio_text("collateral_value", "exposure").alias("coverage_ratio"),
             pl.col("breaches").cast(pl.Int64),
             *(pl.col(f"loans_{f}").cast(pl.Int64) for f in PORTFOLIO_FLAGS),
@@ -189,11 +204,12 @@ def portfolio_rows(result: CoverageResult) -> list[dict[str, Any]]:
 
 def bucket_rows(result: CoverageResult) -> list[dict[str, Any]]:
     return (
-        result.per_ltv_bucket.select(
+        with_digits(result.per_ltv_bucket, pl.col("currency"))
+        .select(
             "currency",
             "ltv_bucket",
             pl.col("loans").cast(pl.Int64),
-            *money(AMOUNTS, pl.col("currency")),
+            *money_of(AMOUNTS),
             pl.col("breaches").cast(pl.Int64),
         )
         .collect()
