@@ -56,7 +56,7 @@ def test_serve_leaves_forwarded_headers_to_the_app(monkeypatch) -> None:
 
     seen: dict[str, object] = {}
     monkeypatch.setattr(registry.cli, "run", lambda coroutine: coroutine.close())
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, *args, **kwargs: seen.update(vars(server.config)))
     result = CliRunner().invoke(build_cli(), ["serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
     # uvicorn's own handling trusts X-Forwarded-For from any loopback peer; the app decides instead.
