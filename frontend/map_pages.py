@@ -28,6 +28,7 @@ async def map_context(focus_ref: str | None = None) -> dict[str, Any]:
     return {
         "map_extent": _box_text(await parcel_search.parcel_extent()),
         "map_focus": _box_text(await parcel_search.parcel_box(focus_ref)) if focus_ref else "",
+        "map_focus_ref": focus_ref or "",
         "map_tile_url": edge_settings().map_tile_url or "",
         "map_limit": MAX_MAP_PARCELS,
     }

@@ -31,7 +31,7 @@
     if (focus) {
       // One parcel and its street: a few times its size, at least a few hundred metres across.
       var c = focus.getCenter();
-      var span = Math.max(focus.getNorth() - focus.getSouth(), 0.002) * 2.5;
+      var span = Math.max((focus.getNorth() - focus.getSouth()) * 2, 0.0015);
       map.fitBounds(L.latLngBounds([c.lat - span, c.lng - span], [c.lat + span, c.lng + span]));
     } else if (extent) {
       map.fitBounds(extent, { padding: [8, 8] });
@@ -56,12 +56,17 @@
   /* options: interactive (popups with a link to the asset), onLoad(data), onError(status) */
   function parcelLayer(map, el, options) {
     options = options || {};
+    var focusRef = el.getAttribute("data-focus-ref") || "";
     var layer = L.geoJSON(null, {
       interactive: !!options.interactive,
       style: function (feature) {
         var flagged = feature.properties.possible_double_pledge;
         var style = L.extend({}, flagged ? FLAGGED : PLAIN);
         style.className = flagged ? "map-parcel map-parcel-flagged" : "map-parcel";
+        if (focusRef && feature.properties.ref === focusRef) {
+          style.weight = 3;
+          style.className += " map-parcel-focus";
+        }
         return style;
       },
       onEachFeature: function (feature, item) {
@@ -73,6 +78,9 @@
         });
         if (options.interactive) {
           item.bindPopup(function () { return popup(feature.properties); });
+        }
+        if (focusRef && feature.properties.ref === focusRef) {
+          item.bindTooltip(feature.properties.ref, { permanent: true, direction: "top", className: "map-focus-label" });
         }
       }
     }).addTo(map);

@@ -124,6 +124,8 @@ async def test_parcel_map_draws_every_parcel_with_the_overlap_red(page: Page, se
     await expect(page).to_have_url(re.compile(rf"/parcels/map\?ref={re.escape(a)}$"))
     other = page.get_by_test_id("portfolio-map").locator(f'path.map-parcel-flagged[data-ref="{b}"]')
     await expect(other).to_be_visible()
+    await expect(page.get_by_test_id("portfolio-map").locator(f'path.map-parcel-focus[data-ref="{a}"]')).to_be_visible()
+    await expect(page.locator(".map-focus-label")).to_have_text(a)
     await fits(page)
     await shot(page, f"portfolio-focus-{width}")
     box = await other.bounding_box()
