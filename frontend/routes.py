@@ -19,6 +19,7 @@ from frontend.disposal_settlement_pages import DisposalSettlementPagesController
 from frontend.errors import page_exception_handlers
 from frontend.lien_pages import LienPagesController
 from frontend.loan_pages import LoanPagesController
+from frontend.map_pages import MapPagesController
 from frontend.overlap_pages import OverlapPagesController
 from frontend.party_pages import PartyPagesController
 from frontend.scenario_pages import ScenarioPagesController
@@ -39,6 +40,7 @@ def pages_router() -> Router:
             SessionController,
             AssetPagesController,
             OverlapPagesController,
+            MapPagesController,
             ValuationPagesController,
             CoveragePagesController,
             ScenarioPagesController,

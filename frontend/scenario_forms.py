@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from frontend.form_errors import FormErrors, form_text
+from frontend.saved_regions import BY_KEY
 from registry import dates
 from registry.errors import InvalidInputError
 from registry.ledger_rules import BALANCE_COMPONENTS
@@ -150,10 +151,17 @@ def _kind_shocks(out: ScenarioForm, values: dict[str, Any]) -> list[dict[str, An
     return shocks
 
 
-def _region(out: ScenarioForm, name: str, text: str) -> dict[str, Any]:
-    """The pasted GeoJSON, checked as the service will check it; {} (and the error placed) when it is bad."""
+def _region(out: ScenarioForm, name: str, text: str, saved_name: str, saved: str) -> dict[str, Any]:
+    """The region drawn or pasted as GeoJSON, else the saved region picked (the page's script copies a pick into the
+    GeoJSON field; without script only the pick arrives), checked as the service will check it; {} (and the error
+    placed) when it is bad."""
+    if not text and saved:
+        if saved not in BY_KEY:
+            out.add(saved_name, "not one of the saved regions")
+            return {}
+        return BY_KEY[saved].geometry
     if not text:
-        out.add(name, "paste the region as a GeoJSON Polygon or MultiPolygon")
+        out.add(name, "draw the region on the map, pick a saved region, or paste it as GeoJSON")
         return {}
     try:
         region = json.loads(text)
@@ -176,15 +184,17 @@ def _region(out: ScenarioForm, name: str, text: str) -> dict[str, Any]:
 def _region_shocks(out: ScenarioForm, form: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
     shocks: list[dict[str, Any]] = []
     for i in range(REGION_ROWS):
-        names = {part: f"by_region[{i}].{part}" for part in ("region", "change_pct", "kinds", "label")}
+        names = {part: f"by_region[{i}].{part}" for part in ("region", "change_pct", "kinds", "label", "saved")}
         out.placed.update({*names.values(), f"by_region[{i}]"})
         kinds = [k for k in form.getall(names["kinds"], []) if isinstance(k, str) and k]
         values[names["kinds"]] = kinds
-        region_text, pct_text, label = (values.get(names[p], "") for p in ("region", "change_pct", "label"))
-        if not region_text and not pct_text and not label and not kinds:
+        region_text, pct_text, label, saved = (
+            values.get(names[p], "") for p in ("region", "change_pct", "label", "saved")
+        )
+        if not region_text and not pct_text and not label and not kinds and not saved:
             continue
         shock: dict[str, Any] = {
-            "region": _region(out, names["region"], region_text),
+            "region": _region(out, names["region"], region_text, names["saved"], saved),
             "change_pct": _percent(out, names["change_pct"], pct_text),
         }
         if unknown := [k for k in kinds if k not in ASSET_KINDS]:
@@ -207,7 +217,7 @@ def read_stress(form: Any) -> tuple[ScenarioForm, StressScenario | None]:
     out.rows = {"by_kind": [], "by_region": []}
     by_kind, by_region = _kind_shocks(out, values), _region_shocks(out, form, values)
     if not by_kind and not by_region:
-        out.add("by_kind[0].kind", "a scenario needs at least one shock: choose a kind, or paste a region")
+        out.add("by_kind[0].kind", "a scenario needs at least one shock: choose a kind, or draw or pick a region")
     if not out.ok:
         return out, None
     try:

@@ -12,6 +12,7 @@ from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
 from frontend.coverage_pages import FORMAT, coverage_query
+from frontend.map_pages import region_map_context
 from frontend.scenario_forms import (
     CHANGE_FIELDS,
     CHANGE_ROWS,
@@ -138,21 +139,22 @@ class ScenarioPagesController(Controller):
 
     @get("/stress", name="pages:stress", opt=roles(SCENARIO_RUNNERS))
     async def stress_form(self, request: Request[Any, Any, Any]) -> Template:
-        return _scenario_page(request, "coverage/stress.html", None, STRESS_FORM)
+        return _scenario_page(request, "coverage/stress.html", None, {**STRESS_FORM, **await region_map_context()})
 
     @post("/stress", name="pages:stress-run", opt=roles(SCENARIO_RUNNERS), status_code=HTTP_200_OK)
     async def stress_run(self, request: Request[Any, Any, Any]) -> Template:
         # The session cookie is SameSite=Strict, so another site cannot make a signed-in browser post this.
         form_data = await request.form()
         form, scenario = read_stress(form_data)
+        extra = {**STRESS_FORM, **await region_map_context()}
         if scenario is None:
-            return _scenario_page(request, "coverage/stress.html", form, STRESS_FORM, HTTP_422_UNPROCESSABLE_ENTITY)
+            return _scenario_page(request, "coverage/stress.html", form, extra, HTTP_422_UNPROCESSABLE_ENTITY)
         try:
             report = await stress.run(scenario, Paging(_page_number(form_data), CHANGED_PAGE_SIZE))
         except DomainError as exc:
             status = _refusal(form, exc)
-            return _scenario_page(request, "coverage/stress.html", form, STRESS_FORM, status)
-        return _scenario_page(request, "coverage/stress.html", form, {**STRESS_FORM, **_stress_results(report)})
+            return _scenario_page(request, "coverage/stress.html", form, extra, status)
+        return _scenario_page(request, "coverage/stress.html", form, {**extra, **_stress_results(report)})
 
     @get("/what-if", name="pages:what-if", opt=roles(SCENARIO_RUNNERS))
     async def whatif_form(self, request: Request[Any, Any, Any]) -> Template:

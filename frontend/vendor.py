@@ -20,6 +20,9 @@ VENDORED = (
     ("htmx.org/dist/htmx.min.js", "htmx.min.js"),
     # Chart.js's UMD build: one file that sets window.Chart, loaded only by the coverage pages.
     ("chart.js/dist/chart.umd.min.js", "chart.umd.min.js"),
+    # Leaflet draws the parcel maps as vectors, with no tile server unless COLLATERAL_MAP_TILE_URL names one.
+    ("leaflet/dist/leaflet.js", "leaflet.js"),
+    ("leaflet/dist/leaflet.css", "leaflet.css"),
     # Swagger UI for /schema/swagger, served from here so the API's own documentation works offline.
     ("swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"),
     ("swagger-ui-dist/swagger-ui-standalone-preset.js", "swagger-ui-standalone-preset.js"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request
 from litestar.config.app import AppConfig
@@ -43,6 +44,16 @@ PAGE_CSP = (
 )
 # The interactive API documentation is Litestar's Swagger UI page: an inline bootstrap script and the UI from a
 # CDN. It shows no customer data, and is the one place that needs them.
+
+
+def page_csp(map_tile_url: str | None) -> str:
+    """PAGE_CSP, with the configured map tile server's origin added to img-src (tiles are images)."""
+    if not map_tile_url:
+        return PAGE_CSP
+    parts = urlsplit(map_tile_url)
+    return PAGE_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {parts.scheme}://{parts.netloc}", 1)
+
+
 SCHEMA_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://cdn.jsdelivr.net; "
@@ -150,7 +161,9 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():
         headers[name] = value
-    headers["content-security-policy"] = SCHEMA_CSP if scope.get("path", "").startswith("/schema") else PAGE_CSP
+    headers["content-security-policy"] = (
+        SCHEMA_CSP if scope.get("path", "").startswith("/schema") else page_csp(edge_settings().map_tile_url)
+    )
 
 
 def proxy_headers(trusted: tuple[str, ...]) -> DefineMiddleware:

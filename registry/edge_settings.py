@@ -29,6 +29,9 @@ class EdgeSettings:
     login_lockout_seconds: int = 900
     # A static bearer token a Prometheus scraper presents at /metrics (admins may also read it with their login).
     metrics_token: str | None = None
+    # A base map under the parcel maps ("https://tiles.bank.example/{z}/{x}/{y}.png"); none by default, so the maps
+    # draw parcels on a blank ground and work with no tile server.
+    map_tile_url: str | None = None
 
 
 def normalise_origin(text: str) -> str:
@@ -74,6 +77,24 @@ def _origins(name: str) -> frozenset[str]:
         raise ValueError(f"{name}: {exc}") from None
 
 
+def tile_url(text: str) -> str:
+    """An http(s) tile URL template holding {z}, {x} and {y}; ValueError says what is wrong."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname or not _HOST.fullmatch(parts.hostname):
+        raise ValueError(f"{text!r} is not an http(s) URL such as https://tiles.bank.example/{{z}}/{{x}}/{{y}}.png")
+    if not all(part in text for part in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"{text!r} must hold {{z}}, {{x}} and {{y}}")
+    return text.strip()
+
+
+def _tile_url(name: str) -> str | None:
+    text = os.environ.get(name, "").strip()
+    try:
+        return tile_url(text) if text else None
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 @lru_cache(maxsize=1)
 def edge_settings() -> EdgeSettings:
     return EdgeSettings(
@@ -85,4 +106,5 @@ def edge_settings() -> EdgeSettings:
         login_lockout_window_seconds=_positive("COLLATERAL_LOGIN_LOCKOUT_WINDOW_SECONDS", 900),
         login_lockout_seconds=_positive("COLLATERAL_LOGIN_LOCKOUT_SECONDS", 900),
         metrics_token=os.environ.get("COLLATERAL_METRICS_TOKEN") or None,
+        map_tile_url=_tile_url("COLLATERAL_MAP_TILE_URL"),
     )

@@ -11,14 +11,17 @@ from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS
 from registry.schemas.assets import AssetKind, AssetStatus
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import UserRead
-from registry.schemas.spatial import OverlapRead, ParcelHit, RegionQuery, RescanReport
+from registry.schemas.spatial import MapParcels, OverlapRead, ParcelHit, RegionQuery, RescanReport
 from registry.services import parcel_overlaps, parcel_search
 
+# Features one map request may return: enough for a district's parcels, small enough to draw at once.
+MAX_MAP_PARCELS = 2000
 # A search radius beyond a city is a portfolio question, not a neighbourhood one.
 MAX_RADIUS_M = 100_000
 
 Longitude = Annotated[float, QueryParameter(ge=-180, le=180, description="WGS84 longitude, degrees")]
 Latitude = Annotated[float, QueryParameter(ge=-90, le=90, description="WGS84 latitude, degrees")]
+MapLimit = Annotated[int, QueryParameter(ge=1, le=MAX_MAP_PARCELS, description="most parcels returned")]
 Radius = Annotated[float, QueryParameter(gt=0, le=MAX_RADIUS_M, description="metres, geodesic")]
 
 
@@ -67,3 +70,16 @@ class ParcelController(Controller):
     ) -> Page[ParcelHit]:
         """Assets whose parcel centroid is within radius_m of the point, nearest first."""
         return await parcel_search.assets_near(lon, lat, radius_m, paging, kind=kind, status=status)
+
+    @get("/parcels/in-box", operation_id="ParcelsInBox", name="parcels:in-box", opt=roles(REGISTRY_READERS))
+    async def in_box(
+        self,
+        min_lon: Longitude,
+        min_lat: Latitude,
+        max_lon: Longitude,
+        max_lat: Latitude,
+        limit: MapLimit = MAX_MAP_PARCELS,
+    ) -> MapParcels:
+        """The parcels whose bounding box meets the box, as a GeoJSON FeatureCollection for a map: flagged
+        "possible double pledge" first, then by ref; `truncated` says when more than `limit` are in the box."""
+        return await parcel_search.parcels_in_box(min_lon, min_lat, max_lon, max_lat, limit)

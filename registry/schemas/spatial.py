@@ -7,7 +7,7 @@ degrees)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -68,3 +68,27 @@ class ParcelHit(msgspec.Struct):
     centroid_lat: float | None
     possible_double_pledge: bool
     distance_m: float | None = None
+
+
+class MapParcelProperties(msgspec.Struct):
+    ref: str
+    kind: str
+    status: str
+    owner_name: str
+    possible_double_pledge: bool
+
+
+class MapParcelFeature(msgspec.Struct):
+    geometry: dict[str, Any]  # the stored GeoJSON Polygon or MultiPolygon, WGS84
+    properties: MapParcelProperties
+    type: Literal["Feature"] = "Feature"
+
+
+class MapParcels(msgspec.Struct):
+    """A GeoJSON FeatureCollection of the parcels in a box, flagged parcels first, at most `limit` of them."""
+
+    features: list[MapParcelFeature]
+    total: int  # parcels in the box; more than len(features) when truncated
+    limit: int
+    truncated: bool
+    type: Literal["FeatureCollection"] = "FeatureCollection"

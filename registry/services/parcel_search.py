@@ -6,19 +6,21 @@ with registry.parcel_geometry (pure) on the few rows left.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+from piccolo.query.functions.aggregate import Max, Min
 from shapely.geometry.base import BaseGeometry
 
 from registry import parcel_geometry
 from registry.errors import InvalidInputError
 from registry.geometry import GeometryError, check_parcel
 from registry.schemas.common import Page, Paging
-from registry.schemas.spatial import ParcelHit, RegionQuery
+from registry.schemas.spatial import MapParcelFeature, MapParcelProperties, MapParcels, ParcelHit, RegionQuery
 from registry.services.common import read_model
 from registry.services.parcel_overlaps import boxes_meet, double_pledge_asset_ids, pairs_of
 from registry.tables import Asset
@@ -121,6 +123,63 @@ async def assets_near(
     return _page([_hit(r, flagged, d) for d, r in near], paging)
 
 
+def _map_select() -> Any:
+    # A Piccolo query is changed in place by .where(), so each use builds its own.
+    return Asset.select(
+        Asset.id, Asset.ref, Asset.kind, Asset.status, Asset.geometry, Asset.owner.name.as_alias("owner_name")
+    )
+
+
+async def parcels_in_box(min_lon: float, min_lat: float, max_lon: float, max_lat: float, limit: int) -> MapParcels:
+    """The parcels whose bounding box meets the box, as GeoJSON features for a map: those flagged "possible double
+    pledge" first (so a capped view never hides one), then by ref, at most `limit`."""
+    if min_lon > max_lon or min_lat > max_lat:
+        field = "min_lon" if min_lon > max_lon else "min_lat"
+        raise InvalidInputError.one(field, f"must not be greater than max_{field[4:]}")
+    where = [Asset.geometry.is_not_null(), *boxes_meet(min_lon, min_lat, max_lon, max_lat)]
+    total = await Asset.count().where(*where)
+    flagged = await double_pledge_asset_ids()
+    rows = []
+    if flagged:
+        rows = await _map_select().where(*where, Asset.id.is_in(sorted(flagged))).order_by(Asset.ref).limit(limit)
+    if len(rows) < limit:
+        others = [Asset.id.not_in(sorted(flagged))] if flagged else []
+        rows += await _map_select().where(*where, *others).order_by(Asset.ref).limit(limit - len(rows))
+    features = [
+        MapParcelFeature(
+            geometry=json.loads(r["geometry"]),
+            properties=MapParcelProperties(r["ref"], r["kind"], r["status"], r["owner_name"], r["id"] in flagged),
+        )
+        for r in rows
+    ]
+    return MapParcels(features, total, limit, total > len(features))
+
+
+async def parcel_box(ref: str) -> tuple[float, float, float, float] | None:
+    """The bounding box of one asset's parcel (west, south, east, north), or None when it has none."""
+    row = await (
+        Asset.select(Asset.bbox_min_lon, Asset.bbox_min_lat, Asset.bbox_max_lon, Asset.bbox_max_lat)
+        .where(Asset.ref == ref)
+        .first()
+    )
+    if row is None or row["bbox_min_lon"] is None:
+        return None
+    return (row["bbox_min_lon"], row["bbox_min_lat"], row["bbox_max_lon"], row["bbox_max_lat"])
+
+
+async def parcel_extent() -> tuple[float, float, float, float] | None:
+    """The box holding every parcel (west, south, east, north), or None when no asset has one."""
+    row = await Asset.select(
+        Min(Asset.bbox_min_lon, alias="w"),
+        Min(Asset.bbox_min_lat, alias="s"),
+        Max(Asset.bbox_max_lon, alias="e"),
+        Max(Asset.bbox_max_lat, alias="n"),
+    ).first()
+    if row is None or row["w"] is None:
+        return None
+    return (row["w"], row["s"], row["e"], row["n"])
+
+
 @dataclass(frozen=True, slots=True)
 class MapParcel:
     ref: str
@@ -142,8 +201,9 @@ async def neighbourhood(asset_id: int, limit: int = 40) -> Neighbourhood | None:
     if row is None or not row["geometry"] or row["bbox_min_lon"] is None:
         return None
     subject = parcel_geometry.parse(row["geometry"])
-    # Look around by the parcel's own size, at least ~150 m, so a small parcel still shows its street.
-    pad_lat = max(row["bbox_max_lat"] - row["bbox_min_lat"], 0.00135)
+    # Look around by the parcel's own size, at least ~300 m: the parcels of the next blocks (in the demo book the
+    # nearest parcel is typically 300-500 m away), framed with it so none falls outside the drawing.
+    pad_lat = max(row["bbox_max_lat"] - row["bbox_min_lat"], 0.0027)
     pad_lon = max(
         row["bbox_max_lon"] - row["bbox_min_lon"], pad_lat / max(0.05, math.cos(math.radians(row["centroid_lat"])))
     )

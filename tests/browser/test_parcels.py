@@ -18,11 +18,17 @@ PLANTED = "BT-DOUBLE-1"
 async def plant_overlap(page: Page) -> str:
     """Draw a new land-use right over a demo parcel, through the JSON API as the signed-in asset manager.
 
-    The demo book's parcels never overlap, so the overlap is made here. Returns the demo asset's ref.
+    The overlap is made here, on a parcel outside the demo's own overlapping pair. Returns the demo asset's ref.
     """
     listed = await page.request.get("/api/assets?kind=real_estate&page_size=200")
     assert listed.ok, await listed.text()
-    subject: dict[str, Any] = next(a for a in (await listed.json())["items"] if a["geometry"])
+    # The demo's own overlapping pair is left alone, so the planted overlap is the subject's only one.
+    pairs = (await (await page.request.get("/api/registry/overlaps?page_size=100")).json())["items"]
+    demo_pairs = [(o["asset_a"]["ref"], o["asset_b"]["ref"]) for o in pairs]
+    paired = {ref for pair in demo_pairs if PLANTED not in pair for ref in pair}
+    subject: dict[str, Any] = next(
+        a for a in (await listed.json())["items"] if a["geometry"] and a["ref"] not in paired
+    )
     existing = await page.request.get(f"/api/assets/{PLANTED}")
     if existing.ok:
         return subject["ref"]

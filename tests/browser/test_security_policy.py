@@ -24,6 +24,7 @@ PAGES = [
     "/home",
     "/assets",
     "/overlaps",
+    "/parcels/map",
     "/valuations",
     "/coverage/loans",
     "/coverage/stress",
