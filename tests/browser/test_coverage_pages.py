@@ -154,12 +154,12 @@ async def test_stress_on_real_estate_lowers_collateral_and_lists_the_changed_loa
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Stress").click()
     await expect(page).to_have_url(re.compile(r"/coverage/stress$"))
     await page.get_by_label("Kind (kind shock 1)", exact=True).select_option("real_estate")
-    await page.get_by_label("Change % (kind shock 1)", exact=True).fill("-30")
+    await page.get_by_label("Change % (kind shock 1)", exact=True).fill("-60")
     await page.get_by_role("button", name="Run the scenario").click()
     results = page.get_by_test_id("stress-results")
     await expect(results).to_be_visible()
     report = await api_post(
-        page, "/api/coverage/stress?page_size=25", {"by_kind": [{"kind": "real_estate", "change_pct": "-30"}]}
+        page, "/api/coverage/stress?page_size=25", {"by_kind": [{"kind": "real_estate", "change_pct": "-60"}]}
     )
     assert report["loans_changed"] > 0
 
@@ -180,7 +180,7 @@ async def test_stress_on_real_estate_lowers_collateral_and_lists_the_changed_loa
         )
         assert stressed <= base
         fell += stressed < base
-    assert fell, "a 30% fall in real estate values lowers some currency's collateral"
+    assert fell, "a 60% fall in real estate values lowers some currency's collateral"
 
     await expect(page.get_by_test_id("loans-changed")).to_have_text(str(report["loans_changed"]))
     await expect(page.get_by_test_id("breaches-appearing")).to_have_text(str(report["breaches_appearing"]))
@@ -203,9 +203,9 @@ async def test_stress_on_real_estate_lowers_collateral_and_lists_the_changed_loa
     assert drawn["datasets"][1]["data"] == [float(b["stressed"]["exposure"]) for b in buckets]
 
     # The changed loans are paged by re-posting the scenario.
-    assert report["loans_changed"] > len(report["changed_loans"]), "the demo's -30% changes more than a page"
+    assert report["loans_changed"] > len(report["changed_loans"]), "the demo's -60% changes more than a page"
     second = await api_post(
-        page, "/api/coverage/stress?page=2&page_size=25", {"by_kind": [{"kind": "real_estate", "change_pct": "-30"}]}
+        page, "/api/coverage/stress?page=2&page_size=25", {"by_kind": [{"kind": "real_estate", "change_pct": "-60"}]}
     )
     await page.get_by_role("navigation", name="Changed loan pages").get_by_role("button", name="Next →").click()
     await expect(page.get_by_test_id("changed-pager-status")).to_contain_text("Page 2 of")
