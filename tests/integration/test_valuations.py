@@ -268,6 +268,10 @@ async def test_worklist_lists_missing_stale_and_unpoliced_assets(client, as_role
         "revaluation_days": 30,
         "due_on": "2026-06-29",
         "days_overdue": 1,
+        "owner_ref": "P1",
+        "owner_name": "Party P1",
+        "last_value": "1200000.00",
+        "value_currency": "CNY",
     }
     assert items["A4"]["reason"] == "no_policy" and items["A4"]["revaluation_days"] is None
 
