@@ -14,7 +14,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Stream, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
 from frontend.downloads import ListFormat, csv_stream, every_page
 from frontend.paging import page_links
@@ -37,7 +37,13 @@ class RejectForm:
     reason: str = ""
 
 
-async def _queue(request: HTMXRequest, paging: Paging, status: str | None = None, error: str | None = None) -> Template:
+async def _queue(
+    request: HTMXRequest,
+    paging: Paging,
+    status: str | None = None,
+    error: str | None = None,
+    status_code: int = HTTP_200_OK,
+) -> Template:
     found = await valuations.list_valuations(paging, status=valuations.SUBMITTED)
     if not found.items and found.has_prev:  # the last row of the last page was just decided
         found = await valuations.list_valuations(Paging(found.pages, PAGE_SIZE), status=valuations.SUBMITTED)
@@ -53,17 +59,17 @@ async def _queue(request: HTMXRequest, paging: Paging, status: str | None = None
     }
     # htmx swaps only the queue; a plain request (or a history restore) gets the whole page.
     partial = request.htmx and not request.htmx.history_restore_request
-    return Template(template_name="valuations/_queue.html" if partial else "valuations/queue.html", context=context)
+    name = "valuations/_queue.html" if partial else "valuations/queue.html"
+    # htmx swaps only a 2xx answer, so a refusal it shows in place goes out as 200; a plain post keeps its status.
+    return Template(template_name=name, context=context, status_code=HTTP_200_OK if partial else status_code)
 
 
 async def _decided(request: HTMXRequest, paging: Paging, action: Any) -> Template | Redirect:
     try:
         decided = await action
     except DomainError as exc:
-        if not request.htmx:
-            raise
-        # Shown in place, since htmx does not swap error responses into the page.
-        return await _queue(request, paging, error=exc.detail)
+        # Shown above the queue, in place: never an error page of its own.
+        return await _queue(request, paging, error=exc.detail, status_code=exc.status_code)
     if not request.htmx:
         return Redirect(path=f"/valuations?page={paging.page}", status_code=HTTP_303_SEE_OTHER)
     verb = "approved" if decided.status == valuations.APPROVED else "rejected"
