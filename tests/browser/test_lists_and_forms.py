@@ -97,6 +97,16 @@ async def test_every_list_and_form_page_fits_the_screen(page: Page, width: int) 
         await page.screenshot(path=str(SHOTS / f"{shot_name(path)}-{width}.png"), full_page=True)
 
 
+async def test_the_disposal_forms_fit_a_phone(page: Page) -> None:
+    await page.set_viewport_size({"width": NARROW, "height": 900})
+    await sign_in(page, "disposal_officer")
+    for path in ("/disposals/new", "/disposals/DC-2026-002", "/disposals/DC-2026-002/waterfall"):
+        response = await page.goto(path)
+        assert response is not None and response.ok, path
+        await fits(page)
+        await page.screenshot(path=str(SHOTS / f"{shot_name(path)}-{NARROW}.png"), full_page=True)
+
+
 async def test_the_header_folds_behind_menu_on_a_phone(page: Page) -> None:
     await page.set_viewport_size({"width": NARROW, "height": 844})
     await sign_in(page, "asset_manager")
