@@ -32,6 +32,7 @@ LIST_PAGES = (
     "/overlaps",
 )
 FORM_PAGES = ("/coverage/stress", "/coverage/what-if")
+OTHER_PAGES = ("/home", "/search?q=CUST-00", "/disposals/metrics", "/public/auctions", "/audit/verify")
 
 
 def shot_name(path: str) -> str:
@@ -88,7 +89,14 @@ async def test_every_list_and_form_page_fits_the_screen(page: Page, width: int) 
     await sign_in(page, "admin")
     loan = (await api(page, "/api/loans?page_size=1"))["items"][0]["ref"]
     lien = (await api(page, "/api/liens?status=registered&page_size=1"))["items"][0]["ref"]
-    for path in (*LIST_PAGES, *FORM_PAGES, f"/loans/{loan}", f"/liens/{lien}"):
+    covered = (await api(page, "/api/coverage/loans?page_size=1"))["items"][0]
+    records = (
+        f"/loans/{loan}",
+        f"/liens/{lien}",
+        f"/coverage/loans/{covered['loan_id']}",
+        f"/parties/{covered['borrower_id']}",
+    )
+    for path in (*LIST_PAGES, *FORM_PAGES, *records, *OTHER_PAGES):
         response = await page.goto(path)
         assert response is not None and response.ok, path
         await expect(page.get_by_role("heading", level=1)).to_be_visible()
