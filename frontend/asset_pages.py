@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
-from litestar.response import Template
+from litestar.response import Stream, Template
 
 from auctions.access import DISPOSAL_WRITERS
 from auctions.services.cases import OPENABLE_ASSET_STATUSES
+from frontend.downloads import ListFormat, csv_stream, csv_url, every_page
 from frontend.paging import page_links
 from frontend.parcel_map import render as render_parcel_map
 from frontend.templating import layout_context, signed_in_user
@@ -70,7 +72,14 @@ class RegisterQuery:
 
 
 def _results_context(query: RegisterQuery, page: Page[AssetRead]) -> dict[str, Any]:
-    return {"query": query, "page": page, "links": page_links(page, query.url)}
+    return {"query": query, "page": page, "links": page_links(page, query.url), "csv_url": csv_url(query.url())}
+
+
+REGISTER_HEADER = ("ref", "kind", "status", "owner_ref", "owner", "description", "address", "created_at")
+
+
+def _register_row(a: AssetRead) -> list[Any]:
+    return [a.ref, a.kind, a.status, a.owner_ref, a.owner_name, a.description, a.address, a.created_at]
 
 
 def provide_register_query(
@@ -94,8 +103,16 @@ class AssetPagesController(Controller):
     }
 
     @get(name="pages:assets", opt=roles(REGISTRY_READERS))
-    async def asset_register(self, request: HTMXRequest, register_query: NamedDependency[RegisterQuery]) -> Template:
+    async def asset_register(
+        self,
+        request: HTMXRequest,
+        register_query: NamedDependency[RegisterQuery],
+        fmt: Annotated[ListFormat, QueryParameter(name="format")] = "html",
+    ) -> Template | Stream:
         query = register_query
+        if fmt == "csv":
+            rows = every_page(partial(list_assets, q=query.q or None, kind=query.kind, status=query.status))
+            return csv_stream("assets.csv", REGISTER_HEADER, rows, _register_row)
         found = await list_assets(query.paging, q=query.q or None, kind=query.kind, status=query.status)
         context = _results_context(query, found)
         # The same URL answers a whole page or, to htmx, only the results; caches must keep them apart.

@@ -30,6 +30,7 @@ from auctions.access import CASE_READERS, DISPOSAL_WRITERS, ROUND_READERS
 from auctions.rules.profiles import profile
 from auctions.schemas.public import PublicAuction
 from auctions.services import bidders, bids, case_file, public, rounds
+from frontend.amounts import plain_amount
 from frontend.auction_views import (
     DEPOSIT_STATUS,
     DONE,
@@ -40,7 +41,6 @@ from frontend.auction_views import (
     iso,
     lot_title,
     next_minimum,
-    plain_amount,
     read_admit,
     room_state,
     utc_seconds,

@@ -16,6 +16,7 @@ import msgspec
 from auctions.rules.bidding import Leader, RoundState, minimum_next_bid
 from auctions.schemas.bids import BidderRead, BidderRegister, BidRead
 from auctions.schemas.cases import RoundRead
+from frontend.amounts import plain_amount
 from registry.money import format_amount, parse_amount
 
 # Statuses in which a round still takes bidders and bids (the stored "scheduled" reads as "bidding" in its window).
@@ -32,16 +33,8 @@ DEPOSIT_STATUS = {
     "applied": "Applied to the price",
 }
 
-_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 _MSGSPEC_PATH = re.compile(r"^(.*) - at `\$\.?(.*)`$")
 _RANK = re.compile(r"^\d{1,2}$")
-
-
-def plain_amount(text: str) -> str:
-    """ "650,000.00" -> "650000.00". Only correctly grouped digits lose their commas: "6,50,000" stays as typed so
-    the service refuses it by name rather than guessing."""
-    text = text.strip()
-    return text.replace(",", "") if _GROUPED.match(text) else text
 
 
 def iso(moment: datetime) -> str:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
-from litestar.response import Template
+from litestar.response import Stream, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
+from frontend.downloads import ListFormat, csv_stream, csv_url, every_page
+from frontend.list_exports import AUDIT_HEADER, audit_row
 from frontend.paging import page_links
 from frontend.record_views import diff_lines, record_url
 from frontend.templating import layout_context
@@ -134,6 +137,7 @@ async def _audit_page(
             "links": page_links(found, query.url),
             "entities": KNOWN_ENTITIES,
             "report": report,
+            "csv_url": csv_url(query.url()),
         },
         status_code=HTTP_422_UNPROCESSABLE_ENTITY if query.errors else HTTP_200_OK,
     )
@@ -153,8 +157,20 @@ class AuditPagesController(Controller):
         actor: Filter = None,
         date_from: Annotated[str | None, QueryParameter(name="from", max_length=32)] = None,
         date_to: Annotated[str | None, QueryParameter(name="to", max_length=32)] = None,
-    ) -> Template:
-        return await _audit_page(request, read_query(entity, ref, actor, date_from, date_to), paging)
+        fmt: Annotated[ListFormat, QueryParameter(name="format")] = "html",
+    ) -> Template | Stream:
+        query = read_query(entity, ref, actor, date_from, date_to)
+        if fmt == "csv" and not query.errors:  # a bad date is said on the page, beside its field
+            listed = partial(
+                audit.list_events,
+                entity=query.entity or None,
+                entity_ref=query.ref or None,
+                actor=query.actor or None,
+                since=query.since,
+                until=query.until,
+            )
+            return csv_stream("audit-log.csv", AUDIT_HEADER, every_page(listed), audit_row)
+        return await _audit_page(request, query, paging)
 
     @get("/verify", name="pages:audit-verify", opt=roles(AUDIT_READERS))
     async def verify(self, request: Request[Any, Any, Any], paging: NamedDependency[Paging]) -> Template:

@@ -6,32 +6,38 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
+from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
+from frontend.coverage_list import BUCKETS, SORT_LABELS, LoanList, read_filters, summary_loans_url
+from frontend.downloads import ListFormat, csv_url, frame_csv
 from frontend.paging import page_links
 from frontend.templating import amount, layout_context
 from registry import clock
 from registry.auth import roles
 from registry.controllers.params import paging_provider
-from registry.errors import InvalidInputError
+from registry.errors import DomainError, InvalidInputError
 from registry.roles import REGISTRY_READERS
-from registry.schemas.common import Paging
+from registry.schemas.common import Page, Paging
 from valuation.coverage import fx
-from valuation.coverage_schemas import BucketTotals, CoverageContribution, CoverageLoanDetail
+from valuation.coverage_schemas import BucketTotals, CoverageContribution, CoverageLoanDetail, CoverageSummary
 from valuation.services import coverage
-from valuation.services.coverage_runs import parse_fx
+from valuation.services.coverage import LoanFilters
+from valuation.services.coverage_runs import CoverageRefused, parse_fx
 
 PAGE_SIZE = 50
 CENT = Decimal("0.01")  # amounts arrive rounded to the cent: a remainder within a cent of the share is the share
 AsOf = Annotated[date | None, QueryParameter()]
 IncludeUnperfected = Annotated[bool, QueryParameter()]
 FxText = Annotated[str, QueryParameter(max_length=400)]
+ListFilter = Annotated[str | None, QueryParameter(max_length=64)]
 
 # A loan's flags as the pages name them, in the order they are shown.
 LOAN_FLAGS = (
@@ -65,6 +71,17 @@ FORMAT = {"percent": percent, "loan_flags": LOAN_FLAGS}
 def fx_rates(text: str) -> dict[tuple[str, str], Decimal]:
     """The FX field ("CNY/USD=0.1405 HKD/CNY=0.92", spaces or commas between) as the services take it."""
     return parse_fx(fx.split_rates(text))
+
+
+def fx_refusal(exc: DomainError) -> str | None:
+    """What the FX field says when the rates typed there, or missing ones, stop the coverage run; None when the
+    refusal is about something else (it then goes to the error page as before)."""
+    if isinstance(exc, InvalidInputError):
+        reasons = [reason for name, reason in exc.errors if name.startswith("fx")]
+        return "; ".join(reasons) if len(reasons) == len(exc.errors) else None
+    if isinstance(exc, CoverageRefused):
+        return exc.detail
+    return None
 
 
 def coverage_query(as_of: date, include_unperfected: bool, page: int = 1, fx: str = "", flag: str | None = None) -> str:
@@ -163,7 +180,16 @@ class CoveragePagesController(Controller):
         fx: FxText = "",
     ) -> Template:
         day = as_of or clock.today()
-        found = await coverage.summary(day, include_unperfected, fx_rates(fx))
+        errors: dict[str, str] = {}
+        try:
+            found = await coverage.summary(day, include_unperfected, fx_rates(fx))
+        except DomainError as exc:
+            if (reason := fx_refusal(exc)) is None:
+                raise
+            errors["fx"] = reason
+            found = CoverageSummary(
+                as_of=day, include_unperfected=include_unperfected, portfolio=[], ltv_buckets=[], asset_kinds=[]
+            )
         return Template(
             template_name="coverage/summary.html",
             context={
@@ -176,7 +202,11 @@ class CoveragePagesController(Controller):
                 "charts": bucket_charts(found.ltv_buckets),
                 "portfolio_flags": PORTFOLIO_FLAGS,
                 "query": coverage_query(day, include_unperfected, fx=fx),
+                # Each figure opens the loans it counts: that currency, and its bucket or flag.
+                "loans_url": partial(summary_loans_url, LoanList(day, include_unperfected, fx, LoanFilters())),
+                "errors": errors,
             },
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY if errors else HTTP_200_OK,
         )
 
     @get("/loans", name="pages:coverage-loans", opt=roles(REGISTRY_READERS))
@@ -187,12 +217,26 @@ class CoveragePagesController(Controller):
         as_of: AsOf = None,
         include_unperfected: IncludeUnperfected = False,
         fx: FxText = "",
-        flag: Annotated[str | None, QueryParameter(max_length=32)] = None,
-    ) -> Template:
+        flag: ListFilter = None,
+        bucket: ListFilter = None,
+        borrower: ListFilter = None,
+        currency: ListFilter = None,
+        sort: ListFilter = None,
+        fmt: Annotated[ListFormat, QueryParameter(name="format")] = "html",
+    ) -> Template | Response[bytes]:
         day = as_of or clock.today()
-        if flag and flag not in coverage.LOAN_FLAGS:
-            raise InvalidInputError.one("flag", f"unknown flag {flag!r}; one of {', '.join(coverage.LOAN_FLAGS)}")
-        found = await coverage.loans_page(day, include_unperfected, paging, fx_rates(fx), flag or None)
+        listing = LoanList(day, include_unperfected, fx, read_filters(flag, bucket, borrower, currency, sort))
+        if fmt == "csv":
+            frame = await coverage.loans_filtered_export(day, include_unperfected, listing.filters, fx_rates(fx))
+            return frame_csv(f"loan-coverage-{day.isoformat()}.csv", frame)
+        errors: dict[str, str] = {}
+        try:
+            found = await coverage.loans_page(day, include_unperfected, paging, fx_rates(fx), listing.filters)
+        except DomainError as exc:
+            if (reason := fx_refusal(exc)) is None:
+                raise
+            errors["fx"] = reason
+            found = Page([], 0, paging.page, paging.page_size)
         return Template(
             template_name="coverage/loans.html",
             context={
@@ -202,17 +246,22 @@ class CoveragePagesController(Controller):
                 "include_unperfected": include_unperfected,
                 "fx": fx,
                 "page": found,
-                "links": page_links(
-                    found, lambda n: f"/coverage/loans?{coverage_query(day, include_unperfected, n, fx, flag)}"
-                ),
+                "listing": listing,
+                "links": page_links(found, listing.url),
                 "query": coverage_query(day, include_unperfected, fx=fx),
-                "flag": flag or None,
+                "flag": listing.filters.flag,
                 "flag_filters": [
-                    (name, text, coverage_query(day, include_unperfected, fx=fx, flag=name))
+                    (name, text, listing.with_filters(flag=name).url())
                     for name, text in LOAN_FLAGS
                     if name in coverage.LOAN_FLAGS
                 ],
+                "every_loan_url": listing.with_filters(flag=None).url(),
+                "buckets": BUCKETS,
+                "sort_labels": SORT_LABELS,
+                "csv_url": csv_url(listing.url()),
+                "errors": errors,
             },
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY if errors else HTTP_200_OK,
         )
 
     @get("/loans/{ref:str}", name="pages:coverage-loan", opt=roles(REGISTRY_READERS))

@@ -20,6 +20,7 @@ import msgspec
 from auctions.rules.profiles import PROFILES
 from auctions.schemas.cases import CaseMoveName, CaseOpen, OfferCreate, RoundCreate
 from auctions.schemas.settlement import ExpenseKind, SettlementProposal, WaterfallOrder, WaterfallRequest
+from frontend.amounts import plain_amount
 from frontend.form_errors import FormErrors, form_text
 from registry.errors import DomainError, InvalidInputError
 
@@ -30,15 +31,7 @@ CASE_MOVES: tuple[str, ...] = get_args(CaseMoveName)
 ROUND_AMOUNTS = ("starting_price", "increment", "deposit")
 MAX_DOCUMENTS = 20
 
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 _INDEXED = re.compile(r"^(expenses|asset_refs)\[(\d+)\](.*)$")
-
-
-def plain_amount(text: str) -> str:
-    """ "810,000.01" -> "810000.01". Only correctly grouped digits lose their commas: "1,2,3" stays as typed,
-    so the service refuses it by name rather than reading it as 123."""
-    text = text.strip()
-    return text.replace(",", "") if _GROUPED.match(text) else text
 
 
 @dataclass

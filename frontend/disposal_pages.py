@@ -8,6 +8,7 @@ change that went through redirects (303) back to the case, so a reload never rep
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 
 from auctions.access import CASE_READERS, DISPOSAL_WRITERS
@@ -25,6 +26,8 @@ from auctions.schemas.cases import CaseMoveRequest, CaseStateName
 from auctions.services import cases, offers, rounds
 from frontend.disposal_forms import DisposalForm, read_move, read_offer, read_open, read_round, split_refs
 from frontend.disposal_views import DONE, move_buttons, round_rules
+from frontend.downloads import ListFormat, csv_stream, csv_url, every_page
+from frontend.list_exports import CASE_HEADER, case_row
 from frontend.paging import page_links
 from frontend.templating import layout_context, signed_in_user
 from registry.auth import roles
@@ -150,16 +153,20 @@ class DisposalPagesController(Controller):
         asset_ref: Filter = None,
         owner_ref: Filter = None,
         q: Filter = None,
-    ) -> Template:
+        fmt: Annotated[ListFormat, QueryParameter(name="format")] = "html",
+    ) -> Template | Stream:
         query = CaseQuery(case_state, profile_name, asset_ref, owner_ref, q)
-        found = await cases.list_cases(
-            paging,
+        listed = partial(
+            cases.list_cases,
             state=query.state,
             profile_name=query.profile,
             asset_ref=query.asset_ref or None,
             owner_ref=query.owner_ref or None,
             q=query.q or None,
         )
+        if fmt == "csv":
+            return csv_stream("disposal-cases.csv", CASE_HEADER, every_page(listed), case_row)
+        found = await listed(paging)
         return Template(
             template_name="disposals/list.html",
             context={
@@ -170,6 +177,7 @@ class DisposalPagesController(Controller):
                 "states": CASE_STATES,
                 "profiles": PROFILES.values(),
                 "may_open": may_act(request),
+                "csv_url": csv_url(query.url()),
             },
         )
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.response import Template
+from litestar.params import QueryParameter
+from litestar.response import Stream, Template
 
+from frontend.downloads import ListFormat, csv_stream, every_page
+from frontend.list_exports import OVERLAP_HEADER, overlap_row
 from frontend.paging import page_links
 from frontend.templating import layout_context, signed_in_user
 from registry.auth import roles
@@ -15,6 +18,8 @@ from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.common import DEFAULT_PAGE_SIZE, Paging
 from registry.schemas.spatial import RescanReport
 from registry.services import parcel_overlaps
+
+CsvFormat = Annotated[ListFormat, QueryParameter(name="format")]
 
 
 async def _page(request: Request[Any, Any, Any], paging: Paging, report: RescanReport | None = None) -> Template:
@@ -42,7 +47,12 @@ class OverlapPagesController(Controller):
     path = "/overlaps"
 
     @get(name="pages:overlaps", opt=roles(REGISTRY_READERS))
-    async def overlaps(self, request: Request[Any, Any, Any], paging: NamedDependency[Paging]) -> Template:
+    async def overlaps(
+        self, request: Request[Any, Any, Any], paging: NamedDependency[Paging], fmt: CsvFormat = "html"
+    ) -> Template | Stream:
+        if fmt == "csv":
+            rows = every_page(parcel_overlaps.list_overlaps)
+            return csv_stream("parcel-overlaps.csv", OVERLAP_HEADER, rows, overlap_row)
         return await _page(request, paging)
 
     @post("/rescan", name="pages:overlaps-rescan", opt=roles(COLLATERAL_WRITERS), status_code=200)

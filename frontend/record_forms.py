@@ -16,7 +16,7 @@ from typing import Any, get_args
 
 import msgspec
 
-from frontend.disposal_forms import plain_amount
+from frontend.amounts import plain_amount
 from frontend.form_errors import FormErrors, form_text
 from frontend.templating import amount
 from registry.errors import DomainError, InvalidInputError

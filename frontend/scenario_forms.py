@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from frontend.amounts import plain_amount
 from frontend.form_errors import FormErrors, form_text
 from frontend.saved_regions import BY_KEY
 from registry import dates
@@ -57,6 +58,7 @@ CHANGE_FIELDS = (
     "status",
     "expires_on",
 )
+AMOUNT_FIELDS = frozenset({"amount", *BALANCE_COMPONENTS, "cap"})
 # The types each control serves, for the page script that shows only those of the chosen type.
 FIELD_TYPES = {
     name: tuple(t for t, (_, needs, may) in CHANGE_TYPES.items() if name in needs or name in may)
@@ -275,6 +277,8 @@ def _change(out: ScenarioForm, i: int, values: dict[str, Any]) -> dict[str, Any]
                 change[name] = date.fromisoformat(text).isoformat()
             except ValueError:
                 out.add(f"{at}.{name}", f"{text!r} is not a date such as 2031-12-31")
+        elif name in AMOUNT_FIELDS:
+            change[name] = plain_amount(text)
         else:
             change[name] = text
     if kind == "set_balance" and not any(typed[name] for name in may):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import Annotated, Any, cast, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 from urllib.parse import urlencode
 
 from litestar import Controller, get, post
@@ -13,9 +13,10 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 from litestar.plugins.htmx import HTMXRequest
-from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.response import Redirect, Stream, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
+from frontend.downloads import ListFormat, csv_stream, every_page
 from frontend.paging import page_links
 from frontend.templating import layout_context, signed_in_user
 from registry import clock
@@ -24,10 +25,11 @@ from registry.controllers.params import PageNumber, RowId, paging_provider
 from registry.errors import DomainError, InvalidInputError
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.common import Paging
-from valuation.schemas import ValuationReject, WorklistReason
+from valuation.schemas import AssetDue, LienExpiring, ValuationRead, ValuationReject, WorklistReason
 from valuation.services import valuations, worklist
 
 PAGE_SIZE = 50
+Format = Annotated[ListFormat, QueryParameter(name="format")]
 
 
 @dataclass
@@ -35,7 +37,13 @@ class RejectForm:
     reason: str = ""
 
 
-async def _queue(request: HTMXRequest, paging: Paging, status: str | None = None, error: str | None = None) -> Template:
+async def _queue(
+    request: HTMXRequest,
+    paging: Paging,
+    status: str | None = None,
+    error: str | None = None,
+    status_code: int = HTTP_200_OK,
+) -> Template:
     found = await valuations.list_valuations(paging, status=valuations.SUBMITTED)
     if not found.items and found.has_prev:  # the last row of the last page was just decided
         found = await valuations.list_valuations(Paging(found.pages, PAGE_SIZE), status=valuations.SUBMITTED)
@@ -51,17 +59,17 @@ async def _queue(request: HTMXRequest, paging: Paging, status: str | None = None
     }
     # htmx swaps only the queue; a plain request (or a history restore) gets the whole page.
     partial = request.htmx and not request.htmx.history_restore_request
-    return Template(template_name="valuations/_queue.html" if partial else "valuations/queue.html", context=context)
+    name = "valuations/_queue.html" if partial else "valuations/queue.html"
+    # htmx swaps only a 2xx answer, so a refusal it shows in place goes out as 200; a plain post keeps its status.
+    return Template(template_name=name, context=context, status_code=HTTP_200_OK if partial else status_code)
 
 
 async def _decided(request: HTMXRequest, paging: Paging, action: Any) -> Template | Redirect:
     try:
         decided = await action
     except DomainError as exc:
-        if not request.htmx:
-            raise
-        # Shown in place, since htmx does not swap error responses into the page.
-        return await _queue(request, paging, error=exc.detail)
+        # Shown above the queue, in place: never an error page of its own.
+        return await _queue(request, paging, error=exc.detail, status_code=exc.status_code)
     if not request.htmx:
         return Redirect(path=f"/valuations?page={paging.page}", status_code=HTTP_303_SEE_OTHER)
     verb = "approved" if decided.status == valuations.APPROVED else "rejected"
@@ -71,12 +79,110 @@ async def _decided(request: HTMXRequest, paging: Paging, action: Any) -> Templat
 REASONS: tuple[str, ...] = get_args(WorklistReason)
 
 
-def _worklist_url(as_of: date, within_days: int, reason: str | None, page: int, lien_page: int) -> str:
+def _worklist_url(
+    as_of: date, within_days: int, reason: str | None, sort: str, page: int, lien_page: int, fmt: str | None = None
+) -> str:
     params: list[tuple[str, str | int]] = [("as_of", as_of.isoformat()), ("within_days", within_days)]
     if reason:
         params.append(("reason", reason))
-    params += [("page", page), ("lien_page", lien_page)]
+    if sort:
+        params.append(("sort", sort))
+    if fmt:
+        params.append(("format", fmt))
+    else:
+        params += [("page", page), ("lien_page", lien_page)]
     return "/worklist?" + urlencode(params)
+
+
+ASSET_HEADER = (
+    "asset",
+    "kind",
+    "status",
+    "owner_ref",
+    "owner",
+    "reason",
+    "last_valued_on",
+    "last_value",
+    "currency",
+    "revaluation_days",
+    "due_on",
+    "days_overdue",
+)
+LIEN_HEADER = (
+    "lien",
+    "asset",
+    "owner_ref",
+    "owner",
+    "kind",
+    "holder",
+    "registration_number",
+    "authority",
+    "expires_on",
+    "days_left",
+)
+
+
+def _asset_row(a: AssetDue) -> list[Any]:
+    return [
+        a.asset_ref,
+        a.kind,
+        a.status,
+        a.owner_ref,
+        a.owner_name,
+        a.reason,
+        a.last_valued_on,
+        a.last_value,
+        a.value_currency,
+        a.revaluation_days,
+        a.due_on,
+        a.days_overdue,
+    ]
+
+
+def _lien_row(lien: LienExpiring) -> list[Any]:
+    return [
+        lien.lien_ref,
+        lien.asset_ref,
+        lien.owner_ref,
+        lien.owner_name,
+        lien.kind,
+        lien.holder,
+        lien.registration_number,
+        lien.authority,
+        lien.expires_on,
+        lien.days_left,
+    ]
+
+
+def _queue_row(v: ValuationRead) -> list[Any]:
+    return [
+        v.id,
+        v.asset_ref,
+        v.asset_kind,
+        v.valued_on,
+        v.market_value,
+        v.forced_sale_value,
+        v.currency,
+        v.method,
+        v.appraiser,
+        v.submitted_by,
+        v.submitted_at,
+    ]
+
+
+QUEUE_HEADER = (
+    "id",
+    "asset",
+    "kind",
+    "valued_on",
+    "market_value",
+    "forced_sale_value",
+    "currency",
+    "method",
+    "appraiser",
+    "submitted_by",
+    "submitted_at",
+)
 
 
 class ValuationPagesController(Controller):
@@ -84,7 +190,12 @@ class ValuationPagesController(Controller):
     dependencies = {"paging": paging_provider(PAGE_SIZE, sized=False)}
 
     @get("/valuations", name="pages:valuations", opt=roles(REGISTRY_READERS))
-    async def queue(self, request: HTMXRequest, paging: NamedDependency[Paging]) -> Template:
+    async def queue(
+        self, request: HTMXRequest, paging: NamedDependency[Paging], fmt: Format = "html"
+    ) -> Template | Stream:
+        if fmt == "csv":
+            rows = every_page(partial(valuations.list_valuations, status=valuations.SUBMITTED))
+            return csv_stream("valuations-awaiting-approval.csv", QUEUE_HEADER, rows, _queue_row)
         return await _queue(request, paging)
 
     @post(
@@ -125,15 +236,28 @@ class ValuationPagesController(Controller):
         as_of: Annotated[date | None, QueryParameter()] = None,
         within_days: Annotated[int, QueryParameter(ge=0, le=3650)] = 60,
         reason: Annotated[str | None, QueryParameter()] = None,
+        sort: Annotated[str | None, QueryParameter(max_length=32)] = None,
         lien_page: PageNumber = 1,
-    ) -> Template:
+        fmt: Format = "html",
+        which: Annotated[Literal["assets", "liens"], QueryParameter(name="list")] = "assets",
+    ) -> Template | Stream:
         day = as_of or clock.today()
+        user = signed_in_user(request)
         # The select sends "" for every reason; anything else must be a known reason, not silently ignored.
         if reason and reason not in REASONS:
             raise InvalidInputError.one("reason", f"unknown value {reason!r}; one of {', '.join(REASONS)}")
+        if sort and sort not in worklist.ASSET_SORTS:
+            raise InvalidInputError.one("sort", f"unknown order {sort!r}; one of {', '.join(worklist.ASSET_SORTS[1:])}")
+        order = sort or ""
         wanted = cast(WorklistReason | None, reason or None)
-        assets = await worklist.assets_due(day, paging, wanted)
-        url = partial(_worklist_url, day, within_days, wanted)
+        if fmt == "csv" and which == "liens":
+            lien_rows = every_page(partial(worklist.liens_expiring, day, within_days))
+            return csv_stream(f"registrations-expiring-{day.isoformat()}.csv", LIEN_HEADER, lien_rows, _lien_row)
+        if fmt == "csv":
+            rows = every_page(lambda p: worklist.assets_due(day, p, wanted, order))
+            return csv_stream(f"assets-to-value-{day.isoformat()}.csv", ASSET_HEADER, rows, _asset_row)
+        assets = await worklist.assets_due(day, paging, wanted, order)
+        url = partial(_worklist_url, day, within_days, wanted, order)
         liens = await worklist.liens_expiring(day, within_days, Paging(lien_page, PAGE_SIZE))
         return Template(
             template_name="valuations/worklist.html",
@@ -145,6 +269,11 @@ class ValuationPagesController(Controller):
                 "liens": liens,
                 "reason": wanted,
                 "reasons": REASONS,
+                "sort": order,
+                "sort_url": partial(_worklist_url, day, within_days, wanted),
+                "assets_csv": url(1, 1, "csv"),
+                "liens_csv": url(1, 1, "csv") + "&list=liens",
+                "may_value": user is not None and Role(user.role) in COLLATERAL_WRITERS,
                 "asset_links": page_links(assets, lambda n: url(n, lien_page)),
                 "lien_links": page_links(liens, lambda n: url(paging.page, n)),
             },

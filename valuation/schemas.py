@@ -96,6 +96,10 @@ class AssetDue(msgspec.Struct):
     revaluation_days: int | None  # None: the asset's kind has no policy
     due_on: date | None  # last_valued_on + revaluation_days
     days_overdue: int | None  # as_of - due_on, for stale ones
+    owner_ref: str = ""
+    owner_name: str = ""
+    last_value: str | None = None  # market value of the latest approved valuation (the lower of two that day)
+    value_currency: str | None = None
 
 
 class LienExpiring(msgspec.Struct):
@@ -109,6 +113,8 @@ class LienExpiring(msgspec.Struct):
     authority: str
     expires_on: date
     days_left: int  # negative: the expiry date has passed and the lien is still marked registered
+    owner_ref: str = ""  # the asset's owner
+    owner_name: str = ""
 
 
 class UploadResult(msgspec.Struct):

@@ -268,6 +268,10 @@ async def test_worklist_lists_missing_stale_and_unpoliced_assets(client, as_role
         "revaluation_days": 30,
         "due_on": "2026-06-29",
         "days_overdue": 1,
+        "owner_ref": "P1",
+        "owner_name": "Party P1",
+        "last_value": "1200000.00",
+        "value_currency": "CNY",
     }
     assert items["A4"]["reason"] == "no_policy" and items["A4"]["revaluation_days"] is None
 
@@ -465,7 +469,11 @@ async def test_queue_page_decides_with_htmx_and_shows_refusals_in_place(client, 
         "wrong asset"
     )
     r = await client.post(f"/valuations/{mine['id']}/reject", data={"reason": " "})
-    assert r.status_code == 422 and "say why" in r.text  # without htmx: the error page
+    # Without htmx the refusal is said above the queue too, with its status, never an error page of its own.
+    assert r.status_code == 422 and "say why" in r.text and 'data-testid="queue-error"' in r.text
+    assert "error-page" not in r.text and 'data-testid="valuation-queue"' in r.text
+    r = await client.post(f"/valuations/{mine['id']}/approve")
+    assert r.status_code == 403 and "another user must approve it" in r.text and 'data-testid="queue-error"' in r.text
     worklist = await client.get("/worklist?reason=no_valuation")
     assert worklist.status_code == 200 and 'data-ref="A1"' in worklist.text
     assert (await client.get("/worklist?reason=bogus")).status_code == 422

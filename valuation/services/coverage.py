@@ -62,23 +62,75 @@ def _page(rows: pl.DataFrame, total: int, paging: Paging, row_type: type[T]) -> 
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
-LOAN_FLAGS = ("breach", "stale_valuation", "no_valuation", "unperfected")
+LOAN_FLAGS = (
+    "breach",
+    "stale_valuation",
+    "no_valuation",
+    "unperfected",
+    "registration_expiring",
+    "asset_seized",
+    "possible_double_pledge",
+)
+# What the loans list sorts by: the engine's columns (amounts in minor units of each loan's own currency, so an
+# amount sort is meant within one currency; the list says so), loan_id breaking ties.
+LOAN_SORTS = ("loan_id", "ltv", "exposure", "uncovered")
+
+
+class LoanFilters(msgspec.Struct, frozen=True):
+    """Which loans a list of loans keeps, and in what order; `descending` applies to `sort`."""
+
+    flag: str | None = None
+    ltv_bucket: str | None = None
+    borrower_id: str | None = None
+    currency: str | None = None
+    sort: str = "loan_id"
+    descending: bool = False
+
+
+def filtered_loans(per_loan: pl.LazyFrame, filters: LoanFilters) -> pl.LazyFrame:
+    if filters.flag is not None:
+        per_loan = per_loan.filter(pl.col(filters.flag).cast(pl.Boolean))
+    for column in ("ltv_bucket", "borrower_id", "currency"):
+        if (value := getattr(filters, column)) is not None:
+            per_loan = per_loan.filter(pl.col(column) == value)
+    if filters.sort != "loan_id":
+        # A loan without collateral has no LTV: it sorts last either way.
+        per_loan = per_loan.sort([filters.sort, "loan_id"], descending=[filters.descending, False], nulls_last=True)
+    elif filters.descending:
+        per_loan = per_loan.sort("loan_id", descending=True)
+    return per_loan
+
+
+def _in_order(per_loan: pl.LazyFrame) -> pl.DataFrame:
+    """The export rows of these loans, in the order the frame has them (the export itself sorts by loan_id)."""
+    ordered = per_loan.select("loan_id").collect().with_row_index("_order")
+    return coverage_export_frame(per_loan).join(ordered, on="loan_id").sort("_order").drop("_order")
 
 
 async def loans_page(
-    as_of: date, include_unperfected: bool, paging: Paging, fx_rates: FxRates | None = None, flag: str | None = None
+    as_of: date,
+    include_unperfected: bool,
+    paging: Paging,
+    fx_rates: FxRates | None = None,
+    filters: LoanFilters | None = None,
 ) -> Page[CoverageLoan]:
-    """One page of the export, by loan_id, optionally only the loans carrying `flag` (one of LOAN_FLAGS): only
-    that page's rows are formatted."""
-    per_loan = (await compute(as_of, include_unperfected, fx_rates)).per_loan
-    if flag is not None:
-        per_loan = per_loan.filter(pl.col(flag).cast(pl.Boolean))
+    """One page of the export, by loan_id or as `filters` sorts it, only the loans `filters` keeps: only that
+    page's rows are formatted."""
+    per_loan = filtered_loans((await compute(as_of, include_unperfected, fx_rates)).per_loan, filters or LoanFilters())
 
     def page() -> Page[CoverageLoan]:
-        rows = coverage_export_frame(per_loan.slice(paging.offset, paging.page_size))  # cached by loan_id
+        rows = _in_order(per_loan.slice(paging.offset, paging.page_size))
         return _page(rows, per_loan.select(pl.len()).collect().item(), paging, CoverageLoan)
 
     return await in_thread(page)
+
+
+async def loans_filtered_export(
+    as_of: date, include_unperfected: bool, filters: LoanFilters, fx_rates: FxRates | None = None
+) -> pl.DataFrame:
+    """The DESIGN 8 export of the loans `filters` keeps, in its order (a page's "Download CSV")."""
+    per_loan = filtered_loans((await compute(as_of, include_unperfected, fx_rates)).per_loan, filters)
+    return await in_thread(lambda: _in_order(per_loan))
 
 
 def _contributions(result: CoverageResult, loan_ref: str) -> list[CoverageContribution]:

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from registry.db import is_postgres
+from registry.money import format_amount
 from registry.schemas.common import Page, Paging
 from registry.tables import Asset, Lien
 from valuation.schemas import AssetDue, LienExpiring, WorklistReason
@@ -34,19 +35,46 @@ _REASON_FILTERS: dict[str, str] = {
 }
 
 
+def _due_on() -> str:
+    """SQL for the day an asset's valuation falls due (null when it was never valued or has no policy), as
+    something that sorts by date on this engine."""
+    if is_postgres():
+        return "(w.last_valued_on + p.revaluation_days)"
+    return "(julianday(w.last_valued_on) + p.revaluation_days)"
+
+
+# The orders the worklist offers: "" puts the never valued first, then the oldest valuation; by days overdue,
+# the most overdue first ("-days_overdue"; an asset that cannot be dated counts as the most overdue) or last.
+ASSET_SORTS = ("", "-days_overdue", "days_overdue")
+
+
+def _order(sort: str) -> str:
+    due = _due_on()
+    if sort == "-days_overdue":
+        return f"({due} IS NULL) DESC, {due}, w.ref"
+    if sort == "days_overdue":
+        return f"({due} IS NULL), {due} DESC, w.ref"
+    return "(w.last_valued_on IS NULL) DESC, w.last_valued_on, w.ref"
+
+
 def _assets_due_sql(reason: str | None) -> str:
     # The latest approved valuation per asset comes from a correlated MAX on the (asset) index; the
     # filter then keeps only rows that need work, so the page and the count come from the database.
     as_of = "CAST({} AS DATE)" if is_postgres() else "{}"
     return f"""
         WITH w AS (
-            SELECT a.id, a.ref, a.kind, a.status,
+            SELECT a.id, a.ref, a.kind, a.status, a.owner,
                    (SELECT MAX(v.valued_on) FROM valuation v
                     WHERE v.asset = a.id AND v.status = 'approved' AND v.valued_on <= {as_of}) AS last_valued_on
             FROM asset a WHERE a.status IN ({_IN_BOOK})
         )
-        SELECT w.ref, w.kind, w.status, w.last_valued_on, p.revaluation_days
-        FROM w LEFT JOIN policy p ON p.kind = w.kind
+        SELECT w.ref, w.kind, w.status, w.last_valued_on, p.revaluation_days, o.ref AS owner_ref,
+               o.name AS owner_name,
+               (SELECT MIN(v.market_value) FROM valuation v WHERE v.asset = w.id AND v.status = 'approved'
+                AND v.valued_on = w.last_valued_on) AS last_value,
+               (SELECT MIN(v.currency) FROM valuation v WHERE v.asset = w.id AND v.status = 'approved'
+                AND v.valued_on = w.last_valued_on) AS value_currency
+        FROM w LEFT JOIN policy p ON p.kind = w.kind JOIN party o ON o.id = w.owner
         WHERE (w.last_valued_on IS NULL OR p.kind IS NULL OR {_days_between()} > p.revaluation_days)
           AND {_REASON_FILTERS[reason] if reason else "1 = 1"}
     """  # noqa: S608 - only our own constants are interpolated; values travel as parameters
@@ -73,15 +101,22 @@ def _asset_due(row: dict[str, Any], as_of: date) -> AssetDue:
         revaluation_days=days,
         due_on=due_on,
         days_overdue=None if due_on is None else (as_of - due_on).days,
+        owner_ref=row["owner_ref"],
+        owner_name=row["owner_name"],
+        last_value=None if row["last_value"] is None else format_amount(row["last_value"], row["value_currency"]),
+        value_currency=row["value_currency"],
     )
 
 
-async def assets_due(as_of: date, paging: Paging, reason: WorklistReason | None = None) -> Page[AssetDue]:
-    """Never valued first, then the longest unvalued, then by ref; `reason` keeps one kind of work."""
+async def assets_due(
+    as_of: date, paging: Paging, reason: WorklistReason | None = None, sort: str = ""
+) -> Page[AssetDue]:
+    """Never valued first, then the longest unvalued, then by ref, or by days overdue (`sort`, one of
+    ASSET_SORTS); `reason` keeps one kind of work."""
     sql = _assets_due_sql(reason)
     counted = await Asset.raw(f"SELECT COUNT(*) AS n FROM ({sql}) t", as_of, as_of)  # noqa: S608
     rows = await Asset.raw(
-        f"""{sql} ORDER BY (w.last_valued_on IS NULL) DESC, w.last_valued_on, w.ref
+        f"""{sql} ORDER BY {_order(sort)}
             LIMIT {paging.page_size} OFFSET {paging.offset}""",  # paging is validated integers
         as_of,
         as_of,
@@ -129,6 +164,8 @@ async def liens_expiring(as_of: date, within_days: int, paging: Paging) -> Page[
             Lien.authority,
             Lien.expires_on,
             la.ref.as_alias("asset_ref"),
+            la.owner.ref.as_alias("owner_ref"),
+            la.owner.name.as_alias("owner_name"),
         )
         .where(*where)
         .order_by(Lien.expires_on)
@@ -146,6 +183,8 @@ async def liens_expiring(as_of: date, within_days: int, paging: Paging) -> Page[
             authority=r["authority"],
             expires_on=r["expires_on"],
             days_left=(r["expires_on"] - as_of).days,
+            owner_ref=r["owner_ref"],
+            owner_name=r["owner_name"],
         )
         for r in rows
     ]
