@@ -6,7 +6,7 @@ from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
@@ -14,9 +14,11 @@ from litestar.response import Stream, Template
 
 from auctions.access import DISPOSAL_WRITERS
 from auctions.services.cases import OPENABLE_ASSET_STATUSES
+from frontend.asset_valuations import valuation_context
 from frontend.downloads import ListFormat, csv_stream, csv_url, every_page
 from frontend.paging import page_links
 from frontend.parcel_map import render as render_parcel_map
+from frontend.record_forms import RecordForm
 from frontend.templating import layout_context, signed_in_user
 from registry.auth import roles
 from registry.controllers.params import paging_provider
@@ -136,18 +138,27 @@ class AssetPagesController(Controller):
 
     @get("/{ref:str}", name="pages:asset", opt=roles(REGISTRY_READERS))
     async def asset_page(self, request: HTMXRequest, ref: FromPath[str]) -> Template:
-        asset = await get_asset(ref)
-        hood = await neighbourhood(asset.id) if asset.geometry else None
-        parcel_map = render_parcel_map(hood) if hood else None
-        user = signed_in_user(request)
-        disposal_officer = user is not None and Role(user.role) in DISPOSAL_WRITERS
-        return Template(
-            template_name="assets/detail.html",
-            context={
-                **layout_context(request),
-                "asset": asset,
-                "parcel_map": parcel_map,
-                "centroid": _place(asset.parcel.centroid_lat, asset.parcel.centroid_lon) if asset.parcel else "",
-                "may_open_case": disposal_officer and asset.status in OPENABLE_ASSET_STATUSES,
-            },
-        )
+        return await asset_page_response(request, ref)
+
+
+async def asset_page_response(
+    request: Request[Any, Any, Any], ref: str, *, valuation_form: RecordForm | None = None, status_code: int = 200
+) -> Template:
+    """The asset page; with a refused valuation form, that form as typed with its errors."""
+    asset = await get_asset(ref)
+    hood = await neighbourhood(asset.id) if asset.geometry else None
+    parcel_map = render_parcel_map(hood) if hood else None
+    user = signed_in_user(request)
+    disposal_officer = user is not None and Role(user.role) in DISPOSAL_WRITERS
+    return Template(
+        template_name="assets/detail.html",
+        context={
+            **layout_context(request),
+            **await valuation_context(request, asset.ref, valuation_form),
+            "asset": asset,
+            "parcel_map": parcel_map,
+            "centroid": _place(asset.parcel.centroid_lat, asset.parcel.centroid_lon) if asset.parcel else "",
+            "may_open_case": disposal_officer and asset.status in OPENABLE_ASSET_STATUSES,
+        },
+        status_code=status_code,
+    )

@@ -181,3 +181,8 @@ def read_renewal(form: Mapping[str, Any]) -> tuple[RecordForm, LienUpdate | None
 
 def read_reversal(form: Mapping[str, Any]) -> str:
     return form_text(form, "memo")[:255]
+
+
+# For the other pages' forms built the same way (frontend.asset_valuations).
+read_form = _read
+convert_form = _convert

@@ -11,6 +11,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.plugins.htmx import HTMXRequest
 
 from frontend.asset_pages import AssetPagesController
+from frontend.asset_valuations import AssetValuationPagesController
 from frontend.auction_pages import AuctionPagesController
 from frontend.audit_pages import AuditPagesController
 from frontend.coverage_pages import CoveragePagesController
@@ -39,6 +40,7 @@ def pages_router() -> Router:
         route_handlers=[
             SessionController,
             AssetPagesController,
+            AssetValuationPagesController,
             OverlapPagesController,
             MapPagesController,
             ValuationPagesController,

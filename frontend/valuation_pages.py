@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any, Literal, cast, get_args
 from urllib.parse import urlencode
@@ -25,6 +26,7 @@ from registry.controllers.params import PageNumber, RowId, paging_provider
 from registry.errors import DomainError, InvalidInputError
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.common import Paging
+from registry.services.documents import documents_of
 from valuation.schemas import AssetDue, LienExpiring, ValuationRead, ValuationReject, WorklistReason
 from valuation.services import valuations, worklist
 
@@ -35,6 +37,14 @@ Format = Annotated[ListFormat, QueryParameter(name="format")]
 @dataclass
 class RejectForm:
     reason: str = ""
+
+
+def value_change(new: ValuationRead, old: ValuationRead | None) -> str:
+    """ "+12.5%" from the approved value to the waiting one; "" when there is none to compare (or another currency)."""
+    if old is None or old.currency != new.currency or not Decimal(old.market_value):
+        return ""
+    change = (Decimal(new.market_value) - Decimal(old.market_value)) * 100 / Decimal(old.market_value)
+    return f"{change:+.1f}%"
 
 
 async def _queue(
@@ -48,9 +58,14 @@ async def _queue(
     if not found.items and found.has_prev:  # the last row of the last page was just decided
         found = await valuations.list_valuations(Paging(found.pages, PAGE_SIZE), status=valuations.SUBMITTED)
     user = signed_in_user(request)
+    refs = sorted({v.asset_ref for v in found.items})
     context = {
         **layout_context(request),
         "page": found,
+        # What each waiting valuation would replace, and the reports filed on its asset: what the approver weighs.
+        "previous": await valuations.latest_approved(refs),
+        "reports": await documents_of("asset", refs),
+        "change": value_change,
         "links": page_links(found, lambda n: f"/valuations?page={n}"),
         "may_decide": user is not None and Role(user.role) in COLLATERAL_WRITERS,
         "username": user.username if user else "",

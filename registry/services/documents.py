@@ -96,6 +96,16 @@ async def read_content(document_id: int) -> tuple[DocumentRead, bytes]:
     return doc, content
 
 
+async def documents_of(entity: str, refs: list[str]) -> dict[str, list[DocumentRead]]:
+    """The documents of several records of one kind, in one read, by ref in upload order."""
+    out: dict[str, list[DocumentRead]] = {}
+    if refs:
+        rows = await Document.select().where((Document.entity == entity) & Document.entity_ref.is_in(refs))
+        for row in sorted(rows, key=lambda r: r["id"]):
+            out.setdefault(row["entity_ref"], []).append(read_model(DocumentRead, row))
+    return out
+
+
 async def list_documents(
     paging: Paging, *, entity: str | None = None, entity_ref: str | None = None
 ) -> Page[DocumentRead]:

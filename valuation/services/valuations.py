@@ -136,6 +136,22 @@ async def count_waiting() -> int:
     return int(await Valuation.count().where(Valuation.status == SUBMITTED))
 
 
+async def latest_approved(asset_refs: list[str]) -> dict[str, ValuationRead]:
+    """Each asset's latest approved valuation, in one read: what a waiting revaluation would replace."""
+    if not asset_refs:
+        return {}
+    rows = (
+        await _select()
+        .where((Valuation.status == APPROVED) & Valuation.asset.ref.is_in(asset_refs))
+        .order_by(Valuation.valued_on, Valuation.id, ascending=False)
+    )
+    latest: dict[str, ValuationRead] = {}
+    for row in rows:
+        read = to_read(row)
+        latest.setdefault(read.asset_ref, read)
+    return latest
+
+
 async def get_valuation(valuation_id: int) -> ValuationRead:
     return to_read(await _row(valuation_id))
 
