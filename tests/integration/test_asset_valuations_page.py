@@ -65,7 +65,9 @@ async def test_only_asset_managers_and_admins_record_valuations(client: httpx.As
     assert r.status_code == 403
 
 
-async def test_the_queue_shows_what_a_valuation_replaces_and_the_reports(client: httpx.AsyncClient, as_role: Any) -> None:
+async def test_the_queue_shows_what_a_valuation_replaces_and_the_reports(
+    client: httpx.AsyncClient, as_role: Any
+) -> None:
     await two_asset_lot(client, as_role)  # A1 approved at 600,000.00
     manager = as_role(Role.ASSET_MANAGER)
     r = await client.post(
@@ -75,7 +77,13 @@ async def test_the_queue_shows_what_a_valuation_replaces_and_the_reports(client:
         files={"file": ("appraisal-report-A1.pdf", b"%PDF-1.4 report", "application/pdf")},
     )
     assert r.status_code == 201, r.text
-    form = {"valued_on": "2026-11-20", "market_value": "660,000.00", "currency": "CNY", "method": "desktop", "appraiser": "X"}
+    form = {
+        "valued_on": "2026-11-20",
+        "market_value": "660,000.00",
+        "currency": "CNY",
+        "method": "desktop",
+        "appraiser": "X",
+    }
     assert (await client.post("/assets/A1/valuations", headers=manager, data=form)).status_code == 303
     queue = await client.get("/valuations", headers=as_role(Role.ADMIN))
     row = queue.text.split('data-asset="A1"', 1)[1].split("</tr>", 1)[0]
