@@ -57,11 +57,38 @@ def channels_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+_SEP = "\r\n"
+
+
+def sse_frame(event: str, data: str, event_id: int | str | None = None) -> bytes:
+    """One server-sent event as the wire carries it. `data` is one line of JSON (json.dumps writes no newline)."""
+    head = f"id: {event_id}{_SEP}" if event_id is not None else ""
+    return f"{head}event: {event}{_SEP}data: {data}{_SEP}{_SEP}".encode()
+
+
+KEEPALIVE = f": keepalive{_SEP}{_SEP}".encode()
+
+
+def published(event: dict[str, Any]) -> bytes:
+    """What goes on the channel: a first line naming the bid's id (0 for other events), then the event's frame,
+    encoded once here rather than once per subscriber: a hot round has thousands of them."""
+    kind = str(event.get("event", "status"))
+    bid_id = int(event["id"]) if kind == "bid" else 0
+    frame = sse_frame(kind, json.dumps(event, default=str), bid_id if kind == "bid" else None)
+    return f"{bid_id}\n".encode() + frame
+
+
+def read_published(message: bytes) -> tuple[int, bytes]:
+    """(the bid's id or 0, the frame) of a message `published` made."""
+    head, _, frame = message.partition(b"\n")
+    return int(head), frame
+
+
 def publish(round_id: int, event: dict[str, Any]) -> None:
     """Queue an event for a round's subscribers. Call after commit; without an app (the CLI, the demo) a no-op."""
     plugin = _current.get()
     if plugin is not None:
-        plugin.publish(json.dumps(event, default=str), channels=[channel(round_id)])
+        plugin.publish(published(event), channels=[channel(round_id)])
 
 
 def publish_after_commit(round_id: int, event: dict[str, Any]) -> None:

@@ -15,8 +15,7 @@ from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
-from litestar.response import ServerSentEvent
-from litestar.response.sse import ServerSentEventMessage
+from litestar.response import Stream
 
 from auctions import live
 from auctions.access import CASE_READERS, DISPOSAL_WRITERS, ROUND_READERS
@@ -98,7 +97,7 @@ class RoundController(Controller):
     @get("/{round_id:int}/events", operation_id="RoundEvents", name="rounds:events", opt=roles(ROUND_READERS))
     async def events(
         self, request: Request[UserRead, Any, Any], round_id: RoundId, channels: NamedDependency[ChannelsPlugin]
-    ) -> ServerSentEvent:
+    ) -> Stream:
         """Server-sent events: a snapshot, then every accepted bid (`id` = the bid's id) and every change of
         `ends_at` or `status`, after commit. With `Last-Event-ID` the bids missed are replayed from the bids table."""
         snapshot = await rounds.get_round(round_id)
@@ -107,19 +106,25 @@ class RoundController(Controller):
             last_id = int(request.headers.get("last-event-id", "0") or 0)
         except ValueError:
             last_id = 0
-        return ServerSentEvent(_stream(channels, round_id, snapshot, case["currency"], last_id))
+        # A plain stream of frames encoded by auctions.live: Litestar's ServerSentEvent would encode every event
+        # again for every subscriber.
+        return Stream(
+            _stream(channels, round_id, snapshot, case["currency"], last_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"},
+        )
 
 
 async def _stream(
     channels: ChannelsPlugin, round_id: int, snapshot: RoundRead, currency: str, last_id: int
-) -> AsyncIterator[ServerSentEventMessage]:
+) -> AsyncIterator[bytes]:
     # Subscribe before replaying, so a bid committed in between is in one or the other (and dropped if in both).
     async with channels.start_subscription([live.channel(round_id)]) as subscriber:
-        yield ServerSentEventMessage(event="snapshot", data=_json(snapshot))
+        yield live.sse_frame("snapshot", _json(snapshot))
         sent = last_id
         for event in await bids.accepted_after(round_id, last_id, currency):
             sent = event["id"]
-            yield ServerSentEventMessage(event="bid", id=str(sent), data=json.dumps(event))
+            yield live.sse_frame("bid", json.dumps(event), sent)
         events = subscriber.iter_events()
         # One pending read of the subscription, kept across keepalives: cancelling a read on a timeout would close
         # the subscription's iterator and end the stream.
@@ -128,19 +133,16 @@ async def _stream(
             while True:
                 done, _ = await asyncio.wait({pending}, timeout=keepalive_seconds())
                 if not done:
-                    yield ServerSentEventMessage(comment="keepalive", data=None)  # a comment alone: no event
+                    yield live.KEEPALIVE  # a comment alone: no event
                     continue
-                event = json.loads(pending.result())
+                bid_id, frame = live.read_published(pending.result())
                 pending = asyncio.ensure_future(anext(events))
-                if event.get("event") == "bid":
-                    if event["id"] <= sent:
-                        continue
-                    sent = event["id"]
-                    yield ServerSentEventMessage(event="bid", id=str(sent), data=json.dumps(event))
-                else:
-                    yield ServerSentEventMessage(
-                        event=event.get("event", "status"), data=json.dumps(event, default=str)
-                    )
+                if bid_id:
+                    if bid_id <= sent:
+                        continue  # already replayed from the table
+                    sent = bid_id
+                # The frame was encoded once when it was published, not once per subscriber.
+                yield frame
         finally:
             pending.cancel()
 
