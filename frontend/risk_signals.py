@@ -12,6 +12,7 @@ from frontend.templating import amount
 from registry.roles import REGISTRY_READERS, Role
 from registry.services.parcel_overlaps import double_pledge_asset_ids
 from valuation.services import coverage, valuations, worklist
+from valuation.services.coverage_runs import CoverageRefused
 
 EXPIRY_WINDOW_DAYS = 60  # DESIGN 9: registrations expiring within 60 days
 CASE_WINDOW_DAYS = 30
@@ -30,7 +31,7 @@ class Item:
 class Signal:
     key: str
     label: str
-    count: int
+    count: int | None  # None: the figure cannot be given here (the note says why)
     href: str
     note: str = ""
     items: list[Item] = field(default_factory=list)
@@ -46,7 +47,13 @@ OWN_SIGNALS: dict[Role, tuple[str, ...]] = {
 
 
 async def _breach(today: date) -> Signal:
-    summary = await coverage.summary(today, include_unperfected=False)
+    try:
+        summary = await coverage.summary(today, include_unperfected=False)
+    except CoverageRefused as refused:
+        # A book valued in several currencies needs exchange rates, which the coverage page asks for.
+        return Signal(
+            "breach", "Loans in LTV breach", None, "/coverage", f"{refused.detail} Open coverage to give them."
+        )
     breaches = sum(p.breaches for p in summary.portfolio)
     loans = sum(p.loans for p in summary.portfolio)
     note = f"of {loans:,} live loans" if loans else ""

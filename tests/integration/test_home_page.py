@@ -97,3 +97,28 @@ async def test_an_unknown_flag_is_refused_naming_it(client: httpx.AsyncClient, a
     r = await client.get("/coverage/loans?flag=rich", headers=as_role(Role.CREDIT_OFFICER))
     assert r.status_code == 422
     assert "flag" in r.text
+
+
+async def test_a_book_that_needs_exchange_rates_shows_why_instead_of_a_figure(
+    client: httpx.AsyncClient, as_role: Any, book
+) -> None:
+    # A USD appraisal of an asset securing CNY loans: coverage needs a USD/CNY rate the home page cannot guess.
+    r = await client.post(
+        "/api/valuations",
+        headers=as_role(Role.ASSET_MANAGER),
+        json={
+            "asset_ref": "A1",
+            "valued_on": (clock.today() - timedelta(days=1)).isoformat(),
+            "market_value": "90000.00",
+            "currency": "USD",
+            "method": "desktop",
+            "appraiser": "Overseas Appraisal",
+        },
+    )
+    assert r.status_code == 201, r.text
+    approved = await client.post(f"/api/valuations/{r.json()['id']}/approve", headers=as_role(Role.ADMIN))
+    assert approved.status_code == 200, approved.text
+    home = await client.get("/home", headers=as_role(Role.CREDIT_OFFICER))
+    assert home.status_code == 200
+    card = home.text.split('data-signal="breach"', 1)[1].split("</li>", 1)[0]
+    assert 'data-testid="signal-breach">—<' in card and "USD" in card
