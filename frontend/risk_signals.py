@@ -12,6 +12,7 @@ from frontend.templating import amount
 from registry.roles import REGISTRY_READERS, Role
 from registry.services.parcel_overlaps import double_pledge_asset_ids
 from valuation.services import coverage, valuations, worklist
+from valuation.services.breach_news import newly_in_breach
 from valuation.services.coverage_runs import CoverageRefused, Version, book_version
 
 EXPIRY_WINDOW_DAYS = 60  # DESIGN 9: registrations expiring within 60 days
@@ -38,10 +39,19 @@ class Signal:
 
 
 # Each role's own signals, in the order it works them; the others follow in the default order.
-DEFAULT_ORDER = ("breach", "registrations", "valuations_due", "approvals", "double_pledge", "cases_due", "deficiency")
+DEFAULT_ORDER = (
+    "breach",
+    "new_breach",
+    "registrations",
+    "valuations_due",
+    "approvals",
+    "double_pledge",
+    "cases_due",
+    "deficiency",
+)
 OWN_SIGNALS: dict[Role, tuple[str, ...]] = {
     Role.ASSET_MANAGER: ("approvals", "valuations_due", "registrations", "double_pledge"),
-    Role.CREDIT_OFFICER: ("breach", "deficiency", "registrations", "double_pledge"),
+    Role.CREDIT_OFFICER: ("breach", "new_breach", "deficiency", "registrations", "double_pledge"),
     Role.DISPOSAL_OFFICER: ("cases_due", "deficiency", "breach"),
 }
 
@@ -58,6 +68,17 @@ async def _breach(today: date) -> Signal:
     loans = sum(p.loans for p in summary.portfolio)
     note = f"of {loans:,} live loans" if loans else ""
     return Signal("breach", "Loans in LTV breach", breaches, "/coverage/loans?flag=breach", note)
+
+
+async def _new_breach(today: date) -> Signal:
+    label = "Loans newly in breach since the last revaluation"
+    try:
+        day, loans = await newly_in_breach(today)
+    except CoverageRefused as refused:
+        return Signal("new_breach", label, None, "/coverage", f"{refused.detail} Open coverage to give them.")
+    items = [Item(ref, f"/loans/{ref}", "in breach now") for ref in loans[:SHOWN_ITEMS]]
+    note = f"not in breach the day before {day.isoformat()}, the last approved valuation" if day else ""
+    return Signal("new_breach", label, len(loans), "/coverage/loans?flag=breach", note, items)
 
 
 async def _registrations(today: date) -> Signal:
@@ -113,6 +134,7 @@ async def _deficiency(_today: date) -> Signal:
 
 SIGNALS: dict[str, Callable[[date], Awaitable[Signal]]] = {
     "breach": _breach,
+    "new_breach": _new_breach,
     "registrations": _registrations,
     "valuations_due": _valuations_due,
     "approvals": _approvals,

@@ -12,7 +12,7 @@ import pytest
 
 from registry import clock
 from registry.roles import Role
-from tests.integration.disposal_book import two_asset_lot
+from tests.integration.disposal_book import appraise, two_asset_lot
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +122,27 @@ async def test_a_book_that_needs_exchange_rates_shows_why_instead_of_a_figure(
     assert home.status_code == 200
     card = home.text.split('data-signal="breach"', 1)[1].split("</li>", 1)[0]
     assert 'data-testid="signal-breach">—<' in card and "USD" in card
+
+
+async def test_a_loan_a_revaluation_put_in_breach_is_newly_in_breach(client: httpx.AsyncClient, as_role: Any) -> None:
+    b = await two_asset_lot(client, as_role)  # L1 and L2 in breach from the start
+    today = clock.today()
+    await b.asset("A3")
+    await appraise(client, as_role, "A3", "5000000.00", valued_on=(today - timedelta(days=30)).isoformat())
+    await b.lien("M3", asset="A3", loans=["L1"])
+    await b.register("M3", datetime(2026, 1, 7, 2, tzinfo=UTC))
+    credit = as_role(Role.CREDIT_OFFICER)
+    assert "L1" not in await breached(client, credit)  # the third asset covers it
+    # The revaluation of A3 puts L1 back in breach; L2 was in breach before it and is not news.
+    await appraise(client, as_role, "A3", "100.00", valued_on=(today - timedelta(days=5)).isoformat())
+    assert {"L1", "L2"} <= await breached(client, credit)
+    home = (await client.get("/home", headers=credit)).text
+    assert figures(home)["new_breach"] == 1
+    card = home.split('data-signal="new_breach"', 1)[1].split("</li>\n</ul>", 1)[0].split("data-signal=", 1)[0]
+    assert 'href="/loans/L1"' in card and 'href="/loans/L2"' not in card
+    assert (today - timedelta(days=5)).isoformat() in card
+
+
+async def breached(client: httpx.AsyncClient, headers: dict[str, str]) -> set[str]:
+    rows = (await client.get("/api/coverage/loans?page_size=100", headers=headers)).json()["items"]
+    return {r["loan_id"] for r in rows if r["breach"]}
