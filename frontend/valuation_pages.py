@@ -23,10 +23,11 @@ from frontend.templating import layout_context, signed_in_user
 from registry import clock
 from registry.auth import roles
 from registry.controllers.params import PageNumber, RowId, paging_provider
-from registry.errors import DomainError, InvalidInputError
+from registry.errors import DomainError, InvalidInputError, StateConflictError
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.common import Paging
 from registry.services.documents import documents_of
+from valuation.comparables import Comparable, comparables
 from valuation.schemas import AssetDue, LienExpiring, ValuationRead, ValuationReject, WorklistReason
 from valuation.services import valuations, worklist
 
@@ -47,6 +48,22 @@ def value_change(new: ValuationRead, old: ValuationRead | None) -> str:
     return f"{change:+.1f}%"
 
 
+NEARBY = 3  # comparables shown per waiting valuation; the asset page's API has them all
+
+
+async def _nearby(asset_refs: list[str]) -> dict[str, list[Comparable] | str]:
+    """Per asset, its nearest comparables (approved valuations of the same kind nearby), or why there are none."""
+    out: dict[str, list[Comparable] | str] = {}
+    for ref in asset_refs:
+        try:
+            found = await comparables(ref, radius_m=3000, days=730, as_of=clock.today(), paging=Paging(1, NEARBY))
+        except StateConflictError:
+            out[ref] = "no parcel to compare from"
+            continue
+        out[ref] = found.comparables.items or "none of its kind within 3 km in two years"
+    return out
+
+
 async def _queue(
     request: HTMXRequest,
     paging: Paging,
@@ -65,6 +82,7 @@ async def _queue(
         # What each waiting valuation would replace, and the reports filed on its asset: what the approver weighs.
         "previous": await valuations.latest_approved(refs),
         "reports": await documents_of("asset", refs),
+        "nearby": await _nearby(refs),
         "change": value_change,
         "links": page_links(found, lambda n: f"/valuations?page={n}"),
         "may_decide": user is not None and Role(user.role) in COLLATERAL_WRITERS,

@@ -89,3 +89,25 @@ async def test_the_queue_shows_what_a_valuation_replaces_and_the_reports(
     row = queue.text.split('data-asset="A1"', 1)[1].split("</tr>", 1)[0]
     assert "600,000.00 CNY" in row and 'data-testid="value-change">+10.0%<' in row
     assert "appraisal-report-A1.pdf" in row
+
+
+async def test_the_queue_shows_comparables_nearby_or_why_there_are_none(
+    client: httpx.AsyncClient, as_role: Any
+) -> None:
+    from tests.integration.disposal_book import appraise
+    from tests.integration.test_parcels import rect
+
+    b = await two_asset_lot(client, as_role)  # A1 and A2 have no parcel
+    await b.asset("S1", geometry=rect(0, 0, 50, 50))
+    await b.asset("N1", geometry=rect(200, 0, 300, 100))  # 10,000 m², about 225 m away
+    await appraise(client, as_role, "N1", "50000000.00", valued_on="2026-06-30")
+    manager = as_role(Role.ASSET_MANAGER)
+    for ref in ("S1", "A1"):
+        form = {"valued_on": "2026-11-20", "market_value": "1,000,000.00", "currency": "CNY", "method": "desktop"}
+        r = await client.post(f"/assets/{ref}/valuations", headers=manager, data={**form, "appraiser": "X"})
+        assert r.status_code == 303, r.text
+    queue = (await client.get("/valuations", headers=as_role(Role.ADMIN))).text
+    s1 = queue.split('data-asset="S1"', 1)[1].split("</tr>", 1)[0]
+    assert 'href="/assets/N1"' in s1 and re.search(r"5,0\d\d\.\d\d CNY/m²", s1)  # 10,000 m² (geodesic) for 50M
+    a1 = queue.split('data-asset="A1"', 1)[1].split("</tr>", 1)[0]
+    assert "no parcel to compare from" in a1
