@@ -23,7 +23,7 @@ from typing import Any
 
 from registry import clock
 from registry.config import get_settings
-from registry.db import insert_rows, lock_named
+from registry.db import engine, insert_rows, lock_named
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import AuditEventRead
 from registry.tables import AuditEvent
@@ -137,10 +137,8 @@ async def record_many(actor: str, events: Sequence[AuditEntry]) -> None:
     """
     if not events:
         return
-    await lock_named(_CHAIN_LOCK)
-    last = await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
-    seq = last["seq"] if last else 0
-    prev_hash = last["hash"] if last else GENESIS
+    transaction = engine().current_transaction.get()
+    seq, prev_hash = await _head(transaction)
     # Microseconds are the finest both engines keep, so the hash is recomputable from what is stored.
     at = clock.now().astimezone(UTC)
     at_text = _time_text(at)
@@ -156,6 +154,23 @@ async def record_many(actor: str, events: Sequence[AuditEntry]) -> None:
         )
         prev_hash = digest
     await insert_rows(AuditEvent, _COLUMNS, rows)
+    if transaction is not None:
+        _LAST_HEAD[:] = [(transaction, seq, prev_hash)]
+
+
+# The head the last recording transaction left. While a transaction holds the chain's lock nobody else appends, so
+# when it records again the head is the one it left: a transaction recording many events one by one (the demo, a
+# bulk of registration moves) takes the lock and reads the head once. The transaction object itself is kept, so a
+# later transaction can never be mistaken for it; a rolled-back one is simply never current again.
+_LAST_HEAD: list[tuple[Any, int, str]] = []
+
+
+async def _head(transaction: Any) -> tuple[int, str]:
+    if transaction is not None and _LAST_HEAD and _LAST_HEAD[0][0] is transaction:
+        return _LAST_HEAD[0][1], _LAST_HEAD[0][2]
+    await lock_named(_CHAIN_LOCK)
+    last = await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
+    return (last["seq"], last["hash"]) if last else (0, GENESIS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,7 +104,7 @@ async def _load_lien(lien: LienPlan) -> None:
         external_claim=money_or_none(lien.external_claim, lien.currency),
         authority=lien.authority,
     )
-    await liens.create_lien(body, COLLATERAL_DESK)
+    await liens.write_lien(body, COLLATERAL_DESK)
     for step in lien.steps:
         move = _body(
             RegistrationMove,
@@ -114,7 +114,7 @@ async def _load_lien(lien: LienPlan) -> None:
             expires_on=step.expires_on,
             reason=step.reason,
         )
-        await liens.move_registration(lien.ref, move, COLLATERAL_DESK)
+        await liens.apply_move(lien.ref, move, COLLATERAL_DESK)
 
 
 async def _load_book(book: DemoBook) -> None:

@@ -136,6 +136,13 @@ def _audit_view(row: dict[str, Any], loan_refs: list[str]) -> dict[str, Any]:
 
 
 async def create_lien(data: LienCreate, actor: str) -> LienRead:
+    await write_lien(data, actor)
+    return await get_lien(data.ref)
+
+
+async def write_lien(data: LienCreate, actor: str) -> None:
+    """create_lien without reading the new lien back (its ranks, loans and coverage flags): for a caller writing
+    hundreds that needs none of them, the demo."""
     errors = FieldErrors()
     common.check_ref(errors, "ref", data.ref)
     currency = common.check_currency(errors, "currency", data.currency)
@@ -184,7 +191,6 @@ async def create_lien(data: LienCreate, actor: str) -> LienRead:
             "create",
             after=_audit_view({**row, "asset_ref": data.asset_ref}, sorted(data.loan_refs)),
         )
-    return await get_lien(data.ref)
 
 
 async def get_lien(ref: str) -> LienRead:
@@ -281,6 +287,12 @@ def _moved(status: str, to: str, ref: str | None = None) -> RegistrationStatus:
 
 
 async def move_registration(ref: str, data: RegistrationMove, actor: str) -> LienRead:
+    await apply_move(ref, data, actor)
+    return await get_lien(ref)
+
+
+async def apply_move(ref: str, data: RegistrationMove, actor: str) -> None:
+    """move_registration without reading the lien back afterwards (see write_lien)."""
     errors = FieldErrors()
     common.check_dates(errors, data, "expires_on", "perfected_at")
     errors.raise_if_any()
@@ -303,7 +315,6 @@ async def move_registration(ref: str, data: RegistrationMove, actor: str) -> Lie
             before=_audit_view(before, loans),
             after=_audit_view({**before, **changes}, loans),
         )
-    return await get_lien(ref)
 
 
 async def _check_registrable(before: dict[str, Any], data: RegistrationMove, changes: dict[str, Any]) -> None:
