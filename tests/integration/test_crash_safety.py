@@ -16,7 +16,6 @@ import contextlib
 import csv
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import httpx
 import pytest
 
 from tests.conftest import ENGINE
+from tests.servers import collateral, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -38,17 +38,6 @@ LOANS = 6000  # enough that the import and the settlement hold their write trans
 LIENS = 12
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _collateral() -> list[str]:
-    script = Path(sys.executable).with_name("collateral")
-    return [str(script)] if script.exists() else [sys.executable, "-c", "import app; app.cli()"]
 
 
 @dataclass
@@ -104,11 +93,11 @@ class Server:
         self.url = ""
 
     def start(self) -> None:
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [*_collateral(), "serve", "--port", str(port)],
+                [*collateral(), "serve", "--port", str(port)],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -205,7 +194,7 @@ async def kill_while_writing(server: Server, db: Database, work: asyncio.Task[An
 
 def audit_verifies(env: dict[str, str]) -> None:
     verified = subprocess.run(
-        [*_collateral(), "audit", "verify"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [*collateral(), "audit", "verify"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

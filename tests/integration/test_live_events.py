@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import ENGINE
+from tests.servers import collateral, free_port, require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -31,32 +31,9 @@ pytestmark = [
 ]
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _collateral() -> list[str]:
-    script = Path(sys.executable).with_name("collateral")
-    return [str(script)] if script.exists() else [sys.executable, "-c", "import app; app.cli()"]
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not _redis_up():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true requires Redis at 127.0.0.1:6379")
-        pytest.skip("no Redis at 127.0.0.1:6379")
+    require_redis()
     tmp = tmp_path_factory.mktemp("live")
     env = {
         **os.environ,
@@ -75,11 +52,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     round_id = int(seeded.stdout.strip().splitlines()[-1])
     procs, urls = [], []
     for name in ("a", "b"):
-        port = _free_port()
+        port = free_port()
         log = (tmp / f"server-{name}.log").open("wb")
         procs.append(
             subprocess.Popen(
-                [*_collateral(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [*collateral(), "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

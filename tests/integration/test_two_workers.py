@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,8 @@ import httpx
 import pytest
 
 from tests.conftest import ENGINE
-from tests.integration.test_live_events import REDIS_URL, _free_port, _redis_up
+from tests.integration.test_live_events import REDIS_URL
+from tests.servers import collateral, free_port, require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "two-workers-password"
@@ -27,17 +27,9 @@ pytestmark = [
 ]
 
 
-def _collateral(*args: str) -> list[str]:
-    # The checkout's own code (the working directory comes first on sys.path), whatever is installed.
-    return [sys.executable, "-c", "import app; app.cli()", *args]
-
-
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    if not _redis_up():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true requires Redis at 127.0.0.1:6379")
-        pytest.skip("no Redis at 127.0.0.1:6379")
+    require_redis()
     tmp = tmp_path_factory.mktemp("workers")
     env = {
         **os.environ,
@@ -50,7 +42,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         "COLLATERAL_PASSWORD": PASSWORD,
     }
     added = subprocess.run(
-        _collateral("users", "add", "carol", "--role", "auditor"),
+        collateral("users", "add", "carol", "--role", "auditor"),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -61,11 +53,11 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     assert added.returncode == 0, added.stderr[-3000:]
     procs, urls = [], []
     for name in ("a", "b"):
-        port = _free_port()
+        port = free_port()
         with (tmp / f"server-{name}.log").open("wb") as log:
             procs.append(
                 subprocess.Popen(
-                    _collateral("serve", "--host", "127.0.0.1", "--port", str(port)),
+                    collateral("serve", "--host", "127.0.0.1", "--port", str(port)),
                     cwd=ROOT,
                     env=env,
                     stdout=log,
