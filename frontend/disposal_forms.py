@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, get_args
 
-import msgspec
-
 from auctions.rules.profiles import PROFILES
 from auctions.schemas.cases import CaseMoveName, CaseOpen, OfferCreate, RoundCreate
 from auctions.schemas.settlement import ExpenseKind, SettlementProposal, WaterfallOrder, WaterfallRequest
 from frontend.amounts import plain_amount
-from frontend.form_errors import FormErrors, form_text
+from frontend.form_errors import FormErrors, convert_body, form_text
 from registry.errors import DomainError, InvalidInputError
 
 EXPENSE_ROWS = 4
@@ -76,14 +74,7 @@ def _values(form: Mapping[str, Any]) -> dict[str, str]:
     return {name: form_text(form, name) for name in form}
 
 
-def _convert(out: DisposalForm, body: dict[str, Any], shape: type[Any]) -> Any:
-    if not out.ok:
-        return None
-    try:
-        return msgspec.convert(body, shape)
-    except msgspec.ValidationError as exc:
-        out.invalid_shape(exc)
-        return None
+_convert = convert_body
 
 
 def _day(out: DisposalForm, name: str, text: str) -> str | None:

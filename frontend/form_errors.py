@@ -47,3 +47,15 @@ class FormErrors:
 def form_text(form: Mapping[str, Any], name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def convert_body(form: FormErrors, body: dict[str, Any], shape: type[Any]) -> Any:
+    """The request body as the API would decode it, or None with the decode error put on its control; None too
+    when the form already has errors (nothing is sent to the service then)."""
+    if not form.ok:
+        return None
+    try:
+        return msgspec.convert(body, shape)
+    except msgspec.ValidationError as exc:
+        form.invalid_shape(exc)
+        return None

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, get_args
 
-import msgspec
-
 from frontend.amounts import plain_amount
-from frontend.form_errors import FormErrors, form_text
+from frontend.form_errors import FormErrors, convert_body, form_text
 from frontend.templating import amount
 from registry.errors import DomainError, InvalidInputError
 from registry.ledger_rules import BALANCE_COMPONENTS, POSTING_RULES
@@ -87,14 +85,7 @@ def _read(form: Mapping[str, Any], names: tuple[str, ...]) -> RecordForm:
     return RecordForm(values={name: form_text(form, name) for name in names}, placed=set(names))
 
 
-def _convert(out: RecordForm, body: dict[str, Any], shape: type[Any]) -> Any:
-    if not out.ok:
-        return None
-    try:
-        return msgspec.convert(body, shape)
-    except msgspec.ValidationError as exc:
-        out.invalid_shape(exc)
-        return None
+_convert = convert_body
 
 
 def _day(out: RecordForm, name: str, *, required: bool, missing: str = "enter a date") -> str | None:
