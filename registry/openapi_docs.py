@@ -21,6 +21,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation
 from litestar.openapi.spec import Schema as SpecSchema
 
+from registry.edge import json_body_expected
+
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
     from litestar.openapi.spec import Schema
@@ -59,6 +61,7 @@ _WHY = {
     404: "A row the request names does not exist",
     409: "The request conflicts with the current state (a ref taken, a move the state does not allow)",
     413: "The body is larger than this route takes",
+    415: "The body is not of the media type this route takes (application/json)",
     422: "Invalid input: every bad field is named in `errors`",
     429: "Too many attempts; retry after the time in Retry-After",
 }
@@ -81,6 +84,8 @@ def _statuses(handler: HTTPRouteHandler) -> set[int]:
         statuses.add(409)
     if "data" in params:
         statuses.add(413)  # every body has a size limit
+        if json_body_expected(handler):
+            statuses.add(415)  # the JSON API takes application/json bodies only (registry.edge)
     if handler.operation_id == "Login":
         statuses |= {401, 429}
     return statuses
