@@ -4,7 +4,6 @@ starts it); skipped without one, except under CI=true."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -14,17 +13,15 @@ from litestar.stores.redis import RedisStore
 from registry.roles import Role
 from registry.stores import STORE_NAMES
 from tests.integration.edge_support import app_with, client_for, fresh_token
-from tests.integration.test_live_events import REDIS_URL, _redis_up
+from tests.integration.test_live_events import REDIS_URL
+from tests.servers import require_redis
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def two_workers(app, monkeypatch):
-    if not _redis_up():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true requires Redis at 127.0.0.1:6379")
-        pytest.skip("no Redis at 127.0.0.1:6379")
+    require_redis()
     env = {
         "COLLATERAL_REDIS_URL": REDIS_URL,
         "COLLATERAL_LOGIN_ATTEMPTS_PER_MINUTE": "5",
