@@ -13,7 +13,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 
 from frontend.amounts import plain_amount
-from frontend.record_forms import RecordForm, convert_form, read_form
+from frontend.form_errors import convert_body
+from frontend.record_forms import RecordForm, read_form
 from frontend.templating import signed_in_user
 from registry import clock
 from registry.auth import roles
@@ -50,7 +51,7 @@ def read_valuation(asset_ref: str, form: Mapping[str, Any]) -> tuple[RecordForm,
     }
     if values.get("forced_sale_value"):
         body["forced_sale_value"] = plain_amount(values["forced_sale_value"])
-    return out, convert_form(out, body, ValuationSubmit)
+    return out, convert_body(out, body, ValuationSubmit)
 
 
 def _chart(history: list[ValuationRead]) -> str:

@@ -74,9 +74,6 @@ def _values(form: Mapping[str, Any]) -> dict[str, str]:
     return {name: form_text(form, name) for name in form}
 
 
-_convert = convert_body
-
-
 def _day(out: DisposalForm, name: str, text: str) -> str | None:
     try:
         return date.fromisoformat(text).isoformat()
@@ -109,7 +106,7 @@ def read_open(form: Mapping[str, Any]) -> tuple[DisposalForm, CaseOpen | None]:
         out.add("asset_refs", "list the assets of the lot, separated by commas or spaces")
     if profile not in PROFILES:
         out.add("profile", "choose the rules the disposal follows" if not profile else f"unknown profile {profile!r}")
-    return out, _convert(out, {"ref": ref, "asset_refs": refs, "profile": profile}, CaseOpen)
+    return out, convert_body(out, {"ref": ref, "asset_refs": refs, "profile": profile}, CaseOpen)
 
 
 def read_round(form: Mapping[str, Any]) -> tuple[DisposalForm, RoundCreate | None]:
@@ -130,7 +127,7 @@ def read_round(form: Mapping[str, Any]) -> tuple[DisposalForm, RoundCreate | Non
             body[name] = _moment(out, name, text)
         else:
             out.add(name, "enter a date and time (UTC)")
-    return out, _convert(out, body, RoundCreate)
+    return out, convert_body(out, body, RoundCreate)
 
 
 def read_offer(form: Mapping[str, Any]) -> tuple[DisposalForm, OfferCreate | None]:
@@ -145,7 +142,7 @@ def read_offer(form: Mapping[str, Any]) -> tuple[DisposalForm, OfferCreate | Non
         body["notice_published_on"] = _day(out, "notice_published_on", notice)
     if documents := out.values.get("document_ids", ""):
         body["document_ids"] = _documents(out, "document_ids", documents)
-    return out, _convert(out, body, OfferCreate)
+    return out, convert_body(out, body, OfferCreate)
 
 
 def _documents(out: DisposalForm, name: str, text: str) -> list[int]:
@@ -197,13 +194,13 @@ def read_waterfall(form: Mapping[str, Any]) -> tuple[DisposalForm, WaterfallRequ
     if not gross:
         out.add("gross_proceeds", "enter the gross proceeds, such as 810,000.00")
     body = {"gross_proceeds": gross, "expenses": _expenses(out, with_documents=False), "profile": _order(out)}
-    return out, _convert(out, body, WaterfallRequest)
+    return out, convert_body(out, body, WaterfallRequest)
 
 
 def read_settlement(form: Mapping[str, Any]) -> tuple[DisposalForm, SettlementProposal | None]:
     out = DisposalForm(values=_values(form), placed={"gross_proceeds", "profile"})
     body = {"expenses": _expenses(out, with_documents=True), "profile": _order(out)}
-    return out, _convert(out, body, SettlementProposal)
+    return out, convert_body(out, body, SettlementProposal)
 
 
 def read_move(form: Mapping[str, Any]) -> tuple[str, str]:

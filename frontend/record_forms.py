@@ -81,11 +81,8 @@ class RecordForm(FormErrors):
         return exc.status_code
 
 
-def _read(form: Mapping[str, Any], names: tuple[str, ...]) -> RecordForm:
+def read_form(form: Mapping[str, Any], names: tuple[str, ...]) -> RecordForm:
     return RecordForm(values={name: form_text(form, name) for name in names}, placed=set(names))
-
-
-_convert = convert_body
 
 
 def _day(out: RecordForm, name: str, *, required: bool, missing: str = "enter a date") -> str | None:
@@ -112,27 +109,27 @@ POSTING_FIELDS = ("kind", "value_date", *BALANCE_COMPONENTS, "memo")
 
 
 def read_posting(form: Mapping[str, Any]) -> tuple[RecordForm, PostingCreate | None]:
-    out = _read(form, POSTING_FIELDS)
+    out = read_form(form, POSTING_FIELDS)
     body: dict[str, Any] = {"kind": _choice(out, "kind", POSTING_KINDS, "choose what kind of posting this is")}
     if day := _day(out, "value_date", required=True, missing="enter the value date"):
         body["value_date"] = day
     for name in BALANCE_COMPONENTS:
         body[name] = plain_amount(out.values.get(name, "")) or "0"
     body["memo"] = out.values.get("memo", "")
-    return out, _convert(out, body, PostingCreate)
+    return out, convert_body(out, body, PostingCreate)
 
 
 STATUS_FIELDS = ("status", "classification", "maturity")
 
 
 def read_loan_status(form: Mapping[str, Any]) -> tuple[RecordForm, LoanUpdate | None]:
-    out = _read(form, STATUS_FIELDS)
+    out = read_form(form, STATUS_FIELDS)
     body: dict[str, Any] = {
         "status": _choice(out, "status", LOAN_STATUSES, "choose the loan's status"),
         "classification": _choice(out, "classification", CLASSIFICATIONS, "choose the five-tier classification"),
         "maturity": _day(out, "maturity", required=False),
     }
-    return out, _convert(out, body, LoanUpdate)
+    return out, convert_body(out, body, LoanUpdate)
 
 
 REGISTRATION_FIELDS = ("to", "registration_number", "authority", "perfected_at", "expires_on", "reason")
@@ -152,7 +149,7 @@ def _moment(out: RecordForm, name: str) -> str | None:
 
 
 def read_registration(form: Mapping[str, Any]) -> tuple[RecordForm, RegistrationMove | None]:
-    out = _read(form, REGISTRATION_FIELDS)
+    out = read_form(form, REGISTRATION_FIELDS)
     body: dict[str, Any] = {"to": out.values.get("to", ""), "reason": out.values.get("reason", "")}
     for name in ("registration_number", "authority"):
         if out.values.get(name):
@@ -161,19 +158,14 @@ def read_registration(form: Mapping[str, Any]) -> tuple[RecordForm, Registration
         body["perfected_at"] = moment
     if day := _day(out, "expires_on", required=False):
         body["expires_on"] = day
-    return out, _convert(out, body, RegistrationMove)
+    return out, convert_body(out, body, RegistrationMove)
 
 
 def read_renewal(form: Mapping[str, Any]) -> tuple[RecordForm, LienUpdate | None]:
-    out = _read(form, ("expires_on",))
+    out = read_form(form, ("expires_on",))
     day = _day(out, "expires_on", required=True, missing="enter the new expiry date")
-    return out, _convert(out, {"expires_on": day}, LienUpdate)
+    return out, convert_body(out, {"expires_on": day}, LienUpdate)
 
 
 def read_reversal(form: Mapping[str, Any]) -> str:
     return form_text(form, "memo")[:255]
-
-
-# For the other pages' forms built the same way (frontend.asset_valuations).
-read_form = _read
-convert_form = _convert
