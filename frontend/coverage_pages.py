@@ -250,12 +250,8 @@ class CoveragePagesController(Controller):
                 "links": page_links(found, listing.url),
                 "query": coverage_query(day, include_unperfected, fx=fx),
                 "flag": listing.filters.flag,
-                "flag_filters": [
-                    (name, text, listing.with_filters(flag=name).url())
-                    for name, text in LOAN_FLAGS
-                    if name in coverage.LOAN_FLAGS
-                ],
-                "every_loan_url": listing.with_filters(flag=None).url(),
+                # The select's choices: the flags a loan's coverage row carries (the list filters by them).
+                "flag_filters": [(name, text) for name, text in LOAN_FLAGS if name in coverage.LOAN_FLAGS],
                 "buckets": BUCKETS,
                 "sort_labels": SORT_LABELS,
                 "csv_url": csv_url(listing.url()),

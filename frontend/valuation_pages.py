@@ -45,7 +45,8 @@ def value_change(new: ValuationRead, old: ValuationRead | None) -> str:
     if old is None or old.currency != new.currency or not Decimal(old.market_value):
         return ""
     change = (Decimal(new.market_value) - Decimal(old.market_value)) * 100 / Decimal(old.market_value)
-    return f"{change:+.1f}%"
+    shown = f"{change:+.1f}%"
+    return "±0.0%" if shown in ("+0.0%", "-0.0%") else shown  # a change under 0.05% is no direction
 
 
 NEARBY = 3  # comparables shown per waiting valuation; the asset page's API has them all
