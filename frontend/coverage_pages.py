@@ -151,7 +151,13 @@ def explain(item: CoverageContribution, loan_currency: str) -> str:
             f"with the {amount(item.lien_share)} that was left"
         )
     currency = "" if unit == loan_currency else f" {loan_currency}"
-    return f"{worth}; {took}; {met}; this loan's share of it is {amount(item.loan_share)}{currency}."
+    said = f"{worth}; {took}; {met}; this loan's share of it is {amount(item.loan_share)}{currency}"
+    if Decimal(item.loan_reach) > Decimal(item.loan_share):
+        said += (
+            f". The rank leaves {amount(item.lien_surplus)} free, which the lien could also reach: "
+            f"LTV counts {amount(item.loan_reach)}{currency} for this loan"
+        )
+    return said + "."
 
 
 def _detail_context(detail: CoverageLoanDetail) -> dict[str, Any]:

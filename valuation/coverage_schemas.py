@@ -40,7 +40,9 @@ FxRateTexts = Annotated[list[FxRateText], msgspec.Meta(max_length=50)]
 
 
 class CoverageLoan(msgspec.Struct):
-    """One row of the DESIGN 8 coverage export: amounts in the loan's currency, ratios with six places."""
+    """One row of the DESIGN 8 coverage export: amounts in the loan's currency, ratios with six places.
+    ltv = exposure / reachable_value: what the loan's liens could reach (their shares plus what their ranks
+    leave free, within each lien's cap), not the collateral value, which stops at the claim."""
 
     loan_id: str
     borrower_id: str
@@ -56,12 +58,15 @@ class CoverageLoan(msgspec.Struct):
     stale_valuation: bool
     no_valuation: bool
     unperfected: bool
+    reachable_value: str
 
 
 class CoverageContribution(msgspec.Struct):
     """One counted own lien's part in a loan's collateral value. The asset-side amounts
-    (asset_value_after_haircut, prior_ranks_took, lien_claim, lien_share) are in value_currency (the
-    asset's valuation currency; the loan's when the asset has none); loan_share is in the loan's."""
+    (asset_value_after_haircut, prior_ranks_took, lien_claim, lien_share, lien_surplus) are in
+    value_currency (the asset's valuation currency; the loan's when the asset has none); loan_share and
+    loan_reach are in the loan's. lien_surplus: what the lien's rank leaves free, the lien's part of it;
+    loan_reach: the loan's share plus its part of that surplus within the lien's cap (LTV's measure)."""
 
     asset_id: str
     kind: str
@@ -73,7 +78,9 @@ class CoverageContribution(msgspec.Struct):
     prior_ranks_took: str
     lien_claim: str
     lien_share: str
+    lien_surplus: str
     loan_share: str
+    loan_reach: str
     stale_valuation: bool
     no_valuation: bool
     asset_seized: bool
@@ -194,6 +201,7 @@ class Figures(msgspec.Struct):
     collateral_value: str
     covered: str
     uncovered: str
+    reachable_value: str
     coverage_ratio: str | None
     ltv: str | None
     ltv_bucket: str

@@ -187,6 +187,9 @@ EXPORT_COLUMNS = (
     "stale_valuation",
     "no_valuation",
     "unperfected",
+    # Not in DESIGN 8's list: LTV's denominator (docs/decisions.md, "LTV against reachable value"); last, so
+    # a reader of the listed columns by position is not disturbed.
+    "reachable_value",
 )
 MONEY_COLUMNS = ("exposure", "collateral_value", "covered", "uncovered")
 RATIO_PLACES = 6
@@ -235,8 +238,9 @@ def float_ratio_text(column: str) -> pl.Expr:
 def coverage_export_frame(per_loan: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
     """The engine's per-loan frame as the DESIGN 8 export: exactly EXPORT_COLUMNS, amounts as decimal
     strings in the loan currency's minor digits, ratios as decimal strings with six places (coverage_ratio
-    and ltv computed exactly from the amounts, max_ltv rounded from the engine's display value; null when
-    undefined), flags as booleans (true/false in CSV and JSON), rows by loan_id."""
+    and ltv computed exactly from the amounts, ltv against the reachable value, max_ltv rounded from the
+    engine's display value; null when undefined), flags as booleans (true/false in CSV and JSON), rows by
+    loan_id."""
     frame = with_digits(per_loan.lazy(), pl.col("currency"))
     return (
         frame.select(
@@ -248,9 +252,10 @@ def coverage_export_frame(per_loan: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame
             pl.when(pl.col("coverage_ratio").is_not_null())
             .then(exact_ratio_text("collateral_value", "exposure"))
             .alias("coverage_ratio"),
-            pl.when(pl.col("ltv").is_not_null()).then(exact_ratio_text("exposure", "collateral_value")).alias("ltv"),
+            pl.when(pl.col("ltv").is_not_null()).then(exact_ratio_text("exposure", "reachable_value")).alias("ltv"),
             float_ratio_text("max_ltv").alias("max_ltv"),
             *(pl.col(f).cast(pl.Boolean) for f in ("breach", "stale_valuation", "no_valuation", "unperfected")),
+            money_in_digits("reachable_value"),
         )
         .sort("loan_id")
         .collect()

@@ -3,7 +3,7 @@ preview. Thin: the services hold the rules and the transactions."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -17,7 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 from litestar.response import Stream
 
-from auctions import live
+from auctions import feed, live
 from auctions.access import CASE_READERS, DISPOSAL_WRITERS, ROUND_READERS
 from auctions.schemas.bids import BidAnswer, BidderRead, BidderRegister, BidPlace, BidRead
 from auctions.schemas.cases import RoundRead
@@ -118,33 +118,17 @@ class RoundController(Controller):
 async def _stream(
     channels: ChannelsPlugin, round_id: int, snapshot: RoundRead, currency: str, last_id: int
 ) -> AsyncIterator[bytes]:
-    # Subscribe before replaying, so a bid committed in between is in one or the other (and dropped if in both).
-    async with channels.start_subscription([live.channel(round_id)]) as subscriber:
+    # Join the round's feed before replaying, so a bid committed in between is in one or the other (and left
+    # out of the feed's frames if in both).
+    async with feed.reading(channels, round_id) as (round_feed, cursor):
         yield live.sse_frame("snapshot", _json(snapshot))
         sent = last_id
         for event in await bids.accepted_after(round_id, last_id, currency):
             sent = event["id"]
             yield live.sse_frame("bid", json.dumps(event), sent)
-        events = subscriber.iter_events()
-        # One pending read of the subscription, kept across keepalives: cancelling a read on a timeout would close
-        # the subscription's iterator and end the stream.
-        pending = asyncio.ensure_future(anext(events))
-        try:
-            while True:
-                done, _ = await asyncio.wait({pending}, timeout=keepalive_seconds())
-                if not done:
-                    yield live.KEEPALIVE  # a comment alone: no event
-                    continue
-                bid_id, frame = live.read_published(pending.result())
-                pending = asyncio.ensure_future(anext(events))
-                if bid_id:
-                    if bid_id <= sent:
-                        continue  # already replayed from the table
-                    sent = bid_id
-                # The frame was encoded once when it was published, not once per subscriber.
-                yield frame
-        finally:
-            pending.cancel()
+        with contextlib.suppress(feed.FeedLost):  # the client reconnects with Last-Event-ID
+            async for chunk in feed.frames(round_feed, cursor, sent, keepalive_seconds()):
+                yield chunk
 
 
 def _json(value: Any) -> str:

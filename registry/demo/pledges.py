@@ -121,7 +121,8 @@ def _own_fate(rng: random.Random, loans: list[LoanPlan], asset_kind: str, added_
     recent = all((ANCHOR - ln.disbursed_on).days < 150 for ln in loans)
     roll = rng.random()
     if recent or added_later:
-        return "draft" if roll < 0.35 else "submitted" if roll < 0.7 else "registered"
+        # Most mortgages are registered before the money is paid out; a few are still being filed.
+        return "draft" if roll < 0.1 else "submitted" if roll < 0.25 else "registered"
     if asset_kind in _TERM_REGISTERED and statuses & {"overdue", "non_performing", "written_off"} and roll < 0.4:
         return "expired"
     # Top-up collateral still being filed.
@@ -279,7 +280,7 @@ def plan_collateral(
             # Unsecured credit: small consumer lines and the odd blue-chip working-capital loan.
             if not (
                 ln.status in ("performing", "settled", "overdue")
-                and rng.random() < (0.3 if borrower.kind == "individual" else 0.03)
+                and rng.random() < (0.15 if borrower.kind == "individual" else 0.03)
             )
         ]
         taken: list[tuple[AssetPlan, LienPlan]] = []

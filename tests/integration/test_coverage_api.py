@@ -51,7 +51,7 @@ pytestmark = pytest.mark.integration
 AS_OF = date(2025, 12, 31)
 HEADER = (
     "loan_id,borrower_id,currency,exposure,collateral_value,covered,uncovered,coverage_ratio,ltv,max_ltv,"
-    "breach,stale_valuation,no_valuation,unperfected"
+    "breach,stale_valuation,no_valuation,unperfected,reachable_value"
 )
 EXPECTED = {
     "L1": {
@@ -67,6 +67,8 @@ EXPECTED = {
         "stale_valuation": False,
         "no_valuation": False,
         "unperfected": False,
+        # One asset worth 800,000.00 after the haircut, all of it taken by the claims: nothing left free.
+        "reachable_value": "640153.52",
     },
     "L2": {
         "currency": "USD",
@@ -81,6 +83,7 @@ EXPECTED = {
         "stale_valuation": False,
         "no_valuation": False,
         "unperfected": True,
+        "reachable_value": "0.00",
     },
     "L3": {
         "currency": "CNY",
@@ -95,6 +98,7 @@ EXPECTED = {
         "stale_valuation": False,
         "no_valuation": True,
         "unperfected": False,
+        "reachable_value": "159846.48",
     },
 }
 
@@ -147,13 +151,14 @@ async def test_api_pages_downloads_explains_and_sums(client, as_role, tmp_path: 
     lines = csv.text.splitlines()
     assert lines[0] == HEADER
     assert lines[1] == (
-        "L1,P1,CNY,1001200.50,640153.52,640153.52,361046.98,0.639386,1.564001,0.700000,true,false,false,false"
+        "L1,P1,CNY,1001200.50,640153.52,640153.52,361046.98,0.639386,1.564001,0.700000,true,false,false,false,"
+        "640153.52"
     )
     assert len(lines) == 4
     parquet = await client.get(f"/api/coverage/loans?as_of={AS_OF}&format=parquet", headers=headers)
     assert parquet.status_code == 200
     from_csv = pl.read_csv(io.StringIO(csv.text), infer_schema=False).with_columns(
-        pl.col(c) == "true" for c in EXPORT_COLUMNS[-4:]
+        pl.col(c) == "true" for c in ("breach", "stale_valuation", "no_valuation", "unperfected")
     )
     assert pl.read_parquet(io.BytesIO(parquet.content)).equals(from_csv)
 

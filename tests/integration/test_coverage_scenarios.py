@@ -7,9 +7,14 @@ The book (amounts in fen; real estate: haircut 0.30, max LTV 0.70; vehicles: 0.5
   A2 real estate, parcel at 121.010E, worth 5,000.00 -> 350,000.  A3 vehicle, 2,000.00 -> 100,000.
   M1: A1 for L1 (2026-01-05).  M2: A2 for L1 (2026-01-05).  M3: A2 for L2 and L3 (2026-01-06, rank 2).
   M4: A3 for L3 (2026-01-05).
-Base: L1 gets 100,000 from A1 and 100,000 from A2 (rank 1): 200,000, LTV 0.5 <= 0.70, no breach.
-  A2 leaves 250,000 for M3, claim 150,000: L2 100,000 (LTV 1.0 > 0.70, breach), L3 50,000; L3 also
-  50,000 from A3: 100,000, LTV 0.5, max LTV (35,000 + 25,000) / 100,000 = 0.60: no breach.
+Base: L1 gets 100,000 from A1 and 100,000 from A2 (rank 1): 200,000. A2 leaves 250,000 for M3, claim
+  150,000: L2 100,000, L3 50,000; L3 also 50,000 from A3: 100,000.
+LTV is measured against the reachable value: each uncapped lien's share plus what its rank leaves free.
+  M1 reaches all of A1 (350,000), M2 all of A2 (350,000: M3 ranks after it): L1 700,000, LTV 1/7.
+  M3 reaches the 250,000 left after rank 1 (100,000 free after its claim), split 2:1 -> L2 166,666.67,
+  L3 83,333.33 (the cent to L2's larger remainder): L2 166,667, LTV 0.599999 <= 0.70.
+  M4 reaches all of A3 (100,000): L3 183,333, LTV 0.272728, max LTV (83,333 x 0.70 + 100,000 x 0.50) /
+  183,333 = 0.590909. No CNY loan is in breach; L4 (USD, unsecured) is.
 """
 
 from __future__ import annotations
@@ -90,11 +95,12 @@ async def test_the_base_book_per_loan_and_per_borrower(client, as_role, book: Bo
     headers = as_role(Role.AUDITOR)
     loans = _by_loan((await client.get(f"/api/coverage/loans?as_of={AS_OF}", headers=headers)).json()["items"])
     assert {k: (v["collateral_value"], v["ltv"], v["max_ltv"], v["breach"]) for k, v in loans.items()} == {
-        "L1": ("2000.00", "0.500000", "0.700000", False),
-        "L2": ("1000.00", "1.000000", "0.700000", True),
-        "L3": ("1000.00", "0.500000", "0.600000", False),
+        "L1": ("2000.00", "0.142857", "0.700000", False),
+        "L2": ("1000.00", "0.599999", "0.700000", False),
+        "L3": ("1000.00", "0.272728", "0.590909", False),
         "L4": ("0.00", None, None, True),
     }
+    assert [loans[x]["reachable_value"] for x in ("L1", "L2", "L3", "L4")] == ["7000.00", "1666.67", "1833.33", "0.00"]
 
     page = await client.get(f"/api/coverage/borrowers?as_of={AS_OF}&page_size=2", headers=headers)
     assert page.status_code == 200, page.text
@@ -123,7 +129,7 @@ async def test_the_base_book_per_loan_and_per_borrower(client, as_role, book: Bo
             "covered": "1500.00",
             "uncovered": "0.00",
             "coverage_ratio": "1.333333",
-            "breaches": 1,
+            "breaches": 0,
         }
     ]
     assert [loan["loan_id"] for loan in detail["loans"]] == ["L2", "L3"]
@@ -132,7 +138,7 @@ async def test_the_base_book_per_loan_and_per_borrower(client, as_role, book: Bo
     assert csv.text.splitlines()[0] == (
         "borrower_id,currency,loans,exposure,collateral_value,covered,uncovered,coverage_ratio,breaches"
     )
-    assert csv.text.splitlines()[3] == "P2,CNY,2,1500.00,2000.00,1500.00,0.00,1.333333,1"
+    assert csv.text.splitlines()[3] == "P2,CNY,2,1500.00,2000.00,1500.00,0.00,1.333333,0"
     assert (await client.get("/api/coverage/borrowers/P9", headers=headers)).status_code == 404
 
 
@@ -148,26 +154,28 @@ async def test_stress_by_region_hits_only_the_parcel_inside(client, as_role, boo
     report = r.json()
     assert report["shocks"] == [{"shock": "region 0 (flood plain)", "multiplier": "0.05", "assets": 1}]
     assert report["assets_shocked"] == 1
-    # A1: 350,000 x 0.05 = 17,500; L1 117,500, LTV 0.851 > 0.70: a breach appears. Nothing else moves.
-    assert report["loans_changed"] == 1 and report["breaches_appearing"] == 1
+    # A1: 350,000 x 0.05 = 17,500, all of it to M1: L1 117,500. M1 reaches no more than that now, M2 still
+    # all of A2: 17,500 + 350,000 = 367,500, LTV 0.272109, still clear. Nothing else moves.
+    assert report["loans_changed"] == 1 and report["breaches_appearing"] == 0
     (l1,) = report["changed_loans"]
-    assert (l1["loan_id"], l1["breach_change"]) == ("L1", "appears")
+    assert (l1["loan_id"], l1["breach_change"]) == ("L1", None)
     assert (l1["base"]["collateral_value"], l1["stressed"]["collateral_value"]) == ("2000.00", "1175.00")
-    assert (l1["base"]["ltv_bucket"], l1["stressed"]["ltv_bucket"]) == ("<=50%", "70-90%")
-    assert l1["stressed"]["ltv"] == "0.851064"
+    assert (l1["base"]["reachable_value"], l1["stressed"]["reachable_value"]) == ("7000.00", "3675.00")
+    assert (l1["base"]["ltv_bucket"], l1["stressed"]["ltv_bucket"]) == ("<=50%", "<=50%")
+    assert l1["stressed"]["ltv"] == "0.272109"
     cny = next(p for p in report["portfolio"] if p["currency"] == "CNY")
     assert (cny["base"]["collateral_value"], cny["stressed"]["collateral_value"]) == ("4000.00", "3175.00")
-    assert (cny["base"]["breaches"], cny["stressed"]["breaches"]) == (1, 2)
+    assert (cny["base"]["breaches"], cny["stressed"]["breaches"]) == (0, 0)
     buckets = {
         b["ltv_bucket"]: (b["base"]["loans"], b["stressed"]["loans"])
         for b in report["ltv_buckets"]
         if b["currency"] == "CNY"
     }
     assert buckets == {
-        "<=50%": (2, 1),
-        "50-70%": (0, 0),
-        "70-90%": (0, 1),
-        "90-100%": (1, 1),
+        "<=50%": (2, 2),
+        "50-70%": (1, 1),
+        "70-90%": (0, 0),
+        "90-100%": (0, 0),
         ">100%": (0, 0),
         "uncovered": (0, 0),
     }
@@ -200,12 +208,13 @@ async def test_stress_by_kind_and_shocks_multiply(client, as_role, book: Book) -
     )
     assert r.status_code == 200, r.text
     report = r.json()
-    # A1 and A2 fall to 70,000 each: M2 takes all of A2, M3 nothing. L1 140,000 (LTV 0.714: breach);
-    # L2 0; L3 keeps A3's 50,000 (LTV 1.0 > 0.50: breach).
+    # A1 and A2 fall to 70,000 each: M1 and M2 take all of them, M3 nothing and nothing is left free.
+    # L1 140,000 (LTV 0.714 > 0.70: breach); L2 0 (breach); L3 keeps A3's 50,000 and reaches its
+    # 100,000 (LTV 0.50, not above the vehicle's 0.50: clear).
     assert report["loans_changed"] == 3 and report["breaches_appearing"] == 2
     assert [(x["loan_id"], x["breach_change"]) for x in report["changed_loans"]] == [
         ("L1", "appears"),
-        ("L3", "appears"),
+        ("L2", "appears"),
     ]
     assert (report["page"], report["page_size"]) == (1, 2)
     rest = (
@@ -216,8 +225,9 @@ async def test_stress_by_kind_and_shocks_multiply(client, as_role, book: Book) -
         )
     ).json()["changed_loans"]
     assert [(x["loan_id"], x["base"]["collateral_value"], x["stressed"]["collateral_value"]) for x in rest] == [
-        ("L2", "1000.00", "0.00")
+        ("L3", "1000.00", "500.00")
     ]
+    assert (rest[0]["stressed"]["ltv"], rest[0]["breach_change"]) == ("0.500000", None)
     # -50% by kind and -50% in the region around A1 meet on A1: 350,000 x 0.25 = 87,500 -> L1 187,500.
     r = await client.post(
         "/api/coverage/stress",
@@ -230,13 +240,21 @@ async def test_stress_by_kind_and_shocks_multiply(client, as_role, book: Book) -
     )
     changed = _by_loan(r.json()["changed_loans"])
     assert changed["L1"]["stressed"]["collateral_value"] == "1875.00"
-    # +1000% is allowed; claims were met in full, so a rise changes nobody's coverage.
+    # +1000% is allowed; claims were met in full, so a rise changes no collateral value, but M4 reaches
+    # all of A3's 1,100,000: L3's reachable value rises and its LTV falls.
     r = await client.post(
         "/api/coverage/stress",
         headers=headers,
         json={"as_of": AS_OF, "by_kind": [{"kind": "vehicle", "change_pct": "1000"}]},
     )
-    assert r.status_code == 200 and r.json()["loans_changed"] == 0
+    assert r.status_code == 200 and r.json()["loans_changed"] == 1
+    (l3,) = r.json()["changed_loans"]
+    assert (l3["loan_id"], l3["base"]["collateral_value"], l3["stressed"]["collateral_value"]) == (
+        "L3",
+        "1000.00",
+        "1000.00",
+    )
+    assert (l3["base"]["reachable_value"], l3["stressed"]["reachable_value"]) == ("1833.33", "11833.33")
     assert r.json()["shocks"] == [{"shock": "kind vehicle", "multiplier": "11", "assets": 1}]
 
 
@@ -313,17 +331,22 @@ async def test_what_if_release_shows_the_loans_sharing_the_asset(client, as_role
     assert r.status_code == 200, r.text
     report = r.json()
     loans = _by_loan(report["loans"])
-    # M2 secured L1 only; L2 and L3 stand on A2 too. L1 keeps A1's 100,000: LTV 1.0, a breach appears;
-    # M3 now ranks first on A2 and was met in full already: L2 and L3 are unchanged.
+    # M2 secured L1 only; L2 and L3 stand on A2 too. L1 keeps A1's 100,000 and reaches all 350,000 of
+    # it: LTV 0.285714, still clear. M3 now ranks first on A2 and was met in full already, but reaches all
+    # 350,000 now: split 2:1, L2 233,333 and L3 116,667 (the cent to L3's larger remainder).
     assert set(loans) == {"L1", "L2", "L3"}
     assert (loans["L1"]["touched"], loans["L2"]["touched"], loans["L3"]["touched"]) == (True, False, False)
     assert (loans["L1"]["before"]["collateral_value"], loans["L1"]["after"]["collateral_value"]) == (
         "2000.00",
         "1000.00",
     )
-    assert loans["L1"]["breach_change"] == "appears" and loans["L2"]["breach_change"] is None
-    assert loans["L2"]["before"] == loans["L2"]["after"]
-    assert (report["breaches_appearing"], report["breaches_clearing"]) == (["L1"], [])
+    assert (loans["L1"]["after"]["ltv"], loans["L1"]["breach_change"]) == ("0.285714", None)
+    assert loans["L2"]["before"]["collateral_value"] == loans["L2"]["after"]["collateral_value"] == "1000.00"
+    assert (loans["L2"]["after"]["reachable_value"], loans["L3"]["after"]["reachable_value"]) == (
+        "2333.33",
+        "2166.67",
+    )
+    assert (report["breaches_appearing"], report["breaches_clearing"]) == ([], [])
     assert await _audit_events() == before
     # Nothing was written: the lien still counts.
     l1 = (await client.get(f"/api/coverage/loans/L1?as_of={AS_OF}", headers=headers)).json()
@@ -345,11 +368,13 @@ async def test_what_if_balances_liens_and_substitution(client, as_role, book: Bo
     assert r.status_code == 200, r.text
     loans = _by_loan(r.json()["loans"])
     # L3's exposure 200,000: M3's claim 300,000 takes A2's remaining 250,000, split 1:2 -> 83,333.33 and
-    # 166,666.67 (the cent to the larger remainder, L3). M4 is met up to A3's 100,000. L3: 266,667,
-    # LTV 0.75 > max LTV (166,667 x 0.70 + 100,000 x 0.50) / 266,667 = 0.6250: a breach appears.
-    assert loans["L3"]["after"]["collateral_value"] == "2666.67"
+    # 166,666.67 (the cent to the larger remainder, L3). M4 is met up to A3's 100,000. Nothing is left
+    # free, so the reachable values are the collateral values. L3: 266,667, LTV 0.75 > max LTV
+    # (166,667 x 0.70 + 100,000 x 0.50) / 266,667 = 0.6250: a breach appears; L2 83,333, LTV 1.2: too.
+    assert loans["L3"]["after"]["collateral_value"] == loans["L3"]["after"]["reachable_value"] == "2666.67"
     assert loans["L2"]["after"]["collateral_value"] == "833.33"
     assert loans["L3"]["breach_change"] == "appears" and loans["L3"]["touched"]
+    assert loans["L2"]["breach_change"] == "appears" and not loans["L2"]["touched"]
     assert set(loans) == {"L1", "L2", "L3"}  # L1 shares A2
 
     r = await client.post(
@@ -373,10 +398,15 @@ async def test_what_if_balances_liens_and_substitution(client, as_role, book: Bo
     assert r.status_code == 200, r.text
     loans = _by_loan(r.json()["loans"])
     # M4 moves to A1 (rank 1 beside M1, both met in full): L3 still 100,000, now all real estate, max LTV
-    # 0.70. A3 is free for N1 (cap 40,000): L2 gets 40,000 more.
+    # 0.70. A3 is free for N1 (cap 40,000): L2 gets 40,000 more, and its cap stops it reaching more.
     assert loans["L3"]["after"]["collateral_value"] == "1000.00" and loans["L3"]["touched"]
     assert loans["L2"]["after"]["collateral_value"] == "1400.00"
-    assert loans["L1"]["after"] == loans["L1"]["before"]
+    assert loans["L2"]["after"]["reachable_value"] == "2066.67"  # 166,667 through M3 + 40,000 through N1
+    # L1's collateral stands, but M1 now shares A1's free 200,000 with M4 pro rata to claims 100,000:50,000:
+    # M1 reaches 100,000 + 133,333 (M4 gets the cent of the larger remainder), plus M2's 350,000.
+    l1 = loans["L1"]
+    assert l1["after"]["collateral_value"] == l1["before"]["collateral_value"] == "2000.00"
+    assert (l1["before"]["reachable_value"], l1["after"]["reachable_value"]) == ("7000.00", "5833.33")
 
     r = await client.post(
         "/api/coverage/what-if",

@@ -174,10 +174,18 @@ def test_per_loan_hand_worked(book: BookFrames) -> None:
     # A5 = floor(10 x 0.70) = 7 split between T1 and T2 (equal time, equal claims 100): 3.5 each, floors
     # 3 and 3 with equal remainders; the unit left goes to the smaller lien_id, T1. L8 4, L9 3.
     assert (loans["L8"]["collateral_value"], loans["L9"]["collateral_value"]) == (4, 3)
-    # L11: two assets, each uncapped lien claims the whole 10,000 and gets it: collateral 20,000, LTV
-    # exactly 0.50 (the <=50% bucket, decided on integers), max LTV 0.70, no breach; A9 overlaps a parcel.
+    # Reachable value (LTV's denominator): a lien's share plus what its rank leaves, within its cap. A1's
+    # rank 2 takes all that is left (surplus 0) and A5's takes all 7; A2 leaves 5,000 after K5, but K5's
+    # cap 25,000 is reached: L1 reaches 27,990 + 25,000 = 52,990, as much as it holds.
+    assert l1["reachable_value"] == 52_990
+    assert [loans[x]["reachable_value"] for x in ("L2", "L3", "L4", "L7", "L8", "L9")] == [12_919, 9_091, 0, 0, 4, 3]
+    # L11: two assets, each uncapped lien claims the whole 10,000 and gets it: collateral 20,000. Each
+    # lien also reaches the 60,000 its asset keeps beyond the claim (no cap): reachable 140,000, LTV
+    # 10,000 / 140,000 = 1/14 (the <=50% bucket, decided on integers), max LTV 0.70, no breach; A9 overlaps
+    # a parcel.
     l11 = loans["L11"]
-    assert (l11["collateral_value"], l11["covered"], l11["ltv"], l11["max_ltv"]) == (20_000, 10_000, 0.5, 0.7)
+    assert (l11["collateral_value"], l11["covered"], l11["reachable_value"]) == (20_000, 10_000, 140_000)
+    assert (l11["ltv"], l11["max_ltv"]) == (pytest.approx(1 / 14), pytest.approx(0.7))
     assert (l11["ltv_bucket"], l11["breach"], l11["possible_double_pledge"]) == ("<=50%", False, True)
 
 
@@ -309,17 +317,21 @@ def test_what_if_changes_and_diff(book: BookFrames) -> None:
         14_211,
         5_000,
     )
-    # L7: 40,000 on A8 (max LTV 0.70) gives LTV 1.00: still a breach.
-    assert loans["L7"]["collateral_value"] == 40_000 and loans["L7"]["breach"]
+    # L7: A8 = 70,000; K11 (2024, rank 1) takes its 10,000, N1 (2025, rank 2) its 40,000, and 20,000
+    # stays free, which N1 (uncapped) reaches too: LTV 40,000 / 60,000 = 0.67 <= 0.70, the breach clears.
+    assert (loans["L7"]["collateral_value"], loans["L7"]["reachable_value"]) == (40_000, 60_000)
+    assert not loans["L7"]["breach"]
     # A5 = 7: T1, T2 (2023-03-03) rank 1 take 7 on claims 100:100 -> 4 / 3; K12 (2024) ranks after: 0.
-    # L11 keeps only A8's 10,000: LTV 1.00 > 0.70, a breach appears.
-    assert loans["L11"]["collateral_value"] == 10_000
+    # L11 keeps only A8's 10,000, but K11 reaches all 70,000 of A8 (what N1 takes ranks after it): LTV
+    # 10,000 / 70,000, still clear; its collateral value halves.
+    assert (loans["L11"]["collateral_value"], loans["L11"]["reachable_value"]) == (10_000, 70_000)
     changes = diff(before, after, ["L7", "L3"]).collect()
     by_loan = {r["loan_id"]: r for r in changes.iter_rows(named=True)}
     # L3 shares A1 with L1 and L2; L7 had A3 and now A8, which L11 had too.
     assert set(by_loan) == {"L1", "L2", "L3", "L7", "L11"}
-    assert by_loan["L7"]["breach_change"] is None and by_loan["L7"]["touched"]
-    assert by_loan["L11"]["breach_change"] == "appears"
+    assert by_loan["L7"]["breach_change"] == "clears" and by_loan["L7"]["touched"]
+    assert by_loan["L11"]["breach_change"] is None
+    assert (by_loan["L11"]["collateral_value_before"], by_loan["L11"]["collateral_value_after"]) == (20_000, 10_000)
     assert (by_loan["L3"]["exposure_before"], by_loan["L3"]["exposure_after"]) == (10_000, 5_000)
     assert by_loan["L1"]["touched"] is False
 

@@ -26,7 +26,9 @@ def _item(**changes: Any) -> CoverageContribution:
         "prior_ranks_took": "300.00",
         "lien_claim": "500.00",
         "lien_share": "500.00",
+        "lien_surplus": "0.00",
         "loan_share": "200.00",
+        "loan_reach": "200.00",
         "stale_valuation": False,
         "no_valuation": False,
         "asset_seized": False,
@@ -60,6 +62,16 @@ def test_each_way_a_claim_can_end_is_said(changes: dict[str, Any], says: str) ->
     assert sentence.startswith("A1 is worth 1,000.00 CNY after the haircut; earlier ranks took ")
 
 
+def test_what_the_rank_leaves_free_is_said_only_when_the_loan_reaches_more() -> None:
+    # 1,000.00 less 300.00 ahead less M1's 500.00 leaves 200.00 free; this loan reaches 80.00 of it.
+    sentence = explain(_item(lien_surplus="200.00", loan_reach="280.00"), "CNY")
+    assert sentence.endswith(
+        "this loan's share of it is 200.00. The rank leaves 200.00 free, which the lien could also reach: "
+        "LTV counts 280.00 for this loan."
+    )
+    assert "free" not in explain(_item(), "CNY")
+
+
 def test_no_valuation_and_another_currency_are_said() -> None:
     sentence = explain(
         _item(
@@ -68,6 +80,7 @@ def test_no_valuation_and_another_currency_are_said() -> None:
             prior_ranks_took="0.00",
             lien_share="0.00",
             loan_share="0.00",
+            loan_reach="0.00",
             value_currency="USD",
         ),
         "CNY",

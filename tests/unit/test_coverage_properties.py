@@ -136,7 +136,13 @@ def frames(book: Book) -> BookFrames:
 
 def reference(book: Book) -> dict[tuple[str, str], int]:
     """(lien_id, loan_id) -> share, one asset and one lien at a time, straight from DESIGN 5."""
-    out: dict[tuple[str, str], int] = {}
+    return {key: share for key, (share, _) in reference_with_reach(book).items()}
+
+
+def reference_with_reach(book: Book) -> dict[tuple[str, str], tuple[int, int]]:
+    """(lien_id, loan_id) -> (share, reach): the reach adds the loan's part of what the lien's rank leaves
+    free, the lien's part of it pro rata to claim, within the lien's cap (docs/domain.md, LTV)."""
+    out: dict[tuple[str, str], tuple[int, int]] = {}
     for asset, market in enumerate(book.values):
         value = 0 if market is None else market * 75 // 100
         on_asset = [lien for lien in book.liens if lien.asset == asset]
@@ -156,14 +162,20 @@ def reference(book: Book) -> dict[tuple[str, str], int]:
         remaining = value
         for rank in sorted({ranks[lien.ref] for lien in counted}):  # type: ignore[type-var]
             group = sorted((lien for lien in counted if ranks[lien.ref] == rank), key=lambda lien: lien.ref)
-            takes = min(remaining, sum(claims[lien.ref] for lien in group))
+            rank_claim = sum(claims[lien.ref] for lien in group)
+            takes = min(remaining, rank_claim)
             remaining -= takes
-            parts = split_largest_remainder(takes, [claims[lien.ref] for lien in group], [lien.ref for lien in group])
-            for lien, part in zip(group, parts, strict=True):
+            weights, refs = [claims[lien.ref] for lien in group], [lien.ref for lien in group]
+            parts = split_largest_remainder(takes, weights, refs)
+            free = split_largest_remainder(remaining if rank_claim else 0, weights, refs)
+            for lien, part, left in zip(group, parts, free, strict=True):
                 if lien.own:
+                    surplus = 0 if claims[lien.ref] == 0 else left if lien.cap is None else min(left, lien.cap - part)
                     loans = [f"L{i}" for i in lien.loans]
-                    shares = split_largest_remainder(part, [book.exposures[i] for i in lien.loans], loans)
-                    out.update({(lien.ref, loan): share for loan, share in zip(loans, shares, strict=True)})
+                    exposures = [book.exposures[i] for i in lien.loans]
+                    shares = split_largest_remainder(part, exposures, loans)
+                    extra = split_largest_remainder(surplus, exposures, loans)
+                    out.update({(lien.ref, loan): (a, a + b) for loan, a, b in zip(loans, shares, extra, strict=True)})
     return out
 
 
@@ -176,11 +188,18 @@ def run(book: Book) -> tuple[pl.DataFrame, pl.DataFrame]:
 @given(books())
 def test_engine_matches_the_scalar_reference(book: Book) -> None:
     per_loan, contributions = run(book)
-    got = {(r["lien_id"], r["loan_id"]): r["loan_share"] for r in contributions.iter_rows(named=True)}
-    assert got == reference(book)
+    got = {
+        (r["lien_id"], r["loan_id"]): (r["loan_share"], r["loan_reach"]) for r in contributions.iter_rows(named=True)
+    }
+    assert got == reference_with_reach(book)
     for row in per_loan.iter_rows(named=True):
         assert 0 <= row["covered"] <= row["exposure"]
         assert row["covered"] + row["uncovered"] == row["exposure"]
+        # LTV is measured against what the liens reach: never less than what they hold, and the breach
+        # is exactly LTV > 0.70 on integers (every asset here is real estate).
+        reach = row["reachable_value"]
+        assert reach >= row["collateral_value"]
+        assert row["breach"] == (row["exposure"] > 0 and (reach == 0 or row["exposure"] * 100 > 70 * reach))
     # Step 5 never gives out more than an asset is worth.
     by_asset = (
         contributions.unique(["asset_id", "lien_id"])
@@ -188,6 +207,11 @@ def test_engine_matches_the_scalar_reference(book: Book) -> None:
         .agg(pl.col("lien_share").sum(), pl.col("asset_value_after_haircut").first())
     )
     assert all(share <= value for _, share, value in by_asset.rows())
+    # A lien never reaches more than its asset is worth.
+    assert all(
+        r["lien_share"] + r["lien_surplus"] <= r["asset_value_after_haircut"]
+        for r in contributions.iter_rows(named=True)
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -41,7 +41,12 @@ def allocate_ranks(liens: pl.LazyFrame) -> pl.LazyFrame:
     """Step 5. Per asset in rank order with R = value, rank k takes A_k = min(R_k, C_k) where C_k is the
     sum of its claims, and R_(k+1) = R_k - A_k. Claims are non-negative, so R_k = max(0, value - sum of
     earlier C), which is a cumulative sum rather than a loop. Needs asset_key, rank, lien_id, value and
-    claim_v (the claim in the asset's valuation currency)."""
+    claim_v (the claim in the asset's valuation currency).
+
+    Beside the share, `surplus_v`: the value left after the lien's rank took its claims, split among the
+    rank's liens pro rata to claim. It is what the lien could still reach were its loans larger (up to its
+    cap), and what LTV is measured against: a claim capped at the exposure would make every loan under a
+    single lien read LTV >= 100% (docs/decisions.md, "LTV against reachable value")."""
     ranks = (
         liens.group_by("asset_key", "rank")
         .agg(pl.col("claim_v").sum().alias("rank_claim"), pl.col("value").first())
@@ -61,21 +66,33 @@ def allocate_ranks(liens: pl.LazyFrame) -> pl.LazyFrame:
             "rank",
             pl.min_horizontal("_remaining", "rank_claim").alias("rank_takes"),
             (pl.col("value") - pl.col("_remaining")).alias("ahead"),  # what earlier ranks took
+            # What is left after the rank's claims: a rank with no claim reaches nothing.
+            pl.when(pl.col("rank_claim") > 0)
+            .then(pl.col("_remaining") - pl.min_horizontal("_remaining", "rank_claim"))
+            .otherwise(pl.lit(0, BIG))
+            .alias("rank_surplus"),
         )
     )
     shared = liens.join(ranks, on=["asset_key", "rank"])
-    return split_largest_remainder(
+    shares = split_largest_remainder(
         shared, group=["asset_key", "rank"], amount="rank_takes", weight="claim_v", tie="lien_id", out="lien_share_v"
+    )
+    return split_largest_remainder(
+        shares, group=["asset_key", "rank"], amount="rank_surplus", weight="claim_v", tie="lien_id", out="surplus_v"
     )
 
 
 def split_to_loans(own_liens: pl.LazyFrame, lien_loans: pl.LazyFrame, exposure: pl.LazyFrame) -> pl.LazyFrame:
     """Step 6. An own lien's share (already in its loans' currency) split pro rata to exposure, ties to
-    the smaller loan_id. One row per counted own lien x live loan, zero shares included: they explain."""
+    the smaller loan_id, and its surplus the same way. One row per counted own lien x live loan, zero
+    shares included: they explain."""
     rows = own_liens.join(lien_loans, on="lien_key").join(
         exposure.select("loan_key", "loan_id", "borrower_id", pl.col("currency").alias("loan_currency"), "exposure"),
         on="loan_key",
     )
-    return split_largest_remainder(
+    shares = split_largest_remainder(
         rows, group=["lien_key"], amount="lien_share", weight="exposure", tie="loan_id", out="loan_share"
+    )
+    return split_largest_remainder(
+        shares, group=["lien_key"], amount="lien_surplus", weight="exposure", tie="loan_id", out="loan_surplus"
     )

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import polars as pl
 
-LOAN_FIGURES = ("exposure", "collateral_value", "covered", "uncovered", "coverage_ratio", "ltv", "ltv_bucket", "breach")
+LOAN_FIGURES = (
+    "exposure",
+    "collateral_value",
+    "covered",
+    "uncovered",
+    "reachable_value",
+    "coverage_ratio",
+    "ltv",
+    "ltv_bucket",
+    "breach",
+)
 TOTAL_FIGURES = ("loans", "exposure", "collateral_value", "covered", "uncovered", "breaches")
 BEFORE, AFTER = "_before", "_after"
 
@@ -41,9 +51,11 @@ def loans_side_by_side(before: pl.LazyFrame, after: pl.LazyFrame) -> pl.LazyFram
 
 def changed() -> pl.Expr:
     """On a loans_side_by_side frame: true where the loan's coverage differs between the sides (its
-    exposure, its collateral value, or its breach), or where it is on one side only."""
+    exposure, its collateral value, its reachable value and so its LTV, or its breach), or where it is on
+    one side only."""
     return pl.any_horizontal(
-        pl.col(c + BEFORE).ne_missing(pl.col(c + AFTER)) for c in ("exposure", "collateral_value", "breach")
+        pl.col(c + BEFORE).ne_missing(pl.col(c + AFTER))
+        for c in ("exposure", "collateral_value", "reachable_value", "breach")
     )
 
 

@@ -75,9 +75,10 @@ def headroom(liens: pl.DataFrame, exposure: pl.DataFrame, factors: dict[fx.Pair,
     claim, E = largest exposure, N/D = largest fx numerator/denominator, M = largest scaled max_ltv,
     n = number of counted liens):
     claim x D (claim into the valuation currency); the claim so converted is <= C x D, and a rank's or an
-    asset's sum of them <= n x C x D; rank share x claim_v <= V x C x D (step 5 split); lien share x N
-    <= V x N (back to the loan currency); lien share x exposure <= C x E (step 6, lien share <= claim);
-    a loan's sum of share x max_ltv <= n x C x M; exposure x 10^12 (breach test).
+    asset's sum of them <= n x C x D; rank share or surplus x claim_v <= V x C x D (step 5 split); lien
+    share or surplus x N <= V x N (back to the loan currency); (lien share + surplus) x exposure <=
+    (C + V x N) x E (step 6, lien share <= claim); a loan's sum of reach x max_ltv <= n x (C + V x N) x M;
+    exposure x 10^12 (breach test).
     Realistic books (values and claims below 10^15 minor units, rates with a few decimals) sit far inside.
     """
 
@@ -104,8 +105,9 @@ def check_bounds(v: int, c: int, e: int, m: int, count: int, factors: dict[fx.Pa
         "claims in the valuation currency": n * c * d_max,
         "rank split": v * c * d_max,
         "conversion to the loan currency": v * n_max,
-        "split over loans": c * e,
-        "max LTV weighting": n * c * m,
+        # A lien's surplus (beside its share) is at most the asset's value in the lien's currency.
+        "split over loans": (c + v * n_max) * e,
+        "max LTV weighting": n * (c + v * n_max) * m,
         "breach test": e * SCALE,
     }
     over = [name for name, bound in bounds.items() if bound >= HEADROOM]
@@ -136,6 +138,16 @@ def _contributions(
         # Step 5's share back in the lien's (its loans') currency, never above the claim itself.
         pl.min_horizontal(fx.to_claim_currency(pl.col("lien_share_v")), pl.col("claim")).alias("lien_share")
     )
+    # The surplus in the lien's currency, within its cap; a lien with no claim has no loans to lend it to.
+    surplus = fx.to_claim_currency(pl.col("surplus_v"))
+    allocated = allocated.with_columns(
+        pl.when(pl.col("claim") == 0)
+        .then(pl.lit(0, BIG))
+        .when(pl.col("cap").is_null())
+        .then(surplus)
+        .otherwise(pl.min_horizontal(surplus, pl.col("cap").cast(BIG) - pl.col("lien_share")))
+        .alias("lien_surplus")
+    )
     rows = split_to_loans(allocated.filter(pl.col("own")), book.lien_loans, exposure.lazy())
     return rows.select(
         "loan_key",
@@ -152,10 +164,12 @@ def _contributions(
         pl.col("ahead").cast(MONEY_OUT).alias("prior_ranks_took"),
         pl.col("claim_v").cast(MONEY_OUT).alias("lien_claim"),
         pl.col("lien_share_v").cast(MONEY_OUT).alias("lien_share"),
+        pl.col("surplus_v").cast(MONEY_OUT).alias("lien_surplus"),
         pl.col("loan_share").cast(MONEY_OUT),
+        (pl.col("loan_share") + pl.col("loan_surplus")).cast(MONEY_OUT).alias("loan_reach"),
         *ASSET_FLAGS,
         "registration_expiring",
-        (pl.col("loan_share") * pl.col("max_ltv_scaled")).alias("_weighted_limit"),
+        ((pl.col("loan_share") + pl.col("loan_surplus")) * pl.col("max_ltv_scaled")).alias("_weighted_limit"),
     ).collect(engine=IN_MEMORY)
 
 
@@ -165,6 +179,7 @@ def _per_loan(book: BookFrames, exposure: pl.DataFrame, contributions: pl.DataFr
         .group_by("loan_key")
         .agg(
             pl.col("loan_share").cast(BIG).sum().alias("collateral_value"),
+            pl.col("loan_reach").cast(BIG).sum().alias("reachable_value"),
             pl.col("_weighted_limit").sum(),
             *(pl.col(f).any() for f in ASSET_FLAGS),
             pl.col("registration_expiring").any(),
@@ -178,22 +193,23 @@ def _per_loan(book: BookFrames, exposure: pl.DataFrame, contributions: pl.DataFr
         .unique()
         .with_columns(pl.lit(True).alias("unperfected"))
     )
-    cv, ex = pl.col("collateral_value"), pl.col("exposure")
+    cv, ex, rv = pl.col("collateral_value"), pl.col("exposure"), pl.col("reachable_value")
     return (
         exposure.lazy()
         .join(by_loan, on="loan_key", how="left")
         .join(unperfected, on="loan_key", how="left")
         .with_columns(
             cv.fill_null(pl.lit(0, BIG)),
+            rv.fill_null(pl.lit(0, BIG)),
             pl.col("_weighted_limit").fill_null(pl.lit(0, BIG)),
             *(pl.col(f).fill_null(False) for f in LOAN_FLAGS),
         )
         .with_columns(
             pl.min_horizontal(ex, cv).alias("covered"),
-            # ltv > max_ltv  <=>  exposure / cv > weighted / (SCALE x cv)  <=>  exposure x SCALE > weighted.
-            ((ex > 0) & ((cv == 0) | (ex * SCALE > pl.col("_weighted_limit")))).alias("breach"),
-            ltv_bucket(ex, cv).alias("ltv_bucket"),
-            *display_ltv("exposure", "collateral_value", "_weighted_limit"),
+            # ltv > max_ltv  <=>  exposure / rv > weighted / (SCALE x rv)  <=>  exposure x SCALE > weighted.
+            ((ex > 0) & ((rv == 0) | (ex * SCALE > pl.col("_weighted_limit")))).alias("breach"),
+            ltv_bucket(ex, rv).alias("ltv_bucket"),
+            *display_ltv("exposure", "collateral_value", "reachable_value", "_weighted_limit"),
         )
         .select(
             "loan_id",
@@ -203,6 +219,7 @@ def _per_loan(book: BookFrames, exposure: pl.DataFrame, contributions: pl.DataFr
             cv.cast(MONEY_OUT),
             pl.col("covered").cast(MONEY_OUT),
             (ex - pl.col("covered")).cast(MONEY_OUT).alias("uncovered"),
+            rv.cast(MONEY_OUT),
             "coverage_ratio",
             "ltv",
             "max_ltv",

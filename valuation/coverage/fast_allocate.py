@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from valuation.coverage.fast_positions import I64, run_sum, runs, scatter
+from valuation.coverage.fast_positions import I64, run_sum, runs, scatter, small, total
 from valuation.coverage.fast_state import State
 from valuation.coverage.steps import BIG
 
@@ -77,6 +77,11 @@ class AllocationStages(State):
         liens splits what it takes. Then each own lien's share back in its currency."""
         alone = self.alone.with_columns(
             pl.min_horizontal("value", "claim_v").alias("lien_share_v"), pl.lit(0, I64).alias("ahead")
+        ).with_columns(
+            pl.when(pl.col("claim_v") > 0)
+            .then(pl.col("value") - pl.col("lien_share_v"))
+            .otherwise(pl.lit(0, I64))
+            .alias("surplus_v")
         )
         first_asset, _ = runs(pl.col("_a"))
         first_rank = first_asset | pl.col("rank").ne_missing(pl.col("rank").shift(1))
@@ -101,12 +106,21 @@ class AllocationStages(State):
                 pl.min_horizontal("_remaining", "rank_claim").alias("rank_takes"),
                 (pl.col("value") - pl.col("_remaining")).alias("ahead"),
             )
+            .with_columns(
+                pl.when(pl.col("rank_claim") > 0)
+                .then(pl.col("_remaining") - pl.col("rank_takes"))
+                .otherwise(pl.lit(0, I64))
+                .alias("rank_surplus")
+            )
         )
         lien_ids = self.liens["lien_id"]
-        shares = split_runs(
-            together, "rank_takes", "claim_v", "rank_claim", lambda rows: lien_ids.gather(together["_l"].gather(rows))
-        )
-        together = together.with_columns(shares.alias("lien_share_v"))
+
+        def tie(rows: pl.Series) -> pl.Series:
+            return lien_ids.gather(together["_l"].gather(rows))
+
+        shares = split_runs(together, "rank_takes", "claim_v", "rank_claim", tie)
+        surplus = split_runs(together, "rank_surplus", "claim_v", "rank_claim", tie)
+        together = together.with_columns(shares.alias("lien_share_v"), surplus.alias("surplus_v"))
         columns = [
             "_l",
             "_a",
@@ -117,6 +131,7 @@ class AllocationStages(State):
             "ahead",
             "claim_v",
             "lien_share_v",
+            "surplus_v",
             "fx_num",
             "fx_den",
             "_m",
@@ -125,25 +140,48 @@ class AllocationStages(State):
         lien_rows = pl.concat([alone.select(columns), together.select(columns)]).filter("own")
         # Back in the lien's currency, rounded down and never above the claim (Int128 on converted rows).
         converted = ((lien_rows["fx_num"] != 1) | (lien_rows["fx_den"] != 1)).arg_true()
-        share = lien_rows["lien_share_v"]
+        share, surplus = lien_rows["lien_share_v"], lien_rows["surplus_v"]
         if len(converted):
             back = lien_rows[converted].select(
                 pl.min_horizontal(
                     pl.col("lien_share_v").cast(BIG) * pl.col("fx_num") // pl.col("fx_den"), pl.col("claim").cast(BIG)
-                )
+                ),
+                pl.col("surplus_v").cast(BIG) * pl.col("fx_num") // pl.col("fx_den"),
             )
-            share = share.scatter(converted, back.to_series().cast(I64))
-        self.lien_rows = lien_rows.with_columns(share.alias("lien_share"))
+            share = share.scatter(converted, back.to_series(0).cast(I64))
+            surplus = surplus.scatter(converted, small(back.to_series(1)))
+        lien_rows = lien_rows.with_columns(share.alias("lien_share"), surplus.alias("_surplus"))
+        # The surplus within the lien's cap (engine.py's rule); a lien with no claim lends it to no loan.
+        self.lien_rows = (
+            lien_rows.with_columns(self.liens["cap"].gather(lien_rows["_l"]).cast(I64).alias("_cap"))
+            .with_columns(
+                pl.when(pl.col("claim") == 0)
+                .then(pl.lit(0, I64))
+                .when(pl.col("_cap").is_null())
+                .then(pl.col("_surplus"))
+                .otherwise(pl.min_horizontal(pl.col("_surplus"), pl.col("_cap") - pl.col("lien_share")))
+                .alias("lien_surplus")
+            )
+            .drop("_surplus", "_cap")
+        )
+        total(self.lien_rows["lien_surplus"])
         self.at_lien = scatter(self.n_liens, lien_rows["_l"], pl.int_range(len(lien_rows), dtype=I64, eager=True), None)
 
     def split(self) -> None:
-        """Step 6: a lien with one loan passes its share whole; the others split it pro rata to exposure."""
+        """Step 6: a lien with one loan passes its share and surplus whole; the others split each pro rata
+        to exposure."""
+        at = self.at_lien.gather(self.by_lien["_l"])
         by_lien = self.by_lien.with_columns(
-            self.lien_rows["lien_share"].gather(self.at_lien.gather(self.by_lien["_l"])).alias("lien_share"),
+            self.lien_rows["lien_share"].gather(at).alias("lien_share"),
+            self.lien_rows["lien_surplus"].gather(at).alias("lien_surplus"),
             self.secured.gather(self.by_lien["_l"]).alias("_secured"),
         )
         loan_ids = self.loans["loan_id"]
-        shares = split_runs(
-            by_lien, "lien_share", "exposure", "_secured", lambda rows: loan_ids.gather(by_lien["_o"].gather(rows))
-        )
+
+        def tie(rows: pl.Series) -> pl.Series:
+            return loan_ids.gather(by_lien["_o"].gather(rows))
+
+        shares = split_runs(by_lien, "lien_share", "exposure", "_secured", tie)
+        surplus = split_runs(by_lien, "lien_surplus", "exposure", "_secured", tie)
         self.loan_share = scatter(len(self.by_loan), by_lien["_row"], shares, 0)
+        self.loan_surplus = scatter(len(self.by_loan), by_lien["_row"], surplus, 0)

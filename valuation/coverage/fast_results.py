@@ -1,5 +1,5 @@
 """The narrow path's step 7 and outputs (valuation/coverage/fast.py): the contributions, in loan order, and
-per loan the collateral value, coverage, LTV, breach, bucket and flags."""
+per loan the collateral and reachable values, coverage, LTV, breach, bucket and flags."""
 
 from __future__ import annotations
 
@@ -28,11 +28,13 @@ class ResultStages(State):
         """The contributions, in loan order, with the lien's and the asset's columns gathered on. The refs
         are gathered when the frame is collected, and only the ones a caller selects."""
         rows, lien_of, loan_share = self.by_loan["_o"], self.by_loan["_l"], self.loan_share
-        picked = self.lien_rows.select("_a", "rank", "value", "ahead", "claim_v", "lien_share_v", "_m", "_flags")[
-            self.at_lien.gather(lien_of)
-        ]
-        total_share = int(loan_share.sum())  # below LIMIT: the shares of a lien's loans add up to its share
-        reduced = I64 if top(self.max_ltv_reduced) * total_share < LIMIT else BIG
+        picked = self.lien_rows.select(
+            "_a", "rank", "value", "ahead", "claim_v", "lien_share_v", "surplus_v", "_m", "_flags"
+        )[self.at_lien.gather(lien_of)]
+        # Both below LIMIT: a lien's loans' shares (surpluses) add up to its share (surplus), each checked.
+        loan_reach = loan_share + self.loan_surplus
+        total_reach = int(loan_reach.sum())
+        reduced = I64 if top(self.max_ltv_reduced) * total_reach < LIMIT else BIG
         self.numbers = pl.DataFrame(
             {
                 "_o": rows,
@@ -44,9 +46,11 @@ class ResultStages(State):
                 "prior_ranks_took": picked["ahead"],
                 "lien_claim": picked["claim_v"],
                 "lien_share": picked["lien_share_v"],
+                "lien_surplus": picked["surplus_v"],
                 "loan_share": loan_share,
+                "loan_reach": loan_reach,
                 "_flags": picked["_flags"],
-                "_weighted": loan_share.cast(reduced) * picked["_m"].cast(reduced),
+                "_weighted": loan_reach.cast(reduced) * picked["_m"].cast(reduced),
             }
         )
         loans, assets, liens = self.loans, self.assets, self.liens
@@ -71,7 +75,9 @@ class ResultStages(State):
             "prior_ranks_took",
             "lien_claim",
             "lien_share",
+            "lien_surplus",
             "loan_share",
+            "loan_reach",
             *(flag(pl.col("_flags"), f) for f in FLAGS),
         )
 
@@ -84,6 +90,7 @@ class ResultStages(State):
             "_last",
             {
                 "collateral_value": pl.col("loan_share"),
+                "reachable_value": pl.col("loan_reach"),
                 "_weighted": pl.col("_weighted"),
                 "_flags": pl.col("_flags"),
                 "_rows": pl.lit(1, I64),
@@ -99,7 +106,10 @@ class ResultStages(State):
             self.n_loans,
             per_run["_o"],
             per_run.select(
-                pl.col("collateral_value"), pl.col("_weighted"), *(flag(pl.col("_flags"), f) for f in FLAGS)
+                pl.col("collateral_value"),
+                pl.col("reachable_value"),
+                pl.col("_weighted"),
+                *(flag(pl.col("_flags"), f) for f in FLAGS),
             ),
         )
         weighted = totals["_weighted"].fill_null(0)
@@ -107,6 +117,7 @@ class ResultStages(State):
             {
                 "exposure": self.exposure,
                 "collateral_value": totals["collateral_value"].fill_null(0),
+                "reachable_value": totals["reachable_value"].fill_null(0),
                 "_weighted": weighted,
                 **{f: totals[f].fill_null(False) for f in FLAGS},
                 "unperfected": scatter(self.n_loans, self.unperfected_loans, trues(len(self.unperfected_loans)), False),
@@ -116,10 +127,10 @@ class ResultStages(State):
         keys = self.loans["loan_key"]
         if not bool(self.live.all()):
             frame, texts, keys = frame.filter(self.live), texts.filter(self.live), keys.filter(self.live)
-        ex, c, w = pl.col("exposure"), pl.col("collateral_value"), pl.col("_weighted")
+        ex, c, r, w = pl.col("exposure"), pl.col("collateral_value"), pl.col("reachable_value"), pl.col("_weighted")
         # Bucket tests multiply by up to 10: Int64 while both amounts are below 2^59, else Int128.
         top_exposure = top(frame["exposure"])
-        x, y = (ex, c) if max(top_exposure, top(frame["collateral_value"])) < 2**59 else (ex.cast(BIG), c.cast(BIG))
+        x, y = (ex, r) if max(top_exposure, top(frame["reachable_value"])) < 2**59 else (ex.cast(BIG), r.cast(BIG))
         bucket = (
             pl.when(y == 0)
             .then(5)
@@ -139,11 +150,11 @@ class ResultStages(State):
         exceeds = ex * scale > w if narrow and top_exposure * scale < 2**63 else ex.cast(BIG) * scale > w.cast(BIG)
         exact = w * self.ltv_gcd if narrow and top(weighted) * self.ltv_gcd < 2**63 else w.cast(BIG) * self.ltv_gcd
         frame = frame.with_columns(
-            ((ex > 0) & ((c == 0) | exceeds)).alias("breach"),
+            ((ex > 0) & ((r == 0) | exceeds)).alias("breach"),
             exact.alias("_weighted_limit"),  # for the display max_ltv: the same float as the wide path's
             bucket.cast(I64).alias("_bucket"),
         ).with_columns(
-            *display_ltv("exposure", "collateral_value", "_weighted_limit"),
+            *display_ltv("exposure", "collateral_value", "reachable_value", "_weighted_limit"),
             pl.min_horizontal(ex, c).alias("covered"),
         )
         per_loan = pl.concat(
@@ -154,6 +165,7 @@ class ResultStages(State):
                     c,
                     "covered",
                     (ex - pl.col("covered")).alias("uncovered"),
+                    r,
                     "coverage_ratio",
                     "ltv",
                     "max_ltv",

@@ -47,6 +47,7 @@ class State:
     lien_rows: pl.DataFrame
     at_lien: pl.Series
     loan_share: pl.Series
+    loan_surplus: pl.Series
     numbers: pl.DataFrame
 
     def __init__(self, book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None) -> None:

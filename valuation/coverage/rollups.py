@@ -101,12 +101,13 @@ def portfolio(per_loan: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def display_ltv(exposure: str, collateral: str, weighted: str) -> list[pl.Expr]:
-    """Float64 ratios for display only; breach and buckets are decided on integers."""
-    cv = pl.col(collateral).cast(pl.Float64)
-    positive = pl.col(collateral) > 0
+def display_ltv(exposure: str, collateral: str, reachable: str, weighted: str) -> list[pl.Expr]:
+    """Float64 ratios for display only; breach and buckets are decided on integers. LTV and its limit are
+    measured against the reachable value, coverage against the collateral value."""
+    rv = pl.col(reachable).cast(pl.Float64)
+    positive = pl.col(reachable) > 0
     return [
         _ratio(collateral, exposure).alias("coverage_ratio"),
-        pl.when(positive).then(pl.col(exposure).cast(pl.Float64) / cv).alias("ltv"),
-        pl.when(positive).then(pl.col(weighted).cast(pl.Float64) / SCALE / cv).alias("max_ltv"),
+        pl.when(positive).then(pl.col(exposure).cast(pl.Float64) / rv).alias("ltv"),
+        pl.when(positive).then(pl.col(weighted).cast(pl.Float64) / SCALE / rv).alias("max_ltv"),
     ]

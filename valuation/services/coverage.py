@@ -146,8 +146,12 @@ def _contributions(result: CoverageResult, loan_ref: str) -> list[CoverageContri
             "holder",
             pl.col("rank").cast(pl.Int64),
             "value_currency",
-            *money_of(("asset_value_after_haircut", "prior_ranks_took", "lien_claim", "lien_share"), "_value_digits"),
+            *money_of(
+                ("asset_value_after_haircut", "prior_ranks_took", "lien_claim", "lien_share", "lien_surplus"),
+                "_value_digits",
+            ),
             money_in_digits("loan_share"),
+            money_in_digits("loan_reach"),
             "stale_valuation",
             "no_valuation",
             "asset_seized",
@@ -307,9 +311,9 @@ def figures(suffix: str) -> pl.Expr:
     currency = pl.col("currency")
     return pl.when(pl.col(col("exposure")).is_not_null()).then(
         pl.struct(
-            *(money_text(col(a), currency).alias(a) for a in AMOUNTS),
+            *(money_text(col(a), currency).alias(a) for a in (*AMOUNTS, "reachable_value")),
             exact_ratio_text(col("collateral_value"), col("exposure")).alias("coverage_ratio"),
-            exact_ratio_text(col("exposure"), col("collateral_value")).alias("ltv"),
+            exact_ratio_text(col("exposure"), col("reachable_value")).alias("ltv"),
             pl.col(col("ltv_bucket")).alias("ltv_bucket"),
             pl.col(col("breach")).alias("breach"),
         )
