@@ -151,8 +151,7 @@ async def test_api_pages_downloads_explains_and_sums(client, as_role, tmp_path: 
     lines = csv.text.splitlines()
     assert lines[0] == HEADER
     assert lines[1] == (
-        "L1,P1,CNY,1001200.50,640153.52,640153.52,361046.98,0.639386,1.564001,0.700000,true,false,false,false,"
-        "640153.52"
+        "L1,P1,CNY,1001200.50,640153.52,640153.52,361046.98,0.639386,1.564001,0.700000,true,false,false,false,640153.52"
     )
     assert len(lines) == 4
     parquet = await client.get(f"/api/coverage/loans?as_of={AS_OF}&format=parquet", headers=headers)
