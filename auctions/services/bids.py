@@ -7,8 +7,11 @@ the rules judge (网拍规定 art. 20)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from typing import Any
+
+from asyncpg.exceptions import UniqueViolationError
 
 from auctions import live
 from auctions.rules.bidding import BidRequest, Decision, Leader, RoundState, decide, minimum_next_bid
@@ -78,10 +81,96 @@ WHERE r.id = {}
 """
 
 
-async def _locked_state(round_id: int, username: str, key: str | None) -> dict[str, Any] | None:
-    sql = _STATE_SQL + (" FOR UPDATE OF r" if is_postgres() else "")
+async def _state(round_id: int, username: str, key: str | None, *, lock: bool) -> dict[str, Any] | None:
+    # NO KEY UPDATE: the bids' inserts check their foreign key with a KEY SHARE lock on the round, which FOR
+    # UPDATE would block; bids that may lead still queue on this lock one by one.
+    sql = _STATE_SQL + (" FOR NO KEY UPDATE OF r" if lock and is_postgres() else "")
     rows = await AuctionRound.raw(sql, username, username, key, round_id)
     return rows[0] if rows else None
+
+
+def _first_answer(row: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return int(row["first_status"]), {**json.loads(row["first_response"]), "bid_id": row["first_id"]}
+
+
+def _amount(amount_text: str, currency: str) -> int:
+    try:
+        return parse_amount(amount_text, currency)
+    except MoneyError as exc:
+        raise InvalidInputError.one("amount", str(exc)) from None
+
+
+def _status(decision: Decision) -> int:
+    return 201 if decision.accepted else (409 if decision.code in CONFLICT_CODES else 422)
+
+
+def _refusal(decision: Decision, row: dict[str, Any], state: RoundState) -> dict[str, Any]:
+    currency = row["currency"]
+    current = None if row["current_price"] is None else format_amount(row["current_price"], currency)
+    minimum = _minimum(state, row["preemption_rank"], currency)
+    return _problem(_status(decision), decision.code, decision.reason, None, decision.ends_at, current, minimum)
+
+
+async def _keep(
+    round_id: int,
+    username: str,
+    key: str | None,
+    row: dict[str, Any],
+    bid: BidRequest,
+    decision: Decision,
+    body: dict[str, Any],
+) -> int:
+    """Insert the bid with its answer (stored without its id, not known before the insert: a retry gets it
+    back from the row); its id."""
+    rows = await Bid.insert(
+        Bid(
+            round=round_id,
+            bidder=username,
+            alias=row["alias"],
+            amount=bid.amount,
+            received_at=bid.received_at,
+            accepted=decision.accepted,
+            code=decision.code,
+            reason=decision.reason,
+            price_after=decision.price,
+            ends_at_after=decision.ends_at,
+            idempotency_key=key,
+            status_code=_status(decision),
+            response=json.dumps(body, default=_iso),
+        )
+    ).returning(Bid.id)
+    return int(rows[0]["id"])
+
+
+# Refusals that stay refusals whatever the round does meanwhile: the least bid that leads only rises (the price
+# never falls, and at an equal price the leader's right only gets stronger). Such a bid is refused on a plain
+# read, without the round's lock, so a hot round's lock serialises only the bids that may lead. Time-based
+# refusals (the end can move later) and own_lead (the lead can move away) are decided under the lock.
+_REFUSED_ON_ANY_LATER_STATE = frozenset({"below_start", "below_increment", "preemption_outranked"})
+
+
+async def _refuse_unlocked(
+    round_id: int, amount_text: str, username: str, key: str | None, received_at: Any
+) -> tuple[int, dict[str, Any]] | None:
+    """The answer to a bid that a read without the lock already refuses for good; None when only the locked
+    path can tell (the bid may lead, the bidder is not admitted, the round is unknown)."""
+    row = await _state(round_id, username, key, lock=False)
+    if row is None or row["admitted"] is None:
+        return None
+    if row["first_id"] is not None:
+        return _first_answer(row)
+    state = round_state(row, row)
+    bid = BidRequest(username, _amount(amount_text, row["currency"]), row["preemption_rank"], received_at)
+    decision = decide(state, bid)
+    if decision.accepted or decision.code not in _REFUSED_ON_ANY_LATER_STATE:
+        return None
+    body = _refusal(decision, row, state)
+    try:
+        async with write_transaction():
+            body["bid_id"] = await _keep(round_id, username, key, row, bid, decision, body)
+    except (UniqueViolationError, sqlite3.IntegrityError):
+        return None  # the same key, sent twice at once: the locked path reads the first answer
+    return _status(decision), json.loads(json.dumps(body, default=_iso))
 
 
 async def place_bid(round_id: int, amount_text: str, username: str, key: str | None) -> tuple[int, dict[str, Any]]:
@@ -89,60 +178,32 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
     received_at = clock.now()
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidInputError.one("Idempotency-Key", "1 to 128 characters")
+    early = await _refuse_unlocked(round_id, amount_text, username, key, received_at)
+    if early is not None:
+        return early
     async with live.outbox(), write_transaction():
-        row = await _locked_state(round_id, username, key)
+        row = await _state(round_id, username, key, lock=True)
         if row is None:
             raise NotFoundError("round", round_id)
         if row["first_id"] is not None:
-            return int(row["first_status"]), {**json.loads(row["first_response"]), "bid_id": row["first_id"]}
+            return _first_answer(row)
         currency = row["currency"]
-        try:
-            amount = parse_amount(amount_text, currency)
-        except MoneyError as exc:
-            raise InvalidInputError.one("amount", str(exc)) from None
+        amount = _amount(amount_text, currency)
         state = round_state(row, row)
-        current = None if row["current_price"] is None else format_amount(row["current_price"], currency)
         if row["admitted"] is None:
             # Not kept as a bid: only admitted bidders bid, and an outsider's attempts are not the round's history.
             reason = "register with the disposal officer, deposit paid, before bidding"
+            current = None if row["current_price"] is None else format_amount(row["current_price"], currency)
             return 409, _problem(
                 409, "not_registered", reason, None, row["ends_at"], current, _minimum(state, None, currency)
             )
-        decision = decide(state, BidRequest(username, amount, row["preemption_rank"], received_at))
-        status = 201 if decision.accepted else (409 if decision.code in CONFLICT_CODES else 422)
+        bid = BidRequest(username, amount, row["preemption_rank"], received_at)
+        decision = decide(state, bid)
+        status = _status(decision)
         body = (
-            _answer(decision, amount, currency, row["alias"])
-            if decision.accepted
-            else _problem(
-                status,
-                decision.code,
-                decision.reason,
-                None,
-                decision.ends_at,
-                current,
-                _minimum(state, row["preemption_rank"], currency),
-            )
+            _answer(decision, amount, currency, row["alias"]) if decision.accepted else _refusal(decision, row, state)
         )
-        # Stored without its id (not known before the insert): a retry gets it back from the row.
-        bid_id = (
-            await Bid.insert(
-                Bid(
-                    round=round_id,
-                    bidder=username,
-                    alias=row["alias"],
-                    amount=amount,
-                    received_at=received_at,
-                    accepted=decision.accepted,
-                    code=decision.code,
-                    reason=decision.reason,
-                    price_after=decision.price,
-                    ends_at_after=decision.ends_at,
-                    idempotency_key=key,
-                    status_code=status,
-                    response=json.dumps(body, default=_iso),
-                )
-            ).returning(Bid.id)
-        )[0]["id"]
+        bid_id = await _keep(round_id, username, key, row, bid, decision, body)
         body["bid_id"] = bid_id
         if decision.accepted:
             await _take_lead(round_id, decision, row)
