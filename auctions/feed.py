@@ -4,7 +4,7 @@ A hot round has thousands of watchers and hundreds of bids a second. With a subs
 costs every watcher a queue hand-off, a task wake and a socket write: on two cores that fan-out alone used the CPU
 the bidders needed (bench/README.md, "Bids"). Here a round's feed holds the one subscription and keeps the frames in
 order; a watcher's stream sleeps until the feed flushes, then writes everything it has not sent in one chunk. The
-feed flushes at most once per `window` (COLLATERAL_SSE_BATCH_MS, 50 ms by default), so a watcher wakes at most
+feed flushes at most once per `window` (COLLATERAL_SSE_BATCH_MS, 200 ms by default), so a watcher wakes at most
 that often however fast bids arrive: the lag this adds is the window, well inside the one second watchers get.
 
 A watcher more than `backlog` frames behind (a client that stopped reading) loses its stream; reconnecting with
@@ -27,7 +27,7 @@ BACKLOG = 50_000
 
 
 def batch_window() -> float:
-    return float(os.environ.get("COLLATERAL_SSE_BATCH_MS", "50")) / 1000
+    return float(os.environ.get("COLLATERAL_SSE_BATCH_MS", "200")) / 1000
 
 
 class FeedLost(Exception):
