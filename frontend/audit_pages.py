@@ -3,7 +3,7 @@ its before and after side by side, and a button that verifies the hash chain and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Annotated, Any
@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
 from frontend.downloads import ListFormat, csv_stream, csv_url, every_page
 from frontend.list_exports import AUDIT_HEADER, audit_row
-from frontend.paging import page_links
+from frontend.paging import kept_fields, page_links
 from frontend.record_views import diff_lines, record_url
 from frontend.templating import layout_context
 from registry import audit
@@ -60,8 +60,8 @@ class AuditQuery:
     def filtered(self) -> bool:
         return any((self.entity, self.ref, self.actor, self.date_from, self.date_to))
 
-    def url(self, page: int = 1) -> str:
-        params: list[tuple[str, str | int]] = [
+    def params(self) -> list[tuple[str, str]]:
+        return [
             (name, value)
             for name, value in (
                 ("entity", self.entity),
@@ -72,9 +72,21 @@ class AuditQuery:
             )
             if value
         ]
+
+    def url(self, page: int = 1) -> str:
+        params: list[tuple[str, str | int]] = [*self.params()]
         if page > 1:
             params.append(("page", page))
         return "/audit" + (f"?{urlencode(params)}" if params else "")
+
+    def actor_url(self, actor: str) -> str:
+        """An event's actor as a filter: that actor's events among those the other filters keep."""
+        return replace(self, actor=actor).url()
+
+    @property
+    def kept(self) -> list[tuple[str, str]]:
+        """The filters in force, which "Verify the chain" carries so that the log under its report stays as it was."""
+        return kept_fields(self.params())
 
 
 def _day(query: AuditQuery, name: str, text: str) -> date | None:
@@ -173,6 +185,17 @@ class AuditPagesController(Controller):
         return await _audit_page(request, query, paging)
 
     @get("/verify", name="pages:audit-verify", opt=roles(AUDIT_READERS))
-    async def verify(self, request: Request[Any, Any, Any], paging: NamedDependency[Paging]) -> Template:
-        # Read-only, so a GET: the result can be reloaded and the button needs no form token.
-        return await _audit_page(request, AuditQuery(), paging, report=await audit.verify())
+    async def verify(
+        self,
+        request: Request[Any, Any, Any],
+        paging: NamedDependency[Paging],
+        entity: Filter = None,
+        ref: Filter = None,
+        actor: Filter = None,
+        date_from: Annotated[str | None, QueryParameter(name="from", max_length=32)] = None,
+        date_to: Annotated[str | None, QueryParameter(name="to", max_length=32)] = None,
+    ) -> Template:
+        # Read-only, so a GET: the result can be reloaded and the button needs no form token. The whole chain is
+        # verified whatever the filters; they only keep the log below the report as it was.
+        query = read_query(entity, ref, actor, date_from, date_to)
+        return await _audit_page(request, query, paging, report=await audit.verify())

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import msgspec
 
+from frontend.paging import Sort, SortLinks, kept_fields, read_sort
 from registry.errors import InvalidInputError
 from registry.money import MINOR_DIGITS
 from valuation.coverage import fx as fx_text
@@ -16,6 +17,8 @@ from valuation.coverage.rollups import BUCKETS
 from valuation.services.coverage import LOAN_FLAGS, LOAN_SORTS, LoanFilters
 
 SORT_LABELS = {"loan_id": "Loan ref", "ltv": "LTV", "exposure": "Exposure", "uncovered": "Uncovered"}
+# A first click on a heading: refs in order, amounts and LTV largest first.
+LARGEST_FIRST = {column: column != "loan_id" for column in LOAN_SORTS}
 MAX_REF = 64
 
 
@@ -31,16 +34,14 @@ def _known(field: str, value: str | None, allowed: tuple[str, ...]) -> str | Non
 def read_filters(
     flag: str | None, bucket: str | None, borrower: str | None, currency: str | None, sort: str | None
 ) -> LoanFilters:
-    sort_text = (sort or "").strip()
-    descending = sort_text.startswith("-")
-    column = _known("sort", sort_text.lstrip("-"), LOAN_SORTS) or "loan_id"
+    order = read_sort("sort", sort, LOAN_SORTS, default=Sort("loan_id"))
     return LoanFilters(
         flag=_known("flag", flag, LOAN_FLAGS),
         ltv_bucket=_known("bucket", bucket, BUCKETS),
         borrower_id=(borrower or "").strip()[:MAX_REF] or None,
         currency=_known("currency", (currency or "").strip().upper() or None, tuple(MINOR_DIGITS)),
-        sort=column,
-        descending=descending,
+        sort=order.column,
+        descending=order.descending,
     )
 
 
@@ -87,16 +88,17 @@ class LoanList:
     def with_filters(self, **changes: object) -> LoanList:
         return replace(self, filters=msgspec.structs.replace(self.filters, **changes))
 
-    def sort_url(self, column: str) -> str:
-        """The column sorted the other way when it is the sort already; amounts and LTV largest first otherwise."""
-        if self.filters.sort == column:
-            return self.with_filters(descending=not self.filters.descending).url()
-        return self.with_filters(sort=column, descending=column != "loan_id").url()
+    @property
+    def sorts(self) -> SortLinks:
+        """The sortable headings: each keeps the filters, date and basis, and goes back to the first page."""
+        current = Sort(self.filters.sort, self.filters.descending)
+        return SortLinks(
+            current, LARGEST_FIRST, lambda s: self.with_filters(sort=s.column, descending=s.descending).url()
+        )
 
-    def aria_sort(self, column: str) -> str | None:
-        if self.filters.sort != column:
-            return None
-        return "descending" if self.filters.descending else "ascending"
+    def kept(self, *set_here: str) -> list[tuple[str, str]]:
+        """The hidden fields of a form on the page that sets `set_here`: the rest of the list's state rides along."""
+        return kept_fields(self.params(), *set_here)
 
     def parquet_url(self) -> str:
         """The API's Parquet of every loan on this date and basis (the API filters none of the page's columns)."""

@@ -14,6 +14,7 @@ import polars as pl
 from litestar import Response
 from litestar.response import Stream
 
+from frontend.paging import PAGE_PARAMS
 from registry.downloads import content_disposition, csv_safe_row, write_csv_text
 from registry.schemas.common import Page, Paging
 
@@ -25,9 +26,9 @@ ListFormat = Literal["html", "csv"]
 
 
 def csv_url(url: str, **extra: str) -> str:
-    """The page's URL (its filters and sort) asking for the CSV instead; the page number is dropped."""
+    """The page's URL (its filters and sort) asking for the CSV instead; the page numbers are dropped."""
     parts = urlsplit(url)
-    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=False) if k not in {"page", "format"}]
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=False) if k not in {*PAGE_PARAMS, "format"}]
     params += [("format", "csv"), *extra.items()]
     return urlunsplit(("", "", parts.path, urlencode(params), ""))
 

@@ -9,6 +9,7 @@ from typing import Any
 from auctions.schemas.cases import CaseSummary
 from registry.schemas.misc import AuditEventRead
 from registry.schemas.spatial import OverlapRead
+from valuation.schemas import AssetDue, LienExpiring
 
 CASE_HEADER = (
     "case",
@@ -37,6 +38,70 @@ OVERLAP_HEADER = (
     "share_of_second",
     "detected_at",
 )
+
+
+ASSET_DUE_HEADER = (
+    "asset",
+    "kind",
+    "status",
+    "owner_ref",
+    "owner",
+    "reason",
+    "last_valued_on",
+    "last_value",
+    "currency",
+    "revaluation_days",
+    "due_on",
+    "days_overdue",
+)
+LIEN_EXPIRING_HEADER = (
+    "lien",
+    "asset",
+    "owner_ref",
+    "owner",
+    "kind",
+    "holder",
+    "registration_number",
+    "authority",
+    "expires_on",
+    "days_left",
+    "last_value",
+    "currency",
+)
+
+
+def asset_due_row(a: AssetDue) -> list[Any]:
+    return [
+        a.asset_ref,
+        a.kind,
+        a.status,
+        a.owner_ref,
+        a.owner_name,
+        a.reason,
+        a.last_valued_on,
+        a.last_value,
+        a.value_currency,
+        a.revaluation_days,
+        a.due_on,
+        a.days_overdue,
+    ]
+
+
+def lien_expiring_row(lien: LienExpiring) -> list[Any]:
+    return [
+        lien.lien_ref,
+        lien.asset_ref,
+        lien.owner_ref,
+        lien.owner_name,
+        lien.kind,
+        lien.holder,
+        lien.registration_number,
+        lien.authority,
+        lien.expires_on,
+        lien.days_left,
+        lien.last_value,
+        lien.value_currency,
+    ]
 
 
 def case_row(c: CaseSummary) -> list[Any]:

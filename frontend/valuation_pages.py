@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Annotated, Any, Literal, cast, get_args
-from urllib.parse import urlencode
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
@@ -18,17 +17,19 @@ from litestar.response import Redirect, Stream, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
 from frontend.downloads import ListFormat, csv_stream, every_page
+from frontend.list_exports import ASSET_DUE_HEADER, LIEN_EXPIRING_HEADER, asset_due_row, lien_expiring_row
 from frontend.paging import page_links
 from frontend.templating import layout_context, signed_in_user
+from frontend.worklist_list import ASSET_ORDERS, REASONS, Worklist
 from registry import clock
 from registry.auth import roles
 from registry.controllers.params import PageNumber, RowId, paging_provider
-from registry.errors import DomainError, InvalidInputError, StateConflictError
+from registry.errors import DomainError, StateConflictError
 from registry.roles import COLLATERAL_WRITERS, REGISTRY_READERS, Role
 from registry.schemas.common import Paging
 from registry.services.documents import documents_of
 from valuation.comparables import Comparable, comparables
-from valuation.schemas import AssetDue, LienExpiring, ValuationRead, ValuationReject, WorklistReason
+from valuation.schemas import ValuationRead, ValuationReject
 from valuation.services import valuations, worklist
 
 PAGE_SIZE = 50
@@ -108,84 +109,6 @@ async def _decided(request: HTMXRequest, paging: Paging, action: Any) -> Templat
         return Redirect(path=f"/valuations?page={paging.page}", status_code=HTTP_303_SEE_OTHER)
     verb = "approved" if decided.status == valuations.APPROVED else "rejected"
     return await _queue(request, paging, status=f"Valuation {decided.id} of {decided.asset_ref} {verb}.")
-
-
-REASONS: tuple[str, ...] = get_args(WorklistReason)
-
-
-def _worklist_url(
-    as_of: date, within_days: int, reason: str | None, sort: str, page: int, lien_page: int, fmt: str | None = None
-) -> str:
-    params: list[tuple[str, str | int]] = [("as_of", as_of.isoformat()), ("within_days", within_days)]
-    if reason:
-        params.append(("reason", reason))
-    if sort:
-        params.append(("sort", sort))
-    if fmt:
-        params.append(("format", fmt))
-    else:
-        params += [("page", page), ("lien_page", lien_page)]
-    return "/worklist?" + urlencode(params)
-
-
-ASSET_HEADER = (
-    "asset",
-    "kind",
-    "status",
-    "owner_ref",
-    "owner",
-    "reason",
-    "last_valued_on",
-    "last_value",
-    "currency",
-    "revaluation_days",
-    "due_on",
-    "days_overdue",
-)
-LIEN_HEADER = (
-    "lien",
-    "asset",
-    "owner_ref",
-    "owner",
-    "kind",
-    "holder",
-    "registration_number",
-    "authority",
-    "expires_on",
-    "days_left",
-)
-
-
-def _asset_row(a: AssetDue) -> list[Any]:
-    return [
-        a.asset_ref,
-        a.kind,
-        a.status,
-        a.owner_ref,
-        a.owner_name,
-        a.reason,
-        a.last_valued_on,
-        a.last_value,
-        a.value_currency,
-        a.revaluation_days,
-        a.due_on,
-        a.days_overdue,
-    ]
-
-
-def _lien_row(lien: LienExpiring) -> list[Any]:
-    return [
-        lien.lien_ref,
-        lien.asset_ref,
-        lien.owner_ref,
-        lien.owner_name,
-        lien.kind,
-        lien.holder,
-        lien.registration_number,
-        lien.authority,
-        lien.expires_on,
-        lien.days_left,
-    ]
 
 
 def _queue_row(v: ValuationRead) -> list[Any]:
@@ -271,44 +194,37 @@ class ValuationPagesController(Controller):
         within_days: Annotated[int, QueryParameter(ge=0, le=3650)] = 60,
         reason: Annotated[str | None, QueryParameter()] = None,
         sort: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        lien_sort: Annotated[str | None, QueryParameter(max_length=32)] = None,
         lien_page: PageNumber = 1,
         fmt: Format = "html",
         which: Annotated[Literal["assets", "liens"], QueryParameter(name="list")] = "assets",
     ) -> Template | Stream:
         day = as_of or clock.today()
+        work = Worklist.read(day, within_days, reason, sort, lien_sort, paging.page, lien_page)
         user = signed_in_user(request)
-        # The select sends "" for every reason; anything else must be a known reason, not silently ignored.
-        if reason and reason not in REASONS:
-            raise InvalidInputError.one("reason", f"unknown value {reason!r}; one of {', '.join(REASONS)}")
-        if sort and sort not in worklist.ASSET_SORTS:
-            raise InvalidInputError.one("sort", f"unknown order {sort!r}; one of {', '.join(worklist.ASSET_SORTS[1:])}")
-        order = sort or ""
-        wanted = cast(WorklistReason | None, reason or None)
+        asset_order, lien_order = work.sort.text, work.lien_sort.text
         if fmt == "csv" and which == "liens":
-            lien_rows = every_page(partial(worklist.liens_expiring, day, within_days))
-            return csv_stream(f"registrations-expiring-{day.isoformat()}.csv", LIEN_HEADER, lien_rows, _lien_row)
+            lien_rows = every_page(lambda p: worklist.liens_expiring(day, within_days, p, lien_order))
+            name = f"registrations-expiring-{day.isoformat()}.csv"
+            return csv_stream(name, LIEN_EXPIRING_HEADER, lien_rows, lien_expiring_row)
         if fmt == "csv":
-            rows = every_page(lambda p: worklist.assets_due(day, p, wanted, order))
-            return csv_stream(f"assets-to-value-{day.isoformat()}.csv", ASSET_HEADER, rows, _asset_row)
-        assets = await worklist.assets_due(day, paging, wanted, order)
-        url = partial(_worklist_url, day, within_days, wanted, order)
-        liens = await worklist.liens_expiring(day, within_days, Paging(lien_page, PAGE_SIZE))
+            rows = every_page(lambda p: worklist.assets_due(day, p, work.reason, asset_order))
+            return csv_stream(f"assets-to-value-{day.isoformat()}.csv", ASSET_DUE_HEADER, rows, asset_due_row)
+        assets = await worklist.assets_due(day, paging, work.reason, asset_order)
+        liens = await worklist.liens_expiring(day, within_days, Paging(lien_page, PAGE_SIZE), lien_order)
         return Template(
             template_name="valuations/worklist.html",
             context={
                 **layout_context(request),
+                "work": work,
                 "as_of": day,
                 "within_days": within_days,
                 "assets": assets,
                 "liens": liens,
-                "reason": wanted,
                 "reasons": REASONS,
-                "sort": order,
-                "sort_url": partial(_worklist_url, day, within_days, wanted),
-                "assets_csv": url(1, 1, "csv"),
-                "liens_csv": url(1, 1, "csv") + "&list=liens",
+                "asset_orders": ASSET_ORDERS,
                 "may_value": user is not None and Role(user.role) in COLLATERAL_WRITERS,
-                "asset_links": page_links(assets, lambda n: url(n, lien_page)),
-                "lien_links": page_links(liens, lambda n: url(paging.page, n)),
+                "asset_links": page_links(assets, work.asset_page_url),
+                "lien_links": page_links(liens, work.lien_page_url),
             },
         )

@@ -115,6 +115,8 @@ class LienExpiring(msgspec.Struct):
     days_left: int  # negative: the expiry date has passed and the lien is still marked registered
     owner_ref: str = ""  # the asset's owner
     owner_name: str = ""
+    last_value: str | None = None  # the asset's latest approved value on or before as_of, as on AssetDue
+    value_currency: str | None = None
 
 
 class UploadResult(msgspec.Struct):

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.async_api import Page, Request, Route, expect
@@ -206,3 +208,33 @@ async def test_a_new_coverage_date_shows_progress(page: Page) -> None:
     await expect(page.get_by_role("button", name="Show")).to_be_enabled()
     assert await in_flight(page) == {"disabled": True, "text": "Working…", "busy": "true"}
     assert len(sent) == 1
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_a_new_coverage_date_keeps_the_loan_filters(page: Page, width: int) -> None:
+    await page.set_viewport_size({"width": width, "height": 900})
+    await sign_in(page, "credit_officer")
+    borrower = (await api(page, "/api/coverage/loans?page_size=1"))["items"][0]["borrower_id"]
+    await page.goto("/coverage/loans")
+    filters = page.get_by_test_id("loan-filters")
+    await filters.get_by_label("Borrower ref").fill(borrower)
+    await filters.get_by_label("Sort by").select_option("-exposure")
+    await filters.get_by_role("button", name="Filter").click()
+    await expect(page).to_have_url(re.compile(rf"borrower={re.escape(borrower)}.*sort=-exposure"))
+    # A day earlier, from the date form: the borrower and the order are still what the list shows.
+    earlier = (date.fromisoformat(await page.get_by_label("As of").input_value()) - timedelta(days=1)).isoformat()
+    await page.get_by_label("As of").fill(earlier)
+    await page.get_by_test_id("coverage-filters").get_by_role("button", name="Show").click()
+    await expect(page).to_have_url(re.compile(rf"as_of={earlier}"))
+    sent = dict(parse_qsl(urlsplit(page.url).query))
+    assert (sent["borrower"], sent["sort"]) == (borrower, "-exposure")
+    await expect(page.get_by_label("As of")).to_have_value(earlier)
+    await expect(filters.get_by_label("Borrower ref")).to_have_value(borrower)
+    await expect(filters.get_by_label("Sort by")).to_have_value("-exposure")
+    table = page.get_by_test_id("coverage-loans")
+    borrowers = await table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert borrowers and set(borrowers) == {borrower}
+    await expect(table.locator('th[aria-sort="descending"] a[data-sort="exposure"]')).to_be_visible()
+    if width == NARROW:
+        await fits(page)
+    await page.screenshot(path=str(SHOTS / f"coverage-date-keeps-filters-{width}.png"), full_page=True)

@@ -36,25 +36,68 @@ _REASON_FILTERS: dict[str, str] = {
 
 
 def _due_on() -> str:
-    """SQL for the day an asset's valuation falls due (null when it was never valued or has no policy), as
+    """SQL for the day a listed asset's valuation falls due (null when it was never valued or has no policy), as
     something that sorts by date on this engine."""
     if is_postgres():
-        return "(w.last_valued_on + p.revaluation_days)"
-    return "(julianday(w.last_valued_on) + p.revaluation_days)"
+        return "(t.last_valued_on + t.revaluation_days)"
+    return "(julianday(t.last_valued_on) + t.revaluation_days)"
 
 
-# The orders the worklist offers: "" puts the never valued first, then the oldest valuation; by days overdue,
-# the most overdue first ("-days_overdue"; an asset that cannot be dated counts as the most overdue) or last.
-ASSET_SORTS = ("", "-days_overdue", "days_overdue")
+def _by(key: str, descending: bool) -> str:
+    """`key` in the order asked, rows without one (never valued, say) last either way."""
+    return f"({key} IS NULL), {key}{' DESC' if descending else ''}"
 
 
-def _order(sort: str) -> str:
+# The columns each list sorts on, "-" before one for largest (or most overdue) first; "" is the list's own order.
+# Ties, and the rows of an amount sort, are broken by the row's ref. Amounts compare minor units: across
+# currencies that compares unlike units, as the coverage list's amount sorts do.
+ASSET_SORT_COLUMNS = ("days_overdue", "owner", "value", "asset")
+LIEN_SORT_COLUMNS = ("days_left", "owner", "value", "lien")
+
+
+def _split(sort: str, columns: tuple[str, ...]) -> tuple[str, bool]:
+    column = sort.removeprefix("-")
+    if sort and column not in columns:
+        raise ValueError(f"unknown order {sort!r}")  # the pages refuse it by name before it gets here
+    return column, sort.startswith("-")
+
+
+def _asset_order(sort: str) -> str:
+    """ "" puts the never valued first, then the oldest valuation; by days overdue, the most overdue first
+    ("-days_overdue"; an asset that cannot be dated counts as the most overdue) or last."""
+    column, descending = _split(sort, ASSET_SORT_COLUMNS)
     due = _due_on()
-    if sort == "-days_overdue":
-        return f"({due} IS NULL) DESC, {due}, w.ref"
-    if sort == "days_overdue":
-        return f"({due} IS NULL), {due} DESC, w.ref"
-    return "(w.last_valued_on IS NULL) DESC, w.last_valued_on, w.ref"
+    if column == "days_overdue":
+        # Most overdue: the earliest due day, the undated before every dated one.
+        return f"({due} IS NULL) {'DESC' if descending else ''}, {due}{'' if descending else ' DESC'}, t.ref"
+    if column == "owner":
+        return f"t.owner_ref{' DESC' if descending else ''}, t.ref"
+    if column == "value":
+        return f"{_by('t.last_value', descending)}, t.ref"
+    if column == "asset":
+        return f"t.ref{' DESC' if descending else ''}"
+    return "(t.last_valued_on IS NULL) DESC, t.last_valued_on, t.ref"
+
+
+def _lien_order(sort: str) -> str:
+    """ "" and "days_left": the soonest expiry first (those already past it lead); "-days_left" the latest."""
+    column, descending = _split(sort, LIEN_SORT_COLUMNS)
+    if column == "owner":
+        return f"t.owner_ref{' DESC' if descending else ''}, t.ref"
+    if column == "value":
+        return f"{_by('t.last_value', descending)}, t.ref"
+    if column == "lien":
+        return f"t.ref{' DESC' if descending else ''}"
+    return f"t.expires_on{' DESC' if descending else ''}, t.ref"
+
+
+def _value_of(asset: str, on: str) -> str:
+    """SQL for the market value and currency of the asset's approved valuation on that day (the lower of two),
+    as coverage counts it."""
+    return f"""(SELECT MIN(v.market_value) FROM valuation v WHERE v.asset = {asset} AND v.status = 'approved'
+                AND v.valued_on = {on}) AS last_value,
+               (SELECT MIN(v.currency) FROM valuation v WHERE v.asset = {asset} AND v.status = 'approved'
+                AND v.valued_on = {on}) AS value_currency"""  # noqa: S608 - column names of our own
 
 
 def _assets_due_sql(reason: str | None) -> str:
@@ -69,11 +112,7 @@ def _assets_due_sql(reason: str | None) -> str:
             FROM asset a WHERE a.status IN ({_IN_BOOK})
         )
         SELECT w.ref, w.kind, w.status, w.last_valued_on, p.revaluation_days, o.ref AS owner_ref,
-               o.name AS owner_name,
-               (SELECT MIN(v.market_value) FROM valuation v WHERE v.asset = w.id AND v.status = 'approved'
-                AND v.valued_on = w.last_valued_on) AS last_value,
-               (SELECT MIN(v.currency) FROM valuation v WHERE v.asset = w.id AND v.status = 'approved'
-                AND v.valued_on = w.last_valued_on) AS value_currency
+               o.name AS owner_name, {_value_of("w.id", "w.last_valued_on")}
         FROM w LEFT JOIN policy p ON p.kind = w.kind JOIN party o ON o.id = w.owner
         WHERE (w.last_valued_on IS NULL OR p.kind IS NULL OR {_days_between()} > p.revaluation_days)
           AND {_REASON_FILTERS[reason] if reason else "1 = 1"}
@@ -111,13 +150,13 @@ def _asset_due(row: dict[str, Any], as_of: date) -> AssetDue:
 async def assets_due(
     as_of: date, paging: Paging, reason: WorklistReason | None = None, sort: str = ""
 ) -> Page[AssetDue]:
-    """Never valued first, then the longest unvalued, then by ref, or by days overdue (`sort`, one of
-    ASSET_SORTS); `reason` keeps one kind of work."""
+    """Never valued first, then the longest unvalued, then by ref, or in the order `sort` names (one of
+    ASSET_SORT_COLUMNS, "-" before it for the other way); `reason` keeps one kind of work."""
     sql = _assets_due_sql(reason)
     counted = await Asset.raw(f"SELECT COUNT(*) AS n FROM ({sql}) t", as_of, as_of)  # noqa: S608
     rows = await Asset.raw(
-        f"""{sql} ORDER BY {_order(sort)}
-            LIMIT {paging.page_size} OFFSET {paging.offset}""",  # paging is validated integers
+        f"""SELECT * FROM ({sql}) t ORDER BY {_asset_order(sort)}
+            LIMIT {paging.page_size} OFFSET {paging.offset}""",  # noqa: S608 - paging is validated integers
         as_of,
         as_of,
     )
@@ -145,33 +184,38 @@ async def count_liens_expiring(as_of: date, within_days: int) -> tuple[int, int]
     return int(rows[0]["n"]), int(rows[0]["lapsed"])
 
 
-async def liens_expiring(as_of: date, within_days: int, paging: Paging) -> Page[LienExpiring]:
-    """Registered liens expiring on or before as_of + within_days, soonest first."""
-    la: Any = Lien.asset
-    where = [
-        Lien.status == "registered",
-        Lien.expires_on.is_not_null(),
-        Lien.expires_on <= as_of + timedelta(days=within_days),
-        la.status.is_in(list(COUNTING_ASSET_STATUSES)),
-    ]
-    total = await Lien.count().where(*where)
-    rows = (
-        await Lien.select(
-            Lien.ref,
-            Lien.kind,
-            Lien.holder,
-            Lien.registration_number,
-            Lien.authority,
-            Lien.expires_on,
-            la.ref.as_alias("asset_ref"),
-            la.owner.ref.as_alias("owner_ref"),
-            la.owner.name.as_alias("owner_name"),
+def _liens_expiring_sql() -> str:
+    # The asset's value is its latest approved valuation on or before as_of, as on the assets' list.
+    day = "CAST({} AS DATE)" if is_postgres() else "{}"
+    return f"""
+        WITH w AS (
+            SELECT l.ref, l.kind, l.holder, l.registration_number, l.authority, l.expires_on, a.id AS asset_id,
+                   a.ref AS asset_ref, o.ref AS owner_ref, o.name AS owner_name,
+                   (SELECT MAX(v.valued_on) FROM valuation v
+                    WHERE v.asset = a.id AND v.status = 'approved' AND v.valued_on <= {day}) AS last_valued_on
+            FROM lien l JOIN asset a ON a.id = l.asset JOIN party o ON o.id = a.owner
+            WHERE l.status = 'registered' AND l.expires_on IS NOT NULL AND l.expires_on <= {day}
+              AND a.status IN ({_IN_BOOK})
         )
-        .where(*where)
-        .order_by(Lien.expires_on)
-        .order_by(Lien.ref)
-        .limit(paging.page_size)
-        .offset(paging.offset)
+        SELECT w.*, {_value_of("w.asset_id", "w.last_valued_on")} FROM w
+    """  # noqa: S608 - only our own constants are interpolated; values travel as parameters
+
+
+def _as_day(value: Any) -> date:
+    # SQLite hands back a date column read through raw SQL as its stored text.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+async def liens_expiring(as_of: date, within_days: int, paging: Paging, sort: str = "") -> Page[LienExpiring]:
+    """Registered liens expiring on or before as_of + within_days, soonest first, or in the order `sort` names
+    (one of LIEN_SORT_COLUMNS, "-" before it for the other way)."""
+    sql, until = _liens_expiring_sql(), as_of + timedelta(days=within_days)
+    counted = await Lien.raw(f"SELECT COUNT(*) AS n FROM ({sql}) t", as_of, until)  # noqa: S608
+    rows = await Lien.raw(
+        f"""SELECT * FROM ({sql}) t ORDER BY {_lien_order(sort)}
+            LIMIT {paging.page_size} OFFSET {paging.offset}""",  # noqa: S608 - paging is validated integers
+        as_of,
+        until,
     )
     items = [
         LienExpiring(
@@ -181,11 +225,13 @@ async def liens_expiring(as_of: date, within_days: int, paging: Paging) -> Page[
             holder=r["holder"],
             registration_number=r["registration_number"],
             authority=r["authority"],
-            expires_on=r["expires_on"],
-            days_left=(r["expires_on"] - as_of).days,
+            expires_on=(expires := _as_day(r["expires_on"])),
+            days_left=(expires - as_of).days,
             owner_ref=r["owner_ref"],
             owner_name=r["owner_name"],
+            last_value=None if r["last_value"] is None else format_amount(r["last_value"], r["value_currency"]),
+            value_currency=r["value_currency"],
         )
         for r in rows
     ]
-    return Page(items, total, paging.page, paging.page_size)
+    return Page(items, int(counted[0]["n"]), paging.page, paging.page_size)
