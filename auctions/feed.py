@@ -7,6 +7,12 @@ order; a watcher's stream sleeps until the feed flushes, then writes everything 
 feed flushes at most once per `window` (COLLATERAL_SSE_BATCH_MS, 200 ms by default), so a watcher wakes at most
 that often however fast bids arrive: the lag this adds is the window, well inside the one second watchers get.
 
+Each worker publishes after its own commit, so two bids committed one after the other can reach the channel in the
+other order (or one late). The feed keeps accepted bids in commit order without loss: each carries its place among
+the round's accepted bids (`seq`), and when one arrives out of turn the feed reads every accepted bid after the last
+it holds from the bids table (all committed: a bid is published only after its commit) and drops the stragglers
+when they arrive.
+
 A watcher more than `backlog` frames behind (a client that stopped reading) loses its stream; reconnecting with
 Last-Event-ID replays what it missed from the bids table, as after any other disconnect.
 """
@@ -15,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from litestar.channels import ChannelsPlugin
 
@@ -34,12 +42,20 @@ class FeedLost(Exception):
     """The reader fell too far behind, or the feed's subscription failed: end the stream (the client reconnects)."""
 
 
+Position = Callable[[], Awaitable[tuple[int, int]]]  # (accepted bids so far, the last one's id)
+Replay = Callable[[int], Awaitable[list[dict[str, Any]]]]  # the accepted bids after an id, as events, by id
+
+
 @dataclass(eq=False)
 class RoundFeed:
     channels: ChannelsPlugin
     round_id: int
     window: float
+    position: Position
+    replay: Replay
     backlog: int = BACKLOG
+    last_seq: int = 0
+    last_bid: int = 0
     # (bid id or 0, frame) in publication order; frames[0] has sequence number `first`.
     frames: list[tuple[int, bytes]] = field(default_factory=list)
     first: int = 0
@@ -68,9 +84,11 @@ class RoundFeed:
     async def _listen(self) -> None:
         try:
             async with self.channels.start_subscription([live.channel(self.round_id)]) as subscriber:
+                # Subscribed first: a bid committed after this read is on the channel, one before it is counted.
+                self.last_seq, self.last_bid = await self.position()
                 self.ready.set()
                 async for message in subscriber.iter_events():
-                    self.frames.append(live.read_published(message))
+                    await self._take(*live.read_published(message))
                     if len(self.frames) > 2 * self.backlog:  # keep memory bounded: readers that far behind are lost
                         drop = len(self.frames) - self.backlog
                         del self.frames[:drop]
@@ -84,6 +102,21 @@ class RoundFeed:
             self.failed = exc
         self.ready.set()
         self._flush()
+
+    async def _take(self, bid_id: int, seq: int, frame: bytes) -> None:
+        if not bid_id:
+            self.frames.append((0, frame))
+            return
+        if bid_id <= self.last_bid:
+            return  # already read from the table when it came late
+        if seq != self.last_seq + 1:
+            for event in await self.replay(self.last_bid):
+                self.frames.append((event["id"], live.sse_frame("bid", json.dumps(event), event["id"])))
+                self.last_seq, self.last_bid = self.last_seq + 1, event["id"]
+            if bid_id <= self.last_bid:
+                return
+        self.frames.append((bid_id, frame))
+        self.last_seq, self.last_bid = seq, bid_id
 
     def _flush(self) -> None:
         self._flush_due = None
@@ -104,13 +137,15 @@ _feeds: dict[tuple[int, int], RoundFeed] = {}
 
 
 @contextlib.asynccontextmanager
-async def reading(channels: ChannelsPlugin, round_id: int) -> AsyncIterator[tuple[RoundFeed, int]]:
+async def reading(
+    channels: ChannelsPlugin, round_id: int, position: Position, replay: Replay
+) -> AsyncIterator[tuple[RoundFeed, int]]:
     """The round's feed, subscribed before this returns, and the reader's starting cursor (what is published
-    from now on). The feed ends when its last reader leaves."""
+    from now on). The feed ends when its last reader leaves. `position` and `replay` read the bids table."""
     key = (id(channels), round_id)
     feed = _feeds.get(key)
     if feed is None:
-        feed = _feeds[key] = RoundFeed(channels, round_id, batch_window())
+        feed = _feeds[key] = RoundFeed(channels, round_id, batch_window(), position, replay)
         feed.start()
     feed.readers += 1
     try:

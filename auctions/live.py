@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 # process (tests build more than one), so the plugin is found per request, never kept in a global.
 _current: ContextVar[ChannelsPlugin | None] = ContextVar("round_channels", default=None)
 # Events waiting for the transaction that made them to commit; None outside `outbox()`.
-_outbox: ContextVar[list[tuple[int, dict[str, Any]]] | None] = ContextVar("round_event_outbox", default=None)
+_outbox: ContextVar[list[tuple[int, dict[str, Any], int]] | None] = ContextVar("round_event_outbox", default=None)
 
 
 def channel(round_id: int) -> str:
@@ -69,35 +69,39 @@ def sse_frame(event: str, data: str, event_id: int | str | None = None) -> bytes
 KEEPALIVE = f": keepalive{_SEP}{_SEP}".encode()
 
 
-def published(event: dict[str, Any]) -> bytes:
-    """What goes on the channel: a first line naming the bid's id (0 for other events), then the event's frame,
-    encoded once here rather than once per subscriber: a hot round has thousands of them."""
+def published(event: dict[str, Any], seq: int = 0) -> bytes:
+    """What goes on the channel: a first line naming the bid's id and its place among the round's accepted bids
+    (`seq`, the round's bid_count after it; both 0 for other events), then the event's frame, encoded once here
+    rather than once per subscriber: a hot round has thousands of them."""
     kind = str(event.get("event", "status"))
     bid_id = int(event["id"]) if kind == "bid" else 0
     frame = sse_frame(kind, json.dumps(event, default=str), bid_id if kind == "bid" else None)
-    return f"{bid_id}\n".encode() + frame
+    return f"{bid_id} {seq if bid_id else 0}\n".encode() + frame
 
 
-def read_published(message: bytes) -> tuple[int, bytes]:
-    """(the bid's id or 0, the frame) of a message `published` made."""
+def read_published(message: bytes) -> tuple[int, int, bytes]:
+    """(the bid's id or 0, its seq or 0, the frame) of a message `published` made."""
     head, _, frame = message.partition(b"\n")
-    return int(head), frame
+    bid_id, _, seq = head.partition(b" ")
+    return int(bid_id), int(seq or 0), frame
 
 
-def publish(round_id: int, event: dict[str, Any]) -> None:
+def publish(round_id: int, event: dict[str, Any], seq: int = 0) -> None:
     """Queue an event for a round's subscribers. Call after commit; without an app (the CLI, the demo) a no-op."""
     plugin = _current.get()
     if plugin is not None:
-        plugin.publish(published(event), channels=[channel(round_id)])
+        plugin.publish(published(event, seq), channels=[channel(round_id)])
 
 
-def publish_after_commit(round_id: int, event: dict[str, Any]) -> None:
-    """Inside `outbox()`, hold the event until the block has committed; outside one, publish it now."""
+def publish_after_commit(round_id: int, event: dict[str, Any], seq: int = 0) -> None:
+    """Inside `outbox()`, hold the event until the block has committed; outside one, publish it now. An accepted
+    bid's event carries its `seq`: the workers publish after their own commits, so two bids committed in one
+    order can reach the channel in the other, and the feed (auctions.feed) puts them back in order by it."""
     box = _outbox.get()
     if box is None:
-        publish(round_id, event)
+        publish(round_id, event, seq)
     else:
-        box.append((round_id, event))
+        box.append((round_id, event, seq))
 
 
 @asynccontextmanager
@@ -109,5 +113,5 @@ async def outbox() -> AsyncIterator[None]:
         held = _outbox.get() or []
     finally:
         _outbox.reset(token)
-    for round_id, event in held:
-        publish(round_id, event)
+    for round_id, event, seq in held:
+        publish(round_id, event, seq)

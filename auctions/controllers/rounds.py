@@ -120,7 +120,13 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     # Join the round's feed before replaying, so a bid committed in between is in one or the other (and left
     # out of the feed's frames if in both).
-    async with feed.reading(channels, round_id) as (round_feed, cursor):
+    async def position() -> tuple[int, int]:
+        return await bids.feed_position(round_id)
+
+    async def replay(after_id: int) -> list[dict[str, Any]]:
+        return await bids.accepted_after(round_id, after_id, currency)
+
+    async with feed.reading(channels, round_id, position, replay) as (round_feed, cursor):
         yield live.sse_frame("snapshot", _json(snapshot))
         sent = last_id
         for event in await bids.accepted_after(round_id, last_id, currency):

@@ -227,6 +227,7 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
                     "extended": decision.extended,
                     "at": _iso(received_at),
                 },
+                seq=row["bid_count"] + 1,
             )
     return status, json.loads(json.dumps(body, default=_iso))
 
@@ -262,6 +263,16 @@ async def _take_lead(round_id: int, decision: Decision, row: dict[str, Any]) -> 
             AuctionRound.bid_count: row["bid_count"] + 1,
         }
     ).where(AuctionRound.id == round_id)
+
+
+async def feed_position(round_id: int) -> tuple[int, int]:
+    """(accepted bids so far, the last one's id or 0), read together: where a live feed of the round starts."""
+    rows = await AuctionRound.raw(
+        "SELECT r.bid_count AS seq, (SELECT MAX(b.id) FROM bid b WHERE b.round = r.id AND b.accepted) AS last_id "
+        "FROM auction_round r WHERE r.id = {}",
+        round_id,
+    )
+    return (int(rows[0]["seq"]), int(rows[0]["last_id"] or 0)) if rows else (0, 0)
 
 
 async def accepted_after(round_id: int, after_id: int, currency: str) -> list[dict[str, Any]]:

@@ -23,8 +23,8 @@ def test_frames_match_the_frameworks_encoding() -> None:
     assert ServerSentEventMessage(comment="keepalive", data=None).encode() == live.KEEPALIVE
 
 
-def test_a_published_message_carries_the_bid_id_and_the_frame() -> None:
+def test_a_published_message_carries_the_bid_id_its_seq_and_the_frame() -> None:
     bid = {"event": "bid", "id": 42, "amount": "1.00"}
-    assert live.read_published(live.published(bid)) == (42, live.sse_frame("bid", json.dumps(bid), 42))
+    assert live.read_published(live.published(bid, 7)) == (42, 7, live.sse_frame("bid", json.dumps(bid), 42))
     status = {"event": "status", "status": "failed", "ends_at": "2026-12-01T00:00:00Z"}
-    assert live.read_published(live.published(status)) == (0, live.sse_frame("status", json.dumps(status)))
+    assert live.read_published(live.published(status, 3)) == (0, 0, live.sse_frame("status", json.dumps(status)))

@@ -1,5 +1,6 @@
-"""auctions.feed: one subscription per round shared by its streams, frames in order, batched per flush, a reader
-that falls behind dropped, the feed gone with its last reader. On Litestar's in-memory channels backend."""
+"""auctions.feed: one subscription per round shared by its streams, frames in order, batched per flush, bids
+published out of turn put back in commit order from the table, a reader that falls behind dropped, the feed gone
+with its last reader. On Litestar's in-memory channels backend, with a list standing for the bids table."""
 
 from __future__ import annotations
 
@@ -28,6 +29,34 @@ def bid(bid_id: int) -> dict[str, object]:
     return {"event": "bid", "id": bid_id, "amount": f"{bid_id}.00"}
 
 
+class Table:
+    """The round's accepted bids as committed, in id order; every bid here is committed."""
+
+    def __init__(self, committed: list[int] | None = None) -> None:
+        self.committed = committed or []
+        self.replays: list[int] = []
+
+    async def position(self) -> tuple[int, int]:
+        return len(self.committed), max(self.committed, default=0)
+
+    async def replay(self, after: int) -> list[dict[str, object]]:
+        self.replays.append(after)
+        return [bid(n) for n in self.committed if n > after]
+
+
+def reading(channels, round_id: int, table: Table | None = None):  # type: ignore[no-untyped-def]
+    table = table or Table()
+    return feed.reading(channels, round_id, table.position, table.replay)
+
+
+def send(channels, round_id: int, bid_id: int, seq: int) -> None:  # type: ignore[no-untyped-def]
+    channels.publish(live.published(bid(bid_id), seq), [live.channel(round_id)])
+
+
+def ids_in(chunks: list[bytes]) -> list[int]:
+    return [int(line[4:]) for chunk in chunks for line in chunk.split(b"\r\n") if line.startswith(b"id: ")]
+
+
 async def take(stream: AsyncIterator[bytes], count: int) -> list[bytes]:
     return [await asyncio.wait_for(anext(stream), 5) for _ in range(count)]
 
@@ -42,49 +71,70 @@ async def test_readers_share_one_subscription_and_get_every_frame_in_order(chann
         return real(*args, **kwargs)
 
     channels.start_subscription = counting
-    async with feed.reading(channels, 7) as (first, cursor_a), feed.reading(channels, 7) as (second, cursor_b):
+    async with reading(channels, 7) as (first, cursor_a), reading(channels, 7) as (second, cursor_b):
         assert first is second and subscribed == 1
         a = feed.frames(first, cursor_a, 0, keepalive=10)
         b = feed.frames(second, cursor_b, 0, keepalive=10)
         for n in range(1, 31):
-            channels.publish(live.published(bid(n)), [live.channel(7)])
+            send(channels, 7, n, n)
         chunks_a, chunks_b = [], []
         while sum(c.count(b"event: bid") for c in chunks_a) < 30:
             chunks_a += await take(a, 1)
         while sum(c.count(b"event: bid") for c in chunks_b) < 30:
             chunks_b += await take(b, 1)
         for chunks in (chunks_a, chunks_b):
-            ids = [int(line[4:]) for chunk in chunks for line in chunk.split(b"\r\n") if line.startswith(b"id: ")]
-            assert ids == list(range(1, 31))
+            assert ids_in(chunks) == list(range(1, 31))
             # Thirty bids published at once reach a reader in a chunk or two, not thirty writes.
             assert len(chunks) <= 2
     assert feed._feeds == {}  # the last reader left: the feed and its subscription are gone
 
 
 async def test_bids_already_replayed_are_left_out_and_other_events_kept(channels) -> None:
-    async with feed.reading(channels, 8) as (round_feed, cursor):
+    async with reading(channels, 8) as (round_feed, cursor):
         stream = feed.frames(round_feed, cursor, sent=2, keepalive=10)
-        for event in (bid(1), bid(2), {"event": "status", "status": "closed"}, bid(3)):
-            channels.publish(live.published(event), [live.channel(8)])
+        for event, seq in ((bid(1), 1), (bid(2), 2), ({"event": "status", "status": "closed"}, 0), (bid(3), 3)):
+            channels.publish(live.published(event, seq), [live.channel(8)])
         (chunk,) = await take(stream, 1)
         assert chunk.count(b"event: bid") == 1 and b"id: 3\r\n" in chunk
         assert b"event: status" in chunk
 
 
 async def test_a_quiet_feed_sends_keepalives(channels) -> None:
-    async with feed.reading(channels, 9) as (round_feed, cursor):
+    async with reading(channels, 9) as (round_feed, cursor):
         stream = feed.frames(round_feed, cursor, 0, keepalive=0.05)
         assert await take(stream, 2) == [live.KEEPALIVE, live.KEEPALIVE]
 
 
 async def test_a_reader_too_far_behind_loses_its_stream(channels) -> None:
-    async with feed.reading(channels, 10) as (round_feed, cursor):
+    async with reading(channels, 10) as (round_feed, cursor):
         round_feed.backlog = 5
         stream = feed.frames(round_feed, cursor, 0, keepalive=10)
         for n in range(1, 8):
-            channels.publish(live.published(bid(n)), [live.channel(10)])
+            send(channels, 10, n, n)
         async with asyncio.timeout(5):
             while round_feed.end < 7:
                 await round_feed.flushed.wait()
         with pytest.raises(feed.FeedLost):
             await take(stream, 1)
+
+
+async def test_bids_published_out_of_turn_come_out_in_commit_order_without_loss(channels) -> None:
+    # Bids 1 and 2 were committed before the feed started; 5, 9 and 12 after it. Two workers published 9 (seq 4)
+    # before 5 (seq 3), and 12 (seq 5) came in its turn.
+    table = Table([1, 2])
+    async with reading(channels, 11, table) as (round_feed, cursor):
+        assert (round_feed.last_seq, round_feed.last_bid) == (2, 2)
+        table.committed += [5, 9, 12]
+        stream = feed.frames(round_feed, cursor, 0, keepalive=10)
+        send(channels, 11, 9, 4)  # out of turn: the feed reads 5, 9 and 12 from the table
+        send(channels, 11, 5, 3)  # the straggler: already read, dropped
+        send(channels, 11, 12, 5)  # already read too
+        chunks = []
+        while len(ids_in(chunks)) < 3:
+            chunks += await take(stream, 1)
+        assert ids_in(chunks) == [5, 9, 12]
+        assert table.replays == [2]
+        table.committed.append(13)
+        send(channels, 11, 13, 6)  # in turn again: no read
+        assert ids_in(await take(stream, 1)) == [13]
+        assert table.replays == [2]
