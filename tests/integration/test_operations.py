@@ -94,6 +94,26 @@ async def test_pool_size_and_statement_timeout_come_from_the_environment(
             async with connection.transaction():  # what no_statement_timeout runs, on this connection
                 await connection.execute("SET LOCAL statement_timeout = 0")
                 await connection.execute("SELECT pg_sleep(0.3)")
+        # Released without a reset query (the backend's last statement is still ours), yet what the service
+        # sets is gone with its transaction.
+        async with pool.acquire() as connection:
+            pid = connection.get_server_pid()
+            async with connection.transaction():
+                await connection.execute("SET LOCAL statement_timeout = 0")
+                await connection.execute("SELECT pg_advisory_xact_lock(4242)")
+            await connection.execute("SELECT 'the last statement of a request'")
+        observer = await asyncpg.connect(database_url)
+        try:
+            last = await observer.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+            assert last == "SELECT 'the last statement of a request'"
+            assert (
+                await observer.fetchval("SELECT count(*) FROM pg_locks WHERE pid = $1 AND locktype = 'advisory'", pid)
+                == 0
+            )
+        finally:
+            await observer.close()
+        async with pool.acquire() as connection:
+            assert await connection.fetchval("SHOW statement_timeout") == "200ms"
     finally:
         await pool.close()
 
