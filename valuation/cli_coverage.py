@@ -105,7 +105,8 @@ def coverage_command(
     """Write every live loan's coverage as of --as-of to --out."""
     started = time.perf_counter()
     from valuation.coverage import CoverageInputError, CoverageParams, compute_coverage
-    from valuation.coverage_sources import book_from_directory, coverage_export_frame, write_export
+    from valuation.coverage_files import book_from_directory
+    from valuation.coverage_sources import coverage_export_frame, write_export
 
     try:
         book = _loaded(book_from_directory(source) if source is not None else _database_book())

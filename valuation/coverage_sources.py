@@ -9,29 +9,20 @@ and keys them by row (no database). Both give `valuation.coverage.BookFrames`, t
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
 from registry.bulk import checks as c
-from registry.bulk.files import find_book_files, read_book_file
 from registry.config import get_settings
 from registry.downloads import csv_safe_frame
 from registry.ledger_rules import BALANCE_COMPONENTS
+from registry.money import MINOR_DIGITS
 from valuation.coverage import BookFrames, CoverageInputError
-from valuation.coverage import refs as coverage_refs
 
-# The book files the engine reads, with the columns of DESIGN 8.
-# Columns a book file may carry that the computation does not read (a lien's currency follows its loans').
-OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"liens": ("currency",)}
-BOOK_COLUMNS: dict[str, tuple[str, ...]] = {
-    "loans": ("loan_id", "borrower_id", "currency", *BALANCE_COMPONENTS, "status"),
-    "assets": ("asset_id", "kind", "owner_id", "description"),
-    "policies": ("kind", "haircut", "revaluation_days", "max_ltv"),
-    "valuations": ("asset_id", "valued_on", "market_value", "currency", "method", "status"),
-    "liens": ("lien_id", "asset_id", "kind", "holder", "status", "perfected_at", "cap", "external_claim"),
-    "lien_loans": ("lien_id", "loan_id"),
-}
+# The folder reader lives in coverage_files; it is named here too, beside the database reader.
+from valuation.coverage_files import book_from_directory  # noqa: F401 - callers reading either source import both here
 
 
 def database_uri(database_url: str | None = None) -> str:
@@ -135,42 +126,6 @@ def _book(
     ).conformed()
 
 
-def book_from_directory(directory: Path) -> BookFrames:
-    """The book from a folder of DESIGN 8 files (CSV or Parquet), no database. The files are taken to have
-    passed the import's checks; an unreadable file or a wrong header raises CoverageInputError. Missing
-    files are empty; parcel overlaps are not in the files, so no asset is a possible double pledge."""
-    if not directory.is_dir():
-        raise CoverageInputError(f"{directory} is not a directory")
-    paths, problems = find_book_files(directory, BOOK_COLUMNS)
-    errors = [problems]
-    frames: dict[str, pl.LazyFrame] = {}
-    for name, columns in BOOK_COLUMNS.items():
-        if name not in paths:
-            frames[name] = pl.LazyFrame(schema=dict.fromkeys(columns, pl.String))
-            continue
-        optional = OPTIONAL_COLUMNS.get(name, ())
-        loaded, header_errors = read_book_file(name, paths[name], columns, optional)
-        errors.append(header_errors)
-        if loaded is not None:
-            frames[name] = loaded.frame.drop(c.ROW, *optional).lazy()
-    shown = pl.concat(errors)
-    if shown.height:
-        listed = "; ".join(f"{r['file']}: {r['column'] or 'file'}: {r['reason']}" for r in shown.head(20).to_dicts())
-        raise CoverageInputError(f"cannot read the book in {directory}: {listed}")
-    if "loans" not in paths:
-        raise CoverageInputError(f"no loans file (loans.csv or loans.parquet) in {directory}")
-    assets = frames["assets"].select("asset_id", "kind")  # status: active (key_book's default)
-    book = coverage_refs.parse_text_book(
-        loans=frames["loans"],
-        assets=assets,
-        valuations=frames["valuations"],
-        policies=frames["policies"],
-        liens=frames["liens"],
-        lien_loans=frames["lien_loans"],
-    )
-    return coverage_refs.key_book(book)
-
-
 # The coverage export (DESIGN 8), in this order.
 EXPORT_COLUMNS = (
     "loan_id",
@@ -217,8 +172,27 @@ def money_in_digits(column: str, digits: str = DIGITS) -> pl.Expr:
     return c.format_units(pl.col(column), pl.col(digits)).alias(column)
 
 
+def units_text(units: pl.Expr, digits: int) -> pl.Expr:
+    """Integers in units of 10^-digits as decimal text ("1234.50", "-0.05", "1000" when digits is 0), as
+    c.format_units writes them, in one cast: the integer read as a decimal of scale 0 times 10^-digits is a decimal of
+    that scale, and Polars writes a decimal's text natively (c.format_units takes eight passes over the column)."""
+    if digits == 0:
+        return units.cast(pl.String)
+    return (units.cast(pl.Decimal(38, 0)) * pl.lit(Decimal(1).scaleb(-digits))).cast(pl.String)
+
+
 def _scaled_text(scaled: pl.Expr) -> pl.Expr:
-    return c.format_units(scaled, pl.lit(RATIO_PLACES, pl.Int64))
+    return units_text(scaled, RATIO_PLACES)
+
+
+def money_by_digits(column: str, digits: pl.Expr, present: list[int]) -> pl.Expr:
+    """money_in_digits when the frame's rows have one of the `present` digit counts: one native cast per count."""
+    if len(present) == 1:
+        return units_text(pl.col(column), present[0]).alias(column)
+    chosen: pl.Expr = pl.lit(None, pl.String)
+    for count in present:
+        chosen = pl.when(digits == count).then(units_text(pl.col(column), count)).otherwise(chosen)
+    return chosen.alias(column)
 
 
 def exact_ratio_text(numerator: str, denominator: str) -> pl.Expr:
@@ -241,13 +215,23 @@ def coverage_export_frame(per_loan: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame
     and ltv computed exactly from the amounts, ltv against the reachable value, max_ltv rounded from the
     engine's display value; null when undefined), flags as booleans (true/false in CSV and JSON), rows by
     loan_id."""
-    frame = with_digits(per_loan.lazy(), pl.col("currency"))
-    return (
+    loans = per_loan.lazy().collect()  # the engine's per-loan frame is materialised: this costs nothing
+    codes = loans["currency"].unique().to_list()
+    # Every currency known: one cast per digit count; else the general path (an unknown currency's amount is null).
+    known = all(code in MINOR_DIGITS for code in codes)
+    present = sorted({MINOR_DIGITS[code] for code in codes}) if known else []
+    frame = loans.lazy() if len(present) == 1 else with_digits(loans.lazy(), pl.col("currency"))
+    digits = pl.col(DIGITS)
+
+    def money(column: str) -> pl.Expr:
+        return money_by_digits(column, digits, present) if present else money_in_digits(column)
+
+    exported = (
         frame.select(
             "loan_id",
             "borrower_id",
             "currency",
-            *(money_in_digits(m) for m in MONEY_COLUMNS),
+            *(money(m) for m in MONEY_COLUMNS),
             # Null exactly where the engine's display value is null (no exposure, no collateral).
             pl.when(pl.col("coverage_ratio").is_not_null())
             .then(exact_ratio_text("collateral_value", "exposure"))
@@ -255,11 +239,12 @@ def coverage_export_frame(per_loan: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame
             pl.when(pl.col("ltv").is_not_null()).then(exact_ratio_text("exposure", "reachable_value")).alias("ltv"),
             float_ratio_text("max_ltv").alias("max_ltv"),
             *(pl.col(f).cast(pl.Boolean) for f in ("breach", "stale_valuation", "no_valuation", "unperfected")),
-            money_in_digits("reachable_value"),
+            money("reachable_value"),
         )
-        .sort("loan_id")
-        .collect()
-    )
+    ).collect()
+    # Rows come in key order, which is loan_id order when the loans file was sorted (an export always is): one
+    # pass to see it instead of a sort of the refs.
+    return exported if exported["loan_id"].is_sorted() else exported.sort("loan_id")
 
 
 def write_export(frame: pl.DataFrame, path: Path) -> None:

@@ -23,23 +23,22 @@ class LoadedFile:
     sha256: str
 
 
+def as_string(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A typed Parquet column as the same strings a CSV would carry."""
+    column = pl.col(name)
+    if dtype == pl.String:
+        return column
+    if isinstance(dtype, pl.Datetime):
+        as_utc = column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column.dt.convert_time_zone("UTC")
+        return as_utc.dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").alias(name)
+    if dtype == pl.Date:
+        return column.dt.to_string("%Y-%m-%d").alias(name)
+    return column.cast(pl.String).alias(name)
+
+
 def _as_strings(frame: pl.DataFrame) -> pl.DataFrame:
     """Typed Parquet columns become the same strings a CSV would carry, so one set of checks serves both."""
-    exprs = []
-    for name, dtype in frame.schema.items():
-        column = pl.col(name)
-        if dtype == pl.String:
-            exprs.append(column)
-        elif isinstance(dtype, pl.Datetime):
-            as_utc = (
-                column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column.dt.convert_time_zone("UTC")
-            )
-            exprs.append(as_utc.dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").alias(name))
-        elif dtype == pl.Date:
-            exprs.append(column.dt.to_string("%Y-%m-%d").alias(name))
-        else:
-            exprs.append(column.cast(pl.String).alias(name))
-    return frame.select(exprs)
+    return frame.select(as_string(name, dtype) for name, dtype in frame.schema.items())
 
 
 def file_digest(path: Path) -> str:
@@ -48,6 +47,16 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def header_problems(
+    name: str, present: Iterable[str], columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """A file's header against the columns it must carry (row 0 = the header); empty when it is right."""
+    present = list(present)
+    problems = [(name, 0, c, "required column is missing") for c in columns if c not in present]
+    problems += [(name, 0, c, "unexpected column") for c in present if c not in columns and c not in optional]
+    return error_frame(problems)
 
 
 def read_book_file(
@@ -60,6 +69,20 @@ def read_book_file(
     """Read one file; a header problem refuses the whole file (row 0 = the header). An optional column the
     file does not carry is read as all nulls. With `limits` (uploads), a file over them raises
     UploadTooLargeError, before it is read when its size or metadata tell."""
+    frame, errors = read_book_frame(name, path, columns, optional, limits)
+    if frame is None:
+        return None, errors
+    return LoadedFile(name, frame, file_digest(path)), errors
+
+
+def read_book_frame(
+    name: str,
+    path: Path,
+    columns: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    limits: ReadLimits | None = None,
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """read_book_file without the file's digest, for a reader that stores nothing (`coverage --from`)."""
     if limits is not None and (reason := check_before_reading(name, path, limits)):
         return None, error_frame([(name, 0, "", reason)])
     # One row past the bound is enough to know a CSV is over it.
@@ -73,12 +96,9 @@ def read_book_file(
         return None, error_frame([(name, 0, "", f"cannot read {path.name}: {exc}")])
     if limits is not None and frame.height > limits.max_rows:
         raise limits.too_many_rows(name)
-    missing = [c for c in columns if c not in frame.columns]
-    unexpected = [c for c in frame.columns if c not in columns and c not in optional]
-    problems = [(name, 0, c, "required column is missing") for c in missing]
-    problems += [(name, 0, c, "unexpected column") for c in unexpected]
-    if problems:
-        return None, error_frame(problems)
+    problems = header_problems(name, frame.columns, columns, optional)
+    if problems.height:
+        return None, problems
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in optional if c not in frame.columns)
     columns = (*columns, *optional)
     frame = _as_strings(frame.select(columns)).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
@@ -86,7 +106,7 @@ def read_book_file(
     frame = frame.with_columns(
         pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns
     )
-    return LoadedFile(name, frame, file_digest(path)), error_frame([])
+    return frame, error_frame([])
 
 
 def find_book_files(directory: Path, names: Iterable[str]) -> tuple[dict[str, Path], pl.DataFrame]:
