@@ -196,3 +196,14 @@ def test_the_export_writes_amounts_as_the_import_reads_them_in_each_currencys_di
     )
     assert exported.select(expected.columns).equals(expected)
     assert "10000000000000.07" in exported["exposure"].to_list() or "CNY" not in currencies
+
+
+def test_a_liens_currency_is_its_loans_and_a_lien_over_two_currencies_is_refused(tmp_path: Path) -> None:
+    text = _text_book(tmp_path)
+    book = book_from_directory(text)
+    currency = dict(book.liens.select("lien_id", "currency").collect().iter_rows())
+    # M1 secures CNY loans, M3 a USD loan; M2 (another creditor's) has no loans: CNY, the default.
+    assert (currency["M1"], currency["M2"], currency["M3"]) == ("CNY", "CNY", "USD")
+    (text / "lien_loans.csv").write_text(small.FILES["lien_loans"] + "M1,L2\n")
+    with pytest.raises(CoverageInputError, match="own liens whose loans are not all in the lien's currency: M1"):
+        compute_coverage(book_from_directory(text), CoverageParams(as_of=AS_OF))

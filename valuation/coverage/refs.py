@@ -7,7 +7,7 @@ it assumes the rows passed the import's checks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -24,7 +24,9 @@ class RefBook:
     """Typed frames keyed by refs. Columns as in DESIGN 8 (amounts already in minor units, valued_on a
     Date, perfected_at a UTC Datetime, ratios Decimal), plus the database-only columns when known:
     assets.status (default active), liens.expires_on (default null) and liens.currency (default: the
-    currency of the lien's loans, else CNY)."""
+    currency of the lien's loans, else CNY). `lien_money`, when given, turns the liens' cap and external_claim
+    into minor units once key_book has found each lien's currency (book files carry amounts, not minor units,
+    and a lien's currency is its loans': found on integer keys, not by joining the files' texts)."""
 
     loans: pl.LazyFrame
     assets: pl.LazyFrame
@@ -33,6 +35,7 @@ class RefBook:
     liens: pl.LazyFrame
     lien_loans: pl.LazyFrame
     double_pledge_asset_ids: pl.LazyFrame | None = None  # one column, asset_id
+    lien_money: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
 
 
 def _keyed(frame: pl.LazyFrame, ref: str, key: str) -> pl.DataFrame:
@@ -52,20 +55,25 @@ def key_book(refs: RefBook) -> BookFrames:
     lien_schema = liens.collect_schema()
     if "expires_on" not in lien_schema:
         liens = liens.with_columns(pl.lit(None, pl.Date).alias("expires_on"))
-    if "currency" not in lien_schema:
-        loan_currency = (
-            refs.lien_loans.join(loan_keys, on="loan_id")
-            .group_by("lien_id")
-            .agg(pl.col("loan_currency").min().alias("currency"))
-        )
-        liens = liens.join(loan_currency, on="lien_id", how="left").with_columns(
-            pl.col("currency").fill_null(DEFAULT_LIEN_CURRENCY)
-        )
     liens_keyed = _keyed(liens, "lien_id", "lien_key")
-
-    lien_loans = refs.lien_loans.join(liens_keyed.lazy().select("lien_id", "lien_key"), on="lien_id").join(
-        loan_keys, on="loan_id"
+    lien_loans = (
+        refs.lien_loans.join(liens_keyed.lazy().select("lien_id", "lien_key"), on="lien_id")
+        .join(loan_keys, on="loan_id")
+        .collect()
     )
+    if "currency" not in lien_schema:
+        # The lien's loans' currency (the smallest code when they differ: the engine refuses such a lien), by
+        # integer key; the lien keeps its row, so its key stays its row index.
+        loan_currency = lien_loans.group_by("lien_key").agg(pl.col("loan_currency").min().alias("currency"))
+        with_currency = (
+            liens_keyed.lazy()
+            .join(loan_currency.lazy(), on="lien_key", how="left", maintain_order="left")
+            .with_columns(pl.col("currency").fill_null(DEFAULT_LIEN_CURRENCY))
+        )
+        if refs.lien_money is not None:
+            with_currency = refs.lien_money(with_currency)
+        liens_keyed = with_currency.collect()
+
     double = (
         refs.double_pledge_asset_ids.join(asset_keys, on="asset_id")
         if refs.double_pledge_asset_ids is not None
@@ -77,7 +85,7 @@ def key_book(refs: RefBook) -> BookFrames:
         valuations=refs.valuations.join(asset_keys, on="asset_id"),
         policies=refs.policies,
         liens=liens_keyed.lazy(),
-        lien_loans=lien_loans,
+        lien_loans=lien_loans.lazy(),
     )
     if double is not None:
         book = book.with_frames(double_pledge_assets=double)
@@ -92,31 +100,33 @@ def _factors(shift: int, up: bool) -> dict[str, int]:
     return {code: 10 ** abs(digits - shift) for code, digits in MINOR_DIGITS.items() if (digits >= shift) == up}
 
 
-def decimal_units(column: str, scale: int, currency: pl.Expr) -> pl.Expr:
-    """A Parquet decimal of `scale` places as integer minor units of its row's currency, exactly, from its stored
-    integer (no text between): times 10^(digits - scale), or divided by 10^(scale - digits) when the file keeps more
-    places than the currency has (those places are zero in a book that passed the import's checks;
-    coverage_files refuses any that is not). One lookup of a factor per row; an unknown currency gives null."""
-    raw = pl.col(column).to_physical()  # Int128: the value times 10^scale
-    up = currency.replace_strict(_factors(scale, up=True), default=None, return_dtype=pl.Int128)
-    down = _factors(scale, up=False)
-    if not down:
-        return raw * up
-    divisor = currency.replace_strict(down, default=None, return_dtype=pl.Int128)
-    return pl.when(up.is_not_null()).then(raw * up).otherwise(raw // divisor)
-
-
-def _units(schema: Schema, column: str, currency: pl.Expr) -> pl.Expr:
-    """A money column to minor units by its type: a decimal string (CSV, untyped Parquet), a Parquet decimal, or
-    a Parquet integer of whole units."""
-    dtype = schema[column]
-    if isinstance(dtype, pl.Decimal):
-        units = decimal_units(column, dtype.scale or 0, currency)
-    elif dtype.is_integer():
-        units = decimal_units(column, 0, currency)  # whole units: a decimal of scale 0
-    else:
-        return c.to_minor_units(column, c.minor_digits(currency)).alias(column)
-    return units.cast(pl.Int64).alias(column)  # strict: an amount past Int64 raises instead of wrapping
+def _with_units(frame: pl.LazyFrame, schema: Schema, columns: tuple[str, ...], currency: str) -> pl.LazyFrame:
+    """The money `columns` as integer minor units of the row's currency, each by its type: a decimal string (CSV,
+    untyped Parquet), a Parquet decimal (from its stored integer, times 10^(digits - scale), or divided by
+    10^(scale - digits) when the file keeps more places than the currency has: those are zero in a book that passed
+    the import's checks, and coverage_files refuses any that is not), or a Parquet integer of whole units. The
+    currency's factor is looked up once per row for all the columns (a lookup per column costs three times the
+    arithmetic). An unknown currency gives null; an amount past Int64 raises."""
+    helpers: dict[str, pl.Expr] = {}
+    converted: list[pl.Expr] = []
+    for column in columns:
+        dtype = schema[column]
+        if not (isinstance(dtype, pl.Decimal) or dtype.is_integer()):
+            helpers["_digits"] = c.minor_digits(pl.col(currency))
+            converted.append(c.to_minor_units(column, pl.col("_digits")).alias(column))
+            continue
+        scale = (dtype.scale or 0) if isinstance(dtype, pl.Decimal) else 0
+        up, down = f"_up{scale}", f"_down{scale}"
+        helpers[up] = pl.col(currency).replace_strict(_factors(scale, up=True), default=None, return_dtype=pl.Int128)
+        raw = pl.col(column).to_physical()  # the value times 10^scale
+        units = raw * pl.col(up)
+        if _factors(scale, up=False):
+            helpers[down] = pl.col(currency).replace_strict(
+                _factors(scale, up=False), default=None, return_dtype=pl.Int128
+            )
+            units = pl.when(pl.col(up).is_not_null()).then(units).otherwise(raw // pl.col(down))
+        converted.append(units.cast(pl.Int64).alias(column))
+    return frame.with_columns(**helpers).with_columns(converted).drop(list(helpers))
 
 
 def _date(schema: Schema, column: str) -> pl.Expr:
@@ -146,26 +156,16 @@ def parse_text_book(
     each column converted by its own type."""
     loans_schema, liens_schema = loans.collect_schema(), liens.collect_schema()
     valuations_schema = valuations.collect_schema()
-    typed_loans = loans.with_columns(_units(loans_schema, col, pl.col("currency")) for col in BALANCE_COMPONENTS)
-    lien_currency = (
-        lien_loans.join(loans.select("loan_id", "currency"), on="loan_id")
-        .group_by("lien_id")
-        .agg(pl.col("currency").min())
-    )
-    typed_liens = (
-        liens.join(lien_currency, on="lien_id", how="left")
-        .with_columns(pl.col("currency").fill_null(DEFAULT_LIEN_CURRENCY))
-        .with_columns(
-            _units(liens_schema, "cap", pl.col("currency")),
-            _units(liens_schema, "external_claim", pl.col("currency")),
-            _timestamp(liens_schema, "perfected_at"),
-        )
-    )
+    typed_loans = _with_units(loans, loans_schema, BALANCE_COMPONENTS, "currency")
+
+    def lien_money(keyed: pl.LazyFrame) -> pl.LazyFrame:
+        return _with_units(keyed, liens_schema, ("cap", "external_claim"), "currency")
+
     return RefBook(
         loans=typed_loans,
         assets=assets,
-        valuations=valuations.with_columns(
-            _date(valuations_schema, "valued_on"), _units(valuations_schema, "market_value", pl.col("currency"))
+        valuations=_with_units(valuations, valuations_schema, ("market_value",), "currency").with_columns(
+            _date(valuations_schema, "valued_on")
         ),
         policies=conform(
             policies,
@@ -176,6 +176,7 @@ def parse_text_book(
                 "max_ltv": pl.Decimal(38, 12),
             },
         ),
-        liens=typed_liens,
+        liens=liens.with_columns(_timestamp(liens_schema, "perfected_at")).drop("currency", strict=False),
         lien_loans=lien_loans,
+        lien_money=lien_money,
     )
