@@ -224,6 +224,21 @@ def postgres_book(book: dict[str, Any], loans: int, seed: int) -> tuple[Any, dic
     return engine, info
 
 
+def _duckdb_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("duckdb")
+    except PackageNotFoundError:
+        return None
+
+
+def carried(earlier: dict[str, Any], source: str) -> dict[str, Any]:
+    """An earlier run's figures for a source this run skips, with the date they were measured."""
+    found = earlier.get("results", {}).get(source, {})
+    return {**found, "carried_from": found.get("carried_from") or earlier.get("date")}
+
+
 def print_peer(results: dict[str, Any]) -> None:
     for n, found in results.get("versus_duckdb", {}).items():
         cli, duck = found["cli"].get("wall_s", {}), found["duckdb"].get("wall_s", {})
@@ -288,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one run's ste
     book = bi.ensure_book(args.loans, args.seed, "parquet", bad_rows=0, reuse=True)
     from_out = bi.DATA / "coverage-from.parquet"
     if args.skip_from:
-        results["from"] = {**earlier.get("results", {}).get("from", {}), "carried_from": earlier.get("date")}
+        results["from"] = carried(earlier, "from")
     else:
         print(f"--from {book['dir']}: {args.runs} runs ...", flush=True)
         runs = [run_coverage(["--from", book["dir"], "--as-of", args.as_of], None, from_out) for _ in range(args.runs)]
@@ -296,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one run's ste
 
     pg_env = None
     if args.skip_postgres:
-        results["postgres"] = {**earlier.get("results", {}).get("postgres", {}), "carried_from": earlier.get("date")}
+        results["postgres"] = carried(earlier, "postgres")
     else:
         engine, info = postgres_book(book, args.loans, args.seed)
         results["postgres"] = info
@@ -335,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one run's ste
         "command": command,
         "machine": machine,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "versions": bi.versions(pg_env),
+        "versions": {**bi.versions(pg_env), "duckdb": _duckdb_version()},
         "targets": TARGETS,
         "targets_met": met,
         "book": {"loans": args.loans, "seed": args.seed, "format": "parquet", **book},
