@@ -79,7 +79,8 @@ WITH secured AS (
     SELECT c.lien_id, c.asset_id, c.rank, c.own, c.currency, c.secured,
            CASE WHEN c.own THEN
                 CASE WHEN c.cap IS NULL THEN c.secured ELSE least(units(c.cap, d.milli), c.secured) END
-           ELSE coalesce(units(c.external_claim, d.milli), 0) END AS claim
+           ELSE coalesce(units(c.external_claim, d.milli), 0) END AS claim,
+           CASE WHEN c.own THEN units(c.cap, d.milli) END AS cap_units
     FROM counted c JOIN digits d ON d.currency = c.currency
 )
 SELECT c.*, s.value, s.value_currency, s.max_ltv_scaled, s.no_valuation, s.stale_valuation,
@@ -101,57 +102,83 @@ WITH ranks AS (
                PARTITION BY asset_id ORDER BY rank ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
     FROM ranks
 )
-SELECT asset_id, rank, rank_claim, liens, least(greatest(value - before, 0), rank_claim) AS takes
+SELECT asset_id, rank, rank_claim, liens, least(greatest(value - before, 0), rank_claim) AS takes,
+       -- what the rank leaves on the asset after its claims (a rank with no claim reaches nothing)
+       CASE WHEN rank_claim > 0 THEN greatest(value - before, 0) - least(greatest(value - before, 0), rank_claim)
+            ELSE 0 END AS surplus
 FROM ordered;
 
+-- Beside each lien's share, its surplus (docs/decisions.md, "LTV against reachable value"): what its rank leaves on
+-- the asset, split within the rank pro rata to claim like the shares, into the lien's currency, within its cap
+-- (cap less share; none for a lien with no claim).
 CREATE OR REPLACE TEMP TABLE lien_share AS
-WITH single AS (  -- a rank of one lien: it takes the rank's amount
-    SELECT l.*, r.takes AS share_v FROM lien l JOIN rank_take r USING (asset_id, rank) WHERE r.liens = 1
+WITH single AS (  -- a rank of one lien: it takes the rank's amount and keeps its surplus
+    SELECT l.*, r.takes AS share_v, r.surplus AS reach_v
+    FROM lien l JOIN rank_take r USING (asset_id, rank) WHERE r.liens = 1
 ), floors AS (
-    SELECT l.*, r.takes, r.takes * l.claim_v // r.rank_claim AS fl, r.takes * l.claim_v % r.rank_claim AS rem
+    SELECT l.*, r.takes, r.surplus,
+           r.takes * l.claim_v // r.rank_claim AS fl, r.takes * l.claim_v % r.rank_claim AS rem,
+           r.surplus * l.claim_v // r.rank_claim AS reach_fl, r.surplus * l.claim_v % r.rank_claim AS reach_rem
     FROM lien l JOIN rank_take r USING (asset_id, rank) WHERE r.liens > 1 AND r.rank_claim > 0
 ), shared AS (
     SELECT *, fl + CASE WHEN row_number() OVER (PARTITION BY asset_id, rank ORDER BY rem DESC, lien_id)
-                              <= takes - sum(fl) OVER (PARTITION BY asset_id, rank) THEN 1 ELSE 0 END AS share_v
+                              <= takes - sum(fl) OVER (PARTITION BY asset_id, rank) THEN 1 ELSE 0 END AS share_v,
+              reach_fl + CASE WHEN row_number() OVER (PARTITION BY asset_id, rank ORDER BY reach_rem DESC, lien_id)
+                              <= surplus - sum(reach_fl) OVER (PARTITION BY asset_id, rank) THEN 1 ELSE 0 END
+                       AS reach_v
     FROM floors
-), zero AS (  -- a rank whose claims are all 0 takes nothing
-    SELECT l.*, 0::HUGEINT AS share_v
+), zero AS (  -- a rank whose claims are all 0 takes nothing and has no surplus
+    SELECT l.*, 0::HUGEINT AS share_v, 0::HUGEINT AS reach_v
     FROM lien l JOIN rank_take r USING (asset_id, rank) WHERE r.liens > 1 AND r.rank_claim = 0
 ), every AS (
-    SELECT lien_id, own, max_ltv_scaled, no_valuation, stale_valuation, claim, fx_num, fx_den, share_v FROM single
+    SELECT lien_id, own, max_ltv_scaled, no_valuation, stale_valuation, claim, cap_units, fx_num, fx_den, share_v,
+           reach_v FROM single
     UNION ALL
-    SELECT lien_id, own, max_ltv_scaled, no_valuation, stale_valuation, claim, fx_num, fx_den, share_v FROM shared
+    SELECT lien_id, own, max_ltv_scaled, no_valuation, stale_valuation, claim, cap_units, fx_num, fx_den, share_v,
+           reach_v FROM shared
     UNION ALL
-    SELECT lien_id, own, max_ltv_scaled, no_valuation, stale_valuation, claim, fx_num, fx_den, share_v FROM zero
+    SELECT lien_id, own, max_ltv_scaled, no_valuation, stale_valuation, claim, cap_units, fx_num, fx_den, share_v,
+           reach_v FROM zero
 )
-SELECT lien_id, max_ltv_scaled, no_valuation, stale_valuation, least(share_v * fx_num // fx_den, claim) AS share
-FROM every WHERE own;
+SELECT lien_id, max_ltv_scaled, no_valuation, stale_valuation, share,
+       CASE WHEN claim = 0 THEN 0 WHEN cap_units IS NULL THEN reach_v * fx_num // fx_den
+            ELSE least(reach_v * fx_num // fx_den, cap_units - share) END AS reach
+FROM (SELECT *, least(share_v * fx_num // fx_den, claim) AS share FROM every WHERE own);
 
--- Step 6: an own lien's share split among its live loans pro rata to exposure, ties to the smaller loan_id.
+-- Step 6: an own lien's share, and apart from it its surplus, split among its live loans pro rata to exposure, ties
+-- to the smaller loan_id; a loan reaches its share and its surplus.
 CREATE OR REPLACE TEMP TABLE loan_share AS
 WITH rows AS (
-    SELECT s.lien_id, s.share, s.max_ltv_scaled, s.no_valuation, s.stale_valuation, l.loan_id, l.exposure,
+    SELECT s.lien_id, s.share, s.reach, s.max_ltv_scaled, s.no_valuation, s.stale_valuation, l.loan_id, l.exposure,
            count(*) OVER (PARTITION BY s.lien_id) AS loans,
            sum(l.exposure) OVER (PARTITION BY s.lien_id) AS total
     FROM lien_share s JOIN lien_loans_file ll ON ll.lien_id = s.lien_id JOIN loan l ON l.loan_id = ll.loan_id
     WHERE l.live
 ), floors AS (
     SELECT *, CASE WHEN total > 0 THEN share * exposure // total ELSE 0 END AS fl,
-              CASE WHEN total > 0 THEN share * exposure % total ELSE 0 END AS rem
+              CASE WHEN total > 0 THEN share * exposure % total ELSE 0 END AS rem,
+              CASE WHEN total > 0 THEN reach * exposure // total ELSE 0 END AS reach_fl,
+              CASE WHEN total > 0 THEN reach * exposure % total ELSE 0 END AS reach_rem
     FROM rows WHERE loans > 1
 )
-SELECT loan_id, share AS loan_share, max_ltv_scaled, no_valuation, stale_valuation FROM rows WHERE loans = 1
+SELECT loan_id, share AS loan_share, share + reach AS loan_reach, max_ltv_scaled, no_valuation, stale_valuation
+FROM rows WHERE loans = 1
 UNION ALL
-SELECT loan_id,
-       fl + CASE WHEN row_number() OVER (PARTITION BY lien_id ORDER BY rem DESC, loan_id)
-                      <= share - sum(fl) OVER (PARTITION BY lien_id) THEN 1 ELSE 0 END,
-       max_ltv_scaled, no_valuation, stale_valuation
-FROM floors;
+SELECT loan_id, loan_share, loan_share + loan_surplus, max_ltv_scaled, no_valuation, stale_valuation
+FROM (
+    SELECT *,
+           fl + CASE WHEN row_number() OVER (PARTITION BY lien_id ORDER BY rem DESC, loan_id)
+                          <= share - sum(fl) OVER (PARTITION BY lien_id) THEN 1 ELSE 0 END AS loan_share,
+           reach_fl + CASE WHEN row_number() OVER (PARTITION BY lien_id ORDER BY reach_rem DESC, loan_id)
+                          <= reach - sum(reach_fl) OVER (PARTITION BY lien_id) THEN 1 ELSE 0 END AS loan_surplus
+    FROM floors
+);
 
--- Step 7: per live loan.
+-- Step 7: per live loan; LTV against the reachable value (share and surplus), as are max_ltv and the breach.
 CREATE OR REPLACE TEMP VIEW per_loan AS
 WITH by_loan AS (
-    SELECT loan_id, sum(loan_share) AS collateral_value, sum(loan_share * max_ltv_scaled) AS weighted,
+    SELECT loan_id, sum(loan_share) AS collateral_value, sum(loan_reach) AS reachable_value,
+           sum(loan_reach * max_ltv_scaled) AS weighted,
            bool_or(stale_valuation) AS stale_valuation, bool_or(no_valuation) AS no_valuation
     FROM loan_share GROUP BY loan_id
 ), unperfected AS (
@@ -160,6 +187,7 @@ WITH by_loan AS (
     WHERE f.holder = 'own' AND f.status NOT IN ('registered', 'released')
 ), joined AS (
     SELECT l.loan_id, l.borrower_id, l.currency, l.exposure, coalesce(b.collateral_value, 0) AS cv,
+           coalesce(b.reachable_value, 0) AS rv,
            coalesce(b.weighted, 0) AS weighted, coalesce(b.stale_valuation, false) AS stale_valuation,
            coalesce(b.no_valuation, false) AS no_valuation, u.loan_id IS NOT NULL AS unperfected
     FROM loan l LEFT JOIN by_loan b ON b.loan_id = l.loan_id LEFT JOIN unperfected u ON u.loan_id = l.loan_id
@@ -170,9 +198,10 @@ SELECT loan_id, borrower_id, currency,
        CAST(cv AS BIGINT) AS collateral_value,
        CAST(least(exposure, cv) AS BIGINT) AS covered,
        CAST(exposure - least(exposure, cv) AS BIGINT) AS uncovered,
+       CAST(rv AS BIGINT) AS reachable_value,
        CASE WHEN exposure > 0 THEN round(cv / exposure, 6) END AS coverage_ratio,
-       CASE WHEN cv > 0 THEN round(exposure / cv, 6) END AS ltv,
-       CASE WHEN cv > 0 THEN round(weighted / 1e12 / cv, 6) END AS max_ltv,
-       exposure > 0 AND (cv = 0 OR CAST(exposure AS HUGEINT) * 1000000000000 > weighted) AS breach,
+       CASE WHEN rv > 0 THEN round(exposure / rv, 6) END AS ltv,
+       CASE WHEN rv > 0 THEN round(weighted / 1e12 / rv, 6) END AS max_ltv,
+       exposure > 0 AND (rv = 0 OR CAST(exposure AS HUGEINT) * 1000000000000 > weighted) AS breach,
        stale_valuation, no_valuation, unperfected
 FROM joined;

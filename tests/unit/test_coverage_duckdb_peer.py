@@ -25,7 +25,7 @@ pytest.importorskip("duckdb")
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 AS_OF = date(2026, 11, 28)
 FX = ["USD/CNY=7.1", "HKD/CNY=0.92"]
-COMPARED = ("exposure", "collateral_value", "covered", "uncovered")
+COMPARED = ("exposure", "collateral_value", "covered", "uncovered", "reachable_value")
 
 
 def _module(name: str) -> ModuleType:

@@ -179,6 +179,7 @@ def test_the_export_writes_amounts_as_the_import_reads_them_in_each_currencys_di
             "collateral_value": [a // 3 for a in amounts] * len(currencies),
             "covered": [a // 3 for a in amounts] * len(currencies),
             "uncovered": [a - a // 3 for a in amounts] * len(currencies),
+            "reachable_value": [a // 2 for a in amounts] * len(currencies),
             "coverage_ratio": 0.5,
             "ltv": 2.0,
             "max_ltv": 0.7,
@@ -192,7 +193,7 @@ def test_the_export_writes_amounts_as_the_import_reads_them_in_each_currencys_di
     assert exported["loan_id"].to_list() == sorted(per_loan["loan_id"].to_list())
     expected = per_loan.sort("loan_id").select(
         c.format_units(pl.col(m), c.minor_digits(pl.col("currency"))).alias(m)
-        for m in ("exposure", "collateral_value", "covered", "uncovered")
+        for m in ("exposure", "collateral_value", "covered", "uncovered", "reachable_value")
     )
     assert exported.select(expected.columns).equals(expected)
     assert "10000000000000.07" in exported["exposure"].to_list() or "CNY" not in currencies
