@@ -24,8 +24,8 @@ together <= 5 s.
    times, alternately, the `--from` CLI process and bench/coverage_duckdb.py (DESIGN 5 steps 1-7 in DuckDB SQL, a
    whole Python process of its own reading the same files and writing the same per-loan result), both timed by
    the same `measured` (wall time, wait4 peak RSS). The load average is recorded before each run. The last
-   exports of the two must agree per loan on exposure, collateral_value, covered, uncovered and breach (and
-   reachable_value once the engine has it); any mismatch fails the bench. Prints the ratio CLI / DuckDB of the
+   exports of the two must agree per loan on exposure, collateral_value, covered, uncovered, reachable_value and
+   breach; any mismatch fails the bench. Prints the ratio CLI / DuckDB of the
    best and of the median wall times per size; target <= 1.0 on both sizes.
 """
 
