@@ -18,7 +18,7 @@ import polars as pl
 from registry.bulk import checks as c
 from registry.bulk.files import as_string, find_book_files, header_problems, read_book_frame
 from registry.ledger_rules import BALANCE_COMPONENTS
-from registry.money import DEFAULT_CURRENCY  # a lien with no loans (refs.parse_text_book)
+from registry.money import DEFAULT_CURRENCY, MINOR_DIGITS  # a lien with no loans is in the default currency
 from valuation.coverage import BookFrames, CoverageInputError
 from valuation.coverage import refs as coverage_refs
 
@@ -138,10 +138,11 @@ def _check_typed_money(directory: Path, frames: dict[str, pl.LazyFrame]) -> None
             [frames[name].select(c.minor_digits(pl.col("currency").unique()).min()) for name in ("loans", "valuations")]
         )
     )
+    liens_fewest = min(loans_fewest, MINOR_DIGITS[DEFAULT_CURRENCY])  # a lien without loans: the default currency
     quick = {
         "loans": _any_typed_money_problem(frames["loans"], MONEY["loans"], loans_fewest),
         "valuations": _any_typed_money_problem(frames["valuations"], MONEY["valuations"], valuations_fewest),
-        "liens": _any_typed_money_problem(frames["liens"], LIEN_MONEY, loans_fewest),
+        "liens": _any_typed_money_problem(frames["liens"], LIEN_MONEY, liens_fewest),
     }
     asked = {name: frame for name, frame in quick.items() if frame is not None}
     suspect = [name for name, found in zip(asked, pl.collect_all(list(asked.values())), strict=True) if found.item()]

@@ -208,3 +208,24 @@ def test_a_liens_currency_is_its_loans_and_a_lien_over_two_currencies_is_refused
     (text / "lien_loans.csv").write_text(small.FILES["lien_loans"] + "M1,L2\n")
     with pytest.raises(CoverageInputError, match="own liens whose loans are not all in the lien's currency: M1"):
         compute_coverage(book_from_directory(text), CoverageParams(as_of=AS_OF))
+
+
+def test_a_typed_claim_of_a_lien_without_loans_is_judged_in_the_default_currency(tmp_path: Path) -> None:
+    """Every loan in KWD (three places): another creditor's claim has no loans, so it is in CNY (two places), and
+    a third place in it is refused, not cut off."""
+    frames = _frames(_text_book(tmp_path))
+    frames["loans"] = frames["loans"].with_columns(pl.lit("KWD").alias("currency"))
+    frames["valuations"] = frames["valuations"].with_columns(pl.lit("KWD").alias("currency"))
+    typed = _typed_book(tmp_path, frames)
+    liens = pl.read_parquet(typed / "liens.parquet").with_columns(
+        pl.when(pl.col("lien_id") == "M2")
+        .then(pl.lit("300000.005"))
+        .otherwise(pl.col("external_claim").cast(pl.String))
+        .cast(pl.Decimal(20, 3))
+        .alias("external_claim"),
+        pl.col("cap").cast(pl.Decimal(20, 3)),
+    )
+    liens.write_parquet(typed / "liens.parquet")
+    with pytest.raises(CoverageInputError) as refused:
+        book_from_directory(typed)
+    assert str(refused.value).endswith("liens: row 2, external_claim: more than 2 decimal places for this currency")
