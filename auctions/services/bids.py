@@ -142,45 +142,25 @@ async def _keep(
     return int(rows[0]["id"])
 
 
-# Refusals that stay refusals whatever the round does meanwhile: the least bid that leads only rises (the price
-# never falls, and at an equal price the leader's right only gets stronger). Such a bid is refused on a plain
-# read, without the round's lock, so a hot round's lock serialises only the bids that may lead. Time-based
-# refusals (the end can move later) and own_lead (the lead can move away) are decided under the lock.
-_REFUSED_ON_ANY_LATER_STATE = frozenset({"below_start", "below_increment", "preemption_outranked"})
-
-
-async def _refuse_unlocked(
-    round_id: int, amount_text: str, username: str, key: str | None, received_at: Any
-) -> tuple[int, dict[str, Any]] | None:
-    """The answer to a bid that a read without the lock already refuses for good; None when only the locked
-    path can tell (the bid may lead, the bidder is not admitted, the round is unknown)."""
-    row = await _state(round_id, username, key, lock=False)
-    if row is None or row["admitted"] is None:
-        return None
-    if row["first_id"] is not None:
-        return _first_answer(row)
-    state = round_state(row, row)
-    bid = BidRequest(username, _amount(amount_text, row["currency"]), row["preemption_rank"], received_at)
-    decision = decide(state, bid)
-    if decision.accepted or decision.code not in _REFUSED_ON_ANY_LATER_STATE:
-        return None
-    body = _refusal(decision, row, state)
-    try:
-        async with write_transaction():
-            body["bid_id"] = await _keep(round_id, username, key, row, bid, decision, body)
-    except (UniqueViolationError, sqlite3.IntegrityError):
-        return None  # the same key, sent twice at once: the locked path reads the first answer
-    return _status(decision), json.loads(json.dumps(body, default=_iso))
-
-
 async def place_bid(round_id: int, amount_text: str, username: str, key: str | None) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body): 201 and the answer for an accepted bid; 409 or 422 with the reason for a refused one."""
     received_at = clock.now()
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidInputError.one("Idempotency-Key", "1 to 128 characters")
-    early = await _refuse_unlocked(round_id, amount_text, username, key, received_at)
-    if early is not None:
-        return early
+    try:
+        return await _decide_under_lock(round_id, amount_text, username, key, received_at)
+    except (UniqueViolationError, sqlite3.IntegrityError):
+        # The same Idempotency-Key sent twice at once: the second read the round before the first committed, so it
+        # did not see the first's answer; the unique index refused its insert, and it returns that answer now.
+        row = await _state(round_id, username, key, lock=False)
+        if row is None or row["first_id"] is None:
+            raise
+        return _first_answer(row)
+
+
+async def _decide_under_lock(
+    round_id: int, amount_text: str, username: str, key: str | None, received_at: Any
+) -> tuple[int, dict[str, Any]]:
     async with live.outbox(), write_transaction():
         row = await _state(round_id, username, key, lock=True)
         if row is None:

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from auctions.tables import AuctionRound, Bid
+from auctions.tables import Bid
 from registry import audit
-from registry.db import is_postgres
 from registry.roles import Role
 from tests.integration.disposal_book import Clock, second_officer_headers, two_asset_lot, user_headers
 
@@ -266,35 +265,6 @@ async def test_the_public_listing_shows_the_lot_and_round_but_no_one(client, auc
     text = r.text
     for private in ("P1", "Party P1", "L1", "L2", "alice", "bidder 1", "M1", "Bank of Example"):
         assert private not in text
-
-
-async def test_a_bid_refused_for_good_needs_no_lock_and_one_that_may_lead_waits(client, auction) -> None:
-    """While another transaction holds the round's row lock, a bid below the least that leads is refused at once
-    (the least only rises, so no later state can accept it), and one that may lead waits for the lock."""
-    if not is_postgres():
-        pytest.skip("row locks are PostgreSQL's; SQLite's writers queue on the database")
-    assert (await bid(client, auction, "alice", "640000.00")).status_code == 201
-    locked, release = asyncio.Event(), asyncio.Event()
-
-    async def hold_the_round() -> None:
-        async with AuctionRound._meta.db.transaction():
-            await AuctionRound.raw("SELECT id FROM auction_round WHERE id = {} FOR NO KEY UPDATE", auction["round"])
-            locked.set()
-            await release.wait()
-
-    holder = asyncio.create_task(hold_the_round())
-    await locked.wait()
-    try:
-        low = await asyncio.wait_for(bid(client, auction, "bob", "640000.00", key="low"), 5)
-        assert low.status_code == 422 and low.json()["minimum_bid"] == "645000.00"
-        leading = asyncio.create_task(bid(client, auction, "bob", "645000.00"))
-        await asyncio.sleep(0.5)
-        assert not leading.done()  # waits for the round's lock
-    finally:
-        release.set()
-        await holder
-    assert (await leading).status_code == 201
-    assert (await bid(client, auction, "bob", "640000.00", key="low")).json() == low.json()  # kept, with its answer
 
 
 async def test_the_same_key_twice_at_once_is_one_bid_with_one_answer(client, auction) -> None:
