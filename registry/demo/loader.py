@@ -112,8 +112,8 @@ async def _load_lien(lien: LienPlan) -> None:
         authority=lien.authority,
     )
     await liens.write_lien(body, COLLATERAL_DESK)
-    for step in lien.steps:
-        move = _body(
+    moves = [
+        _body(
             RegistrationMove,
             to=step.to,
             registration_number=step.registration_number,
@@ -121,7 +121,10 @@ async def _load_lien(lien: LienPlan) -> None:
             expires_on=step.expires_on,
             reason=step.reason,
         )
-        await liens.apply_move(lien.ref, move, COLLATERAL_DESK)
+        for step in lien.steps
+    ]
+    if moves:
+        await liens.apply_moves(lien.ref, moves, COLLATERAL_DESK)
 
 
 async def _load_book(book: DemoBook) -> None:

@@ -293,28 +293,43 @@ async def move_registration(ref: str, data: RegistrationMove, actor: str) -> Lie
 
 async def apply_move(ref: str, data: RegistrationMove, actor: str) -> None:
     """move_registration without reading the lien back afterwards (see write_lien)."""
+    await apply_moves(ref, [data], actor)
+
+
+async def apply_moves(ref: str, moves: Sequence[RegistrationMove], actor: str) -> None:
+    """One lien's registration moves in order, in one write: each checked against the state the one before it
+    left, one update with the end state, an audit event per move. All or nothing. The demo files its liens'
+    whole histories this way (a write per move cost it a third of its load)."""
     errors = FieldErrors()
-    common.check_dates(errors, data, "expires_on", "perfected_at")
+    for data in moves:
+        common.check_dates(errors, data, "expires_on", "perfected_at")
     errors.raise_if_any()
     async with write_transaction():
         before = await _locked_lien_row(ref)
-        target = _moved(before["status"], data.to)
-        changes: dict[Any, Any] = {"status": target.value}
-        for field in ("registration_number", "authority", "expires_on"):
-            if getattr(data, field) is not None:
-                changes[field] = getattr(data, field)
-        if target is RegistrationStatus.REGISTERED:
-            await _check_registrable(before, data, changes)
-        await Lien.update(changes).where(Lien.id == before["id"])
         loans = (await _loan_refs([before["id"]]))[before["id"]]
-        await audit.record(
-            actor,
-            "lien",
-            ref,
-            f"registration:{target.value}",
-            before=_audit_view(before, loans),
-            after=_audit_view({**before, **changes}, loans),
-        )
+        state, changed, events = dict(before), dict[Any, Any](), list[AuditEntry]()
+        for data in moves:
+            target = _moved(state["status"], data.to)
+            changes: dict[Any, Any] = {"status": target.value}
+            for field in ("registration_number", "authority", "expires_on"):
+                if getattr(data, field) is not None:
+                    changes[field] = getattr(data, field)
+            if target is RegistrationStatus.REGISTERED:
+                await _check_registrable(state, data, changes)
+            after = {**state, **changes}
+            events.append(
+                AuditEntry(
+                    "lien",
+                    ref,
+                    f"registration:{target.value}",
+                    before=_audit_view(state, loans),
+                    after=_audit_view(after, loans),
+                )
+            )
+            state, changed = after, {**changed, **changes}
+        if changed:
+            await Lien.update(changed).where(Lien.id == before["id"])
+        await audit.record_many(actor, events)
 
 
 async def _check_registrable(before: dict[str, Any], data: RegistrationMove, changes: dict[str, Any]) -> None:

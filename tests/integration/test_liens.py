@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -131,3 +132,42 @@ async def test_secured_loans_change_only_while_draft(client, as_role, book: Book
     assert r.status_code == 409
     assert r.json()["current"] == "released"
     assert (await client.get("/api/liens/M1", headers=headers)).json()["loan_refs"] == ["L1", "L2"]
+
+
+async def test_a_lien_history_in_one_write_is_each_move_checked_and_audited(client, as_role, book: Book) -> None:
+    """liens.apply_moves (the demo files each lien's history with it): every move checked against the state the
+    one before left, one audit event per move with before and after, and all or nothing."""
+    from registry.audit import verify
+    from registry.schemas.liens import RegistrationMove
+    from registry.services import liens
+    from registry.tables import AuditEvent, Lien
+
+    await book.lien("M1")
+    history = [
+        RegistrationMove(to="submitted"),
+        RegistrationMove(to="registered", registration_number="REG-M1", perfected_at=T0),
+        RegistrationMove(to="released", reason="repaid"),
+    ]
+    await liens.apply_moves("M1", history, "collateral_desk")
+    row = await Lien.select().where(Lien.ref == "M1").first()
+    assert (row["status"], row["registration_number"], row["perfected_at"]) == ("released", "REG-M1", T0)
+    events = await AuditEvent.select().where(AuditEvent.entity_ref == "M1").order_by(AuditEvent.seq)
+
+    def status(view: object) -> str:
+        return (json.loads(view) if isinstance(view, str) else view)["status"]  # type: ignore[index]
+
+    moves = [(e["action"], status(e["before"]), status(e["after"])) for e in events if e["action"] != "create"]
+    assert moves == [
+        ("registration:submitted", "draft", "submitted"),
+        ("registration:registered", "submitted", "registered"),
+        ("registration:released", "registered", "released"),
+    ]
+    assert (await verify()).ok
+
+    # A history with a move the state before it does not allow is refused whole: nothing written.
+    await book.lien("M2")
+    before = await AuditEvent.count()
+    with pytest.raises(Exception, match="registered"):
+        await liens.apply_moves("M2", [RegistrationMove(to="submitted"), RegistrationMove(to="draft")], "desk")
+    assert (await Lien.select(Lien.status).where(Lien.ref == "M2").first())["status"] == "draft"
+    assert await AuditEvent.count() == before
