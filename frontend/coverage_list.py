@@ -85,6 +85,11 @@ class LoanList:
     def url(self, page: int = 1) -> str:
         return "/coverage/loans?" + urlencode(self.params(page))
 
+    def query(self, page: int = 1) -> str:
+        """The list's state as a query string: a loan's page opened from the list carries it, so its way back
+        returns to the same filters, order and page."""
+        return urlencode(self.params(page))
+
     def with_filters(self, **changes: object) -> LoanList:
         return replace(self, filters=msgspec.structs.replace(self.filters, **changes))
 

@@ -274,9 +274,22 @@ class CoveragePagesController(Controller):
         as_of: AsOf = None,
         include_unperfected: IncludeUnperfected = False,
         fx: FxText = "",
+        flag: ListFilter = None,
+        bucket: ListFilter = None,
+        borrower: ListFilter = None,
+        currency: ListFilter = None,
+        sort: ListFilter = None,
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
     ) -> Template:
+        """A loan's coverage and why; the list's filters, order and page, when it was opened from the list, only
+        shape the way back to it (a value the list would refuse is dropped: the way back is then the plain list)."""
         day = as_of or clock.today()
         detail = await coverage.loan_detail(ref, day, include_unperfected, fx_rates(fx))  # NotFoundError: the 404 page
+        try:
+            filters = read_filters(flag, bucket, borrower, currency, sort)
+        except InvalidInputError:
+            filters, page = LoanFilters(), 1
+        back = LoanList(day, include_unperfected, fx, filters).url(page)
         return Template(
             template_name="coverage/loan.html",
             context={
@@ -287,5 +300,6 @@ class CoveragePagesController(Controller):
                 "include_unperfected": include_unperfected,
                 "fx": fx,
                 "query": coverage_query(day, include_unperfected, fx=fx),
+                "back": back,
             },
         )

@@ -88,6 +88,39 @@ async def test_the_coverage_date_form_keeps_the_filters_and_the_sort(
         assert [n for n, _ in find_form(again, "loan-filters").fields].count(name) == 1, name
 
 
+async def test_a_loan_opened_from_the_list_leads_back_to_the_same_list(
+    client: httpx.AsyncClient, as_role: Any, book: Book
+) -> None:
+    reader = as_role(Role.AUDITOR)
+    kept = ("borrower", "currency", "sort", "page")
+    listed = await page(client, "/coverage/loans?borrower=P1&currency=CNY&sort=-exposure", reader)
+    first = refs(listed, "coverage-loans")[0]
+    link = html_text.unescape(re.search(rf'<a href="(/coverage/loans/{first}\?[^"]+)"', listed)[1])  # type: ignore[index]
+    assert {k: query(link).get(k) for k in kept} == {
+        "borrower": "P1",
+        "currency": "CNY",
+        "sort": "-exposure",
+        "page": None,
+    }
+
+    def back_of(html: str) -> str:
+        return html_text.unescape(re.search(r'<a href="([^"]+)" data-testid="back-to-list"', html)[1])  # type: ignore[index]
+
+    back = back_of(await page(client, link, reader))
+    assert urlsplit(back).path == "/coverage/loans"
+    assert {k: query(back).get(k) for k in kept} == {
+        "borrower": "P1",
+        "currency": "CNY",
+        "sort": "-exposure",
+        "page": None,
+    }
+    # From the list's second page, the way back is to the second page.
+    assert query(back_of(await page(client, f"{link}&page=2", reader)))["page"] == "2"
+    # A value the list would refuse does not break the loan's page: the way back is the plain list.
+    odd = back_of(await page(client, f"/coverage/loans/{first}?flag=nonsense&page=3", reader))
+    assert "flag" not in query(odd) and "page" not in query(odd)
+
+
 async def test_the_coverage_filter_form_keeps_the_date_and_basis(
     client: httpx.AsyncClient, as_role: Any, book: Book
 ) -> None:
