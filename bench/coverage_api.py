@@ -15,8 +15,9 @@
      asset has a parcel; the generated book has none, so that case is skipped and said so), a what-if
      capitalising a loan's interest and one releasing a lien;
    - book changed, once per run: POST a repayment of 1.00 principal on a loan (this WRITES to collateral_bench),
-     then GET the summary (cold again: the audit chain head moved), then reverse that posting and GET the summary
-     again (cold once more). The reversal puts every balance back, so bench/coverage.py's PostgreSQL export stays
+     then GET the summary (the audit chain head moved: the cached coverage is patched for that loan's component),
+     then reverse that posting and GET the loan's explanation (patched again), then the summary (cached). The
+     reversal puts every balance back, so bench/coverage.py's PostgreSQL export stays
      identical to its --from export; the database keeps the two postings and their audit events.
 3. The server's peak resident memory (VmHWM of /proc/<pid>/status, read before it is stopped; VmRSS after the cold
    summary and at the end too), the load averages, the machine and the versions. Prints a table and writes
@@ -270,7 +271,8 @@ def book_changed_round(api: Api, picks: dict[str, Any]) -> None:
         json={"kind": "repayment", "value_date": api.as_of, "principal": "1.00", "memo": "bench/coverage_api.py"},
     )
     posting = api.ok(posted, "POST repayment")
-    api.get("summary after the repayment (cold)", "/api/coverage/summary")
+    # The first read after a posting patches the cached coverage (valuation.coverage.incremental).
+    api.get("summary after a posting", "/api/coverage/summary")
     reversed_ = api.timed(
         "reverse the repayment",
         "POST",
@@ -278,7 +280,8 @@ def book_changed_round(api: Api, picks: dict[str, Any]) -> None:
         json={"memo": "bench/coverage_api.py: undo"},
     )
     api.ok(reversed_, "POST reversal")
-    api.get("summary after the reversal (cold)", "/api/coverage/summary")
+    api.get("loan detail after a posting", f"/api/coverage/loans/{loan}")
+    api.get("summary (after the loan detail)", "/api/coverage/summary")
 
 
 ORDER = (
@@ -297,9 +300,10 @@ ORDER = (
     "what-if capitalise interest",
     "what-if release lien",
     "post repayment",
-    "summary after the repayment (cold)",
+    "summary after a posting",
     "reverse the repayment",
-    "summary after the reversal (cold)",
+    "loan detail after a posting",
+    "summary (after the loan detail)",
 )
 
 

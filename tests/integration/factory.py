@@ -43,6 +43,21 @@ class Book:
             "POST", f"/api/loans/{loan}/postings", self.credit, json={"kind": kind, "value_date": value_date, **amounts}
         )
 
+    async def valuation(
+        self, asset: str, market_value: str, admin: dict[str, str], valued_on: str = "2026-06-30"
+    ) -> dict[str, Any]:
+        """A valuation entered by the asset manager and approved by a second person (the admin given)."""
+        body = {
+            "asset_ref": asset,
+            "valued_on": valued_on,
+            "market_value": market_value,
+            "currency": "CNY",
+            "method": "market_comparison",
+            "appraiser": "Shanghai Appraisal Co.",
+        }
+        entered = await self._ok("POST", "/api/valuations", self.manager, json=body)
+        return await self._ok("POST", f"/api/valuations/{entered['id']}/approve", admin)
+
     async def asset(
         self, ref: str = "A1", owner: str = "P1", kind: str = "real_estate", **extra: Any
     ) -> dict[str, Any]:

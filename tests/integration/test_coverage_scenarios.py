@@ -41,7 +41,7 @@ def _square(lon: float, lat: float, side: float = 0.001) -> dict[str, Any]:
 @pytest.fixture
 async def book(client, as_role) -> Book:
     b = Book(client, as_role)
-    admin, manager = as_role(Role.ADMIN), as_role(Role.ASSET_MANAGER)
+    admin = as_role(Role.ADMIN)
     for kind, haircut, max_ltv in (("real_estate", "0.30", "0.70"), ("vehicle", "0.50", "0.50")):
         r = await client.put(
             f"/api/policies/{kind}",
@@ -59,21 +59,7 @@ async def book(client, as_role) -> Book:
     await b.asset("A2", geometry=_square(121.01, 31.0))
     await b.asset("A3", kind="vehicle")
     for asset, value in (("A1", "5000.00"), ("A2", "5000.00"), ("A3", "2000.00")):
-        r = await client.post(
-            "/api/valuations",
-            headers=manager,
-            json={
-                "asset_ref": asset,
-                "valued_on": "2026-06-30",
-                "market_value": value,
-                "currency": "CNY",
-                "method": "market_comparison",
-                "appraiser": "Shanghai Appraisal Co.",
-            },
-        )
-        assert r.status_code == 201, r.text
-        r = await client.post(f"/api/valuations/{r.json()['id']}/approve", headers=admin)
-        assert r.status_code == 200, r.text
+        await b.valuation(asset, value, admin)
     await b.lien("M1", asset="A1", loans=["L1"])
     await b.lien("M2", asset="A2", loans=["L1"])
     await b.lien("M3", asset="A2", loans=["L2", "L3"])
@@ -585,7 +571,17 @@ async def test_results_are_reused_until_the_book_changes(client, as_role, book: 
     assert r.status_code == 200
     assert (len(reads), len(runs)) == (1, 3)  # the base is reused; only the stressed book is run
     await book.post("L1", "repayment", principal="400.00")
-    assert await l1() == "600.00"  # the repayment moved the audit head: read and computed again
+    # The repayment moved the audit head: the cached book and result are patched (only L1's part of the book is
+    # computed again, by valuation.coverage.incremental), not read and run whole.
+    assert await l1() == "600.00"
+    assert (len(reads), len(runs)) == (1, 3)
+    r = await client.put(
+        "/api/policies/vehicle",
+        headers=as_role(Role.ADMIN),
+        json={"haircut": "0.40", "revaluation_days": 365, "max_ltv": "0.50"},
+    )
+    assert r.status_code == 200, r.text
+    assert await l1() == "600.00"  # a policy moves every asset of its kind: read and computed whole again
     assert (len(reads), len(runs)) == (2, 4)
 
 

@@ -222,7 +222,12 @@ def test_more_value_never_lowers_collateral(book: Book, data: st.DataObject) -> 
     raised[asset] = (raised[asset] or 0) + data.draw(st.integers(1, 10**6))
     before = dict(run(book)[0].select("loan_id", "collateral_value").rows())
     after = dict(run(replace(book, values=tuple(raised)))[0].select("loan_id", "collateral_value").rows())
-    assert all(after[loan] >= cv for loan, cv in before.items())
+    # Largest remainder is not monotone (the Alabama paradox): one more unit to split can take a unit from one
+    # share, once in the rank's split over liens and once in the lien's split over loans. Beyond that a higher
+    # value never lowers a loan's collateral. (Found by this test: 2,785 -> 2,786 took L0 from 3 to 2.)
+    liens_of = {f"L{i}": sum(1 for lien in book.liens if i in lien.loans) for i in range(len(book.exposures))}
+    assert all(after[loan] >= cv - 2 * liens_of[loan] for loan, cv in before.items())
+    assert sum(after.values()) >= sum(before.values()) - 2 * len(book.liens)
 
 
 COUNTED = {"registered", "submitted"}

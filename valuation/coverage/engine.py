@@ -23,18 +23,18 @@ from valuation.coverage import fast, fx
 from valuation.coverage.allocate import allocate_ranks, split_to_loans
 from valuation.coverage.errors import CoverageInputError
 from valuation.coverage.frames import SHOCKS, BookFrames, CoverageParams, conform
-from valuation.coverage.rollups import display_ltv, ltv_bucket, per_asset_kind, per_borrower, per_ltv_bucket, portfolio
+from valuation.coverage.rollups import (
+    ASSET_FLAGS,
+    LOAN_FLAGS,
+    display_ltv,
+    ltv_bucket,
+    per_asset_kind,
+    per_borrower,
+    per_ltv_bucket,
+    portfolio,
+)
 from valuation.coverage.steps import BIG, SCALE, asset_values, exposures, lien_claims, ranked_liens
 
-ASSET_FLAGS = ("stale_valuation", "no_valuation", "asset_seized", "possible_double_pledge")
-LOAN_FLAGS = (
-    "stale_valuation",
-    "no_valuation",
-    "unperfected",
-    "registration_expiring",
-    "asset_seized",
-    "possible_double_pledge",
-)
 MONEY_OUT = pl.Int64  # a strict cast back: an amount past Int64 raises instead of wrapping
 # Polars 2.1's default (streaming) engine panics on some small books in the step 5/6 plan
 # ("pipe.send_state == PortState::Done", found by the property tests); the in-memory engine is exact.

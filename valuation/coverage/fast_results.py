@@ -19,7 +19,7 @@ from valuation.coverage.fast_positions import (
     trues,
 )
 from valuation.coverage.fast_state import State
-from valuation.coverage.rollups import BUCKETS, display_ltv
+from valuation.coverage.rollups import BUCKETS, LOAN_FLAGS, display_ltv
 from valuation.coverage.steps import BIG, SCALE
 
 
@@ -170,12 +170,7 @@ class ResultStages(State):
                     "ltv",
                     "max_ltv",
                     "breach",
-                    "stale_valuation",
-                    "no_valuation",
-                    "unperfected",
-                    "registration_expiring",
-                    "asset_seized",
-                    "possible_double_pledge",
+                    *LOAN_FLAGS,
                     pl.Series("ltv_bucket", BUCKETS).gather(frame["_bucket"]),
                     keys,
                 ),

@@ -52,53 +52,64 @@ def per_borrower(per_loan: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+_BUCKET_SUMS = ("loans", "exposure", "collateral_value", "covered", "uncovered", "breaches")
+
+
 def per_ltv_bucket(per_loan: pl.LazyFrame) -> pl.LazyFrame:
     """Every bucket for every currency in the book, empty ones as zeros, in bucket order."""
-    counts = per_loan.group_by("ltv_bucket", "currency").agg(_money_sums())
-    grid = (
-        per_loan.select("currency")
-        .unique()
-        .join(pl.LazyFrame({"ltv_bucket": list(BUCKETS), "_order": list(range(len(BUCKETS)))}), how="cross")
+    return finish_buckets(per_loan.group_by("ltv_bucket", "currency").agg(_money_sums()), per_loan.select("currency"))
+
+
+def finish_buckets(counts: pl.LazyFrame, currencies: pl.LazyFrame) -> pl.LazyFrame:
+    """The buckets' sums (ltv_bucket, currency and _BUCKET_SUMS) on the grid of every bucket for each of the
+    currencies (a frame of them, repeats allowed)."""
+    grid = currencies.unique().join(
+        pl.LazyFrame({"ltv_bucket": list(BUCKETS), "_order": list(range(len(BUCKETS)))}), how="cross"
     )
     return (
         grid.join(counts, on=["ltv_bucket", "currency"], how="left")
-        .with_columns(
-            pl.col(c).fill_null(0)
-            for c in ("loans", "exposure", "collateral_value", "covered", "uncovered", "breaches")
-        )
+        .with_columns(pl.col(c).fill_null(0) for c in _BUCKET_SUMS)
         .sort("currency", "_order")
-        .drop("_order")
+        .select("currency", "ltv_bucket", *_BUCKET_SUMS)
     )
 
 
 def per_asset_kind(contributions: pl.LazyFrame) -> pl.LazyFrame:
     """What each kind of collateral contributes to the loans, in the loans' currency."""
-    return (
-        contributions.group_by("kind", "currency")
-        .agg(
+    return finish_kinds(
+        contributions.group_by("kind", "currency").agg(
             pl.col("asset_id").n_unique().alias("assets"),
             pl.col("loan_id").n_unique().alias("loans"),
             pl.col("loan_share").sum().alias("collateral_value"),
         )
-        .sort("kind", "currency")
     )
+
+
+def finish_kinds(sums: pl.LazyFrame) -> pl.LazyFrame:
+    return sums.sort("kind", "currency")
+
+
+# The flags DESIGN 5 raises on an asset, and on a loan (an asset's flag reaches every loan it secures).
+ASSET_FLAGS = ("stale_valuation", "no_valuation", "asset_seized", "possible_double_pledge")
+LOAN_FLAGS = (
+    "stale_valuation",
+    "no_valuation",
+    "unperfected",
+    "registration_expiring",
+    "asset_seized",
+    "possible_double_pledge",
+)
 
 
 def portfolio(per_loan: pl.LazyFrame) -> pl.LazyFrame:
-    flags = (
-        "stale_valuation",
-        "no_valuation",
-        "unperfected",
-        "registration_expiring",
-        "asset_seized",
-        "possible_double_pledge",
+    return finish_portfolio(
+        per_loan.group_by("currency").agg(*_money_sums(), *(pl.col(f).sum().alias(f"loans_{f}") for f in LOAN_FLAGS))
     )
-    return (
-        per_loan.group_by("currency")
-        .agg(*_money_sums(), *(pl.col(f).sum().alias(f"loans_{f}") for f in flags))
-        .with_columns(_ratio("collateral_value", "exposure").alias("coverage_ratio"))
-        .sort("currency")
-    )
+
+
+def finish_portfolio(sums: pl.LazyFrame) -> pl.LazyFrame:
+    """Per-currency sums as the portfolio: with their coverage ratio (a display value), by currency."""
+    return sums.with_columns(_ratio("collateral_value", "exposure").alias("coverage_ratio")).sort("currency")
 
 
 def display_ltv(exposure: str, collateral: str, reachable: str, weighted: str) -> list[pl.Expr]:
@@ -109,5 +120,7 @@ def display_ltv(exposure: str, collateral: str, reachable: str, weighted: str) -
     return [
         _ratio(collateral, exposure).alias("coverage_ratio"),
         pl.when(positive).then(pl.col(exposure).cast(pl.Float64) / rv).alias("ltv"),
-        pl.when(positive).then(pl.col(weighted).cast(pl.Float64) / SCALE / rv).alias("max_ltv"),
+        # The weighted limit over the reachable value in whole units of SCALE (an integer division, so the
+        # float is one rounding of one exact integer, whatever plan Polars makes of it).
+        pl.when(positive).then((pl.col(weighted) // pl.col(reachable)).cast(pl.Float64) / SCALE).alias("max_ltv"),
     ]

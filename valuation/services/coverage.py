@@ -11,7 +11,7 @@ import polars as pl
 
 from registry.errors import NotFoundError
 from registry.schemas.common import Page, Paging
-from valuation.coverage import CoverageResult
+from valuation.coverage import CoverageResult, rollups
 from valuation.coverage_schemas import (
     BorrowerCoverage,
     BorrowerCoverageDetail,
@@ -34,14 +34,7 @@ from valuation.coverage_sources import (
 from valuation.services.coverage_runs import FxRates, compute, in_thread
 
 AMOUNTS = ("exposure", "collateral_value", "covered", "uncovered")
-PORTFOLIO_FLAGS = (
-    "stale_valuation",
-    "no_valuation",
-    "unperfected",
-    "registration_expiring",
-    "asset_seized",
-    "possible_double_pledge",
-)
+PORTFOLIO_FLAGS = rollups.LOAN_FLAGS
 T = TypeVar("T")
 
 
@@ -62,15 +55,7 @@ def _page(rows: pl.DataFrame, total: int, paging: Paging, row_type: type[T]) -> 
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
-LOAN_FLAGS = (
-    "breach",
-    "stale_valuation",
-    "no_valuation",
-    "unperfected",
-    "registration_expiring",
-    "asset_seized",
-    "possible_double_pledge",
-)
+LOAN_FLAGS = ("breach", *rollups.LOAN_FLAGS)
 # What the loans list sorts by: the engine's columns (amounts in minor units of each loan's own currency, so an
 # amount sort is meant within one currency; the list says so), loan_id breaking ties.
 LOAN_SORTS = ("loan_id", "ltv", "exposure", "uncovered")

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -26,7 +26,16 @@ import polars as pl
 from registry import dates
 from registry.errors import DomainError, InvalidInputError
 from registry.tables import AuditEvent
-from valuation.coverage import BookFrames, CoverageInputError, CoverageParams, CoverageResult, MissingFxRates, fx
+from valuation import coverage_changes
+from valuation.coverage import (
+    BookFrames,
+    CoverageInputError,
+    CoverageParams,
+    CoverageResult,
+    MissingFxRates,
+    fx,
+    incremental,
+)
 from valuation.coverage import compute_coverage as engine
 from valuation.coverage_sources import book_from_database
 
@@ -77,6 +86,9 @@ class Recent(Generic[V]):
     def clear(self) -> None:
         self._values.clear()
 
+    def newest(self) -> tuple[tuple[object, ...], V] | None:
+        return next(reversed(self._values.items()), None)
+
 
 BOOKS: Recent[BookFrames] = Recent(size=1)
 RESULTS: Recent[CoverageResult] = Recent(size=2)
@@ -120,6 +132,8 @@ def _materialised(result: CoverageResult) -> CoverageResult:
             result.portfolio,
         ]
     )
+    if not frames[1]["loan_key"].is_sorted():  # incremental.patched_result splices by loan_key
+        frames[1] = frames[1].sort("loan_key", maintain_order=True)
     return CoverageResult(*(frame.lazy() for frame in frames))
 
 
@@ -134,20 +148,58 @@ async def _refusals(work: Callable[[], T]) -> T:
         raise CoverageRefused(str(exc)) from None
 
 
-async def book_and_base(coverage_params: CoverageParams) -> tuple[BookFrames, CoverageResult]:
-    """The committed book and its coverage under the params, from the cache when the book is unchanged."""
+def _key(version: Version, coverage_params: CoverageParams) -> tuple[object, ...]:
     rates = tuple(sorted((coverage_params.fx_rates or {}).items()))
-    version = await book_version()
-    key = (
+    return (
         version,
         coverage_params.as_of,
         coverage_params.include_unperfected,
         coverage_params.expiring_within_days,
         rates,
     )
+
+
+async def _patched(coverage_params: CoverageParams) -> tuple[Version, BookFrames, CoverageResult] | None:
+    """The cached book and its result under these params brought up to the head of the chain by recomputing
+    only what the events since moved (valuation.coverage.incremental); None when there is nothing cached to
+    patch or the events need a whole read."""
+    cached = BOOKS.newest()
+    if cached is None:
+        return None
+    key, before = cached
+    old_version = cast(Version, key[0])
+    base = RESULTS.get(_key(old_version, coverage_params))
+    if base is None:
+        return None
+    changes = await coverage_changes.changes_since(old_version[0])
+    if changes is None:
+        return None
+
+    def patch() -> tuple[BookFrames, CoverageResult]:
+        after = incremental.patched_book(before, changes.touched, changes.rows)
+        result = incremental.recompute(before, after, changes.touched, base, coverage_params, order="loan_id")
+        return after, result
+
+    after, result = await _refusals(patch)
+    return changes.version, after, result
+
+
+async def book_and_base(coverage_params: CoverageParams) -> tuple[BookFrames, CoverageResult]:
+    """The committed book and its coverage under the params, from the cache when the book is unchanged, patched
+    when a few rows changed since the cached version, read and computed whole otherwise."""
+    version = await book_version()
+    key = _key(version, coverage_params)
     async with _LOADING:
         book, base = BOOKS.get((version,)), RESULTS.get(key)
         if book is not None and base is not None:
+            return book, base
+        if book is None and (patched := await _patched(coverage_params)) is not None:
+            new_version, book, base = patched
+            # Only the patched result is current; other params' results of the older book are dropped with it.
+            BOOKS.clear()
+            RESULTS.clear()
+            BOOKS.put((new_version,), book)
+            RESULTS.put(_key(new_version, coverage_params), base)
             return book, base
         cached_book = book
 

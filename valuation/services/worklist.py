@@ -62,32 +62,35 @@ def _split(sort: str, columns: tuple[str, ...]) -> tuple[str, bool]:
     return column, sort.startswith("-")
 
 
-def _asset_order(sort: str) -> str:
-    """ "" puts the never valued first, then the oldest valuation; by days overdue, the most overdue first
-    ("-days_overdue"; an asset that cannot be dated counts as the most overdue) or last."""
-    column, descending = _split(sort, ASSET_SORT_COLUMNS)
-    due = _due_on()
-    if column == "days_overdue":
-        # Most overdue: the earliest due day, the undated before every dated one.
-        return f"({due} IS NULL) {'DESC' if descending else ''}, {due}{'' if descending else ' DESC'}, t.ref"
+def _common_order(column: str, descending: bool, ref_column: str) -> str | None:
+    """The orders both worklists share (owner, value, their own ref), ref breaking ties; None for the others."""
     if column == "owner":
         return f"t.owner_ref{' DESC' if descending else ''}, t.ref"
     if column == "value":
         return f"{_by('t.last_value', descending)}, t.ref"
-    if column == "asset":
+    if column == ref_column:
         return f"t.ref{' DESC' if descending else ''}"
+    return None
+
+
+def _asset_order(sort: str) -> str:
+    """ "" puts the never valued first, then the oldest valuation; by days overdue, the most overdue first
+    ("-days_overdue"; an asset that cannot be dated counts as the most overdue) or last."""
+    column, descending = _split(sort, ASSET_SORT_COLUMNS)
+    if (common := _common_order(column, descending, "asset")) is not None:
+        return common
+    if column == "days_overdue":
+        # Most overdue: the earliest due day, the undated before every dated one.
+        due = _due_on()
+        return f"({due} IS NULL) {'DESC' if descending else ''}, {due}{'' if descending else ' DESC'}, t.ref"
     return "(t.last_valued_on IS NULL) DESC, t.last_valued_on, t.ref"
 
 
 def _lien_order(sort: str) -> str:
     """ "" and "days_left": the soonest expiry first (those already past it lead); "-days_left" the latest."""
     column, descending = _split(sort, LIEN_SORT_COLUMNS)
-    if column == "owner":
-        return f"t.owner_ref{' DESC' if descending else ''}, t.ref"
-    if column == "value":
-        return f"{_by('t.last_value', descending)}, t.ref"
-    if column == "lien":
-        return f"t.ref{' DESC' if descending else ''}"
+    if (common := _common_order(column, descending, "lien")) is not None:
+        return common
     return f"t.expires_on{' DESC' if descending else ''}, t.ref"
 
 

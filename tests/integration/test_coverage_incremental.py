@@ -1,0 +1,85 @@
+"""Coverage after a change is patched, not read and computed whole, and says exactly what a whole read says.
+
+On the book of test_coverage_scenarios (through the API, on whichever engine the run uses): every kind of change
+the registry makes goes through its own endpoint; after each, the coverage views are read twice: first from the
+patched cache (the book is not read again: the read is counted), then after the cache is emptied, from a whole
+read. The two must be the same, field for field.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from registry.roles import Role
+from tests.integration import test_coverage_scenarios as scenarios
+from tests.integration.factory import Book
+from tests.integration.test_coverage_scenarios import AS_OF, _square
+
+pytestmark = pytest.mark.integration
+
+book = scenarios.book  # the same book, built through the API
+LOANS = ("L1", "L2", "L3", "L4", "L5")
+
+
+async def _views(client: Any, headers: dict[str, str]) -> dict[str, Any]:
+    views: dict[str, Any] = {}
+    for name, url in (
+        ("summary", f"/api/coverage/summary?as_of={AS_OF}"),
+        ("loans", f"/api/coverage/loans?as_of={AS_OF}&page=1&page_size=50"),
+        ("borrowers", f"/api/coverage/borrowers?as_of={AS_OF}&page=1&page_size=50"),
+        *((loan, f"/api/coverage/loans/{loan}?as_of={AS_OF}") for loan in LOANS),
+    ):
+        r = await client.get(url, headers=headers)
+        views[name] = r.json() if r.status_code == 200 else r.status_code
+    return views
+
+
+async def test_every_change_is_patched_and_equals_a_whole_read(client, as_role, book: Book, monkeypatch) -> None:
+    from valuation.services import coverage_runs as service
+
+    reads: list[int] = []
+    real_read = service.book_from_database
+
+    def counting_read() -> Any:
+        reads.append(1)
+        return real_read()
+
+    monkeypatch.setattr(service, "book_from_database", counting_read)
+    service.BOOKS.clear()
+    service.RESULTS.clear()
+    credit, manager, admin = as_role(Role.CREDIT_OFFICER), as_role(Role.ASSET_MANAGER), as_role(Role.ADMIN)
+    await _views(client, credit)
+    assert len(reads) == 1
+
+    async def patch(url: str, body: dict[str, Any]) -> None:
+        r = await client.patch(url, headers=manager, json=body)
+        assert r.status_code == 200, r.text
+
+    changes = [
+        ("a repayment", lambda: book.post("L2", "repayment", principal="300.00")),
+        ("a new loan", lambda: book.loan("L5", "P2", principal="250.00")),
+        ("a valuation approved", lambda: book.valuation("A2", "3000.00", admin, valued_on="2026-09-30")),
+        ("a lien for two loans", lambda: book.lien("M5", asset="A3", loans=["L1", "L5"])),
+        ("a draft lien's loans", lambda: patch("/api/liens/M5", {"loan_refs": ["L5", "L2"]})),
+        ("its registration", lambda: book.register("M5", datetime(2026, 2, 1, 2, 0, tzinfo=UTC))),
+        ("a parcel moved onto another", lambda: patch("/api/assets/A2", {"geometry": _square(121.0005, 31.0)})),
+        ("an asset seized", lambda: patch("/api/assets/A1", {"status": "seized"})),
+        ("a lien released", lambda: book.move("M4", "released")),
+    ]
+    for what, make in changes:
+        await make()
+        before = len(reads)
+        patched = await _views(client, credit)
+        assert len(reads) == before, f"{what}: the book was read whole"
+        service.BOOKS.clear()
+        service.RESULTS.clear()
+        whole = await _views(client, credit)
+        assert len(reads) == before + 1
+        assert patched == whole, what
+    # The changes did move coverage: the patch is not a stale copy of the first answer.
+    assert patched["L2"]["loan"]["exposure"] == "700.00"
+    assert patched["L5"]["loan"]["reachable_value"] != "0.00"
+    assert patched["L1"]["possible_double_pledge"] is True
