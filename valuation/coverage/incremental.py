@@ -118,8 +118,9 @@ def part_of(book: BookFrames, keys: Keys) -> BookFrames:
 def patched_book(book: BookFrames, touched: Keys, rows: Rows) -> BookFrames:
     """The book with the touched rows replaced by their current state (added, changed or gone). Rows keep the
     book's order where it has one the engine relies on (loans, assets and liens by key; new database rows have
-    the largest keys, so they go last); links and valuations are kept in any order (the engine's results do not
-    depend on it)."""
+    the largest keys, so they go last); links and valuations are kept in any order (the engine's numbers do not
+    depend on it; only the order of a loan's contributions among themselves follows the links, and a loan's
+    explanation sorts them by rank, asset and lien)."""
 
     def replace(frame: pl.LazyFrame, keep: pl.Expr, current: pl.DataFrame, key: str | None) -> pl.LazyFrame:
         if current.height == 0 and not touched:
