@@ -95,16 +95,29 @@ def _loaded(book: BookFrames) -> BookFrames:
     help="An exchange rate FROM/TO=RATE (units of TO, the loan's currency, per unit of FROM, the valuation's), "
     "e.g. USD/CNY=7.1; repeat for each pair a refusal lists as missing.",
 )
+@click.option(
+    "--loans-per-batch",
+    "loans_per_batch",
+    type=click.IntRange(min=1),
+    default=2_000_000,
+    show_default=True,
+    help="A book with more loans is computed in batches of whole components (loans linked through shared "
+    "collateral) of about this many loans, to bound memory; the result is the same.",
+)
 def coverage_command(
     as_of: date,
     include_unperfected: bool,
     out: Path,
     source: Path | None,
     fx_rates: dict[tuple[str, str], Decimal],
+    loans_per_batch: int,
 ) -> None:
     """Write every live loan's coverage as of --as-of to --out."""
     started = time.perf_counter()
+    import polars as pl
+
     from valuation.coverage import CoverageInputError, CoverageParams, compute_coverage
+    from valuation.coverage.batches import per_loan_in_batches
     from valuation.coverage_files import book_from_directory
     from valuation.coverage_sources import coverage_export_frame, write_export
 
@@ -112,9 +125,16 @@ def coverage_command(
         book = _loaded(book_from_directory(source) if source is not None else _database_book())
         loaded = time.perf_counter()
         params = CoverageParams(as_of=as_of, include_unperfected=include_unperfected, fx_rates=fx_rates or None)
-        result = compute_coverage(book, params)
-        computed = time.perf_counter()
-        frame = coverage_export_frame(result.per_loan)
+        if book.loans.select(pl.len()).collect().item() > loans_per_batch:
+            parts = per_loan_in_batches(book, params, loans_per_batch, finish=coverage_export_frame)
+            computed = time.perf_counter()
+            frame = pl.concat(parts)
+            del parts
+            frame = frame if frame["loan_id"].is_sorted() else frame.sort("loan_id")
+        else:
+            result = compute_coverage(book, params)
+            computed = time.perf_counter()
+            frame = coverage_export_frame(result.per_loan)
         out.parent.mkdir(parents=True, exist_ok=True)
         write_export(frame, out)
     except CoverageInputError as exc:  # MissingFxRates is one

@@ -281,6 +281,20 @@ def test_cli_writes_the_export_from_the_database_and_from_a_folder(tmp_path: Pat
     assert db_text.splitlines()[0] == HEADER
     assert db_text == dir_text
     assert db_text.splitlines()[3].startswith("L3,P3,CNY,250000.00,159846.48,")
+    # A book past --loans-per-batch is computed a few components at a time: the same file, byte for byte.
+    batched = run(
+        "coverage",
+        "--from",
+        str(book),
+        "--as-of",
+        str(AS_OF),
+        "--loans-per-batch",
+        "1",
+        "--out",
+        str(tmp_path / "b.csv"),
+    )
+    assert batched.returncode == 0, batched.stderr
+    assert (tmp_path / "b.csv").read_text() == dir_text
 
     as_json = run(
         "coverage",
@@ -304,6 +318,19 @@ def test_cli_writes_the_export_from_the_database_and_from_a_folder(tmp_path: Pat
     refused = run("coverage", "--from", str(fx_book), "--as-of", str(AS_OF), "--out", str(tmp_path / "x.csv"))
     assert refused.returncode == 1
     assert "USD->CNY" in refused.stderr
+    refused_in_batches = run(
+        "coverage",
+        "--from",
+        str(fx_book),
+        "--as-of",
+        str(AS_OF),
+        "--loans-per-batch",
+        "1",
+        "--out",
+        str(tmp_path / "x.csv"),
+    )
+    assert refused_in_batches.returncode == 1 and "USD->CNY" in refused_in_batches.stderr
+    assert not (tmp_path / "x.csv").exists()
     given = run(
         "coverage",
         "--from",
