@@ -103,6 +103,21 @@ def component(book: BookFrames, seeds: Keys) -> Keys:
     return found
 
 
+def old_neighbours(before: BookFrames, touched: Keys) -> Keys:
+    """What the touched rows were linked to before the change: a touched lien's asset and loans, a touched loan's
+    liens. A change moves only edges at touched rows, so every path of the old graph from a touched row runs,
+    between touched rows and these, over edges the new graph still has: the new graph's component of touched
+    and these holds the old component too, at the cost of one look at the links instead of a second walk."""
+    frames = _collected(before)
+    liens, links = frames["liens"], frames["lien_loans"]
+    of_touched = links.filter(_among("lien_key", touched.liens) | _among("loan_key", touched.loans))
+    return Keys(
+        loans=_keys(of_touched, "loan_key"),
+        assets=_keys(liens.filter(_among("lien_key", touched.liens)), "asset_key"),
+        liens=_keys(of_touched, "lien_key"),
+    )
+
+
 def part_of(book: BookFrames, keys: Keys) -> BookFrames:
     """The book restricted to a closed set of keys (component's result): a book of its own."""
     return book.with_frames(
@@ -125,7 +140,7 @@ def patched_book(book: BookFrames, touched: Keys, rows: Rows) -> BookFrames:
     def replace(frame: pl.LazyFrame, keep: pl.Expr, current: pl.DataFrame, key: str | None) -> pl.LazyFrame:
         if current.height == 0 and not touched:
             return frame
-        kept = frame.filter(keep).collect()
+        kept = _split_off(frame.collect(), ~keep)[0]
         if key is not None and kept[key].is_sorted():
             return _put_in_place(kept, current, key).lazy()
         return pl.concat([kept, current.select(kept.columns).cast(kept.schema)], rechunk=False).lazy()
@@ -168,6 +183,24 @@ def _put_in_place(kept: pl.DataFrame, new: pl.DataFrame, order: str) -> pl.DataF
     spliced = pl.concat(pieces, rechunk=False)
     # Each splice adds pieces; a frame patched many times is made whole again now and then.
     return spliced.rechunk() if spliced.n_chunks() > _MAX_CHUNKS else spliced
+
+
+def _split_off(frame: pl.DataFrame, leaving: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the rows staying, the rows leaving) of a frame of which a change touches a few rows. The staying rows are
+    slices of the frame, not a copy: a patch of a million-row frame then costs one scan, not one copy."""
+    rows = frame.select(pl.arg_where(leaving)).to_series()
+    if rows.len() == 0:
+        return frame, frame.clear()
+    if rows.len() > _SLICED_INSERT:
+        return frame.filter(~leaving), frame[rows]
+    pieces, start = [], 0
+    for row in rows.to_list():
+        if row > start:
+            pieces.append(frame.slice(start, row - start))
+        start = row + 1
+    pieces.append(frame.slice(start))
+    staying = pl.concat(pieces, rechunk=False)
+    return (staying.rechunk() if staying.n_chunks() > _MAX_CHUNKS else staying), frame[rows]
 
 
 def _rollup(old: pl.DataFrame, minus: pl.DataFrame, plus: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -226,16 +259,11 @@ def patched_result(base: CoverageResult, part: CoverageResult, loans: frozenset[
     the book holding them). base's per-loan rows are in `order` (a unique column), its contributions in loan_key
     order, as the engine gives them; the roll-ups are moved by what the piece took out and put in."""
     of_part = _among("loan_key", loans)
-    kept_loans, kept_parts, old_loans, old_parts, new_loans, new_parts = pl.collect_all(
-        [
-            base.per_loan.filter(~of_part),
-            base.contributions.filter(~of_part),
-            base.per_loan.filter(of_part),
-            base.contributions.filter(of_part),
-            part.per_loan,
-            part.contributions,
-        ]
+    base_loans, base_parts, new_loans, new_parts = pl.collect_all(
+        [base.per_loan, base.contributions, part.per_loan, part.contributions]
     )
+    kept_loans, old_loans = _split_off(base_loans, of_part)
+    kept_parts, old_parts = _split_off(base_parts, of_part)
     per_loan = _put_in_place(kept_loans, new_loans, order).lazy()
     contributions = _put_in_place(kept_parts, new_parts, "loan_key").lazy()
     return _patched_rollups(base, per_loan, contributions, (old_loans.lazy(), old_parts.lazy()), part)
@@ -246,6 +274,6 @@ def recompute(
 ) -> CoverageResult:
     """base (the coverage of `before` under params) made the coverage of `after`, which differs from `before`
     only in the touched rows, by recomputing the components those rows belong to in either book."""
-    reach = component(after, component(before, touched) | touched)
+    reach = component(after, touched | old_neighbours(before, touched))
     part = compute_coverage(part_of(after, reach), params)
     return patched_result(base, part, reach.loans, order)
