@@ -117,7 +117,6 @@ def coverage_command(
     import polars as pl
 
     from valuation.coverage import CoverageInputError, CoverageParams, compute_coverage
-    from valuation.coverage.batches import per_loan_in_batches
     from valuation.coverage_files import book_from_directory
     from valuation.coverage_sources import coverage_export_frame, write_export
 
@@ -126,6 +125,8 @@ def coverage_command(
         loaded = time.perf_counter()
         params = CoverageParams(as_of=as_of, include_unperfected=include_unperfected, fx_rates=fx_rates or None)
         if book.loans.select(pl.len()).collect().item() > loans_per_batch:
+            from valuation.coverage.batches import per_loan_in_batches  # scipy: only for a book this large
+
             parts = per_loan_in_batches(book, params, loans_per_batch, finish=coverage_export_frame)
             computed = time.perf_counter()
             frame = pl.concat(parts)

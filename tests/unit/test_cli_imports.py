@@ -45,3 +45,4 @@ def test_coverage_from_files_needs_no_web_framework_orm_or_templates(tmp_path: P
     assert out.read_text().startswith("loan_id,")
     assert "polars" in loaded  # it did compute
     assert loaded & {"litestar", "piccolo", "jinja2"} == set()
+    assert "scipy" not in loaded  # only a book past --loans-per-batch needs its components found
