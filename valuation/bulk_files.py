@@ -131,6 +131,32 @@ class ValuationsFile(BookFile):
         )
         return {"written": written}
 
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        assets = (await db.ref_ids("asset", frame["asset_ref"])).rename({"ref": "asset_ref", "id": "asset"})
+        rows = frame.join(assets, on="asset_ref")
+        rows = db.number("valuation", rows, await db.reserve_ids("valuation", rows.height))
+        stamp = pl.lit(now.isoformat())
+        decided = pl.col("status") != "submitted"
+        written = await db.copy_frame(
+            "valuation",
+            rows.select(
+                "id",
+                "asset",
+                "valued_on",
+                "market_value",
+                "currency",
+                "method",
+                "status",
+                appraiser=pl.lit(""),
+                submitted_by=pl.lit(actor),
+                submitted_at=stamp,
+                decided_by=pl.when(decided).then(pl.lit(actor)),
+                decided_at=pl.when(decided).then(stamp),
+                reason=pl.lit(""),
+            ),
+        )
+        return {"written": written}
+
     async def export(self, db: BulkDb) -> pl.DataFrame:
         raw = await db.frame(
             """SELECT a.ref, v.valued_on, v.market_value, v.currency, v.method, v.status

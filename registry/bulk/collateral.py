@@ -19,6 +19,7 @@ from registry.registration import RegistrationStatus
 from registry.schemas.assets import ASSET_KINDS, PARCEL_KINDS
 from registry.schemas.liens import LIEN_KINDS
 
+_PERFECTED = "__perfected_at"  # perfected_at parsed once, for its three checks
 _MAX_DIGITS = pl.lit(3)  # the most minor digits of any known currency; refined once the currency is known
 
 
@@ -100,6 +101,25 @@ class AssetsFile(BookFile):
         )
         return {"written": written}
 
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        owners = (await db.ref_ids("party", frame["owner_ref"])).rename({"ref": "owner_ref", "id": "owner"})
+        rows = db.number("asset", frame, await db.reserve_ids("asset", frame.height)).join(owners, on="owner_ref")
+        written = await db.copy_frame(
+            "asset",
+            rows.select(
+                "id",
+                "ref",
+                "kind",
+                "owner",
+                "description",
+                address=pl.lit(""),
+                identifiers=pl.lit("{}"),
+                status=pl.lit("active"),
+                created_at=pl.lit(now.isoformat()),
+            ),
+        )
+        return {"written": written}
+
     async def export(self, db: BulkDb) -> pl.DataFrame:
         return await db.frame(
             "SELECT a.ref, a.kind, p.ref, a.description FROM asset a JOIN party p ON p.id = a.owner",
@@ -127,6 +147,9 @@ class LiensFile(BookFile):
         "currency": "text",
     }
 
+    def derived(self) -> dict[str, pl.Expr]:
+        return {_PERFECTED: c.parse_timestamp("perfected_at")}
+
     def checks(self) -> dict[str, pl.Expr]:
         own = pl.col("holder") == "own"
         return {
@@ -140,8 +163,8 @@ class LiensFile(BookFile):
                     (pl.col("status") == "registered") & pl.col("perfected_at").is_null(),
                     "required when status is registered",
                 ),
-                c.timestamp("perfected_at"),
-                c.reason_if(c.parse_timestamp("perfected_at") > pl.lit(clock.now()), "cannot be in the future"),
+                c.timestamp("perfected_at", parsed=pl.col(_PERFECTED)),
+                c.reason_if(pl.col(_PERFECTED) > pl.lit(clock.now()), "cannot be in the future"),
             ),
             "cap": c.amount("cap", _MAX_DIGITS),
             "external_claim": c.first_reason(
@@ -264,6 +287,29 @@ class LiensFile(BookFile):
         )
         return {"written": written}
 
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        assets = (await db.ref_ids("asset", frame["asset_ref"])).rename({"ref": "asset_ref", "id": "asset"})
+        rows = db.number("lien", frame, await db.reserve_ids("lien", frame.height)).join(assets, on="asset_ref")
+        written = await db.copy_frame(
+            "lien",
+            rows.select(
+                "id",
+                "ref",
+                "asset",
+                "kind",
+                "holder",
+                "currency",
+                "cap",
+                "external_claim",
+                "status",
+                "perfected_at",
+                authority=pl.lit(""),
+                registration_number=pl.lit(""),
+                created_at=pl.lit(now.isoformat()),
+            ),
+        )
+        return {"written": written}
+
     async def export(self, db: BulkDb) -> pl.DataFrame:
         raw = await db.frame(
             """SELECT l.ref, a.ref, l.kind, l.holder, l.status, l.perfected_at, l.cap, l.external_claim, l.currency
@@ -340,6 +386,15 @@ class LienLoansFile(BookFile):
             f"INSERT INTO lien_loan (lien, loan) SELECT lien, loan FROM stage_pairs WHERE true {on_conflict}"
         )
         return {"written": added + removed, "removed": removed}
+
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        liens = (await db.ref_ids("lien", frame["lien_ref"])).rename({"ref": "lien_ref", "id": "lien"})
+        loans = (await db.ref_ids("loan", frame["loan_ref"])).rename({"ref": "loan_ref", "id": "loan"})
+        pairs = frame.join(liens, on="lien_ref").join(loans, on="loan_ref").select("lien", "loan")
+        added = await db.copy_frame(
+            "lien_loan", db.number("lien_loan", pairs, await db.reserve_ids("lien_loan", pairs.height))
+        )
+        return {"written": added, "removed": 0}
 
     async def export(self, db: BulkDb) -> pl.DataFrame:
         return await db.frame(

@@ -25,6 +25,7 @@ class BulkDb:
         self.postgres = postgres
         self._staged: list[str] = []
         self.fresh: set[str] = set()  # tables that were empty and lost their unique indexes for the load
+        self._ids: dict[str, pl.DataFrame] = {}  # (ref, id) of every row COPYed into a fresh table
 
     @classmethod
     def of_current_transaction(cls) -> BulkDb:
@@ -104,6 +105,46 @@ class BulkDb:
                 f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})", frame.iter_rows()
             )
 
+    async def copy_frame(self, table: str, frame: pl.DataFrame) -> int:
+        """COPY `frame` straight into `table` (PostgreSQL), its columns by name. CSV rather than binary: Polars
+        writes it in C on every core, where binary records would cost a Python tuple per row; an empty string
+        is written quoted, so it stays empty and only a null becomes NULL."""
+        if frame.is_empty():
+            return 0
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False)
+        buffer.seek(0)
+        await self.connection.copy_to_table(table, source=buffer, columns=frame.columns, format="csv")
+        return frame.height
+
+    async def reserve_ids(self, table: str, count: int) -> int:
+        """The first of `count` consecutive ids of `table`'s sequence, taken for rows the caller numbers itself.
+        Only for a fresh table: dropping its constraints locked it for this transaction, so no other writer
+        draws from the sequence in between (and one that does after gets an id past the block)."""
+        if count == 0:
+            return 0
+        sequence = f"pg_get_serial_sequence('{table}', 'id')"
+        start = int((await self.fetch(f"SELECT nextval({sequence})"))[0][0])
+        if count > 1:
+            await self.execute(f"SELECT setval({sequence}, {start + count - 1})")
+        return start
+
+    def number(self, table: str, frame: pl.DataFrame, start: int) -> pl.DataFrame:
+        """`frame` with ids from `start` on, remembered by ref (when it has one) for the files that refer to it."""
+        frame = frame.with_row_index("id", offset=start).with_columns(pl.col("id").cast(pl.Int64))
+        if "ref" in frame.columns:
+            self._ids[table] = frame.select("ref", "id")
+        return frame
+
+    async def ref_ids(self, table: str, refs: pl.Series) -> pl.DataFrame:
+        """(ref, id) of the rows of `table` named by `refs`: from this import's own numbering when it loaded the
+        table fresh, else from the database."""
+        if table in self._ids:
+            return self._ids[table]
+        distinct = refs.unique().to_list()
+        found = await self.by_ref(table, "id", distinct)
+        return pl.DataFrame({"ref": list(found), "id": list(found.values())}, schema={"ref": pl.String, "id": pl.Int64})
+
     def track(self, name: str) -> None:
         """A temporary table made by hand, to drop with the staging tables."""
         self._staged.append(name)
@@ -120,17 +161,18 @@ class BulkDb:
         construction (duplicates were refused in validation), and it has no unique index to arbitrate."""
         return "" if table in self.fresh else clause
 
-    async def defer_secondary_structures(self, tables: Sequence[str]) -> list[str]:
+    async def defer_secondary_structures(self, tables: Sequence[str]) -> list[tuple[str, str]]:
         """Bulk-load trick for PostgreSQL (as pg_restore does): on tables that are empty, drop every
         index but the primary key, and the foreign keys, and return the statements that rebuild them.
 
         Building an index once over a million sorted rows is many times faster than growing it row
         by row, and a foreign key is re-validated in one join when it is added back (a unique one
         re-checks uniqueness as it builds). Everything is inside the import's transaction, so a
-        failure restores them with the rest."""
+        failure restores them with the rest. Each statement comes with a label (table and name) for the
+        import's per-step timings."""
         if not self.postgres:
             return []
-        rebuild: list[str] = []
+        rebuild: list[tuple[str, str]] = []
         for table in tables:
             if not await self.is_empty(table):
                 continue
@@ -148,10 +190,10 @@ class BulkDb:
             )
             for name, definition, _kind in constraints:
                 await self.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-                rebuild.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+                rebuild.append((f"{table} {name}", f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
             for name, definition in indexes:
                 await self.execute(f'DROP INDEX "{name}"')
-                rebuild.append(definition)
+                rebuild.append((f"{table} {name}", definition))
         if rebuild:
             await self.execute("SET LOCAL maintenance_work_mem = '512MB'")
         return rebuild

@@ -151,7 +151,7 @@ def _check_cells(
     for f in ordered:
         if f.name in loaded:
             frame = loaded[f.name].frame
-            cell_errors[f.name] = collect_errors(f.name, frame, f.checks())
+            cell_errors[f.name] = collect_errors(f.name, frame, f.checks(), f.derived())
             checked[f.name] = frame.filter(~pl.col(ROW).is_in(cell_errors[f.name]["row"].implode()))
     return checked, cell_errors
 
@@ -169,15 +169,22 @@ async def _write(
     result: dict[str, dict[str, Any]] = {}
     for f in ordered:
         if f.name in staged:
-            await db.stage(f.stage_table, staged[f.name], f.staging)
-            watch.lap(f"{f.name}: stage")
-            counts = await f.upsert(db, ctx.now, ctx.actor)
-            watch.lap(f"{f.name}: write")
+            counts = None
+            if f.tables and all(t in db.fresh for t in f.tables):
+                counts = await f.load_fresh(db, staged[f.name], ctx.now, ctx.actor)
+                if counts is not None:
+                    watch.lap(f"{f.name}: copy into {', '.join(f.tables)}")
+            if counts is None:
+                await db.stage(f.stage_table, staged[f.name], f.staging)
+                watch.lap(f"{f.name}: stage")
+                counts = await f.upsert(db, ctx.now, ctx.actor)
+                watch.lap(f"{f.name}: write {', '.join(f.tables)}")
             result[f.name] = {"rows": loaded[f.name].frame.height, **counts, "sha256": loaded[f.name].sha256}
     await db.drop_staging()
-    for statement in rebuild:
+    watch.lap("drop staging")
+    for label, statement in rebuild:
         await db.execute(statement)
-    watch.lap("rebuild indexes and foreign keys")
+        watch.lap(f"rebuild {label}")
     return result
 
 
