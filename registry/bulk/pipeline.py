@@ -167,19 +167,27 @@ async def _write(
     rebuild = await db.defer_secondary_structures([t for f in ordered if f.name in staged for t in f.tables])
     watch.lap("defer indexes")
     result: dict[str, dict[str, Any]] = {}
+    # Ids for the rows to COPY, taken before the first COPY starts: no file then waits for the previous
+    # file's COPY to end before it can number its rows and write its CSV.
+    for f in ordered:
+        if f.name in staged and f.tables and all(t in db.fresh for t in f.tables):
+            for table in f.tables:
+                await db.reserve_block(table, staged[f.name].height)
     for f in ordered:
         if f.name in staged:
             counts = None
             if f.tables and all(t in db.fresh for t in f.tables):
                 counts = await f.load_fresh(db, staged[f.name], ctx.now, ctx.actor)
                 if counts is not None:
-                    watch.lap(f"{f.name}: copy into {', '.join(f.tables)}")
+                    watch.lap(f"{f.name}: copy into {', '.join(f.tables)} (ends during the next step)")
             if counts is None:
                 await db.stage(f.stage_table, staged[f.name], f.staging)
                 watch.lap(f"{f.name}: stage")
                 counts = await f.upsert(db, ctx.now, ctx.actor)
                 watch.lap(f"{f.name}: write {', '.join(f.tables)}")
             result[f.name] = {"rows": loaded[f.name].frame.height, **counts, "sha256": loaded[f.name].sha256}
+    await db.drain()
+    watch.lap("end of the last COPY")
     await db.drop_staging()
     watch.lap("drop staging")
     for label, statement in rebuild:
@@ -229,7 +237,11 @@ async def import_book(
         if all_errors.height:
             await ctx.db.drop_staging()
             raise ImportRefused(all_errors)
-        result = await _write(ctx, ordered, staged, loaded, watch)
+        try:
+            result = await _write(ctx, ordered, staged, loaded, watch)
+        except BaseException:
+            await ctx.db.abandon()
+            raise
         checksum = hashlib.sha256("".join(r["sha256"] for r in result.values()).encode()).hexdigest()
         await audit.record(actor, "book", checksum[:16], "import", after={"files": result})
     watch.lap("commit")
@@ -241,13 +253,21 @@ async def import_book(
 async def _analyze(tables: Sequence[str]) -> None:
     """Fresh planner statistics for the tables a bulk import loaded, after its commit (PostgreSQL only):
     autovacuum would get there in its own time, and until then queries plan for the tables as they were.
-    SQLite's planner needs no statistics to choose the indexes here."""
+    SQLite's planner needs no statistics to choose the indexes here. Two connections, each with half the
+    tables: one ANALYZE keeps one core busy, and the rows are committed, so both see them."""
     if not is_postgres():
         return
-    async with write_transaction():
-        await no_statement_timeout()
-        for table in dict.fromkeys(tables):  # names from the book files' own declarations, never from input
-            await AuditEvent.raw(f"ANALYZE {table}")
+    names = list(dict.fromkeys(tables))  # names from the book files' own declarations, never from input
+
+    async def analyze(share: list[str]) -> None:
+        async with write_transaction():
+            await no_statement_timeout()
+            for table in share:
+                await AuditEvent.raw(f"ANALYZE {table}")
+
+    async with anyio.create_task_group() as group:
+        for share in (names[0::2], names[1::2]):
+            group.start_soon(analyze, share)
 
 
 async def export_book(directory: Path, files: Sequence[BookFile], fmt: str) -> dict[str, int]:

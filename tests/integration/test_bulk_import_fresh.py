@@ -139,3 +139,23 @@ async def test_the_rebuilt_keys_refuse_what_they_refused_before(client, tmp_path
         )
     with pytest.raises(Exception, match="foreign key"):
         await Party.raw("UPDATE loan SET borrower = -1 WHERE ref = 'L1'")
+
+
+async def test_a_copy_refused_by_the_database_fails_the_import_later_and_writes_nothing(
+    client, tmp_path: Path, monkeypatch
+) -> None:
+    """A COPY runs on while the next file is prepared: its error surfaces at the next statement, and still
+    rolls everything back."""
+    import polars as pl
+
+    from registry.bulk.collateral import LiensFile
+
+    async def bad_copy(self, db, frame, now, actor):
+        await db.copy_frame("lien", pl.DataFrame({"id": ["not a number"]}))
+        return {"written": 1}
+
+    monkeypatch.setattr(LiensFile, "load_fresh", bad_copy)
+    with pytest.raises(Exception, match="invalid input syntax"):
+        await import_book(small.write(tmp_path / "book"), book_files(), "importer")
+    counts = [await t.count() for t in (Party, Loan, Posting, Lien, Valuation, AuditEvent)]
+    assert counts == [0, 0, 0, 0, 0, 0]
