@@ -133,7 +133,7 @@ async def test_a_copy_that_fails_leaves_the_empty_database_as_it_was(client, tmp
 
 async def test_the_rebuilt_keys_refuse_what_they_refused_before(client, tmp_path: Path) -> None:
     await import_book(small.write(tmp_path / "book"), book_files(), "importer")
-    with pytest.raises(Exception, match="unique|duplicate"):
+    with pytest.raises(Exception, match=r"unique|duplicate"):
         await Party.raw(
             "INSERT INTO party (ref, name, kind, status, created_at) VALUES ('P1', 'x', 'company', 'normal', now())"
         )
