@@ -56,6 +56,14 @@ class PoliciesFile(BookFile):
         )
         return {"written": written}
 
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        rows = db.number("policy", frame, await db.reserve_ids("policy", frame.height))
+        return {
+            "written": await db.copy_frame(
+                "policy", rows.select("id", "kind", "haircut", "revaluation_days", "max_ltv")
+            )
+        }
+
     async def export(self, db: BulkDb) -> pl.DataFrame:
         raw = await db.frame(
             "SELECT kind, haircut, revaluation_days, max_ltv FROM policy",

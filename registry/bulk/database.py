@@ -196,7 +196,11 @@ class BulkDb:
         await self.stage(name, pl.DataFrame({"value": list(values)}, schema={"value": pl.String}), {"value": "text"})
 
     async def is_empty(self, table: str) -> bool:
-        """Lookups against an empty table (a first import) can be skipped outright."""
+        """Lookups against an empty table (a first import) can be skipped outright. A table found empty for
+        the load (`fresh`) stays so for this question, rows the import COPYs into it or not: its preparation
+        then needs no round trip, which would wait for the COPY in flight."""
+        if table in self.fresh:
+            return True
         return not await self.fetch(f"SELECT 1 FROM {table} LIMIT 1")
 
     def conflict(self, table: str, clause: str) -> str:

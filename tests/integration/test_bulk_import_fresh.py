@@ -81,7 +81,7 @@ async def test_copy_into_empty_tables_leaves_what_the_upsert_leaves(
     book = small.write(tmp_path / "book")
     catalog = await _rows(CATALOG)
     copied = (await import_book(book, book_files(), "importer")).files
-    assert set(copies) == {"party", "loan", "posting", "asset", "lien", "lien_loan", "valuation"}
+    assert set(copies) == {"party", "loan", "posting", "asset", "lien", "lien_loan", "policy", "valuation"}
     by_copy = await _snapshot()
     assert await _rows(CATALOG) == catalog  # every key, index and foreign key is back, as it was
     await empty_tables()
@@ -99,7 +99,7 @@ async def test_copy_into_empty_tables_leaves_what_the_upsert_leaves(
 
 async def test_sequences_go_on_after_the_copied_rows(client, tmp_path: Path, fixed_clock) -> None:
     await import_book(small.write(tmp_path / "book"), book_files(), "importer")
-    for table in ("party", "loan", "posting", "asset", "lien", "lien_loan", "valuation"):
+    for table in ("party", "loan", "posting", "asset", "lien", "lien_loan", "policy", "valuation"):
         highest = (await Party.raw(f"SELECT max(id) AS m FROM {table}"))[0]["m"]
         following = (await Party.raw(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS n"))[0]["n"]
         assert following > highest, table
@@ -159,3 +159,24 @@ async def test_a_copy_refused_by_the_database_fails_the_import_later_and_writes_
         await import_book(small.write(tmp_path / "book"), book_files(), "importer")
     counts = [await t.count() for t in (Party, Loan, Posting, Lien, Valuation, AuditEvent)]
     assert counts == [0, 0, 0, 0, 0, 0]
+
+
+async def test_a_reference_error_in_a_late_file_refuses_after_early_copies_and_writes_nothing(
+    client, tmp_path: Path, copies
+) -> None:
+    """Files are COPYed as soon as they are checked while the book is clean so far; a later file's error still
+    refuses the whole book, every error listed, nothing written."""
+    from registry.bulk.pipeline import ImportRefused
+
+    catalog = await _rows(CATALOG)
+    files = dict(small.FILES)
+    files["lien_loans"] = files["lien_loans"] + "M1,L99\n"
+    with pytest.raises(ImportRefused) as refused:
+        await import_book(small.write(tmp_path / "book", files), book_files(), "importer")
+    assert [(f, c, why) for f, _, c, why in refused.value.errors.iter_rows()] == [
+        ("lien_loans", "loan_id", "no loans row with ref L99")
+    ]
+    assert {"party", "loan", "asset", "lien"} <= set(copies)  # written early, then rolled back
+    counts = [await t.count() for t in (Party, Loan, Posting, Lien, Valuation, AuditEvent)]
+    assert counts == [0, 0, 0, 0, 0, 0]
+    assert await _rows(CATALOG) == catalog
