@@ -38,7 +38,7 @@ from typing import Any
 
 import polars as pl
 from copy_peer import peer_run
-from import_support import DATA, ROOT, Run, machine, measured, tail
+from import_support import DATA, ROOT, Run, machine, measured, print_table, tail
 from import_support import versions as _versions
 
 RESULTS = ROOT / "bench" / "results" / "import.json"
@@ -313,43 +313,6 @@ def bench_engine(
     return result
 
 
-def _line(name: str, run: str, r: dict[str, Any], target: str = "") -> None:
-    rate = f"{r['rows_per_second']:,}" if r["rows_per_second"] else "-"
-    if r["timed_out"]:
-        target = f"timed out, killed ({target})"
-    print(
-        f"{name:<9} {run:<9} {r['exit_code']:>4} {r['seconds']:>9.2f} {rate:>11} {r['peak_rss_mib']:>9,.0f}  {target}"
-    )
-
-
-def print_table(book: dict[str, Any], results: dict[str, Any], profile_lines: int = 25) -> None:
-    print(f"\nbook {book['dir']}: {book['total_rows']:,} rows, {book['bytes'] / 2**20:,.1f} MiB")
-    header = f"{'engine':<9} {'run':<9} {'exit':>4} {'seconds':>9} {'rows/s':>11} {'peak MiB':>9}  target"
-    print(header)
-    print("-" * len(header))
-    for name, result in results.items():
-        if "import" not in result:
-            print(f"{name:<9} {'-':<9} {result.get('skipped') or result.get('error')}")
-            continue
-        for i, r in enumerate(result["import_runs"]):
-            if i < len(result["peer_runs"]):
-                _line(name, f"peer {i + 1}", result["peer_runs"][i], "plain COPY into bare text tables")
-            _line(name, f"import {i + 1}", r, f"<= {TARGETS[f'{name}_import_seconds']} s")
-        for run in ("reimport", "refused"):
-            _line(name, run, result[run])
-        if "ratio_import_over_peer" in result:
-            print(
-                f"{'':<9} median import / median peer: {result['ratio_import_over_peer']}x "
-                f"(per run {result['ratio_per_run']}; target <= {TARGETS['postgres_import_over_copy_peer']}x)"
-            )
-        steps = sorted(result["import"]["steps"].items(), key=lambda kv: -kv[1])
-        print(f"{'':<9} slowest steps of the median import: " + ", ".join(f"{k} {v:.1f}" for k, v in steps[:8]))
-        checks = {k: v for k, v in result["checks"].items() if not k.startswith("counts")}
-        print(f"{'':<9} checks: " + ", ".join(f"{k}={v}" for k, v in checks.items()))
-        if result["checks"]["refused_non_zero"] and result["refused"]["stderr_tail"]:
-            print(f"{'':<9} refusal said: {result['refused']['stderr_tail'].splitlines()[-1][:110]}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loans", type=int, default=1_000_000)
@@ -396,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print_table(book, results)
+    print_table(book, results, TARGETS)
     print(f"\nwritten {args.out}")
     ok = all(
         "import" in r and r["checks"]["import_ok"] and r["checks"]["reimport_ok"] and r["checks"]["refused_non_zero"]

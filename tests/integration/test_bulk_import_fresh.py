@@ -113,7 +113,7 @@ async def test_sequences_go_on_after_the_copied_rows(client, tmp_path: Path, fix
 
 
 async def test_a_copy_that_fails_leaves_the_empty_database_as_it_was(client, tmp_path: Path, monkeypatch) -> None:
-    from registry.bulk.collateral import LienLoansFile
+    from registry.bulk.lien_loans import LienLoansFile
 
     catalog = await _rows(CATALOG)
 
