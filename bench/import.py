@@ -1,11 +1,15 @@
-"""Time `collateral import DIR` on a generated book, into PostgreSQL and into SQLite.
+"""Time `collateral import DIR` on a generated book, into PostgreSQL and into SQLite, against a plain COPY peer.
 
-    python bench/import.py [--loans 1000000] [--seed 1] [--engines postgres,sqlite] [--format parquet|csv] [--reuse]
+    python bench/import.py [--loans 1000000] [--seed 1] [--engines postgres,sqlite] [--format parquet|csv] [--typed]
+                           [--runs 1] [--reuse]
 
-For each engine: a fresh database (PostgreSQL: DROP/CREATE DATABASE collateral_bench; SQLite: a new file under
-bench/data/), `collateral migrate` (not counted), then three timed runs of the real CLI as a subprocess:
+For each engine, `--runs` times: on PostgreSQL first the peer (bench/copy_peer.py: the same files COPYed into
+bare text tables of a fresh database), then a fresh database (PostgreSQL: DROP/CREATE DATABASE
+collateral_bench_import; SQLite: a new file under bench/data/), `collateral migrate` (not counted) and the timed
+import of the book into it with `--timings` (the per-step profile: per file, per table, per index). The ratio is
+the median import over the median peer. Then, on the last import's database:
 
-1. import    the book into the empty database;
+1. import    the book into the empty database (the runs above);
 2. reimport  the same files again (idempotent: nothing may change);
 3. refused   a copy of the book with one corrupted row (`generate.py --bad-rows 1`): time until the CLI refuses,
              which must be a non-zero exit naming the corrupted row, with the database left as it was.
@@ -21,24 +25,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from copy_peer import peer_run
+from import_support import DATA, ROOT, Run, machine, measured, print_table, tail
+from import_support import versions as _versions
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "results" / "import.json"
 VENV_BIN = ROOT / ".venv" / "bin"
 FILES = ("parties", "loans", "assets", "policies", "valuations", "liens", "lien_loans")
@@ -51,104 +53,25 @@ TABLES = {
     "liens": "lien",
     "lien_loans": "lien_loan",
 }
-PG_DATABASE = "collateral_bench"
+PG_DATABASE = "collateral_bench"  # what bench/coverage.py and bench/settlement.py import books into
+IMPORT_DATABASE = "collateral_bench_import"  # this bench's own
 TARGETS = {
     "machine": "2 cores",
     "postgres_import_seconds": 60,
     "sqlite_import_seconds": 120,
     "peak_rss_mib": 4096,
+    "postgres_import_over_copy_peer": 3,
 }
 _CORRUPTION_LINE = re.compile(r"^  (\w+), row (\d+), column (\w+): (.*)$", re.MULTILINE)
 _ERROR_LINE = re.compile(r"^(\w+): row (\d+), column (\w+)", re.MULTILINE)
+_STEP_LINE = re.compile(r"^  (.+): ([0-9.]+) s$", re.MULTILINE)
 
 
-@dataclass
-class Run:
-    command: str
-    seconds: float
-    peak_rss_mib: float
-    exit_code: int
-    timed_out: bool
-    stdout: str
-    stderr: str
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def measured(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 3600) -> Run:
-    """Run cmd to completion; its wall time and its own peak RSS (wait4 on that one child)."""
-    out_path, err_path = DATA / ".run.stdout", DATA / ".run.stderr"
-    DATA.mkdir(parents=True, exist_ok=True)
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        started = time.perf_counter()
-        child = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
-        expired = threading.Event()
-
-        def kill() -> None:
-            expired.set()
-            child.kill()
-
-        killer = threading.Timer(timeout, kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            killer.cancel()
-        seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
-    out_path.unlink()
-    err_path.unlink()
-    return Run(
-        shlex.join(cmd),
-        round(seconds, 3),
-        round(usage.ru_maxrss / 1024, 1),
-        child.returncode,
-        expired.is_set(),
-        stdout,
-        stderr,
-    )
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
-    if Path("/proc/cpuinfo").exists():
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-        cpu = found.group(1).strip() if found else cpu
-    total = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
-    kib = int(total.group(1)) if total else None
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu,
-        "memory_kib": kib,
-        "memory_gib": round(kib / 1024**2, 1) if kib else None,
-        "platform": platform.platform(),
-        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
-    }
+_tail = tail  # bench/coverage.py and bench/settlement.py use these helpers by their old names
 
 
 def versions(pg_env: dict[str, str] | None) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "python": platform.python_version(),
-        "polars": pl.__version__,
-        "sqlite": sqlite3.sqlite_version,
-    }
-    try:
-        import numpy
-
-        found["numpy"] = numpy.__version__
-    except ImportError:
-        pass
-    if pg_env is not None:
-        server = subprocess.run(
-            [*_psql(), "-tAc", "SHOW server_version"], capture_output=True, text=True, check=False, env=pg_env
-        )
-        if server.returncode == 0:
-            found["postgresql"] = server.stdout.strip()
-    return found
+    return _versions(_psql(), pg_env)
 
 
 def _psql(database: str = "postgres") -> list[str]:
@@ -170,9 +93,9 @@ def book_rows(directory: Path, fmt: str) -> dict[str, int]:
     return {name: int(scan(directory / f"{name}.{fmt}").select(pl.len()).collect().item()) for name in FILES}
 
 
-def ensure_book(loans: int, seed: int, fmt: str, *, bad_rows: int, reuse: bool) -> dict[str, Any]:
-    """Generate (or reuse) bench/data/book-<loans>-<seed>-<fmt>[-bad<k>]; its rows and how it was made."""
-    name = f"book-{loans}-{seed}-{fmt}" + (f"-bad{bad_rows}" if bad_rows else "")
+def ensure_book(loans: int, seed: int, fmt: str, *, bad_rows: int, reuse: bool, typed: bool = False) -> dict[str, Any]:
+    """Generate (or reuse) bench/data/book-<loans>-<seed>-<fmt>[-typed][-bad<k>]; its rows and how it was made."""
+    name = f"book-{loans}-{seed}-{fmt}" + ("-typed" if typed else "") + (f"-bad{bad_rows}" if bad_rows else "")
     directory, log = DATA / name, DATA / f"{name}.generate.txt"
     complete = all((directory / f"{f}.{fmt}").exists() for f in FILES) and log.exists()
     info: dict[str, Any] = {"dir": str(directory.relative_to(ROOT)), "reused": reuse and complete}
@@ -190,6 +113,8 @@ def ensure_book(loans: int, seed: int, fmt: str, *, bad_rows: int, reuse: bool) 
         ]
         if bad_rows:
             cmd += ["--bad-rows", str(bad_rows)]
+        if typed:
+            cmd.append("--typed")
         run = measured(cmd)
         if run.exit_code != 0:
             raise SystemExit(f"generation failed ({run.command}):\n{run.stderr}")
@@ -209,15 +134,19 @@ class Engine:
     url: str
     env: dict[str, str]
 
+    @property
+    def database(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
     def fresh(self) -> None:
         if self.name == "postgres":
             subprocess.run(
                 [
                     *_psql(),
                     "-c",
-                    f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)",
+                    f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)",
                     "-c",
-                    f"CREATE DATABASE {PG_DATABASE}",
+                    f"CREATE DATABASE {self.database}",
                 ],
                 check=True,
                 capture_output=True,
@@ -236,7 +165,7 @@ class Engine:
                     *_psql(),
                     "-tAc",
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    f"WHERE datname = '{PG_DATABASE}' AND pid <> pg_backend_pid()",
+                    f"WHERE datname = '{self.database}' AND pid <> pg_backend_pid()",
                 ],
                 capture_output=True,
                 check=False,
@@ -249,7 +178,7 @@ class Engine:
         try:
             if self.name == "postgres":
                 done = subprocess.run(
-                    [*_psql(PG_DATABASE), "-tAc", query], capture_output=True, text=True, check=True, env=self.env
+                    [*_psql(self.database), "-tAc", query], capture_output=True, text=True, check=True, env=self.env
                 )
                 values = [int(v) for v in done.stdout.strip().split("|")]
             else:
@@ -260,7 +189,7 @@ class Engine:
         return dict(zip(TABLES, values, strict=True))
 
 
-def make_engine(name: str, loans: int, seed: int) -> tuple[Engine | None, str | None]:
+def make_engine(name: str, loans: int, seed: int, database: str = PG_DATABASE) -> tuple[Engine | None, str | None]:
     env = dict(os.environ)
     env["COLLATERAL_DATA_DIR"] = str(DATA / "state")
     env.setdefault("COLLATERAL_SECRET_KEY", "bench-secret-key-bench-secret-key-0123456789")
@@ -270,7 +199,7 @@ def make_engine(name: str, loans: int, seed: int) -> tuple[Engine | None, str | 
         probe = subprocess.run([*_psql(), "-tAc", "SELECT 1"], capture_output=True, text=True, check=False, env=env)
         if probe.returncode != 0:
             return None, f"PostgreSQL at 127.0.0.1 is not reachable: {probe.stderr.strip()}"
-        env["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
+        env["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{database}"
     elif name == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{DATA / f'bench-{loans}-{seed}.sqlite3'}"
     else:
@@ -285,28 +214,67 @@ def import_available() -> bool:
 
 def _summary(run: Run, rows: int) -> dict[str, Any]:
     figures = asdict(run)
-    figures["stdout_tail"], figures["stderr_tail"] = _tail(figures.pop("stdout")), _tail(figures.pop("stderr"))
+    figures["stdout_tail"], figures["stderr_tail"] = tail(figures.pop("stdout")), tail(figures.pop("stderr"))
     figures["rows"] = rows
     figures["rows_per_second"] = round(rows / run.seconds) if run.seconds else None
     return figures
 
 
-def bench_engine(engine: Engine, book: dict[str, Any], bad: dict[str, Any], timeout: float) -> dict[str, Any]:
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median seconds (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
+
+
+def _import_runs(engine: Engine, book: dict[str, Any], timeout: float, runs: int, result: dict[str, Any]) -> None:
+    """`runs` times: the peer (PostgreSQL), then a fresh database, migrate and the timed import, alternately, so
+    both see the same machine in the same minutes."""
     collateral = _collateral()
-    engine.fresh()
-    migrate = measured([collateral, "migrate"], engine.env, timeout)
-    result: dict[str, Any] = {"database_url": engine.url, "migrate_seconds": migrate.seconds}
-    if migrate.exit_code != 0:
-        result["error"] = f"migrate failed: {_tail(migrate.stderr)}"
+    result["import_runs"], result["peer_runs"] = [], []
+    for _ in range(runs):
+        if engine.name == "postgres":
+            run, counts = peer_run(measured, _python(), book["dir"], _psql, engine.env, timeout)
+            peer = _summary(run, book["total_rows"])
+            peer["copied_every_row"] = counts == book["rows"]
+            result["peer_runs"].append(peer)
+        engine.fresh()
+        migrate = measured([collateral, "migrate"], engine.env, timeout)
+        result["migrate_seconds"] = migrate.seconds
+        if migrate.exit_code != 0:
+            result["error"] = f"migrate failed: {tail(migrate.stderr)}"
+            return
+        result["counts_empty"] = engine.counts()
+        first = measured([collateral, "import", "--timings", book["dir"]], engine.env, timeout)
+        if first.timed_out:
+            engine.stop_server_work()
+        summary = _summary(first, book["total_rows"])
+        summary["steps"] = {step: float(sec) for step, sec in _STEP_LINE.findall(first.stdout)}
+        summary["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        result["import_runs"].append(summary)
+        if first.timed_out:  # another try would only time out again
+            return
+
+
+def bench_engine(
+    engine: Engine, book: dict[str, Any], bad: dict[str, Any], timeout: float, runs: int = 1
+) -> dict[str, Any]:
+    collateral = _collateral()
+    result: dict[str, Any] = {"database_url": engine.url}
+    _import_runs(engine, book, timeout, runs, result)
+    if "error" in result:
         return result
-    empty = engine.counts()
-    first = measured([collateral, "import", book["dir"]], engine.env, timeout)
-    if first.timed_out:
-        engine.stop_server_work()
-    result["import"] = _summary(first, book["total_rows"])
+    empty = result.pop("counts_empty")
+    result["import"] = _median_run(result["import_runs"])
+    first_ok = all(r["exit_code"] == 0 for r in result["import_runs"])
+    if result["peer_runs"]:
+        result["peer"] = _median_run(result["peer_runs"])
+        result["ratio_import_over_peer"] = round(result["import"]["seconds"] / result["peer"]["seconds"], 2)
+        result["ratio_per_run"] = [
+            round(i["seconds"] / p["seconds"], 2)
+            for i, p in zip(result["import_runs"], result["peer_runs"], strict=False)
+        ]
     after_first = engine.counts()
-    if first.timed_out:  # a second try would only time out again
-        second = Run(first.command, 0.0, 0.0, -1, False, "", "not run: the first import timed out")
+    if result["import_runs"][-1]["timed_out"]:
+        second = Run("", 0.0, 0.0, -1, False, "", "not run: the import timed out")
     else:
         second = measured([collateral, "import", book["dir"]], engine.env, timeout)
         if second.timed_out:
@@ -322,7 +290,7 @@ def bench_engine(engine: Engine, book: dict[str, Any], bad: dict[str, Any], time
     reported = {(f, int(r), c) for f, r, c in _ERROR_LINE.findall(refused.stderr + refused.stdout)}
     expected = {(c["file"], c["row"], c["column"]) for c in bad["corruptions"]}
     result["checks"] = {
-        "import_ok": first.exit_code == 0,
+        "import_ok": first_ok,
         "reimport_ok": second.exit_code == 0,
         "refused_non_zero": refused.exit_code != 0,
         "refusal_names_corrupted_rows": bool(expected) and expected <= reported,
@@ -336,35 +304,13 @@ def bench_engine(engine: Engine, book: dict[str, Any], bad: dict[str, Any], time
     }
     target = TARGETS[f"{engine.name}_import_seconds"]
     result["meets_targets"] = {
-        "seconds": first.exit_code == 0 and first.seconds <= target,
-        "peak_rss": max(first.peak_rss_mib, second.peak_rss_mib, refused.peak_rss_mib) <= TARGETS["peak_rss_mib"],
+        "seconds": first_ok and result["import"]["seconds"] <= target,
+        "peak_rss": max(r["peak_rss_mib"] for r in (*result["import_runs"], result["reimport"], result["refused"]))
+        <= TARGETS["peak_rss_mib"],
     }
+    if "ratio_import_over_peer" in result:
+        result["meets_targets"]["ratio"] = result["ratio_import_over_peer"] <= TARGETS["postgres_import_over_copy_peer"]
     return result
-
-
-def print_table(book: dict[str, Any], results: dict[str, Any]) -> None:
-    print(f"\nbook {book['dir']}: {book['total_rows']:,} rows, {book['bytes'] / 2**20:,.1f} MiB")
-    header = f"{'engine':<9} {'run':<9} {'exit':>4} {'seconds':>9} {'rows/s':>11} {'peak MiB':>9}  target"
-    print(header)
-    print("-" * len(header))
-    for name, result in results.items():
-        if "import" not in result:
-            print(f"{name:<9} {'-':<9} {result.get('skipped') or result.get('error')}")
-            continue
-        for run in ("import", "reimport", "refused"):
-            r = result[run]
-            target = f"<= {TARGETS[f'{name}_import_seconds']} s" if run == "import" else ""
-            rate = f"{r['rows_per_second']:,}" if r["rows_per_second"] else "-"
-            if r["timed_out"]:
-                target = f"timed out, killed ({target})"
-            print(
-                f"{name:<9} {run:<9} {r['exit_code']:>4} {r['seconds']:>9.2f} {rate:>11} {r['peak_rss_mib']:>9,.0f}"
-                f"  {target}"
-            )
-        checks = {k: v for k, v in result["checks"].items() if not k.startswith("counts")}
-        print(f"{'':<9} checks: " + ", ".join(f"{k}={v}" for k, v in checks.items()))
-        if result["checks"]["refused_non_zero"] and result["refused"]["stderr_tail"]:
-            print(f"{'':<9} refusal said: {result['refused']['stderr_tail'].splitlines()[-1][:110]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engines", default="postgres,sqlite", help="comma-separated: postgres, sqlite")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet", dest="fmt")
+    parser.add_argument("--typed", action="store_true", help="Parquet with native types (generate.py --typed)")
+    parser.add_argument("--runs", type=int, default=1, help="imports per engine, each after a peer run (PostgreSQL)")
     parser.add_argument("--reuse", action="store_true", help="keep an already generated book of these arguments")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a run is killed (default 900)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (JSON)")
@@ -384,18 +332,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     machine_at_start = machine()  # the load average before the bench adds its own
-    book = ensure_book(args.loans, args.seed, args.fmt, bad_rows=0, reuse=args.reuse)
+    book = ensure_book(args.loans, args.seed, args.fmt, bad_rows=0, reuse=args.reuse, typed=args.typed)
     bad = ensure_book(args.loans, args.seed, args.fmt, bad_rows=1, reuse=args.reuse)
     results: dict[str, Any] = {}
     pg_env = None
     for name in engines:
-        engine, reason = make_engine(name, args.loans, args.seed)
+        engine, reason = make_engine(name, args.loans, args.seed, IMPORT_DATABASE)
         if engine is None:
             results[name] = {"skipped": reason}
             continue
         pg_env = engine.env if name == "postgres" else pg_env
         print(f"{name}: migrate, import, re-import, refused import ...", flush=True)
-        results[name] = bench_engine(engine, book, bad, args.timeout)
+        results[name] = bench_engine(engine, book, bad, args.timeout, args.runs)
 
     report = {
         "benchmark": "collateral import",
@@ -405,13 +353,13 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "versions": versions(pg_env),
         "targets": TARGETS,
-        "book": {"loans": args.loans, "seed": args.seed, "format": args.fmt, **book},
+        "book": {"loans": args.loans, "seed": args.seed, "format": args.fmt, "typed": args.typed, **book},
         "bad_book": bad,
         "engines": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print_table(book, results)
+    print_table(book, results, TARGETS)
     print(f"\nwritten {args.out}")
     ok = all(
         "import" in r and r["checks"]["import_ok"] and r["checks"]["reimport_ok"] and r["checks"]["refused_non_zero"]

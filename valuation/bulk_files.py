@@ -56,6 +56,14 @@ class PoliciesFile(BookFile):
         )
         return {"written": written}
 
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        rows = db.number("policy", frame, await db.reserve_ids("policy", frame.height))
+        return {
+            "written": await db.copy_frame(
+                "policy", rows.select("id", "kind", "haircut", "revaluation_days", "max_ltv")
+            )
+        }
+
     async def export(self, db: BulkDb) -> pl.DataFrame:
         raw = await db.frame(
             "SELECT kind, haircut, revaluation_days, max_ltv FROM policy",
@@ -128,6 +136,32 @@ class ValuationsFile(BookFile):
                 {on_conflict}""",
             db.timestamp_param(now),
             actor,
+        )
+        return {"written": written}
+
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        assets = (await db.ref_ids("asset", frame["asset_ref"])).rename({"ref": "asset_ref", "id": "asset"})
+        rows = frame.join(assets, on="asset_ref")
+        rows = db.number("valuation", rows, await db.reserve_ids("valuation", rows.height))
+        stamp = pl.lit(now.isoformat())
+        decided = pl.col("status") != "submitted"
+        written = await db.copy_frame(
+            "valuation",
+            rows.select(
+                "id",
+                "asset",
+                "valued_on",
+                "market_value",
+                "currency",
+                "method",
+                "status",
+                appraiser=pl.lit(""),
+                submitted_by=pl.lit(actor),
+                submitted_at=stamp,
+                decided_by=pl.when(decided).then(pl.lit(actor)),
+                decided_at=pl.when(decided).then(stamp),
+                reason=pl.lit(""),
+            ),
         )
         return {"written": written}
 

@@ -47,6 +47,10 @@ class BookFile:
         """Per-column checks on the all-string frame (pure, vectorised)."""
         raise NotImplementedError
 
+    def derived(self) -> dict[str, pl.Expr]:
+        """Columns computed once before the checks, which may read them (a timestamp parsed once, say)."""
+        return {}
+
     async def prepare(self, ctx: ImportContext, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The staging frame for checked rows, and any errors that need other files or the database."""
         return frame, pl.DataFrame(schema=ERRORS_SCHEMA)
@@ -54,6 +58,14 @@ class BookFile:
     async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
         """Move the staged rows into the real tables; counts, with "written" the rows inserted or changed."""
         raise NotImplementedError
+
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        """Write the prepared rows with COPY straight into the file's tables, when every one of them was empty
+        before the import (`db.fresh`, PostgreSQL only), with the same rows and counts as `upsert` would give;
+        None when the file has no such path (then it is staged and upserted). The checks, references and
+        cross-file rules were all met before this, and the keys and foreign keys dropped for the load are
+        rebuilt after it, so the database re-checks them."""
+        return None
 
     async def export(self, db: BulkDb) -> pl.DataFrame:
         """The file's rows from the database, as strings, sorted by `sort_by`."""

@@ -19,6 +19,7 @@ from registry.registration import RegistrationStatus
 from registry.schemas.assets import ASSET_KINDS, PARCEL_KINDS
 from registry.schemas.liens import LIEN_KINDS
 
+_PERFECTED = "__perfected_at"  # perfected_at parsed once, for its three checks
 _MAX_DIGITS = pl.lit(3)  # the most minor digits of any known currency; refined once the currency is known
 
 
@@ -100,6 +101,25 @@ class AssetsFile(BookFile):
         )
         return {"written": written}
 
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        owners = (await db.ref_ids("party", frame["owner_ref"])).rename({"ref": "owner_ref", "id": "owner"})
+        rows = db.number("asset", frame, await db.reserve_ids("asset", frame.height)).join(owners, on="owner_ref")
+        written = await db.copy_frame(
+            "asset",
+            rows.select(
+                "id",
+                "ref",
+                "kind",
+                "owner",
+                "description",
+                address=pl.lit(""),
+                identifiers=pl.lit("{}"),
+                status=pl.lit("active"),
+                created_at=pl.lit(now.isoformat()),
+            ),
+        )
+        return {"written": written}
+
     async def export(self, db: BulkDb) -> pl.DataFrame:
         return await db.frame(
             "SELECT a.ref, a.kind, p.ref, a.description FROM asset a JOIN party p ON p.id = a.owner",
@@ -127,6 +147,9 @@ class LiensFile(BookFile):
         "currency": "text",
     }
 
+    def derived(self) -> dict[str, pl.Expr]:
+        return {_PERFECTED: c.parse_timestamp("perfected_at")}
+
     def checks(self) -> dict[str, pl.Expr]:
         own = pl.col("holder") == "own"
         return {
@@ -140,8 +163,8 @@ class LiensFile(BookFile):
                     (pl.col("status") == "registered") & pl.col("perfected_at").is_null(),
                     "required when status is registered",
                 ),
-                c.timestamp("perfected_at"),
-                c.reason_if(c.parse_timestamp("perfected_at") > pl.lit(clock.now()), "cannot be in the future"),
+                c.timestamp("perfected_at", parsed=pl.col(_PERFECTED)),
+                c.reason_if(pl.col(_PERFECTED) > pl.lit(clock.now()), "cannot be in the future"),
             ),
             "cap": c.amount("cap", _MAX_DIGITS),
             "external_claim": c.first_reason(
@@ -264,6 +287,29 @@ class LiensFile(BookFile):
         )
         return {"written": written}
 
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        assets = (await db.ref_ids("asset", frame["asset_ref"])).rename({"ref": "asset_ref", "id": "asset"})
+        rows = db.number("lien", frame, await db.reserve_ids("lien", frame.height)).join(assets, on="asset_ref")
+        written = await db.copy_frame(
+            "lien",
+            rows.select(
+                "id",
+                "ref",
+                "asset",
+                "kind",
+                "holder",
+                "currency",
+                "cap",
+                "external_claim",
+                "status",
+                "perfected_at",
+                authority=pl.lit(""),
+                registration_number=pl.lit(""),
+                created_at=pl.lit(now.isoformat()),
+            ),
+        )
+        return {"written": written}
+
     async def export(self, db: BulkDb) -> pl.DataFrame:
         raw = await db.frame(
             """SELECT l.ref, a.ref, l.kind, l.holder, l.status, l.perfected_at, l.cap, l.external_claim, l.currency
@@ -288,62 +334,4 @@ class LiensFile(BookFile):
             c.exported_timestamp(c.parse_timestamp("perfected_at")).alias("perfected_at"),
             c.format_units(pl.col("cap"), digits).alias("cap"),
             c.format_units(pl.col("external_claim"), digits).alias("external_claim"),
-        )
-
-
-class LienLoansFile(BookFile):
-    name = "lien_loans"
-    tables = ("lien_loan",)
-    columns = ("lien_id", "loan_id")
-    sort_by = ("lien_id", "loan_id")
-    references = (Reference("lien_id", "liens", "lien"), Reference("loan_id", "loans", "loan"))
-    staging = {"lien_ref": "text", "loan_ref": "text"}
-
-    def checks(self) -> dict[str, pl.Expr]:
-        return {
-            "lien_id": c.ref("lien_id"),
-            "loan_id": c.first_reason(c.ref("loan_id"), c.duplicated("lien_id", "loan_id", what="lien and loan pair")),
-        }
-
-    async def prepare(self, ctx: ImportContext, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        # Judged on every lien row of the import, so a lien with errors of its own still counts as not ours.
-        liens = ctx.loaded.get("liens", pl.DataFrame(schema={"lien_id": pl.String, "holder": pl.String}))
-        liens = liens.select("lien_id", "holder").unique("lien_id", keep="first")
-        holders = frame.select(ROW, "lien_id").join(liens, on="lien_id", how="left")
-        holders = await _fill_from_db(ctx, holders, "lien_id", "holder", "lien")
-        others = holders.filter(pl.col("holder").is_not_null() & (pl.col("holder") != "own"))
-        errors = _errors(
-            self.name,
-            others,
-            "lien_id",
-            pl.format("lien {} is held by {}; only own liens secure our loans", pl.col("lien_id"), pl.col("holder")),
-        )
-        return frame.select(pl.col("lien_id").alias("lien_ref"), pl.col("loan_id").alias("loan_ref")), errors
-
-    async def upsert(self, db: BulkDb, now: datetime, actor: str) -> dict[str, int]:
-        # The file lists each named lien's whole set of secured loans: pairs it no longer lists go.
-        await db.execute("DROP TABLE IF EXISTS stage_pairs")
-        await db.execute(f"""CREATE TEMPORARY TABLE stage_pairs AS
-                             SELECT l.id AS lien, n.id AS loan FROM {self.stage_table} s
-                             JOIN lien l ON l.ref = s.lien_ref JOIN loan n ON n.ref = s.loan_ref""")
-        db.track("stage_pairs")
-        await db.execute("CREATE INDEX stage_pairs_pair ON stage_pairs (lien, loan)")
-        # Anti-joins, not NOT IN over a subquery, which PostgreSQL runs row by row on large books.
-        removed = await db.execute(
-            """DELETE FROM lien_loan
-               WHERE EXISTS (SELECT 1 FROM stage_pairs p WHERE p.lien = lien_loan.lien)
-                 AND NOT EXISTS (SELECT 1 FROM stage_pairs p
-                                 WHERE p.lien = lien_loan.lien AND p.loan = lien_loan.loan)"""
-        )
-        on_conflict = db.conflict("lien_loan", "ON CONFLICT (lien, loan) DO NOTHING")
-        added = await db.execute(
-            f"INSERT INTO lien_loan (lien, loan) SELECT lien, loan FROM stage_pairs WHERE true {on_conflict}"
-        )
-        return {"written": added + removed, "removed": removed}
-
-    async def export(self, db: BulkDb) -> pl.DataFrame:
-        return await db.frame(
-            """SELECT l.ref, n.ref FROM lien_loan ll JOIN lien l ON l.id = ll.lien
-                                 JOIN loan n ON n.id = ll.loan""",
-            {"lien_id": pl.String, "loan_id": pl.String},
         )

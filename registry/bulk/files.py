@@ -101,10 +101,13 @@ def read_book_frame(
         return None, problems
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in optional if c not in frame.columns)
     columns = (*columns, *optional)
+    # A number, date, time or boolean Parquet column never reads as a blank string: only the others are looked at.
+    text = [c for c in columns if not (frame.schema[c].is_numeric() or frame.schema[c].is_temporal())]
+    text = [c for c in text if frame.schema[c] != pl.Boolean]
     frame = _as_strings(frame.select(columns)).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     # Blank cells are nulls whichever format carried them.
     frame = frame.with_columns(
-        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns
+        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c) for c in text
     )
     return frame, error_frame([])
 

@@ -51,6 +51,14 @@ class PartiesFile(BookFile):
         )
         return {"written": written}
 
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        rows = db.number("party", frame, await db.reserve_ids("party", frame.height))
+        written = await db.copy_frame(
+            "party",
+            rows.select("id", "ref", "name", "kind", status=pl.lit("normal"), created_at=pl.lit(now.isoformat())),
+        )
+        return {"written": written}
+
     async def export(self, db: BulkDb) -> pl.DataFrame:
         return await db.frame(
             "SELECT ref, name, kind FROM party", {"party_id": pl.String, "name": pl.String, "kind": pl.String}
@@ -146,6 +154,33 @@ class LoansFile(BookFile):
             db.timestamp_param(now),
             db.date_param(now.date()),
             actor,
+        )
+        return {"written": written, "balance_postings": postings}
+
+    async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
+        borrowers = (await db.ref_ids("party", frame["borrower_ref"])).rename({"ref": "borrower_ref", "id": "borrower"})
+        rows = db.number("loan", frame, await db.reserve_ids("loan", frame.height)).join(borrowers, on="borrower_ref")
+        stamp = pl.lit(now.isoformat())
+        written = await db.copy_frame(
+            "loan",
+            rows.select("id", "ref", "borrower", "currency", "status", classification=pl.lit("pass"), created_at=stamp),
+        )
+        # The ledger of a loan new to the registry is empty: its opening posting is the file's whole balance.
+        opening = rows.filter(pl.any_horizontal(pl.col(x) != 0 for x in BALANCE_COMPONENTS))
+        opening = opening.select(pl.col("id").alias("loan"), *BALANCE_COMPONENTS)
+        opening = db.number("posting", opening, await db.reserve_ids("posting", opening.height))
+        postings = await db.copy_frame(
+            "posting",
+            opening.select(
+                "id",
+                "loan",
+                *BALANCE_COMPONENTS,
+                kind=pl.lit(IMPORT_POSTING_KIND),
+                value_date=pl.lit(now.date().isoformat()),
+                memo=pl.lit("balance set by bulk import"),
+                posted_by=pl.lit(actor),
+                posted_at=stamp,
+            ),
         )
         return {"written": written, "balance_postings": postings}
 

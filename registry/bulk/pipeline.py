@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import polars as pl
@@ -151,34 +153,124 @@ def _check_cells(
     for f in ordered:
         if f.name in loaded:
             frame = loaded[f.name].frame
-            cell_errors[f.name] = collect_errors(f.name, frame, f.checks())
+            cell_errors[f.name] = collect_errors(f.name, frame, f.checks(), f.derived())
             checked[f.name] = frame.filter(~pl.col(ROW).is_in(cell_errors[f.name]["row"].implode()))
     return checked, cell_errors
 
 
-async def _write(
+class _LoopDb:
+    """`ctx.db` for a preparation running in a worker thread: each database call is run on the import's own
+    event loop (the connection belongs to it), the rest is the BulkDb itself."""
+
+    def __init__(self, db: BulkDb, loop: asyncio.AbstractEventLoop) -> None:
+        self._db = db
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._db, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        async def on_loop(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(attr(*args, **kwargs), self._loop))
+
+        return on_loop
+
+
+async def _prepare(
+    ctx: ImportContext, f: BookFile, loaded: LoadedFile, checked: pl.DataFrame, cell_errors: pl.DataFrame
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """A file's reference and cross-file checks and its rows to write. On PostgreSQL in a worker thread: its
+    Polars work then leaves the event loop free to feed the COPY of the file before (when the import writes
+    as it goes), so PostgreSQL and Python each keep a core busy."""
+
+    async def prepare(ctx: ImportContext) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+        unresolved = await _unresolved(ctx, f, loaded.frame, cell_errors)
+        staged, extra = await f.prepare(ctx, checked)
+        return staged, [unresolved, extra]
+
+    if not ctx.db.postgres:
+        return await prepare(ctx)
+    in_thread = replace(ctx, db=cast(BulkDb, _LoopDb(ctx.db, asyncio.get_running_loop())))
+    return await anyio.to_thread.run_sync(asyncio.run, prepare(in_thread))
+
+
+def _fresh(db: BulkDb, f: BookFile) -> bool:
+    return bool(f.tables) and all(t in db.fresh for t in f.tables)
+
+
+async def _write_file(
+    ctx: ImportContext, f: BookFile, staged: pl.DataFrame, watch: Stopwatch, *, copy_only: bool = False
+) -> dict[str, int] | None:
+    """Write one file's rows: COPY into tables that were empty, else stage and upsert (None when `copy_only`
+    and the file cannot be COPYed)."""
+    db = ctx.db
+    if _fresh(db, f):
+        counts = await f.load_fresh(db, staged, ctx.now, ctx.actor)
+        if counts is not None:
+            watch.lap(f"{f.name}: copy into {', '.join(f.tables)} (ends during the next step)")
+            return counts
+    if copy_only:
+        return None
+    await db.stage(f.stage_table, staged, f.staging)
+    watch.lap(f"{f.name}: stage")
+    counts = await f.upsert(db, ctx.now, ctx.actor)
+    watch.lap(f"{f.name}: write {', '.join(f.tables)}")
+    return counts
+
+
+async def _prepare_and_write(
     ctx: ImportContext,
     ordered: list[BookFile],
-    staged: dict[str, pl.DataFrame],
     loaded: dict[str, LoadedFile],
+    checked: dict[str, pl.DataFrame],
+    cell_errors: dict[str, pl.DataFrame],
+    errors: list[pl.DataFrame],
     watch: Stopwatch,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, dict[str, int]]:
+    """Check each file's references and cross-file rules, and write it; every error lands in `errors`.
+
+    While every file so far was clean and COPYed into tables that were empty, a file is written as soon as it
+    is prepared, its COPY running on while the next file is prepared; after that (or on SQLite, or once an
+    error is found) the rest is written only when every file has been checked and none has errors. The
+    import's transaction makes an early write harmless when a later file refuses the book."""
     db = ctx.db
-    rebuild = await db.defer_secondary_structures([t for f in ordered if f.name in staged for t in f.tables])
+    rebuild = await db.defer_secondary_structures([t for f in ordered if f.name in checked for t in f.tables])
     watch.lap("defer indexes")
-    result: dict[str, dict[str, Any]] = {}
+    # Ids for the rows to COPY, taken before the first COPY starts: no file then waits for the previous
+    # file's COPY to end before it can number its rows and write its CSV.
     for f in ordered:
-        if f.name in staged:
-            await db.stage(f.stage_table, staged[f.name], f.staging)
-            watch.lap(f"{f.name}: stage")
-            counts = await f.upsert(db, ctx.now, ctx.actor)
-            watch.lap(f"{f.name}: write")
-            result[f.name] = {"rows": loaded[f.name].frame.height, **counts, "sha256": loaded[f.name].sha256}
+        if f.name in checked and _fresh(db, f):
+            for table in f.tables:
+                await db.reserve_block(table, checked[f.name].height)
+    early = not any(e.height for e in errors)
+    staged: dict[str, pl.DataFrame] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for f in ordered:
+        if f.name in checked:
+            staged[f.name], found = await _prepare(ctx, f, loaded[f.name], checked[f.name], cell_errors[f.name])
+            errors.extend(found)
+            watch.lap(f"{f.name}: references and cross-file checks")
+            early = early and not any(e.height for e in found)
+            if early:
+                written = await _write_file(ctx, f, staged[f.name], watch, copy_only=True)
+                early = written is not None
+                if written is not None:
+                    counts[f.name] = written
+    if any(e.height for e in errors):
+        return counts
+    for f in ordered:
+        if f.name in staged and f.name not in counts:
+            written = await _write_file(ctx, f, staged[f.name], watch)
+            counts[f.name] = written if written is not None else {}
+    await db.drain()
+    watch.lap("end of the last COPY")
     await db.drop_staging()
-    for statement in rebuild:
+    watch.lap("drop staging")
+    for label, statement in rebuild:
         await db.execute(statement)
-    watch.lap("rebuild indexes and foreign keys")
-    return result
+        watch.lap(f"rebuild {label}")
+    return counts
 
 
 async def import_book(
@@ -211,18 +303,21 @@ async def import_book(
         ctx.loaded.update({name: f.frame for name, f in loaded.items()})
         # A reference to a row that is in the import but has its own errors is not a second error.
         ctx.keys.update({f.name: loaded[f.name].frame[f.sort_by[0]] for f in ordered if f.name in loaded})
-        staged: dict[str, pl.DataFrame] = {}
-        for f in ordered:
-            if f.name in checked:
-                errors.append(await _unresolved(ctx, f, loaded[f.name].frame, cell_errors[f.name]))
-                staged[f.name], extra = await f.prepare(ctx, checked[f.name])
-                errors.append(extra)
-                watch.lap(f"{f.name}: references and cross-file checks")
+        try:
+            counts = await _prepare_and_write(ctx, ordered, loaded, checked, cell_errors, errors, watch)
+        except BaseException:
+            await ctx.db.abandon()
+            raise
         all_errors = _sort_errors(errors, [f.name for f in ordered])
         if all_errors.height:
+            await ctx.db.abandon()
             await ctx.db.drop_staging()
             raise ImportRefused(all_errors)
-        result = await _write(ctx, ordered, staged, loaded, watch)
+        result: dict[str, dict[str, Any]] = {
+            f.name: {"rows": loaded[f.name].frame.height, **counts[f.name], "sha256": loaded[f.name].sha256}
+            for f in ordered
+            if f.name in counts
+        }
         checksum = hashlib.sha256("".join(r["sha256"] for r in result.values()).encode()).hexdigest()
         await audit.record(actor, "book", checksum[:16], "import", after={"files": result})
     watch.lap("commit")
@@ -234,13 +329,21 @@ async def import_book(
 async def _analyze(tables: Sequence[str]) -> None:
     """Fresh planner statistics for the tables a bulk import loaded, after its commit (PostgreSQL only):
     autovacuum would get there in its own time, and until then queries plan for the tables as they were.
-    SQLite's planner needs no statistics to choose the indexes here."""
+    SQLite's planner needs no statistics to choose the indexes here. Two connections, each with half the
+    tables: one ANALYZE keeps one core busy, and the rows are committed, so both see them."""
     if not is_postgres():
         return
-    async with write_transaction():
-        await no_statement_timeout()
-        for table in dict.fromkeys(tables):  # names from the book files' own declarations, never from input
-            await AuditEvent.raw(f"ANALYZE {table}")
+    names = list(dict.fromkeys(tables))  # names from the book files' own declarations, never from input
+
+    async def analyze(share: list[str]) -> None:
+        async with write_transaction():
+            await no_statement_timeout()
+            for table in share:
+                await AuditEvent.raw(f"ANALYZE {table}")
+
+    async with anyio.create_task_group() as group:
+        for share in (names[0::2], names[1::2]):
+            group.start_soon(analyze, share)
 
 
 async def export_book(directory: Path, files: Sequence[BookFile], fmt: str) -> dict[str, int]:

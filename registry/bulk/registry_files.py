@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from registry.bulk.book import BookFile
-from registry.bulk.collateral import AssetsFile, LienLoansFile, LiensFile
+from registry.bulk.collateral import AssetsFile, LiensFile
+from registry.bulk.lien_loans import LienLoansFile
 from registry.bulk.parties_loans import LoansFile, PartiesFile
 
 

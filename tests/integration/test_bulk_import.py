@@ -224,7 +224,7 @@ L2,P2,USD,5,0,0,0,zombie
 async def test_an_import_that_fails_while_writing_leaves_the_database_as_it_was(
     client, tmp_path: Path, monkeypatch
 ) -> None:
-    from registry.bulk.collateral import LienLoansFile
+    from registry.bulk.lien_loans import LienLoansFile
 
     await _import(small.write(tmp_path / "book"))
     before = (
