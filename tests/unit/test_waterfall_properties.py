@@ -116,18 +116,27 @@ def check_expenses_lines_and_surplus_add_up_to_the_gross_on_every_asset(lot: Lot
 
 def check_expenses_are_paid_in_order_out_of_each_assets_share(lot: Lot, result: WaterfallResult) -> None:
     parts = [split_lot(e.amount, lot.assets) for e in lot.expenses]
-    gross_of = split_lot(lot.gross, lot.assets)
-    for asset in lot.assets:
-        ref = asset.asset_ref
-        left = gross_of[ref]
-        expected = []
-        for expense, part in zip(lot.expenses, parts, strict=True):
-            pay = min(part[ref], left)
-            left -= pay
-            if pay:
-                expected.append((expense.kind, pay))
-        assert [(e.kind, e.amount) for e in result.expenses_paid if e.asset_ref == ref] == expected
-        if left == 0:
+    left = split_lot(lot.gross, lot.assets)
+    refs = sorted(left)
+    expected: dict[tuple[str, int], int] = {}
+    for ref in refs:
+        for i, part in enumerate(parts):
+            expected[ref, i] = min(part[ref], left[ref])
+            left[ref] -= expected[ref, i]
+    # Expenses come first for the lot as a whole (DESIGN 7.1): where expenses nearly eat the gross, an asset's
+    # rounded share of one can pass what its own share of the gross has left; the rest is paid out of the other
+    # assets' gross, in ref order, before any lien is paid.
+    for i, part in enumerate(parts):
+        owed = sum(part.values()) - sum(expected[ref, i] for ref in refs)
+        for ref in refs:
+            take = min(owed, left[ref])
+            expected[ref, i] += take
+            left[ref] -= take
+            owed -= take
+    for ref in refs:
+        wanted = [(e.kind, expected[ref, i]) for i, e in enumerate(lot.expenses) if expected[ref, i]]
+        assert [(e.kind, e.amount) for e in result.expenses_paid if e.asset_ref == ref] == wanted
+        if left[ref] == 0:
             assert not [line for line in result.lines if line.asset_ref == ref]
             assert result.surplus_by_asset[ref] == 0
 
