@@ -174,6 +174,8 @@ def wide(book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None) 
 
 def assert_same(got: tuple[str, object], expected: tuple[str, object]) -> None:
     assert got[0] == expected[0], (got, expected)
+    if got[0] == "InvalidOperationError":  # an output past Int64: the column named may differ
+        return
     if got[0] != "ok":
         assert got == expected
         return
@@ -192,8 +194,8 @@ def test_narrow_path_matches_the_wide_path(
     book = key_book(refs)
     shocks = None if by_kind is None else value_shocks(book.assets, by_kind)
     got = outcome(lambda: narrow(book, params, shocks))
-    if got[0] == "ok" and scale <= 10**9:  # amounts below 10^15: the narrow path takes the book
-        assert "per_loan" in fast.TIMINGS
+    if got[0] == "ok" and scale <= 10**9:  # amounts below 10^15: Int64 money
+        assert fast.LAST_RUN["money"] == "Int64"
     assert_same(got, outcome(lambda: wide(book, params, shocks)))
 
 
@@ -202,8 +204,8 @@ def test_narrow_path_matches_the_wide_path(
 def test_other_keys_give_the_same_figures(
     drawn: tuple[RefBook, CoverageParams, dict[str, Decimal] | None, int], offset: int, step: int, shocked: bool
 ) -> None:
-    """Keys with gaps (x 3 + offset: still increasing, found by binary search on the narrow path) and
-    keys in falling order (x -3 + offset: the wide path) give the figures of the dense keys."""
+    """Keys with gaps (x 3 + offset: still increasing, found by binary search) and keys in falling order
+    (x -3 + offset: the tables are sorted by key first) give the figures of the dense keys."""
     refs, params, _, scale = drawn
     book = key_book(refs)
 
@@ -230,10 +232,8 @@ def test_other_keys_give_the_same_figures(
         )
 
     got = outcome(lambda: figures(moved, moved_shocks))
-    if got[0] == "ok" and step < 0 and book.loans.select(pl.len()).collect().item() > 1:
-        assert "per_loan" not in fast.TIMINGS  # falling keys: the wide path
-    if got[0] == "ok" and step > 0 and scale <= 10**9:
-        assert "per_loan" in fast.TIMINGS  # increasing keys with gaps: still the narrow path
+    if got[0] == "ok" and scale <= 10**9:
+        assert fast.LAST_RUN["money"] == "Int64"  # any key order: Int64 money still
     expected = outcome(lambda: figures(book, shocks))
     assert got[0] == expected[0]
     if got[0] == "ok":
@@ -298,7 +298,7 @@ def test_a_book_past_the_narrow_bounds_falls_back_to_the_wide_path() -> None:
     )
     book = key_book(refs)
     result = compute_coverage(book, CoverageParams(as_of=AS_OF))
-    assert "per_loan" not in fast.TIMINGS  # exposures summing to 2^62 need Int128 sums
+    assert fast.LAST_RUN["money"] == "Int128"  # exposures summing to 2^62 need Int128 sums
     rows = dict(result.per_loan.select("loan_id", "collateral_value").collect().rows())
     value = 2**62 * 7 // 10
     assert rows == {"L1": value // 2, "L2": value - value // 2}
@@ -363,7 +363,7 @@ def test_the_hand_worked_shapes_take_the_narrow_path() -> None:
     book = key_book(refs)
     params = CoverageParams(as_of=AS_OF)
     got = narrow(book, params, None)
-    assert "per_loan" in fast.TIMINGS  # share x exposure = 2^81: the split's Int128 product
+    assert fast.LAST_RUN["money"] == "Int64"  # share x exposure = 2^81: only the split's product is Int128
     # 2^41 + 1 over 1:3 -> 2^39 + 0.25 and 3 x 2^39 + 0.75: floors 2^39 and 3 x 2^39, the unit to L2.
     assert dict(got[0].select("loan_id", "collateral_value").rows()) == {"L1": 2**39, "L2": 3 * 2**39 + 1}
     assert_same(("ok", got), ("ok", wide(book, params, None)))

@@ -243,12 +243,7 @@ def compute_coverage(book: BookFrames, params: CoverageParams, shocks: pl.LazyFr
     values after the haircut and before step 5 (stress.py builds it)."""
     book = book.conformed()
     shocks = None if shocks is None else conform(shocks, SHOCKS)
-    narrow = fast.compute(book, params, shocks, _refuse_bad_liens, check_bounds)  # dense keys, Int64-sized books
-    if narrow is None:
-        per_loan_frame, contributions = _compute_wide(book, params, shocks)
-        explained = contributions.drop("_weighted_limit").lazy()
-    else:
-        per_loan_frame, explained = narrow
+    per_loan_frame, explained = fast.compute(book, params, shocks, _refuse_bad_liens, check_bounds)
     per_loan = per_loan_frame.lazy()
     return CoverageResult(  # step 8
         per_loan=per_loan,

@@ -29,7 +29,7 @@ import polars as pl
 
 from valuation.coverage.fast_allocate import AllocationStages
 from valuation.coverage.fast_liens import LienStages
-from valuation.coverage.fast_positions import Wide
+from valuation.coverage.fast_positions import NeedsInt128
 from valuation.coverage.fast_results import ResultStages
 from valuation.coverage.fast_state import Headroom, Refuse
 from valuation.coverage.fast_values import ValueStages
@@ -38,6 +38,7 @@ from valuation.coverage.frames import BookFrames, CoverageParams
 # Seconds per stage of the last narrow run (bench/coverage_engine.py prints them). asset_values runs beside
 # exposure, ranks and links, so those stages overlap in time.
 TIMINGS: dict[str, float] = {}
+LAST_RUN: dict[str, str] = {}  # "money": the last run's money type, Int64 or Int128
 T = TypeVar("T")
 
 
@@ -54,23 +55,35 @@ def _timed(stage: str, work: Callable[[], T]) -> T:
 
 def compute(
     book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None, refuse: Refuse, headroom: Headroom
-) -> tuple[pl.DataFrame, pl.LazyFrame] | None:
-    """(per_loan, contributions) as engine.py would give them, or None when the book needs the wide
-    path. `refuse` and `headroom` are engine.py's checks, run in engine.py's order."""
-    TIMINGS.clear()
+) -> tuple[pl.DataFrame, pl.LazyFrame]:
+    """(per_loan, contributions). `refuse` and `headroom` are engine.py's checks, run in engine.py's order.
+    Money is Int64 unless a bound fails on this book; then the run starts over with Int128 money."""
     try:
-        run = _timed("collect", lambda: _Run(book, params, shocks))
-        _timed("exposure", run.exposures)
-        with ThreadPoolExecutor(max_workers=1) as beside:
-            values = beside.submit(_timed, "asset_values", run.asset_values)
-            _timed("ranks", run.ranks)
-            _timed("links", run.links)
-            values.result()
-        _timed("claims", lambda: run.claims(refuse, headroom))
-        _timed("allocate_ranks", run.allocate)
-        _timed("split_to_loans", run.split)
-        contributions = _timed("contributions", run.contributions)
-        per_loan = _timed("per_loan", run.per_loan)
-    except Wide:
-        return None
+        return _compute(book, params, shocks, refuse, headroom, pl.Int64())
+    except NeedsInt128:
+        return _compute(book, params, shocks, refuse, headroom, pl.Int128())
+
+
+def _compute(
+    book: BookFrames,
+    params: CoverageParams,
+    shocks: pl.LazyFrame | None,
+    refuse: Refuse,
+    headroom: Headroom,
+    money: pl.DataType,
+) -> tuple[pl.DataFrame, pl.LazyFrame]:
+    TIMINGS.clear()
+    run = _timed("collect", lambda: _Run(book, params, shocks, money))
+    _timed("exposure", run.exposures)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        values = beside.submit(_timed, "asset_values", run.asset_values)
+        _timed("ranks", run.ranks)
+        _timed("links", run.links)
+        values.result()
+    _timed("claims", lambda: run.claims(refuse, headroom))
+    _timed("allocate_ranks", run.allocate)
+    _timed("split_to_loans", run.split)
+    contributions = _timed("contributions", run.contributions)
+    per_loan = _timed("per_loan", run.per_loan)
+    LAST_RUN["money"] = str(money)
     return per_loan, contributions

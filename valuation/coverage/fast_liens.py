@@ -15,7 +15,7 @@ from valuation.coverage.fast_positions import (
     FLAGS,
     I64,
     LIMIT,
-    Wide,
+    NeedsInt128,
     run_totals,
     runs,
     scatter,
@@ -43,7 +43,7 @@ class LienStages(State):
             pl.DataFrame(
                 {
                     "_l": pl.int_range(self.n_liens, dtype=I64, eager=True),
-                    "_a": self.asset_keys.index(liens["asset_key"]),
+                    "_a": self.lien_asset,
                     "_t": pl.select(pl.when(status == "registered").then(liens["perfected_at"])).to_series(),
                     "_c": counted,
                 }
@@ -78,8 +78,7 @@ class LienStages(State):
     def links(self) -> None:
         """The links of counted own liens to live loans, in loan order (the contributions' order) and,
         through a stable sort, in lien order: one run per lien, giving step 4's secured exposure."""
-        link_loan = self.loan_keys.index(self.lien_loans["loan_key"])
-        link_lien = self.lien_keys.index(self.lien_loans["lien_key"])
+        link_loan, link_lien = self.link_loan, self.link_lien
         unperfected = self.own & ~self.status.is_in(["registered", "released"])
         self.unperfected_loans = link_loan.filter(unperfected.gather(link_lien))
         by_loan = pl.DataFrame({"_o": link_loan, "_l": link_lien}).filter(
@@ -127,6 +126,7 @@ class LienStages(State):
                 .otherwise(pl.min_horizontal(pl.col("_cap"), pl.col("_secured")))
             )
             .otherwise(pl.col("_ext").fill_null(0))
+            .cast(self.M)
             .alias("claim"),
             pl.col("value").fill_null(0),
         )
@@ -138,7 +138,7 @@ class LienStages(State):
         checked = ["_l", "_a", "own", "has_policy", "claim", "value", "max_ltv_scaled", "_vccy", "_ccy"]
         lien_rows = pl.concat([alone.select(checked), together.select(checked)])
         _refuse(refuse, lien_rows, self.liens, self.mixed, self.has_loans, self.assets)
-        total(lien_rows["claim"])
+        total(lien_rows["claim"], self.M)
         k, currencies = len(self.currencies), self.currencies
         needed = (
             lien_rows.filter(pl.col("_vccy").is_not_null() & (pl.col("_vccy") != pl.col("_ccy")))
@@ -150,8 +150,8 @@ class LienStages(State):
         for (a, b), (num, den) in factors.items():
             nums[currencies.index(a) * k + currencies.index(b)] = num
             dens[currencies.index(a) * k + currencies.index(b)] = den
-        if max(nums + dens) >= LIMIT:
-            raise Wide
+        if self.M == I64 and max(nums + dens, default=1) >= LIMIT:
+            raise NeedsInt128
         headroom(
             top(lien_rows["value"]),
             top(lien_rows["claim"]),
@@ -160,7 +160,7 @@ class LienStages(State):
             len(lien_rows),
             factors,
         )
-        table = pl.DataFrame({"fx_num": nums, "fx_den": dens}, schema={"fx_num": I64, "fx_den": I64})
+        table = pl.DataFrame({"fx_num": nums, "fx_den": dens}, schema={"fx_num": self.M, "fx_den": self.M})
 
         def in_value_currency(frame: pl.DataFrame) -> pl.DataFrame:
             pair = frame.select(pl.coalesce(pl.col("_vccy") * k + pl.col("_ccy"), pl.lit(0, pl.Int32)).cast(I64))
@@ -173,11 +173,11 @@ class LienStages(State):
                 moved = frame[converted].select(
                     (pl.col("claim").cast(BIG) * pl.col("fx_den") + pl.col("fx_num") - 1) // pl.col("fx_num")
                 )
-                claim_v = claim_v.scatter(converted, small(moved.to_series()))
+                claim_v = claim_v.scatter(converted, small(moved.to_series(), self.M))
             return frame.with_columns(claim_v.alias("claim_v"))
 
         self.alone, self.together = in_value_currency(alone), in_value_currency(together)
-        total(pl.concat([self.alone["claim_v"], self.together["claim_v"]]))
+        total(pl.concat([self.alone["claim_v"], self.together["claim_v"]]), self.M)
 
 
 def _refuse(

@@ -34,7 +34,7 @@ class ResultStages(State):
         # Both below LIMIT: a lien's loans' shares (surpluses) add up to its share (surplus), each checked.
         loan_reach = loan_share + self.loan_surplus
         total_reach = int(loan_reach.sum())
-        reduced = I64 if top(self.max_ltv_reduced) * total_reach < LIMIT else BIG
+        reduced = I64 if self.M == I64 and top(self.max_ltv_reduced) * total_reach < LIMIT else BIG
         self.numbers = pl.DataFrame(
             {
                 "_o": rows,
@@ -55,6 +55,9 @@ class ResultStages(State):
         )
         loans, assets, liens = self.loans, self.assets, self.liens
 
+        def out(name: str) -> pl.Expr:
+            return pl.col(name).cast(pl.Int64)  # strict: an amount past Int64 raises instead of wrapping
+
         def text(source: pl.Series, key: str, name: str) -> pl.Expr:
             return pl.lit(source).gather(pl.col(key)).alias(name)
 
@@ -71,13 +74,13 @@ class ResultStages(State):
             pl.lit(pl.Series(self.currencies, dtype=pl.String))
             .gather(pl.lit(self.value_ccy).gather(pl.col("_a")))
             .alias("value_currency"),
-            "asset_value_after_haircut",
-            "prior_ranks_took",
-            "lien_claim",
-            "lien_share",
-            "lien_surplus",
-            "loan_share",
-            "loan_reach",
+            out("asset_value_after_haircut"),
+            out("prior_ranks_took"),
+            out("lien_claim"),
+            out("lien_share"),
+            out("lien_surplus"),
+            out("loan_share"),
+            out("loan_reach"),
             *(flag(pl.col("_flags"), f) for f in FLAGS),
         )
 
@@ -161,11 +164,11 @@ class ResultStages(State):
             [
                 texts,
                 frame.select(
-                    ex,
-                    c,
-                    "covered",
-                    (ex - pl.col("covered")).alias("uncovered"),
-                    r,
+                    ex.cast(pl.Int64),  # strict casts: an amount past Int64 raises instead of wrapping
+                    c.cast(pl.Int64),
+                    pl.col("covered").cast(pl.Int64),
+                    (ex - pl.col("covered")).cast(pl.Int64).alias("uncovered"),
+                    r.cast(pl.Int64),
                     "coverage_ratio",
                     "ltv",
                     "max_ltv",
