@@ -1,4 +1,4 @@
-"""The narrow path's steps 5 and 6 (valuation/coverage/fast.py): each asset's value allocated rank by rank,
+"""Steps 5 and 6 (valuation/coverage/fast.py): each asset's value allocated rank by rank,
 each own lien's share back in its currency, and split over its loans pro rata to exposure, all with the
 largest-remainder rule on runs of sorted frames."""
 
@@ -8,16 +8,16 @@ from collections.abc import Callable
 
 import polars as pl
 
+from valuation.coverage.constants import BIG
 from valuation.coverage.fast_positions import I64, run_sum, runs, scatter, small, total
 from valuation.coverage.fast_state import State
-from valuation.coverage.steps import BIG
 
 
 def split_runs(
     frame: pl.DataFrame, amount: str, weight: str, total: str, tie: Callable[[pl.Series], pl.Series]
 ) -> pl.Series:
-    """registry.money.split_largest_remainder for every run of a frame at once (allocate.py's
-    split_largest_remainder, on runs): `_first`/`_last` mark each group's rows, `amount` and `total` (the
+    """registry.money.split_largest_remainder (DESIGN 7) for every run of a frame at once: `_first`/`_last`
+    mark each group's rows, `amount` and `total` (the
     group's sum of `weight`) are the same on each of its rows. Each row gets floor(amount x weight /
     total); the units left go one each to the largest remainders, ties to the smaller `tie` value (the
     refs of the rows at the frame positions it is given). A group of one row gets its amount. Only groups
@@ -152,7 +152,7 @@ class AllocationStages(State):
             share = share.scatter(converted, back.to_series(0).cast(self.M))
             surplus = surplus.scatter(converted, small(back.to_series(1), self.M))
         lien_rows = lien_rows.with_columns(share.alias("lien_share"), surplus.alias("_surplus"))
-        # The surplus within the lien's cap (engine.py's rule); a lien with no claim lends it to no loan.
+        # The surplus within the lien's cap; a lien with no claim lends it to no loan.
         self.lien_rows = (
             lien_rows.with_columns(self.liens["cap"].gather(lien_rows["_l"]).cast(self.M).alias("_cap"))
             .with_columns(

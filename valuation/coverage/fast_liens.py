@@ -1,6 +1,6 @@
-"""The narrow path's steps 3 and 4 (valuation/coverage/fast.py): the counted liens and their ranks, the
-links of counted own liens to live loans, each lien's claim, engine.py's refusals and headroom test, and
-each claim in its asset's valuation currency."""
+"""Steps 3 and 4 (valuation/coverage/fast.py): the counted liens and their ranks, the links of counted own
+liens to live loans, each lien's claim, the refusals and the Int128 headroom test (refusals.py), and each
+claim in its asset's valuation currency."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import timedelta
 import polars as pl
 
 from valuation.coverage import fx
-from valuation.coverage.errors import CoverageInputError
+from valuation.coverage.constants import BIG, TERMINAL_LIEN
 from valuation.coverage.fast_positions import (
     FIELD,
     FLAGS,
@@ -25,8 +25,8 @@ from valuation.coverage.fast_positions import (
     total,
     trues,
 )
-from valuation.coverage.fast_state import Headroom, Refuse, State
-from valuation.coverage.steps import BIG, TERMINAL_LIEN
+from valuation.coverage.fast_state import State
+from valuation.coverage.refusals import check_bounds, refuse_bad_liens
 
 
 class LienStages(State):
@@ -101,7 +101,6 @@ class LienStages(State):
         per_lien = spread(self.n_liens, ends["_l"], ends.select("_secured", (pl.col("_n_mixed") > 0).alias("_mixed")))
         self.secured = per_lien["_secured"].fill_null(0)
         self.mixed = per_lien["_mixed"].fill_null(False)
-        self.has_loans = per_lien["_mixed"].is_not_null()
 
     def _lien_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
         at, liens = frame["_l"], self.liens
@@ -131,13 +130,16 @@ class LienStages(State):
             pl.col("value").fill_null(0),
         )
 
-    def claims(self, refuse: Refuse, headroom: Headroom) -> None:
-        """Step 4's claims, engine.py's refusals and headroom test, and each claim in the valuation
-        currency (rounded up; Int128 only on the rows converted)."""
+    def claims(self) -> None:
+        """Step 4's claims, the refusals and the Int128 headroom test (refusals.py), and each claim in the
+        valuation currency (rounded up; Int128 only on the rows converted)."""
         alone, together = self._lien_columns(self.alone), self._lien_columns(self.together)
         checked = ["_l", "_a", "own", "has_policy", "claim", "value", "max_ltv_scaled", "_vccy", "_ccy"]
         lien_rows = pl.concat([alone.select(checked), together.select(checked)])
-        _refuse(refuse, lien_rows, self.liens, self.mixed, self.has_loans, self.assets)
+        refuse_bad_liens(
+            self.assets["kind"].gather(lien_rows.filter(~pl.col("has_policy").fill_null(False))["_a"]),
+            self.liens["lien_id"].gather(lien_rows.filter(pl.col("own") & self.mixed.gather(lien_rows["_l"]))["_l"]),
+        )
         total(lien_rows["claim"], self.M)
         k, currencies = len(self.currencies), self.currencies
         needed = (
@@ -152,7 +154,7 @@ class LienStages(State):
             dens[currencies.index(a) * k + currencies.index(b)] = den
         if self.M == I64 and max(nums + dens, default=1) >= LIMIT:
             raise NeedsInt128
-        headroom(
+        check_bounds(
             top(lien_rows["value"]),
             top(lien_rows["claim"]),
             top(self.exposure.filter(self.live)),
@@ -178,36 +180,3 @@ class LienStages(State):
 
         self.alone, self.together = in_value_currency(alone), in_value_currency(together)
         total(pl.concat([self.alone["claim_v"], self.together["claim_v"]]), self.M)
-
-
-def _refuse(
-    refuse: Refuse,
-    lien_rows: pl.DataFrame,
-    liens: pl.DataFrame,
-    mixed: pl.Series,
-    has_loans: pl.Series,
-    assets: pl.DataFrame,
-) -> None:
-    """engine.py's refusals (no policy for a counted lien's kind; an own lien's loans in another
-    currency), on the few columns they read."""
-    bad = lien_rows.filter(~pl.col("has_policy").fill_null(False) | (pl.col("own") & mixed.gather(lien_rows["_l"])))
-    if not len(bad):
-        return
-    refuse(
-        pl.DataFrame(
-            {
-                "has_policy": bad["has_policy"],
-                "kind": assets["kind"].gather(bad["_a"]),
-                "own": bad["own"],
-                "loan_currency_min": pl.select(
-                    pl.when(has_loans.gather(bad["_l"]) & mixed.gather(bad["_l"]))
-                    .then(pl.lit("\x00mixed"))
-                    .otherwise(liens["currency"].gather(bad["_l"]))
-                ).to_series(),
-                "loan_currency_max": liens["currency"].gather(bad["_l"]),
-                "currency": liens["currency"].gather(bad["_l"]),
-                "lien_id": liens["lien_id"].gather(bad["_l"]),
-            }
-        )
-    )
-    raise CoverageInputError("refused")  # unreachable: refuse raised on these rows

@@ -1,4 +1,4 @@
-"""The narrow path's tools for working by row position (valuation/coverage/fast.py): a table's keys as row
+"""The engine's tools for working by row position (valuation/coverage/fast.py): a table's keys as row
 positions, scatters and gathers instead of joins, runs of a sorted frame instead of group-bys, and the
 bounds that keep Int64 money exact."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from valuation.coverage.constants import BIG
 from valuation.coverage.errors import CoverageInputError
-from valuation.coverage.steps import BIG
 
 I64 = pl.Int64
 LIMIT = 2**62  # every amount and every sum of amounts below this: a sum of two never wraps Int64

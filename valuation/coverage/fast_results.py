@@ -1,10 +1,11 @@
-"""The narrow path's step 7 and outputs (valuation/coverage/fast.py): the contributions, in loan order, and
+"""Step 7 and the outputs (valuation/coverage/fast.py): the contributions, in loan order, and
 per loan the collateral and reachable values, coverage, LTV, breach, bucket and flags."""
 
 from __future__ import annotations
 
 import polars as pl
 
+from valuation.coverage.constants import BIG, SCALE
 from valuation.coverage.fast_positions import (
     FIELD,
     FLAGS,
@@ -19,8 +20,7 @@ from valuation.coverage.fast_positions import (
     trues,
 )
 from valuation.coverage.fast_state import State
-from valuation.coverage.rollups import BUCKETS, LOAN_FLAGS, display_ltv
-from valuation.coverage.steps import BIG, SCALE
+from valuation.coverage.rollups import BUCKETS, LOAN_FLAGS, display_ltv, ltv_bucket_index
 
 
 class ResultStages(State):
@@ -134,19 +134,7 @@ class ResultStages(State):
         # Bucket tests multiply by up to 10: Int64 while both amounts are below 2^59, else Int128.
         top_exposure = top(frame["exposure"])
         x, y = (ex, r) if max(top_exposure, top(frame["reachable_value"])) < 2**59 else (ex.cast(BIG), r.cast(BIG))
-        bucket = (
-            pl.when(y == 0)
-            .then(5)
-            .when(x * 2 <= y)
-            .then(0)
-            .when(x * 10 <= y * 7)
-            .then(1)
-            .when(x * 10 <= y * 9)
-            .then(2)
-            .when(x <= y)
-            .then(3)
-            .otherwise(4)
-        )
+        bucket = ltv_bucket_index(x, y)
         # breach: exposure x SCALE > sum of share x max_ltv, both sides divided by the gcd of the max_ltvs.
         scale = SCALE // self.ltv_gcd
         narrow = weighted.dtype != BIG
@@ -154,7 +142,7 @@ class ResultStages(State):
         exact = w * self.ltv_gcd if narrow and top(weighted) * self.ltv_gcd < 2**63 else w.cast(BIG) * self.ltv_gcd
         frame = frame.with_columns(
             ((ex > 0) & ((r == 0) | exceeds)).alias("breach"),
-            exact.alias("_weighted_limit"),  # for the display max_ltv: the same float as the wide path's
+            exact.alias("_weighted_limit"),  # for the display max_ltv: one rounding of one exact integer
             bucket.cast(I64).alias("_bucket"),
         ).with_columns(
             *display_ltv("exposure", "collateral_value", "reachable_value", "_weighted_limit"),

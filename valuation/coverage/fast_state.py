@@ -3,21 +3,15 @@ stage leaves for the ones after it, declared here so that every stage module rea
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import polars as pl
 
-from valuation.coverage import fx
 from valuation.coverage.errors import CoverageInputError
 from valuation.coverage.fast_positions import I64, Keys, sorted_by_key
 from valuation.coverage.frames import BookFrames, CoverageParams
 
-Refuse = Callable[[pl.DataFrame], None]
-Headroom = Callable[[int, int, int, int, int, dict[fx.Pair, tuple[int, int]]], None]
-
 
 class State:
-    """One narrow run's frames and the columns its stages leave (rows by position: loan, asset, lien)."""
+    """One run's frames and the columns its stages leave (rows by position: loan, asset, lien)."""
 
     # exposures
     exposure: pl.Series
@@ -43,7 +37,6 @@ class State:
     by_lien: pl.DataFrame
     secured: pl.Series
     mixed: pl.Series
-    has_loans: pl.Series
     # allocate, split, contributions
     lien_rows: pl.DataFrame
     at_lien: pl.Series

@@ -1,4 +1,4 @@
-"""The narrow path's steps 1 and 2 (valuation/coverage/fast.py): each loan's exposure, and each asset's
+"""Steps 1 and 2 (valuation/coverage/fast.py): each loan's exposure, and each asset's
 value after haircut (and stress), its flags, max LTV and valuation currency, one row per asset."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from math import gcd
 import polars as pl
 
 from registry.ledger_rules import BALANCE_COMPONENTS
+from valuation.coverage.constants import BIG, GONE_LOAN, SCALE, SEIZED_ASSET
 from valuation.coverage.errors import CoverageInputError
 from valuation.coverage.fast_positions import (
     FIELD,
@@ -22,7 +23,6 @@ from valuation.coverage.fast_positions import (
     trues,
 )
 from valuation.coverage.fast_state import State
-from valuation.coverage.steps import BIG, GONE_LOAN, SCALE, SEIZED_ASSET
 
 
 class ValueStages(State):
