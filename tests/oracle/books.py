@@ -73,11 +73,13 @@ def _keys(draw: st.DrawFn, n: int, order: str) -> list[int]:
 
 @st.composite
 def books(draw: st.DrawFn) -> Drawn:
-    magnitude = draw(st.sampled_from(["small", "small", "large", "huge", "edge"]))
+    magnitude = draw(st.sampled_from(["small", "small", "large", "huge", "wide", "edge"]))
     if magnitude == "edge":  # now and then an amount near the Int64 limit
         money = st.one_of(st.integers(0, 10**6), st.integers(2**61, 2**63 - 1))
+    elif magnitude == "wide":  # sums past 2^62 (Int128 money) whose outputs mostly still fit Int64
+        money = st.integers(2**59, 2**61)
     else:
-        money = st.integers(0, {"small": 10**6, "large": 2**40, "huge": 2**58}[magnitude])
+        money = st.integers(0, {"small": 10**6, "large": 2**40, "huge": 2**61}[magnitude])
     order = draw(st.sampled_from(["dense", "gaps", "any"]))
     empty = draw(st.sampled_from([None] * 10 + ["loans", "assets", "liens", "valuations", "policies"]))
     n_loans = 0 if empty == "loans" else draw(st.integers(1, 6))
