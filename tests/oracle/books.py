@@ -150,10 +150,10 @@ def books(draw: st.DrawFn) -> Drawn:
             )
         )
     if order == "any":
-        links = draw(st.permutations(links))
+        links = list(draw(st.permutations(links)))
     double = draw(st.sets(st.sampled_from(asset_keys))) if asset_keys else set()
     shocks = None
-    if asset_keys and draw(st.booleans()):
+    if draw(st.booleans()) and asset_keys:
         multipliers = st.sampled_from(
             [Decimal(0), Decimal("0.5"), Decimal("0.8"), Decimal(1), Decimal("1.5"), Decimal(11)]
         )

@@ -224,9 +224,9 @@ def reference(
     for lien in counted:
         if not lien["own"]:
             continue
-        f: Fraction = lien["fx"]
-        share = min(lien["share_v"] * f.numerator // f.denominator, lien["claim"])
-        surplus = lien["surplus_v"] * f.numerator // f.denominator
+        back: Fraction = lien["fx"]
+        share = min(lien["share_v"] * back.numerator // back.denominator, lien["claim"])
+        surplus = lien["surplus_v"] * back.numerator // back.denominator
         if lien["claim"] == 0:
             surplus = 0
         elif lien["cap"] is not None:

@@ -35,7 +35,7 @@ def outcome(run: Callable[[], tuple[pl.DataFrame, pl.DataFrame]]) -> Outcome:
         return "overflow", None
 
 
-def engine(book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None) -> tuple[pl.DataFrame, ...]:
+def engine(book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     result = compute_coverage(book, params, shocks)
     return result.per_loan.collect(), result.contributions.collect()
 
