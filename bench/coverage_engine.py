@@ -1,7 +1,8 @@
 """Coverage engine on a generated Parquet book: engine time (after loading and keying) and peak RSS.
 
 engine_s: compute_coverage plus collecting the portfolio roll-up; engine_and_all_outputs_s: the same with
-all six outputs collected. stages_s_best: the narrow path's stage timings (valuation.coverage.fast).
+all six outputs collected. stages_s_best: the engine's stage timings (valuation.coverage.fast), money: the
+run's money type (Int64 unless the book's amounts need Int128).
 The machine may be shared: the load averages at start and end are recorded with the figures.
 
 .venv/bin/python bench/coverage_engine.py bench/data/book-1000000-1-parquet
@@ -62,7 +63,7 @@ def main(folder: str) -> None:
     figures = {
         "book": folder,
         "loans": result.per_loan.select(pl.len()).collect().item(),
-        "path": "narrow (fast.py)" if stages[-1] else "wide (Int128)",
+        "money": fast.LAST_RUN.get("money"),
         "load_and_key_s": round(loaded, 2),
         "engine_s_runs": [round(r, 2) for r in runs],
         "engine_s_best": round(min(runs), 2),

@@ -1,5 +1,5 @@
-"""Properties of the coverage engine on small random books, and agreement with a scalar reference
-written here from DESIGN 5 with registry.ranking and registry.money.split_largest_remainder."""
+"""Properties of the coverage engine on small random books, and agreement with its oracle
+(tests/oracle/coverage_reference.py, DESIGN 5 read plainly)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from registry.money import split_largest_remainder
-from registry.ranking import RankInput, rank_liens
-from registry.registration import RegistrationStatus
+from tests.oracle.coverage_reference import CONTRIBUTION_COLUMNS, reference
 from valuation.coverage import BookFrames, CoverageParams, WhatIfError, compute_coverage
 from valuation.coverage.refs import RefBook, key_book
 from valuation.coverage.restructuring import ReleaseLien, apply_changes, diff
@@ -134,51 +133,6 @@ def frames(book: Book) -> BookFrames:
     )
 
 
-def reference(book: Book) -> dict[tuple[str, str], int]:
-    """(lien_id, loan_id) -> share, one asset and one lien at a time, straight from DESIGN 5."""
-    return {key: share for key, (share, _) in reference_with_reach(book).items()}
-
-
-def reference_with_reach(book: Book) -> dict[tuple[str, str], tuple[int, int]]:
-    """(lien_id, loan_id) -> (share, reach): the reach adds the loan's part of what the lien's rank leaves
-    free, the lien's part of it pro rata to claim, within the lien's cap (docs/domain.md, LTV)."""
-    out: dict[tuple[str, str], tuple[int, int]] = {}
-    for asset, market in enumerate(book.values):
-        value = 0 if market is None else market * 75 // 100
-        on_asset = [lien for lien in book.liens if lien.asset == asset]
-        ranks = rank_liens(
-            RankInput(
-                lien.ref,
-                RegistrationStatus(lien.status),
-                T0 + timedelta(days=lien.day) if lien.status != "draft" else None,
-            )
-            for lien in on_asset
-        )
-        counted = [lien for lien in on_asset if lien.status == "registered"]
-        claims = {}
-        for lien in counted:
-            secured = sum(book.exposures[i] for i in lien.loans)
-            claims[lien.ref] = (secured if lien.cap is None else min(lien.cap, secured)) if lien.own else lien.external
-        remaining = value
-        for rank in sorted({ranks[lien.ref] for lien in counted}):  # type: ignore[type-var]
-            group = sorted((lien for lien in counted if ranks[lien.ref] == rank), key=lambda lien: lien.ref)
-            rank_claim = sum(claims[lien.ref] for lien in group)
-            takes = min(remaining, rank_claim)
-            remaining -= takes
-            weights, refs = [claims[lien.ref] for lien in group], [lien.ref for lien in group]
-            parts = split_largest_remainder(takes, weights, refs)
-            free = split_largest_remainder(remaining if rank_claim else 0, weights, refs)
-            for lien, part, left in zip(group, parts, free, strict=True):
-                if lien.own:
-                    surplus = 0 if claims[lien.ref] == 0 else left if lien.cap is None else min(left, lien.cap - part)
-                    loans = [f"L{i}" for i in lien.loans]
-                    exposures = [book.exposures[i] for i in lien.loans]
-                    shares = split_largest_remainder(part, exposures, loans)
-                    extra = split_largest_remainder(surplus, exposures, loans)
-                    out.update({(lien.ref, loan): (a, a + b) for loan, a, b in zip(loans, shares, extra, strict=True)})
-    return out
-
-
 def run(book: Book) -> tuple[pl.DataFrame, pl.DataFrame]:
     result = compute_coverage(frames(book), CoverageParams(as_of=AS_OF))
     return result.per_loan.collect(), result.contributions.collect()
@@ -186,12 +140,12 @@ def run(book: Book) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 @settings(max_examples=100, deadline=None)
 @given(books())
-def test_engine_matches_the_scalar_reference(book: Book) -> None:
+def test_engine_matches_the_oracle(book: Book) -> None:
     per_loan, contributions = run(book)
-    got = {
-        (r["lien_id"], r["loan_id"]): (r["loan_share"], r["loan_reach"]) for r in contributions.iter_rows(named=True)
-    }
-    assert got == reference_with_reach(book)
+    expected_loans, expected_rows = reference(frames(book), CoverageParams(as_of=AS_OF))
+    assert_frame_equal(per_loan, expected_loans)
+    keys = ["loan_id", "lien_id"]
+    assert_frame_equal(contributions.select(list(CONTRIBUTION_COLUMNS)).sort(keys), expected_rows.sort(keys))
     for row in per_loan.iter_rows(named=True):
         assert 0 <= row["covered"] <= row["exposure"]
         assert row["covered"] + row["uncovered"] == row["exposure"]

@@ -1,4 +1,4 @@
-"""The narrow path's steps 5 and 6 (valuation/coverage/fast.py): each asset's value allocated rank by rank,
+"""Steps 5 and 6 (valuation/coverage/fast.py): each asset's value allocated rank by rank,
 each own lien's share back in its currency, and split over its loans pro rata to exposure, all with the
 largest-remainder rule on runs of sorted frames."""
 
@@ -8,16 +8,16 @@ from collections.abc import Callable
 
 import polars as pl
 
+from valuation.coverage.constants import BIG
 from valuation.coverage.fast_positions import I64, run_sum, runs, scatter, small, total
 from valuation.coverage.fast_state import State
-from valuation.coverage.steps import BIG
 
 
 def split_runs(
     frame: pl.DataFrame, amount: str, weight: str, total: str, tie: Callable[[pl.Series], pl.Series]
 ) -> pl.Series:
-    """registry.money.split_largest_remainder for every run of a frame at once (allocate.py's
-    split_largest_remainder, on runs): `_first`/`_last` mark each group's rows, `amount` and `total` (the
+    """registry.money.split_largest_remainder (DESIGN 7) for every run of a frame at once: `_first`/`_last`
+    mark each group's rows, `amount` and `total` (the
     group's sum of `weight`) are the same on each of its rows. Each row gets floor(amount x weight /
     total); the units left go one each to the largest remainders, ties to the smaller `tie` value (the
     refs of the rows at the frame positions it is given). A group of one row gets its amount. Only groups
@@ -28,7 +28,8 @@ def split_runs(
     many = frame.filter(~single)
     # amount x weight in Int64 when the largest amount times the largest weight fits, else Int128.
     top = int(many[amount].max() or 0) * int(many[weight].max() or 0)  # type: ignore[arg-type]
-    dtype = I64 if top < 2**63 else BIG
+    money = frame[amount].dtype
+    dtype = I64 if money == I64 and top < 2**63 else BIG
     product = pl.col(amount).cast(dtype) * pl.col(weight).cast(dtype)
     safe = pl.when(pl.col(total) > 0).then(pl.col(total)).otherwise(1).cast(dtype)
     parts = (
@@ -39,8 +40,8 @@ def split_runs(
             "_last",
             "_i",
             pl.col(amount).alias("_amount"),
-            (product // safe).cast(I64).alias("_floor"),
-            (product % safe).cast(I64).alias("_rem"),
+            (product // safe).cast(money).alias("_floor"),
+            (product % safe).cast(money).alias("_rem"),
         )
     )
     parts = parts.with_columns(
@@ -67,7 +68,7 @@ def split_runs(
     start, _ = runs(pl.col("_g"))
     index = pl.int_range(pl.len(), dtype=I64)
     bumped = rest.filter(index - pl.when(start).then(index).forward_fill() < pl.col("_left"))["_i"]
-    return out.scatter(bumped, out.gather(bumped) + 1)
+    return out.scatter(bumped, out.gather(bumped) + pl.Series([1], dtype=out.dtype))
 
 
 class AllocationStages(State):
@@ -76,11 +77,11 @@ class AllocationStages(State):
         rank): running sums give each rank's claim and what the ranks ahead claimed; a rank of several
         liens splits what it takes. Then each own lien's share back in its currency."""
         alone = self.alone.with_columns(
-            pl.min_horizontal("value", "claim_v").alias("lien_share_v"), pl.lit(0, I64).alias("ahead")
+            pl.min_horizontal("value", "claim_v").alias("lien_share_v"), pl.lit(0, self.M).alias("ahead")
         ).with_columns(
             pl.when(pl.col("claim_v") > 0)
             .then(pl.col("value") - pl.col("lien_share_v"))
-            .otherwise(pl.lit(0, I64))
+            .otherwise(pl.lit(0, self.M))
             .alias("surplus_v")
         )
         first_asset, _ = runs(pl.col("_a"))
@@ -100,7 +101,7 @@ class AllocationStages(State):
                 ).alias("_before"),
             )
             .with_columns(
-                pl.max_horizontal(pl.col("value") - pl.col("_before"), pl.lit(0, I64)).alias("_remaining"),
+                pl.max_horizontal(pl.col("value") - pl.col("_before"), pl.lit(0, self.M)).alias("_remaining"),
             )
             .with_columns(
                 pl.min_horizontal("_remaining", "rank_claim").alias("rank_takes"),
@@ -109,7 +110,7 @@ class AllocationStages(State):
             .with_columns(
                 pl.when(pl.col("rank_claim") > 0)
                 .then(pl.col("_remaining") - pl.col("rank_takes"))
-                .otherwise(pl.lit(0, I64))
+                .otherwise(pl.lit(0, self.M))
                 .alias("rank_surplus")
             )
         )
@@ -148,15 +149,15 @@ class AllocationStages(State):
                 ),
                 pl.col("surplus_v").cast(BIG) * pl.col("fx_num") // pl.col("fx_den"),
             )
-            share = share.scatter(converted, back.to_series(0).cast(I64))
-            surplus = surplus.scatter(converted, small(back.to_series(1)))
+            share = share.scatter(converted, back.to_series(0).cast(self.M))
+            surplus = surplus.scatter(converted, small(back.to_series(1), self.M))
         lien_rows = lien_rows.with_columns(share.alias("lien_share"), surplus.alias("_surplus"))
-        # The surplus within the lien's cap (engine.py's rule); a lien with no claim lends it to no loan.
+        # The surplus within the lien's cap; a lien with no claim lends it to no loan.
         self.lien_rows = (
-            lien_rows.with_columns(self.liens["cap"].gather(lien_rows["_l"]).cast(I64).alias("_cap"))
+            lien_rows.with_columns(self.liens["cap"].gather(lien_rows["_l"]).cast(self.M).alias("_cap"))
             .with_columns(
                 pl.when(pl.col("claim") == 0)
-                .then(pl.lit(0, I64))
+                .then(pl.lit(0, self.M))
                 .when(pl.col("_cap").is_null())
                 .then(pl.col("_surplus"))
                 .otherwise(pl.min_horizontal(pl.col("_surplus"), pl.col("_cap") - pl.col("lien_share")))
@@ -164,7 +165,7 @@ class AllocationStages(State):
             )
             .drop("_surplus", "_cap")
         )
-        total(self.lien_rows["lien_surplus"])
+        total(self.lien_rows["lien_surplus"], self.M)
         self.at_lien = scatter(self.n_liens, lien_rows["_l"], pl.int_range(len(lien_rows), dtype=I64, eager=True), None)
 
     def split(self) -> None:

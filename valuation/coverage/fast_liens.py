@@ -1,6 +1,6 @@
-"""The narrow path's steps 3 and 4 (valuation/coverage/fast.py): the counted liens and their ranks, the
-links of counted own liens to live loans, each lien's claim, engine.py's refusals and headroom test, and
-each claim in its asset's valuation currency."""
+"""Steps 3 and 4 (valuation/coverage/fast.py): the counted liens and their ranks, the links of counted own
+liens to live loans, each lien's claim, the refusals and the Int128 headroom test (refusals.py), and each
+claim in its asset's valuation currency."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from datetime import timedelta
 import polars as pl
 
 from valuation.coverage import fx
-from valuation.coverage.errors import CoverageInputError
+from valuation.coverage.constants import BIG, TERMINAL_LIEN
 from valuation.coverage.fast_positions import (
     FIELD,
     FLAGS,
     I64,
     LIMIT,
-    Wide,
+    NeedsInt128,
     run_totals,
     runs,
     scatter,
@@ -25,8 +25,8 @@ from valuation.coverage.fast_positions import (
     total,
     trues,
 )
-from valuation.coverage.fast_state import Headroom, Refuse, State
-from valuation.coverage.steps import BIG, TERMINAL_LIEN
+from valuation.coverage.fast_state import State
+from valuation.coverage.refusals import check_bounds, refuse_bad_liens
 
 
 class LienStages(State):
@@ -43,7 +43,7 @@ class LienStages(State):
             pl.DataFrame(
                 {
                     "_l": pl.int_range(self.n_liens, dtype=I64, eager=True),
-                    "_a": self.asset_keys.index(liens["asset_key"]),
+                    "_a": self.lien_asset,
                     "_t": pl.select(pl.when(status == "registered").then(liens["perfected_at"])).to_series(),
                     "_c": counted,
                 }
@@ -78,8 +78,7 @@ class LienStages(State):
     def links(self) -> None:
         """The links of counted own liens to live loans, in loan order (the contributions' order) and,
         through a stable sort, in lien order: one run per lien, giving step 4's secured exposure."""
-        link_loan = self.loan_keys.index(self.lien_loans["loan_key"])
-        link_lien = self.lien_keys.index(self.lien_loans["lien_key"])
+        link_loan, link_lien = self.link_loan, self.link_lien
         unperfected = self.own & ~self.status.is_in(["registered", "released"])
         self.unperfected_loans = link_loan.filter(unperfected.gather(link_lien))
         by_loan = pl.DataFrame({"_o": link_loan, "_l": link_lien}).filter(
@@ -102,7 +101,6 @@ class LienStages(State):
         per_lien = spread(self.n_liens, ends["_l"], ends.select("_secured", (pl.col("_n_mixed") > 0).alias("_mixed")))
         self.secured = per_lien["_secured"].fill_null(0)
         self.mixed = per_lien["_mixed"].fill_null(False)
-        self.has_loans = per_lien["_mixed"].is_not_null()
 
     def _lien_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
         at, liens = frame["_l"], self.liens
@@ -127,18 +125,22 @@ class LienStages(State):
                 .otherwise(pl.min_horizontal(pl.col("_cap"), pl.col("_secured")))
             )
             .otherwise(pl.col("_ext").fill_null(0))
+            .cast(self.M)
             .alias("claim"),
             pl.col("value").fill_null(0),
         )
 
-    def claims(self, refuse: Refuse, headroom: Headroom) -> None:
-        """Step 4's claims, engine.py's refusals and headroom test, and each claim in the valuation
-        currency (rounded up; Int128 only on the rows converted)."""
+    def claims(self) -> None:
+        """Step 4's claims, the refusals and the Int128 headroom test (refusals.py), and each claim in the
+        valuation currency (rounded up; Int128 only on the rows converted)."""
         alone, together = self._lien_columns(self.alone), self._lien_columns(self.together)
         checked = ["_l", "_a", "own", "has_policy", "claim", "value", "max_ltv_scaled", "_vccy", "_ccy"]
         lien_rows = pl.concat([alone.select(checked), together.select(checked)])
-        _refuse(refuse, lien_rows, self.liens, self.mixed, self.has_loans, self.assets)
-        total(lien_rows["claim"])
+        refuse_bad_liens(
+            self.assets["kind"].gather(lien_rows.filter(~pl.col("has_policy").fill_null(False))["_a"]),
+            self.liens["lien_id"].gather(lien_rows.filter(pl.col("own") & self.mixed.gather(lien_rows["_l"]))["_l"]),
+        )
+        total(lien_rows["claim"], self.M)
         k, currencies = len(self.currencies), self.currencies
         needed = (
             lien_rows.filter(pl.col("_vccy").is_not_null() & (pl.col("_vccy") != pl.col("_ccy")))
@@ -150,9 +152,9 @@ class LienStages(State):
         for (a, b), (num, den) in factors.items():
             nums[currencies.index(a) * k + currencies.index(b)] = num
             dens[currencies.index(a) * k + currencies.index(b)] = den
-        if max(nums + dens) >= LIMIT:
-            raise Wide
-        headroom(
+        if self.M == I64 and max(nums + dens, default=1) >= LIMIT:
+            raise NeedsInt128
+        check_bounds(
             top(lien_rows["value"]),
             top(lien_rows["claim"]),
             top(self.exposure.filter(self.live)),
@@ -160,7 +162,7 @@ class LienStages(State):
             len(lien_rows),
             factors,
         )
-        table = pl.DataFrame({"fx_num": nums, "fx_den": dens}, schema={"fx_num": I64, "fx_den": I64})
+        table = pl.DataFrame({"fx_num": nums, "fx_den": dens}, schema={"fx_num": self.M, "fx_den": self.M})
 
         def in_value_currency(frame: pl.DataFrame) -> pl.DataFrame:
             pair = frame.select(pl.coalesce(pl.col("_vccy") * k + pl.col("_ccy"), pl.lit(0, pl.Int32)).cast(I64))
@@ -173,41 +175,8 @@ class LienStages(State):
                 moved = frame[converted].select(
                     (pl.col("claim").cast(BIG) * pl.col("fx_den") + pl.col("fx_num") - 1) // pl.col("fx_num")
                 )
-                claim_v = claim_v.scatter(converted, small(moved.to_series()))
+                claim_v = claim_v.scatter(converted, small(moved.to_series(), self.M))
             return frame.with_columns(claim_v.alias("claim_v"))
 
         self.alone, self.together = in_value_currency(alone), in_value_currency(together)
-        total(pl.concat([self.alone["claim_v"], self.together["claim_v"]]))
-
-
-def _refuse(
-    refuse: Refuse,
-    lien_rows: pl.DataFrame,
-    liens: pl.DataFrame,
-    mixed: pl.Series,
-    has_loans: pl.Series,
-    assets: pl.DataFrame,
-) -> None:
-    """engine.py's refusals (no policy for a counted lien's kind; an own lien's loans in another
-    currency), on the few columns they read."""
-    bad = lien_rows.filter(~pl.col("has_policy").fill_null(False) | (pl.col("own") & mixed.gather(lien_rows["_l"])))
-    if not len(bad):
-        return
-    refuse(
-        pl.DataFrame(
-            {
-                "has_policy": bad["has_policy"],
-                "kind": assets["kind"].gather(bad["_a"]),
-                "own": bad["own"],
-                "loan_currency_min": pl.select(
-                    pl.when(has_loans.gather(bad["_l"]) & mixed.gather(bad["_l"]))
-                    .then(pl.lit("\x00mixed"))
-                    .otherwise(liens["currency"].gather(bad["_l"]))
-                ).to_series(),
-                "loan_currency_max": liens["currency"].gather(bad["_l"]),
-                "currency": liens["currency"].gather(bad["_l"]),
-                "lien_id": liens["lien_id"].gather(bad["_l"]),
-            }
-        )
-    )
-    raise CoverageInputError("refused")  # unreachable: refuse raised on these rows
+        total(pl.concat([self.alone["claim_v"], self.together["claim_v"]]), self.M)

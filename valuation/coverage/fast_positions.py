@@ -1,4 +1,4 @@
-"""The narrow path's tools for working by row position (valuation/coverage/fast.py): a table's keys as row
+"""The engine's tools for working by row position (valuation/coverage/fast.py): a table's keys as row
 positions, scatters and gathers instead of joins, runs of a sorted frame instead of group-bys, and the
 bounds that keep Int64 money exact."""
 
@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from valuation.coverage.steps import BIG
+from valuation.coverage.constants import BIG
+from valuation.coverage.errors import CoverageInputError
 
 I64 = pl.Int64
 LIMIT = 2**62  # every amount and every sum of amounts below this: a sum of two never wraps Int64
@@ -21,64 +22,66 @@ def flag(packed: pl.Expr, name: str) -> pl.Expr:
     return (field > 0).alias(name)
 
 
-class Wide(Exception):
-    """The book needs the general Int128 path."""
+class NeedsInt128(Exception):
+    """A bound of the Int64 pass failed: the run starts again with Int128 money (fast.compute)."""
 
 
 class Keys:
-    """A table's keys as row positions: key - offset when the keys are an offset plus the row index (as
-    refs.key_book gives them), else a binary search when they are strictly increasing (database serials
-    with gaps). Any other order sends the book to the wide path."""
+    """A table's keys as row positions. State sorts every keyed table by its key at entry (and refuses null or
+    repeated keys), so the keys are strictly increasing: key - offset when they are an offset plus the row
+    index (as refs.key_book gives them), else a binary search (database serials with gaps)."""
 
     def __init__(self, keys: pl.Series) -> None:
         n = len(keys)
-        if n == 0 or keys.null_count():
-            raise Wide
         self.n, self.keys = n, keys
-        self.offset: int | None = int(keys[0])
-        if int(keys[-1]) - int(keys[0]) != n - 1 or (n > 1 and not bool((keys.diff().slice(1) == 1).all())):
-            if n > 1 and not bool((keys.diff().slice(1) > 0).all()):
-                raise Wide
-            self.offset = None
+        # Strictly increasing integers whose span is n - 1 are consecutive.
+        self.offset: int | None = int(keys[0]) if n and int(keys[-1]) - int(keys[0]) == n - 1 else None
 
     def find(self, values: pl.Series) -> pl.Series:
         """Each value's row position, null where it is no key of the table."""
         if self.offset is not None:
             index = values - self.offset if self.offset else values
+            if not len(index) or (not index.null_count() and top(-index) <= 0 and top(index) < self.n):
+                return index.cast(I64)
             return pl.select(pl.when((index >= 0) & (index < self.n)).then(index)).to_series().cast(I64)
+        if not self.n:
+            return pl.Series(values.name, [None] * len(values), dtype=I64)
         position = self.keys.search_sorted(values, side="left").cast(I64).clip(0, self.n - 1)
         return pl.select(pl.when(self.keys.gather(position) == values).then(position)).to_series()
 
-    def index(self, values: pl.Series) -> pl.Series:
-        """Each value's row position; a value that is no key sends the book to the wide path (the loader
-        guarantees referential integrity, so this is a precaution)."""
-        if self.offset is not None:
-            index = values - self.offset if self.offset else values
-            if len(index) and (index.null_count() or top(-index) > 0 or top(index) >= self.n):
-                raise Wide
-            return index
-        found = self.find(values)
-        if found.null_count():
-            raise Wide
-        return found
+
+def sorted_by_key(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The table in strictly increasing key order (sorted once here when it is not); null or repeated keys
+    are refused: no row could be told from another."""
+    keys = frame[key]
+    if keys.null_count():
+        raise CoverageInputError(f"{key}: null keys")
+    dense = len(keys) < 2 or (int(keys[-1]) - int(keys[0]) == len(keys) - 1 and bool((keys.diff().slice(1) == 1).all()))
+    if dense or bool((keys.diff().slice(1) > 0).all()):
+        return frame
+    frame = frame.sort(key, maintain_order=True)
+    if not bool((frame[key].diff().slice(1) > 0).all()):
+        raise CoverageInputError(f"{key}: a key is given to two rows")
+    return frame
 
 
-def small(series: pl.Series, limit: int = LIMIT) -> pl.Series:
-    """Int64 copy of an integer series whose every value lies in (-limit, limit)."""
-    if len(series) - series.null_count():
+def small(series: pl.Series, money: pl.DataType, limit: int = LIMIT) -> pl.Series:
+    """The integer series in the run's money type: in an Int64 run, every value must lie in (-limit, limit)."""
+    if money == I64 and len(series) - series.null_count():
         top, bottom = series.max(), series.min()
         if int(top) >= limit or int(bottom) <= -limit:  # type: ignore[arg-type]
-            raise Wide
-    return series.cast(I64)
+            raise NeedsInt128
+    return series.cast(money)
 
 
-def total(series: pl.Series) -> None:
-    """A column whose (non-negative) sum must stay below LIMIT, so that every partial sum does too."""
-    if not len(series) - series.null_count():
+def total(series: pl.Series, money: pl.DataType) -> None:
+    """A column whose sum must stay below LIMIT in an Int64 run, so that every partial sum does too (and
+    with them sums of no more than two such columns). An Int128 run relies on engine.check_bounds."""
+    if money != I64 or not len(series) - series.null_count():
         return
     top, bottom = int(series.max()), int(series.min())  # type: ignore[arg-type]
     if bottom < 0 or (top * len(series) >= LIMIT and int(series.cast(BIG).sum()) >= LIMIT):
-        raise Wide
+        raise NeedsInt128
 
 
 def scatter(n: int, index: pl.Series, values: pl.Series, fill: int | bool | None) -> pl.Series:

@@ -1,10 +1,11 @@
-"""The narrow path's step 7 and outputs (valuation/coverage/fast.py): the contributions, in loan order, and
+"""Step 7 and the outputs (valuation/coverage/fast.py): the contributions, in loan order, and
 per loan the collateral and reachable values, coverage, LTV, breach, bucket and flags."""
 
 from __future__ import annotations
 
 import polars as pl
 
+from valuation.coverage.constants import BIG, SCALE
 from valuation.coverage.fast_positions import (
     FIELD,
     FLAGS,
@@ -19,8 +20,7 @@ from valuation.coverage.fast_positions import (
     trues,
 )
 from valuation.coverage.fast_state import State
-from valuation.coverage.rollups import BUCKETS, LOAN_FLAGS, display_ltv
-from valuation.coverage.steps import BIG, SCALE
+from valuation.coverage.rollups import BUCKETS, LOAN_FLAGS, display_ltv, ltv_bucket_index
 
 
 class ResultStages(State):
@@ -34,7 +34,7 @@ class ResultStages(State):
         # Both below LIMIT: a lien's loans' shares (surpluses) add up to its share (surplus), each checked.
         loan_reach = loan_share + self.loan_surplus
         total_reach = int(loan_reach.sum())
-        reduced = I64 if top(self.max_ltv_reduced) * total_reach < LIMIT else BIG
+        reduced = I64 if self.M == I64 and top(self.max_ltv_reduced) * total_reach < LIMIT else BIG
         self.numbers = pl.DataFrame(
             {
                 "_o": rows,
@@ -55,6 +55,9 @@ class ResultStages(State):
         )
         loans, assets, liens = self.loans, self.assets, self.liens
 
+        def out(name: str) -> pl.Expr:
+            return pl.col(name).cast(pl.Int64)  # strict: an amount past Int64 raises instead of wrapping
+
         def text(source: pl.Series, key: str, name: str) -> pl.Expr:
             return pl.lit(source).gather(pl.col(key)).alias(name)
 
@@ -71,13 +74,13 @@ class ResultStages(State):
             pl.lit(pl.Series(self.currencies, dtype=pl.String))
             .gather(pl.lit(self.value_ccy).gather(pl.col("_a")))
             .alias("value_currency"),
-            "asset_value_after_haircut",
-            "prior_ranks_took",
-            "lien_claim",
-            "lien_share",
-            "lien_surplus",
-            "loan_share",
-            "loan_reach",
+            out("asset_value_after_haircut"),
+            out("prior_ranks_took"),
+            out("lien_claim"),
+            out("lien_share"),
+            out("lien_surplus"),
+            out("loan_share"),
+            out("loan_reach"),
             *(flag(pl.col("_flags"), f) for f in FLAGS),
         )
 
@@ -131,19 +134,7 @@ class ResultStages(State):
         # Bucket tests multiply by up to 10: Int64 while both amounts are below 2^59, else Int128.
         top_exposure = top(frame["exposure"])
         x, y = (ex, r) if max(top_exposure, top(frame["reachable_value"])) < 2**59 else (ex.cast(BIG), r.cast(BIG))
-        bucket = (
-            pl.when(y == 0)
-            .then(5)
-            .when(x * 2 <= y)
-            .then(0)
-            .when(x * 10 <= y * 7)
-            .then(1)
-            .when(x * 10 <= y * 9)
-            .then(2)
-            .when(x <= y)
-            .then(3)
-            .otherwise(4)
-        )
+        bucket = ltv_bucket_index(x, y)
         # breach: exposure x SCALE > sum of share x max_ltv, both sides divided by the gcd of the max_ltvs.
         scale = SCALE // self.ltv_gcd
         narrow = weighted.dtype != BIG
@@ -151,7 +142,7 @@ class ResultStages(State):
         exact = w * self.ltv_gcd if narrow and top(weighted) * self.ltv_gcd < 2**63 else w.cast(BIG) * self.ltv_gcd
         frame = frame.with_columns(
             ((ex > 0) & ((r == 0) | exceeds)).alias("breach"),
-            exact.alias("_weighted_limit"),  # for the display max_ltv: the same float as the wide path's
+            exact.alias("_weighted_limit"),  # for the display max_ltv: one rounding of one exact integer
             bucket.cast(I64).alias("_bucket"),
         ).with_columns(
             *display_ltv("exposure", "collateral_value", "reachable_value", "_weighted_limit"),
@@ -161,11 +152,11 @@ class ResultStages(State):
             [
                 texts,
                 frame.select(
-                    ex,
-                    c,
-                    "covered",
-                    (ex - pl.col("covered")).alias("uncovered"),
-                    r,
+                    ex.cast(pl.Int64),  # strict casts: an amount past Int64 raises instead of wrapping
+                    c.cast(pl.Int64),
+                    pl.col("covered").cast(pl.Int64),
+                    (ex - pl.col("covered")).cast(pl.Int64).alias("uncovered"),
+                    r.cast(pl.Int64),
                     "coverage_ratio",
                     "ltv",
                     "max_ltv",

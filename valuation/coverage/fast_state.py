@@ -1,22 +1,17 @@
-"""The state of one narrow run (valuation/coverage/fast.py): the book collected once, and the columns each
+"""The state of one run (valuation/coverage/fast.py): the book collected once, and the columns each
 stage leaves for the ones after it, declared here so that every stage module reads them typed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import polars as pl
 
-from valuation.coverage import fx
-from valuation.coverage.fast_positions import I64, Keys, Wide
+from valuation.coverage.errors import CoverageInputError
+from valuation.coverage.fast_positions import I64, Keys, sorted_by_key
 from valuation.coverage.frames import BookFrames, CoverageParams
-
-Refuse = Callable[[pl.DataFrame], None]
-Headroom = Callable[[int, int, int, int, int, dict[fx.Pair, tuple[int, int]]], None]
 
 
 class State:
-    """One narrow run's frames and the columns its stages leave (rows by position: loan, asset, lien)."""
+    """One run's frames and the columns its stages leave (rows by position: loan, asset, lien)."""
 
     # exposures
     exposure: pl.Series
@@ -42,7 +37,6 @@ class State:
     by_lien: pl.DataFrame
     secured: pl.Series
     mixed: pl.Series
-    has_loans: pl.Series
     # allocate, split, contributions
     lien_rows: pl.DataFrame
     at_lien: pl.Series
@@ -50,16 +44,20 @@ class State:
     loan_surplus: pl.Series
     numbers: pl.DataFrame
 
-    def __init__(self, book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None) -> None:
+    def __init__(
+        self, book: BookFrames, params: CoverageParams, shocks: pl.LazyFrame | None, money: pl.DataType
+    ) -> None:
+        """`money`: Int64, or Int128 when the Int64 pass found a book past its bounds (fast.compute)."""
+        self.M = money
         no_shocks = pl.LazyFrame(schema={"asset_key": I64, "multiplier": pl.Decimal(38, 12)})
         approved = book.valuations.filter((pl.col("status") == "approved") & (pl.col("valued_on") <= params.as_of))
         (
-            self.loans,
-            self.assets,
-            self.liens,
-            self.lien_loans,
-            self.valuations,
-            self.policies,
+            loans,
+            assets,
+            liens,
+            lien_loans,
+            valuations,
+            policies,
             self.double,
             self.shocks,
         ) = pl.collect_all(
@@ -75,16 +73,26 @@ class State:
             ]
         )
         self.params = params
+        self.loans = sorted_by_key(loans, "loan_key")
+        self.assets = sorted_by_key(assets.with_columns(pl.col("status").fill_null("")), "asset_key")
+        self.liens = sorted_by_key(liens, "lien_key")
         self.loan_keys = Keys(self.loans["loan_key"])
         self.asset_keys = Keys(self.assets["asset_key"])
         self.lien_keys = Keys(self.liens["lien_key"])
         self.n_loans, self.n_assets, self.n_liens = len(self.loans), len(self.assets), len(self.liens)
-        # Nulls the wide path reads in ways not worth copying here: it takes those books.
-        if (
-            self.assets["status"].null_count()
-            or self.loans["currency"].null_count()
-            or self.liens["currency"].null_count()
-            or self.policies["kind"].null_count()
-            or self.policies["max_ltv"].null_count()
-        ):
-            raise Wide
+        if self.loans["currency"].null_count() or self.liens["currency"].null_count():
+            raise CoverageInputError("loans and liens need a currency")
+        # A policy names its kind and gives every ratio, or it is no policy (frames.py, POLICIES).
+        self.policies = policies.drop_nulls(["kind", "haircut", "max_ltv"])
+        self.lien_asset = self.asset_keys.find(self.liens["asset_key"])
+        if self.lien_asset.null_count():
+            raise CoverageInputError("liens on assets that are not in the book")
+        # Links and valuations naming no row of the book are no part of it (as a join would read them).
+        link_loan, link_lien = self.loan_keys.find(lien_loans["loan_key"]), self.lien_keys.find(lien_loans["lien_key"])
+        if link_loan.null_count() or link_lien.null_count():
+            kept = link_loan.is_not_null() & link_lien.is_not_null()
+            link_loan, link_lien = link_loan.filter(kept), link_lien.filter(kept)
+        self.link_loan, self.link_lien = link_loan, link_lien
+        self.valuations = valuations.with_columns(self.asset_keys.find(valuations["asset_key"]).alias("_a"))
+        if self.valuations["_a"].null_count():
+            self.valuations = self.valuations.drop_nulls("_a")

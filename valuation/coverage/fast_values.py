@@ -1,4 +1,4 @@
-"""The narrow path's steps 1 and 2 (valuation/coverage/fast.py): each loan's exposure, and each asset's
+"""Steps 1 and 2 (valuation/coverage/fast.py): each loan's exposure, and each asset's
 value after haircut (and stress), its flags, max LTV and valuation currency, one row per asset."""
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from math import gcd
 import polars as pl
 
 from registry.ledger_rules import BALANCE_COMPONENTS
+from valuation.coverage.constants import BIG, GONE_LOAN, SCALE, SEIZED_ASSET
+from valuation.coverage.errors import CoverageInputError
 from valuation.coverage.fast_positions import (
     FIELD,
     FLAGS,
     I64,
     LIMIT,
-    Wide,
     scatter,
     small,
     spread,
@@ -22,17 +23,16 @@ from valuation.coverage.fast_positions import (
     trues,
 )
 from valuation.coverage.fast_state import State
-from valuation.coverage.steps import BIG, GONE_LOAN, SCALE, SEIZED_ASSET
 
 
 class ValueStages(State):
     def exposures(self) -> None:
         """Step 1, Int64 when each component is below 2^60 (so the sum of four is below 2^62)."""
         loans, liens = self.loans, self.liens
-        parts = [small(loans[c].fill_null(0), 2**60) for c in BALANCE_COMPONENTS]  # sum_horizontal skips nulls
+        parts = [small(loans[c].fill_null(0), self.M, 2**60) for c in BALANCE_COMPONENTS]  # sum_horizontal skips nulls
         self.exposure = (parts[0] + parts[1] + parts[2] + parts[3]).alias("exposure")
         self.live = (~loans["status"].is_in(GONE_LOAN)).fill_null(False)
-        total(self.exposure.filter(self.live))
+        total(self.exposure.filter(self.live), self.M)
         self.currencies = sorted(
             set(loans["currency"].unique().to_list())
             | set(liens["currency"].unique().to_list())
@@ -49,7 +49,7 @@ class ValueStages(State):
         latest = _latest(
             pl.DataFrame(
                 {
-                    "_a": asset_keys.index(valuations["asset_key"]),
+                    "_a": valuations["_a"],
                     "valued_on": valuations["valued_on"],
                     "market_value": valuations["market_value"],
                     "_vccy": valuations["currency"].cast(self.money).to_physical().cast(pl.Int32),
@@ -69,7 +69,8 @@ class ValueStages(State):
         market, valued_on, self.value_ccy = newest["market_value"], newest["valued_on"], newest["_vccy"]
         kinds = self.policies["kind"].to_list()
         if len(set(kinds)) != len(kinds):
-            raise Wide  # two policies for one kind: the wide path's join decides
+            twice = sorted({k for k in kinds if kinds.count(k) > 1})
+            raise CoverageInputError(f"two policies for asset kind(s): {', '.join(twice)}")
         kind_enum = pl.Enum(sorted(set(kinds) | set(assets["kind"].drop_nulls().unique().to_list())))
         kind_code = assets["kind"].cast(kind_enum).to_physical().cast(I64)
         by_kind = {k: i for i, k in enumerate(kind_enum.categories.to_list())}
@@ -82,13 +83,13 @@ class ValueStages(State):
         policy = pl.DataFrame(
             {"_h": _scaled(haircut), "_m": _scaled(max_ltv), "_r": reval}, schema={"_h": BIG, "_m": BIG, "_r": I64}
         )
-        max_ltv_scaled = small(policy["_m"].gather(kind_code), 2**60)
+        max_ltv_scaled = small(policy["_m"].gather(kind_code), self.M, 2**60)
         # share x max_ltv is summed per loan with max_ltv divided by the gcd of every max_ltv and SCALE.
         self.ltv_gcd = SCALE
         for m in policy["_m"].drop_nulls().to_list():
             self.ltv_gcd = gcd(self.ltv_gcd, m)
-        self.max_ltv_reduced = max_ltv_scaled // self.ltv_gcd
-        value = _after_haircut(market, policy["_h"].to_list(), kind_code)
+        self.max_ltv_reduced = max_ltv_scaled // pl.Series([self.ltv_gcd], dtype=max_ltv_scaled.dtype)
+        value = _after_haircut(market, policy["_h"].to_list(), kind_code, self.M)
         if len(self.shocks):
             shocks = (
                 self.shocks.with_columns(asset_keys.find(self.shocks["asset_key"]).alias("_a"))
@@ -121,7 +122,7 @@ class ValueStages(State):
         self.asset_table = pl.DataFrame(
             {
                 "has_policy": policy["_h"].gather(kind_code).is_not_null(),
-                "value": small(value),  # null only without a policy: refused when such an asset counts
+                "value": small(value, self.M),  # null only without a policy: refused when such an asset counts
                 "max_ltv_scaled": max_ltv_scaled,
                 "_aflags": flags.select(
                     pl.sum_horizontal(pl.col(f).cast(I64) * FIELD ** FLAGS.index(f) for f in FLAGS[:4])
@@ -161,7 +162,9 @@ def _scaled(values: list[Decimal | None]) -> list[int | None]:
     return [None if v is None else int(v * SCALE) for v in values]
 
 
-def _after_haircut(market: pl.Series, haircuts: list[int | None], kind_code: pl.Series) -> pl.Series:
+def _after_haircut(
+    market: pl.Series, haircuts: list[int | None], kind_code: pl.Series, money: pl.DataType
+) -> pl.Series:
     """market x (SCALE - haircut) // SCALE per asset, with the fraction reduced per kind (a 0.30 haircut
     is x 7 // 10): Int64 while market x numerator stays below 2^62, else Int128. 0 without a valuation,
     null without a policy."""
@@ -173,7 +176,7 @@ def _after_haircut(market: pl.Series, haircuts: list[int | None], kind_code: pl.
         keep_den.append(SCALE // g)
     top_num = max((abs(v) for v in keep_num if v is not None), default=0)
     top_market = max(abs(int(market.max() or 0)), abs(int(market.min() or 0)))  # type: ignore[arg-type]
-    dtype = I64 if top_num * top_market < LIMIT and max(keep_den, default=1) < LIMIT else BIG
+    dtype = I64 if money == I64 and top_num * top_market < LIMIT and max(keep_den, default=1) < LIMIT else BIG
     keep = pl.DataFrame({"n": keep_num, "d": keep_den}, schema={"n": BIG, "d": BIG})
     return (
         pl.DataFrame({"m": market, "n": keep["n"].gather(kind_code), "d": keep["d"].gather(kind_code)})

@@ -13,11 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 
-import polars as pl
-
 from registry.money import MoneyError, minor_digits
 from valuation.coverage.errors import CoverageInputError, MissingFxRates
-from valuation.coverage.steps import BIG
 
 Pair = tuple[str, str]
 # "CNY/USD=0.1405": units of the second currency (the loan's) per unit of the first (the valuation's), the
@@ -84,32 +81,3 @@ def factors(needed: Iterable[Pair], rates: Mapping[Pair, Decimal] | None) -> dic
         ratio = Fraction(given[(value_ccy, claim_ccy)]) * Fraction(10) ** (_digits(claim_ccy) - _digits(value_ccy))
         out[(value_ccy, claim_ccy)] = (ratio.numerator, ratio.denominator)
     return out
-
-
-def factor_frame(found: Mapping[Pair, tuple[int, int]]) -> pl.LazyFrame:
-    return pl.LazyFrame(
-        {
-            "value_currency": [p[0] for p in found],
-            "currency": [p[1] for p in found],
-            "fx_num": [f[0] for f in found.values()],
-            "fx_den": [f[1] for f in found.values()],
-        },
-        schema={"value_currency": pl.String, "currency": pl.String, "fx_num": BIG, "fx_den": BIG},
-    )
-
-
-def with_factors(liens: pl.LazyFrame, found: Mapping[Pair, tuple[int, int]]) -> pl.LazyFrame:
-    """Adds fx_num/fx_den (1/1 when the currencies agree or the asset has no valuation: its value is 0),
-    claim_v (the claim in the valuation currency, rounded up)."""
-    one = pl.lit(1, BIG)
-    return (
-        liens.join(factor_frame(found), on=["value_currency", "currency"], how="left")
-        .with_columns(pl.col("fx_num").fill_null(one), pl.col("fx_den").fill_null(one))
-        .with_columns(
-            ((pl.col("claim") * pl.col("fx_den") + pl.col("fx_num") - 1) // pl.col("fx_num")).alias("claim_v")
-        )
-    )
-
-
-def to_claim_currency(amount_v: pl.Expr) -> pl.Expr:
-    return amount_v * pl.col("fx_num") // pl.col("fx_den")

@@ -15,10 +15,10 @@ import polars as pl
 
 from registry.ledger_rules import BALANCE_COMPONENTS
 from valuation.coverage.compare import loans_side_by_side
+from valuation.coverage.constants import TERMINAL_LIEN
 from valuation.coverage.engine import CoverageResult
 from valuation.coverage.errors import WhatIfError
 from valuation.coverage.frames import LIEN_LOANS, LIENS, BookFrames
-from valuation.coverage.steps import TERMINAL_LIEN
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import polars as pl
 
-from valuation.coverage.steps import SCALE
+from valuation.coverage.constants import SCALE
 
 BUCKETS = ("<=50%", "50-70%", "70-90%", "90-100%", ">100%", "uncovered")
 
 
-def ltv_bucket(exposure: pl.Expr, collateral: pl.Expr) -> pl.Expr:
-    """Exact: ltv <= 0.5 is 2 x exposure <= collateral, and so on, on integers (no float edge cases)."""
+def ltv_bucket_index(exposure: pl.Expr, reach: pl.Expr) -> pl.Expr:
+    """The index in BUCKETS of exposure / reach, exact on integers (no float edge cases): ltv <= 0.5 is
+    2 x exposure <= reach, and so on. The caller picks a type in which reach x 10 fits."""
     return (
-        pl.when(collateral == 0)
-        .then(pl.lit(BUCKETS[5]))
-        .when(exposure * 2 <= collateral)
-        .then(pl.lit(BUCKETS[0]))
-        .when(exposure * 10 <= collateral * 7)
-        .then(pl.lit(BUCKETS[1]))
-        .when(exposure * 10 <= collateral * 9)
-        .then(pl.lit(BUCKETS[2]))
-        .when(exposure <= collateral)
-        .then(pl.lit(BUCKETS[3]))
-        .otherwise(pl.lit(BUCKETS[4]))
+        pl.when(reach == 0)
+        .then(5)
+        .when(exposure * 2 <= reach)
+        .then(0)
+        .when(exposure * 10 <= reach * 7)
+        .then(1)
+        .when(exposure * 10 <= reach * 9)
+        .then(2)
+        .when(exposure <= reach)
+        .then(3)
+        .otherwise(4)
     )
 
 
@@ -89,8 +90,7 @@ def finish_kinds(sums: pl.LazyFrame) -> pl.LazyFrame:
     return sums.sort("kind", "currency")
 
 
-# The flags DESIGN 5 raises on an asset, and on a loan (an asset's flag reaches every loan it secures).
-ASSET_FLAGS = ("stale_valuation", "no_valuation", "asset_seized", "possible_double_pledge")
+# The flags DESIGN 5 raises on a loan (an asset's flag reaches every loan it secures).
 LOAN_FLAGS = (
     "stale_valuation",
     "no_valuation",
