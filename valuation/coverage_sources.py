@@ -48,7 +48,8 @@ def _sqlite_text(expr: str) -> str:
 def book_from_database(database_url: str | None = None) -> BookFrames:
     """The whole book as the engine reads it, keyed by loan.id, asset.id and lien.id. Blocking.
 
-    Valuations are the approved ones only: the engine reads no other (steps.latest_valuations)."""
+    Valuations are the approved ones only: the engine reads no other (fast_values takes an asset's latest approved
+    valuation on or before as_of)."""
     uri = database_uri(database_url)
     if not uri.startswith("sqlite:"):
         from valuation.coverage_postgres import postgres_book  # it builds on this module's _book
