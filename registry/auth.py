@@ -86,6 +86,34 @@ async def _token_user(jti: str, username: str) -> UserRead | None:
     return user
 
 
+# (encoded token, secret, algorithm) -> the token it decoded to. Bounded: cleared when full.
+_DECODED: dict[tuple[str, str, str], Token] = {}
+_DECODED_MAX = 10_000
+
+
+class RememberedToken(Token):
+    """A token whose signature was checked once is not checked again on each request: the exact string, signed
+    with the same secret, was verified before. Its expiry is checked every time. Only the tokens this app issues
+    are remembered (no audience, issuer, required claims or not-before), so every check the decode makes holds."""
+
+    @classmethod
+    def decode(  # type: ignore[override]  # the same parameters, passed on as given
+        cls, encoded_token: str, secret: str, algorithm: str, *args: Any, **kwargs: Any
+    ) -> RememberedToken:
+        key = (encoded_token, secret, algorithm)
+        plain = not args and not any(kwargs.get(k) for k in ("audience", "issuer", "require_claims", "strict_audience"))
+        plain = plain and kwargs.get("verify_exp", True) is not False
+        hit = _DECODED.get(key) if plain else None
+        if hit is not None and hit.exp.timestamp() > time.time():
+            return hit  # type: ignore[return-value]
+        token = super().decode(encoded_token, secret, algorithm, *args, **kwargs)
+        if plain and "nbf" not in token.extras:
+            if len(_DECODED) >= _DECODED_MAX:
+                _DECODED.clear()
+            _DECODED[key] = token
+        return token
+
+
 class RevocableJWTCookieAuth(JWTCookieAuth[UserRead, Token]):
     """Every token gets a unique id (jti), which logging out records as revoked."""
 
@@ -114,6 +142,7 @@ def build_jwt_auth(settings: Settings) -> JWTCookieAuth[UserRead, Token]:
     return RevocableJWTCookieAuth(
         retrieve_user_handler=retrieve_user,
         token_secret=settings.secret_key,
+        token_cls=RememberedToken,
         default_token_expiration=timedelta(minutes=settings.token_minutes),
         exclude=["^/schema", "^/health$", "^/static/"],
         key="access_token",
