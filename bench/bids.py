@@ -265,6 +265,16 @@ def _watched(watched: list[tuple[list[tuple[int, float, str]], str | None]], acc
     }
 
 
+def _run_loop(main: Any) -> Any:
+    """asyncio.run on uvloop when it is installed (it is, with the server): a cheaper loop for the load generator."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def _accepted_ids(env: dict[str, str], round_id: int) -> list[int]:
     sql = f"SELECT id FROM bid WHERE round = {round_id} AND accepted ORDER BY id"
     out = subprocess.run(
@@ -337,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                             break
                     except httpx.HTTPError:
                         time.sleep(0.25)
-                figures = asyncio.run(run(args, base, round_id, env, server.pid))
+                figures = _run_loop(run(args, base, round_id, env, server.pid))
             finally:
                 keep = ROOT / "bench" / "results" / "bids-server.log"
                 if log.exists():

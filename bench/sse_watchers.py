@@ -76,4 +76,10 @@ def watch_in_process(
         await asyncio.gather(*tasks, return_exceptions=True)
         results.put([(w.arrivals, w.error) for w in watchers])
 
-    asyncio.run(main())
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
