@@ -5,14 +5,18 @@
 1. A fresh PostgreSQL database seeded with one round bidding now (`python -m tests.live_seed`: the round, its
    case and lot, --bidders admitted bidders), then `collateral serve --workers N` with COLLATERAL_REDIS_URL
    (Redis at 127.0.0.1:6379, database 14), as a subprocess on a free port.
-2. In this process (asyncio, httpx): --watchers clients hold GET /api/rounds/{id}/events open and keep every bid
-   event with its arrival time; then --bidders clients bid for --seconds, each bidding the price it last saw plus
-   one to three increments, with an Idempotency-Key per bid, as fast as the answers come back.
+2. In this process (asyncio on uvloop): --watchers clients, in a process of their own, hold GET
+   /api/rounds/{id}/events open and keep every bid event with its arrival time; then --bidders clients, each on a
+   hand-written HTTP/1.1 keep-alive connection (bench/raw_http.py), bid for --seconds, each bidding the price it last
+   saw plus one to three increments, with an Idempotency-Key per bid, as fast as the answers come back.
 3. Prints and writes bench/results/bids.json: accepted and refused bids per second, bid latency p50/p99, the
    delivery lag from the bid's receipt on the server to its arrival at each watcher (p50/p99; receipt is just
    before commit, so this bounds the lag from commit), and watchers that missed or got out of order any accepted bid
    (checked against the bids table). Targets (issue 12, 2 cores with the load generator on them): >= 500 bids/s,
-   bid p99 <= 100 ms, delivery lag p99 <= 1 s, 0 missed or out of order. Exit 1 only when the run itself failed.
+   bid p99 <= 100 ms, delivery lag p99 <= 1 s, 0 missed or out of order. Also the CPU seconds each group of
+   processes used while bidding (server workers, bidders, watchers, PostgreSQL backends, Redis), the machine's busy
+   share, and the server's CPU milliseconds per bid. With --py-spy DIR the workers are sampled (bench/py_spy_top.py
+   sums the stacks). Exit 1 only when the run itself failed.
 """
 
 from __future__ import annotations
