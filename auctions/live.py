@@ -6,15 +6,19 @@ needs comes from the bids table, never from the channel."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from functools import cache
 from typing import Any
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.types import ASGIApp, Receive, Scope, Send
+
+from registry.config import get_settings
 
 # The channels of the app serving the current request (or running the sweep): several apps may live in one
 # process (tests build more than one), so the plugin is found per request, never kept in a global.
@@ -24,7 +28,16 @@ _outbox: ContextVar[list[tuple[int, dict[str, Any], int]] | None] = ContextVar("
 
 
 def channel(round_id: int) -> str:
-    return f"round-{round_id}"
+    return f"round-{_database_tag(get_settings().database_url)}-{round_id}"
+
+
+@cache
+def _database_tag(database_url: str) -> str:
+    """Redis Pub/Sub channels are one namespace for every client of a Redis server, whatever database number each
+    uses: two installations sharing one (or a test run beside a benchmark) heard each other's round 1, and a stranger's
+    bid taken into a round's feed pushed the round's own bid of that place out of it. The channel names the database
+    the rounds live in, by a digest (the URL may hold a password)."""
+    return hashlib.sha256(database_url.encode()).hexdigest()[:16]
 
 
 def build_channels(redis_url: str | None) -> ChannelsPlugin:

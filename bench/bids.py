@@ -5,14 +5,18 @@
 1. A fresh PostgreSQL database seeded with one round bidding now (`python -m tests.live_seed`: the round, its
    case and lot, --bidders admitted bidders), then `collateral serve --workers N` with COLLATERAL_REDIS_URL
    (Redis at 127.0.0.1:6379, database 14), as a subprocess on a free port.
-2. In this process (asyncio, httpx): --watchers clients hold GET /api/rounds/{id}/events open and keep every bid
-   event with its arrival time; then --bidders clients bid for --seconds, each bidding the price it last saw plus
-   one to three increments, with an Idempotency-Key per bid, as fast as the answers come back.
+2. In this process (asyncio on uvloop): --watchers clients, in a process of their own, hold GET
+   /api/rounds/{id}/events open and keep every bid event with its arrival time; then --bidders clients, each on a
+   hand-written HTTP/1.1 keep-alive connection (bench/raw_http.py), bid for --seconds, each bidding the price it last
+   saw plus one to three increments, with an Idempotency-Key per bid, as fast as the answers come back.
 3. Prints and writes bench/results/bids.json: accepted and refused bids per second, bid latency p50/p99, the
    delivery lag from the bid's receipt on the server to its arrival at each watcher (p50/p99; receipt is just
    before commit, so this bounds the lag from commit), and watchers that missed or got out of order any accepted bid
    (checked against the bids table). Targets (issue 12, 2 cores with the load generator on them): >= 500 bids/s,
-   bid p99 <= 100 ms, delivery lag p99 <= 1 s, 0 missed or out of order. Exit 1 only when the run itself failed.
+   bid p99 <= 100 ms, delivery lag p99 <= 1 s, 0 missed or out of order. Also the CPU seconds each group of
+   processes used while bidding (server workers, bidders, watchers, PostgreSQL backends, Redis), the machine's busy
+   share, and the server's CPU milliseconds per bid. With --py-spy DIR the workers are sampled (bench/py_spy_top.py
+   sums the stacks). Exit 1 only when the run itself failed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -52,6 +55,9 @@ def _bench_import() -> Any:
 
 
 bi = _bench_import()
+from cpu_share import CpuWindow, descendants, postgres_backends, redis_servers  # noqa: E402 - bench/ on the path
+from raw_http import Closed, RawConnection  # noqa: E402
+from sse_watchers import watch_in_process  # noqa: E402
 
 
 def _units(text: str) -> int:
@@ -66,77 +72,8 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-_EVENT_ID = re.compile(rb"(?:^|\n)id: ?(\d+)\r?\n")
-_AT = re.compile(rb'"at": ?"([^"]+)"')
-
-
-class Watcher:
-    """One open event stream on a plain socket: an HTTP/1.1 GET written by hand, the raw bytes split on the blank
-    line between events and read with two regular expressions (C speed). The load generator shares the 2 cores
-    with the server, and httpx's stream machinery cost more per chunk than the server spent writing it. The
-    chunked framing's size lines fall between events (the server writes whole events per chunk) and match
-    neither expression; a parsing slip would show as a missed event, which is checked against the bids table."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[int, float, str]] = []  # bid id, arrival (epoch s), receipt "at"
-        self.connected = asyncio.Event()
-        self.error: str | None = None
-
-    async def run(self, host: str, port: int, url: str, headers: dict[str, str]) -> None:
-        writer = None
-        try:
-            reader, writer = await asyncio.open_connection(host, port)
-            lines = [f"GET {url} HTTP/1.1", f"Host: {host}:{port}", "Accept: text/event-stream"]
-            lines += [f"{name}: {value}" for name, value in headers.items()]
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
-            buffer = b""
-            while data := await reader.read(65536):
-                now = time.time()
-                buffer += data
-                *events, buffer = buffer.split(b"\r\n\r\n")
-                for block in events:
-                    if b"event: bid" in block:
-                        event_id, at = _EVENT_ID.search(block), _AT.search(block)
-                        if event_id and at:
-                            self.arrivals.append((int(event_id[1]), now, at[1].decode()))
-                    elif b"event: snapshot" in block:
-                        self.connected.set()
-            raise ConnectionError("the server closed the stream")
-        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError) as exc:
-            if not isinstance(exc, asyncio.CancelledError):
-                self.error = repr(exc)
-            self.connected.set()
-        finally:
-            if writer is not None:
-                writer.close()
-
-
-def watch_in_process(
-    base: str, url: str, headers: dict[str, str], count: int, ready: Any, stop: Any, results: Any
-) -> None:
-    """A process of watchers: connects `count` streams, sets `ready`, keeps every event until `stop`, then puts
-    (arrivals, error) per watcher on `results`."""
-    where = httpx.URL(base)
-
-    async def main() -> None:
-        watchers = [Watcher() for _ in range(count)]
-        tasks = [asyncio.create_task(w.run(where.host, where.port or 80, url, headers)) for w in watchers]
-        await asyncio.wait_for(asyncio.gather(*(w.connected.wait() for w in watchers)), 300)
-        ready.set()
-        await asyncio.to_thread(stop.wait)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        results.put([(w.arrivals, w.error) for w in watchers])
-
-    asyncio.run(main())
-
-
 async def bidder(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], stop_at: float, out: dict[str, Any], seed: int
+    connection: RawConnection, url: str, headers: dict[str, str], stop_at: float, out: dict[str, Any], seed: int
 ) -> None:
     rng = random.Random(seed)
     price, step, n = 100_000_00, 1_000_00, 0
@@ -144,56 +81,118 @@ async def bidder(
         amount = price + step * rng.randint(1, 3)
         n += 1
         started = time.perf_counter()
-        send = {
-            "headers": {**headers, "Idempotency-Key": f"{headers['Authorization'][-12:]}-{n}"},
-            "json": {"amount": f"{amount // 100}.{amount % 100:02d}"},
-        }
+        send = {**headers, "Idempotency-Key": f"{headers['Authorization'][-12:]}-{n}"}
+        body = {"amount": f"{amount // 100}.{amount % 100:02d}"}
         try:
-            r = await client.post(url, **send)
-        except httpx.TransportError:
-            # A pooled connection the server closed as idle just as it was reused: send again with the same
+            status, _, content = await connection.request("POST", url, send, body)
+        except Closed:
+            # A kept-alive connection the server closed as idle just as it was reused: send again with the same
             # Idempotency-Key, as a real client would, which returns the first answer if there was one.
             out["retries"] += 1
-            r = await client.post(url, **send)
+            status, _, content = await connection.request("POST", url, send, body)
         out["latency"].append(time.perf_counter() - started)
-        body = r.json()
-        if r.status_code == 201:
+        answer = json.loads(content)
+        if status == 201:
             out["accepted"] += 1
-            price = _units(body["current_price"])
-        elif r.status_code in (409, 422):
+            price = _units(answer["current_price"])
+        elif status in (409, 422):
             out["refused"] += 1
-            if body.get("code") == "closed":
+            if answer.get("code") == "closed":
                 return
             # The refusal names the current price, so the next bid goes above it without reading the round.
-            if body.get("current_price"):
-                price = _units(body["current_price"])
+            if answer.get("current_price"):
+                price = _units(answer["current_price"])
         else:
-            out["errors"].append(f"{r.status_code} {r.text[:200]}")
+            out["errors"].append(f"{status} {content[:200]!r}")
 
 
-async def run(args: argparse.Namespace, base: str, round_id: int, env: dict[str, str]) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=args.bidders + 50, max_keepalive_connections=args.bidders + 10)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+def _profile(args: argparse.Namespace, server_pid: int) -> list[subprocess.Popen[bytes]]:
+    """With --py-spy DIR: sample each server worker for the bidding window, as collapsed stacks (DIR/worker-PID.txt,
+    one `stack count` line each), which bench/py_spy_top.py sums by function."""
+    if not args.py_spy:
+        return []
+    Path(args.py_spy).mkdir(parents=True, exist_ok=True)
+    spy = str(Path(bi._python()).with_name("py-spy"))
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-f",
+                "raw",
+                "-r",
+                "200",
+                "-d",
+                str(int(args.seconds)),
+                "-p",
+                str(pid),
+                "-o",
+                str(Path(args.py_spy) / f"worker-{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in descendants(server_pid)[1:]
+        if "resource_tracker" not in (Path("/proc") / str(pid) / "cmdline").read_text(errors="replace")
+    ]
+
+
+def _start_watchers(
+    args: argparse.Namespace, base: str, url: str, headers: dict[str, str]
+) -> tuple[list[Any], list[Any], Any, Any]:
+    """The watchers live in processes of their own, so parsing their events does not slow the bidders' client."""
+    context = multiprocessing.get_context("spawn")
+    stop, results = context.Event(), context.Queue()
+    processes, readies = [], []
+    shares = [
+        args.watchers // args.watcher_processes + (i < args.watchers % args.watcher_processes)
+        for i in range(args.watcher_processes)
+    ]
+    for share in shares:
+        ready = context.Event()
+        process = context.Process(
+            target=watch_in_process, args=(base, url, headers, share, ready, stop, results), daemon=True
+        )
+        process.start()
+        processes.append(process)
+        readies.append(ready)
+    return processes, readies, stop, results
+
+
+async def _bid(
+    args: argparse.Namespace, base: str, round_id: int, tokens: list[dict[str, str]], cpu_groups: dict[str, list[int]]
+) -> tuple[dict[str, Any], float, dict[str, Any]]:
+    """Every bidder bids for --seconds: (what they got, the seconds it took, the CPU each group of processes used)."""
+    out: dict[str, Any] = {"accepted": 0, "refused": 0, "latency": [], "errors": [], "retries": 0}
+    bid_url = f"/api/rounds/{round_id}/bids"
+    # Each bidder on a connection of its own, written by hand (bench/raw_http.py): httpx cost the load generator
+    # milliseconds of CPU per bid, on the cores the server needs.
+    where = httpx.URL(base)
+    connections = [RawConnection(where.host, where.port or 80) for _ in tokens]
+    cpu = CpuWindow(cpu_groups)
+    spies = _profile(args, cpu_groups["server_workers"][0])
+    t0 = time.monotonic()
+    stop_at = t0 + args.seconds
+    await asyncio.gather(
+        *(bidder(c, bid_url, h, stop_at, out, i) for i, (c, h) in enumerate(zip(connections, tokens, strict=True)))
+    )
+    elapsed = time.monotonic() - t0
+    cpu_used = cpu.stop(elapsed)
+    for connection in connections:
+        connection.close()
+    for spy in spies:
+        spy.wait(60)
+    return out, elapsed, cpu_used
+
+
+async def run(
+    args: argparse.Namespace, base: str, round_id: int, env: dict[str, str], server_pid: int
+) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         login = await client.post("/api/auth/login", json={"username": "officer", "password": "officer-password"})
         officer = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        events_url = f"/api/rounds/{round_id}/events"
-        # The watchers live in processes of their own, so parsing their events does not slow the bidders' client.
-        context = multiprocessing.get_context("spawn")
-        stop, results = context.Event(), context.Queue()
-        processes, readies = [], []
-        shares = [
-            args.watchers // args.watcher_processes + (i < args.watchers % args.watcher_processes)
-            for i in range(args.watcher_processes)
-        ]
         started = time.monotonic()
-        for share in shares:
-            ready = context.Event()
-            process = context.Process(
-                target=watch_in_process, args=(base, events_url, officer, share, ready, stop, results), daemon=True
-            )
-            process.start()
-            processes.append(process)
-            readies.append(ready)
+        processes, readies, stop, results = _start_watchers(args, base, f"/api/rounds/{round_id}/events", officer)
         for ready in readies:
             if not await asyncio.to_thread(ready.wait, 300):
                 raise SystemExit("watchers did not connect within 300 s")
@@ -203,19 +202,46 @@ async def run(args: argparse.Namespace, base: str, round_id: int, env: dict[str,
         for name in names:
             r = await client.post("/api/auth/login", json={"username": name, "password": f"{name}-password"})
             tokens.append({"Authorization": f"Bearer {r.json()['access_token']}"})
-        out: dict[str, Any] = {"accepted": 0, "refused": 0, "latency": [], "errors": [], "retries": 0}
-        bid_url = f"/api/rounds/{round_id}/bids"
-        t0 = time.monotonic()
-        await asyncio.gather(*(bidder(client, bid_url, h, t0 + args.seconds, out, i) for i, h in enumerate(tokens)))
-        elapsed = time.monotonic() - t0
-        await asyncio.sleep(3)  # let the last events reach every watcher
-        stop.set()
-        watched: list[tuple[list[tuple[int, float, str]], str | None]] = []
-        for _ in processes:
-            watched += await asyncio.to_thread(results.get, True, 120)
-        for process in processes:
-            process.join(30)
+    groups = {
+        "server_workers": descendants(server_pid),
+        "bidders_client": [os.getpid()],
+        "watchers_client": [p.pid for p in processes if p.pid is not None],
+        "postgres_backends": postgres_backends(args.database),
+        "redis": redis_servers(),
+    }
+    out, elapsed, cpu_used = await _bid(args, base, round_id, tokens, groups)
+    await asyncio.sleep(3)  # let the last events reach every watcher
+    stop.set()
+    watched: list[tuple[list[tuple[int, float, str]], str | None]] = []
+    for _ in processes:
+        watched += await asyncio.to_thread(results.get, True, 120)
+    for process in processes:
+        process.join(30)
     accepted_ids = await asyncio.to_thread(_accepted_ids, env, round_id)
+    bids = out["accepted"] + out["refused"]
+    return {
+        "watchers_connected_s": round(connect_s, 2),
+        "watchers_seen": len(watched),
+        "bidding_s": round(elapsed, 2),
+        "bids": bids,
+        "accepted_per_s": round(out["accepted"] / elapsed, 1),
+        "refused_per_s": round(out["refused"] / elapsed, 1),
+        "bids_per_s": round(bids / elapsed, 1),
+        "bid_latency_p50_ms": round(1000 * (pct(out["latency"], 0.5) or 0), 1),
+        "bid_latency_p99_ms": round(1000 * (pct(out["latency"], 0.99) or 0), 1),
+        **_watched(watched, accepted_ids),
+        "bid_errors": out["errors"][:10],
+        "bids_sent_again_after_a_closed_connection": out["retries"],
+        "cpu_while_bidding": cpu_used,
+        # CPU milliseconds each bid cost the server's workers and the database: what does not depend on how busy
+        # the machine was, so runs on a shared machine still compare.
+        "server_cpu_ms_per_bid": round(1000 * cpu_used["cpu_seconds"]["server_workers"] / max(1, bids), 2),
+        "postgres_cpu_ms_per_bid": round(1000 * cpu_used["cpu_seconds"]["postgres_backends"] / max(1, bids), 2),
+    }
+
+
+def _watched(watched: list[tuple[list[tuple[int, float, str]], str | None]], accepted_ids: list[int]) -> dict[str, Any]:
+    """What the watchers saw, checked against the accepted bids in the table."""
     lags, missed, disordered, errors = [], 0, 0, 0
     missing_example: list[int] = []
     for arrivals, error in watched:
@@ -229,17 +255,7 @@ async def run(args: argparse.Namespace, base: str, round_id: int, env: dict[str,
             disordered += 1
         for _, arrived, at in arrivals:
             lags.append(arrived - datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
-    lat = out["latency"]
     return {
-        "watchers_connected_s": round(connect_s, 2),
-        "watchers_seen": len(watched),
-        "bidding_s": round(elapsed, 2),
-        "bids": out["accepted"] + out["refused"],
-        "accepted_per_s": round(out["accepted"] / elapsed, 1),
-        "refused_per_s": round(out["refused"] / elapsed, 1),
-        "bids_per_s": round((out["accepted"] + out["refused"]) / elapsed, 1),
-        "bid_latency_p50_ms": round(1000 * (pct(lat, 0.5) or 0), 1),
-        "bid_latency_p99_ms": round(1000 * (pct(lat, 0.99) or 0), 1),
         "events_delivered": len(lags),
         "delivery_lag_p50_s": round(pct(lags, 0.5) or 0, 3),
         "delivery_lag_p99_s": round(pct(lags, 0.99) or 0, 3),
@@ -250,9 +266,17 @@ async def run(args: argparse.Namespace, base: str, round_id: int, env: dict[str,
         "watchers_out_of_order": disordered,
         "watcher_errors": errors,
         "first_watcher_error": next((e for _, e in watched if e), None),
-        "bid_errors": out["errors"][:10],
-        "bids_sent_again_after_a_closed_connection": out["retries"],
     }
+
+
+def _run_loop(main: Any) -> Any:
+    """asyncio.run on uvloop when it is installed (it is, with the server): a cheaper loop for the load generator."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def _accepted_ids(env: dict[str, str], round_id: int) -> list[int]:
@@ -274,6 +298,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--watcher-processes", type=int, default=1)
     parser.add_argument("--database", default="collateral_bench_bids")
+    parser.add_argument("--py-spy", metavar="DIR", help="sample the server's workers with py-spy while bidding")
+    parser.add_argument("--keep-database", action="store_true", help="leave the database for a look afterwards")
     return parser.parse_args(argv)
 
 
@@ -325,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                             break
                     except httpx.HTTPError:
                         time.sleep(0.25)
-                figures = asyncio.run(run(args, base, round_id, env))
+                figures = _run_loop(run(args, base, round_id, env, server.pid))
             finally:
                 keep = ROOT / "bench" / "results" / "bids-server.log"
                 if log.exists():
@@ -335,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
                     server.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     server.kill()
+                if not args.keep_database:
+                    drop = [*bi._psql(), "-qc", f"DROP DATABASE IF EXISTS {args.database}"]
+                    subprocess.run(drop, check=False, capture_output=True)
     targets = {"bids_per_s": 500, "bid_latency_p99_ms": 100, "delivery_lag_p99_s": 1.0, "missed_or_reordered": 0}
     met = {
         "bids_per_s": figures["bids_per_s"] >= targets["bids_per_s"],

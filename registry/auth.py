@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -49,10 +51,67 @@ async def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: Ba
 
 
 async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> UserRead | None:
-    # A token without an id cannot be revoked by logging out, so it is not accepted at all.
+    # A token without an id cannot be revoked by logging out, so it is not accepted at all. The revocation is
+    # checked on every request (a logout holds at once, on every worker); only the user's row is remembered.
     if not isinstance(token.jti, str) or await is_revoked(store_of(connection.app, REVOKED_TOKENS), token.jti):
         return None
-    return await active_user(token.sub)
+    return await _token_user(token.jti, token.sub)
+
+
+def user_cache_seconds() -> float:
+    """How long a worker keeps a token's user (COLLATERAL_USER_CACHE_SECONDS, 0: read it on every request)."""
+    return max(0.0, float(os.environ.get("COLLATERAL_USER_CACHE_SECONDS", "2")))
+
+
+# token id -> (monotonic expiry, the token's user). A bidder bidding several times a second read the same row on
+# every bid: one database round trip of each request's few. A user made inactive in the database is refused once
+# the entry expires (no API changes a user after creation). Bounded: cleared when full.
+_RECENT_USERS: dict[str, tuple[float, UserRead]] = {}
+_RECENT_USERS_MAX = 10_000
+
+
+async def _token_user(jti: str, username: str) -> UserRead | None:
+    now = time.monotonic()
+    hit = _RECENT_USERS.get(jti)
+    if hit is not None and hit[0] > now and hit[1].username == username:
+        return hit[1]
+    user = await active_user(username)
+    seconds = user_cache_seconds()
+    if user is None or not seconds:
+        _RECENT_USERS.pop(jti, None)
+        return user
+    if len(_RECENT_USERS) >= _RECENT_USERS_MAX:
+        _RECENT_USERS.clear()
+    _RECENT_USERS[jti] = (now + seconds, user)
+    return user
+
+
+# (encoded token, secret, algorithm) -> the token it decoded to. Bounded: cleared when full.
+_DECODED: dict[tuple[str, str, str], Token] = {}
+_DECODED_MAX = 10_000
+
+
+class RememberedToken(Token):
+    """A token whose signature was checked once is not checked again on each request: the exact string, signed
+    with the same secret, was verified before. Its expiry is checked every time. Only the tokens this app issues
+    are remembered (no audience, issuer, required claims or not-before), so every check the decode makes holds."""
+
+    @classmethod
+    def decode(  # type: ignore[override]  # the same parameters, passed on as given
+        cls, encoded_token: str, secret: str, algorithm: str, *args: Any, **kwargs: Any
+    ) -> RememberedToken:
+        key = (encoded_token, secret, algorithm)
+        plain = not args and not any(kwargs.get(k) for k in ("audience", "issuer", "require_claims", "strict_audience"))
+        plain = plain and kwargs.get("verify_exp", True) is not False
+        hit = _DECODED.get(key) if plain else None
+        if hit is not None and hit.exp.timestamp() > time.time():
+            return hit  # type: ignore[return-value]
+        token = super().decode(encoded_token, secret, algorithm, *args, **kwargs)
+        if plain and "nbf" not in token.extras:
+            if len(_DECODED) >= _DECODED_MAX:
+                _DECODED.clear()
+            _DECODED[key] = token
+        return token
 
 
 class RevocableJWTCookieAuth(JWTCookieAuth[UserRead, Token]):
@@ -83,6 +142,7 @@ def build_jwt_auth(settings: Settings) -> JWTCookieAuth[UserRead, Token]:
     return RevocableJWTCookieAuth(
         retrieve_user_handler=retrieve_user,
         token_secret=settings.secret_key,
+        token_cls=RememberedToken,
         default_token_expiration=timedelta(minutes=settings.token_minutes),
         exclude=["^/schema", "^/health$", "^/static/"],
         key="access_token",

@@ -25,6 +25,7 @@ from auctions.schemas.public import PublicAuction
 from auctions.schemas.settlement import WaterfallRead, WaterfallRequest
 from auctions.services import bidders, bids, case_file, public, rounds, waterfall
 from registry.auth import PUBLIC, roles
+from registry.observability import QUIET_REQUEST_LINE
 from registry.roles import Role
 from registry.schemas.misc import UserRead
 
@@ -60,7 +61,8 @@ class RoundController(Controller):
         "/{round_id:int}/bids",
         operation_id="PlaceBid",
         name="rounds:bid",
-        opt=roles(Role.BIDDER),
+        # Every bid is kept in the bids table with its answer: no request line for it (registry.observability).
+        opt={**roles(Role.BIDDER), **QUIET_REQUEST_LINE},
         responses={201: ResponseSpec(data_container=BidAnswer, description="The bid was accepted and leads")},
     )
     async def place_bid(

@@ -174,3 +174,33 @@ async def test_ready_when_every_migration_is_applied_and_not_before(client) -> N
     finally:
         await Migration.insert(Migration(**{k: v for k, v in last.items() if k != "id"}))
     assert (await client.get("/health/ready")).status_code == 200
+
+
+async def test_a_bid_writes_no_request_line_unless_asked(client, as_role, log_lines, monkeypatch) -> None:
+    """Every bid is kept in the bids table with its answer; the request line of a bid is left out, other routes
+    keep theirs, and COLLATERAL_LOG_EVERY_REQUEST brings it back."""
+    from registry import observability
+
+    async def bid(request_id: str) -> int:
+        r = await client.post(
+            "/api/rounds/999/bids",
+            json={"amount": "1.00"},
+            headers={**as_role(Role.BIDDER), "X-Request-Id": request_id},
+        )
+        return r.status_code
+
+    def request_lines(request_id: str) -> list[dict]:
+        return [json.loads(x) for x in log_lines if f'"{request_id}"' in x and '"request"' in x]
+
+    assert await bid("quiet-bid") == 404
+    assert request_lines("quiet-bid") == []
+    await client.get("/api/auth/me", headers={**as_role(Role.BIDDER), "X-Request-Id": "loud-me"})
+    assert [line["status"] for line in request_lines("loud-me")] == [200]
+    monkeypatch.setenv("COLLATERAL_LOG_EVERY_REQUEST", "1")
+    observability._log_every_request.cache_clear()
+    try:
+        assert await bid("loud-bid") == 404
+        assert [line["path"] for line in request_lines("loud-bid")] == ["/api/rounds/999/bids"]
+    finally:
+        monkeypatch.delenv("COLLATERAL_LOG_EVERY_REQUEST")
+        observability._log_every_request.cache_clear()

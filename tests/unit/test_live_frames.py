@@ -28,3 +28,23 @@ def test_a_published_message_carries_the_bid_id_its_seq_and_the_frame() -> None:
     assert live.read_published(live.published(bid, 7)) == (42, 7, live.sse_frame("bid", json.dumps(bid), 42))
     status = {"event": "status", "status": "failed", "ends_at": "2026-12-01T00:00:00Z"}
     assert live.read_published(live.published(status, 3)) == (0, 0, live.sse_frame("status", json.dumps(status)))
+
+
+def test_a_round_s_channel_names_its_database_and_never_its_url(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Redis Pub/Sub channels are shared by every client of a Redis server: two installations (or a test run and a
+    benchmark) must not hear each other's round 1."""
+    from registry.config import get_settings
+
+    monkeypatch.setenv("COLLATERAL_DATA_DIR", str(tmp_path))
+    names = {}
+    try:
+        for url in ("postgresql://bank:s3cret@db/one", "postgresql://bank:s3cret@db/two", "sqlite:///x.sqlite"):
+            monkeypatch.setenv("DATABASE_URL", url)
+            get_settings.cache_clear()
+            names[url] = live.channel(1)
+            assert live.channel(1) == names[url] != live.channel(2)
+            assert "s3cret" not in names[url]
+            assert "one" not in names[url]
+    finally:
+        get_settings.cache_clear()
+    assert len(set(names.values())) == 3
