@@ -32,7 +32,6 @@ together <= 5 s.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -41,9 +40,10 @@ import statistics
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_scripts
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,18 +61,7 @@ TARGETS = {
 _TIMES = re.compile(r"\(load ([0-9.]+) s, engine ([0-9.]+) s, write ([0-9.]+) s\)\s*$")
 
 
-def _import_bench() -> ModuleType:
-    """bench/import.py (a module name Python cannot import by name): its book, machine and engine helpers."""
-    spec = importlib.util.spec_from_file_location("bench_import", ROOT / "bench" / "import.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit("bench/import.py not found")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_import"] = module  # dataclasses resolve their annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-bi = _import_bench()
+bi = bench_scripts.load("import.py", "bench_import")
 
 
 def run_coverage(args: list[str], env: dict[str, str] | None, out: Path) -> dict[str, Any]:

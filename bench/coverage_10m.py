@@ -14,7 +14,6 @@ per size best/median wall and peak RSS, the ratio of the 10M to the 1M median wa
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shlex
@@ -23,22 +22,12 @@ import statistics
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_scripts
 
-def _bench_coverage() -> ModuleType:
-    """bench/coverage.py (its name is taken by coverage.py, the tool): typed_book, run_coverage, bench helpers."""
-    spec = importlib.util.spec_from_file_location("bench_coverage", Path(__file__).with_name("coverage.py"))
-    if spec is None or spec.loader is None:
-        raise SystemExit("bench/coverage.py not found")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_coverage"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bc = _bench_coverage()
+bc = bench_scripts.load("coverage.py", "bench_coverage")
 
 RESULTS = bc.ROOT / "bench" / "results" / "coverage-10m.json"
 TARGETS = {"peak_rss_gib": 10.0, "ratio_to_1m": 12.0}

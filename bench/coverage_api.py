@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -42,9 +41,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_scripts
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,18 +53,7 @@ USER = "bench-coverage-api"
 PASSWORD = "bench-coverage-api-password-0123"
 
 
-def _import_coverage_bench() -> ModuleType:
-    """bench/coverage.py (which itself loads bench/import.py): postgres_book, FX and the import helpers."""
-    spec = importlib.util.spec_from_file_location("bench_coverage", ROOT / "bench" / "coverage.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit("bench/coverage.py not found")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_coverage"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bc = _import_coverage_bench()
+bc = bench_scripts.load("coverage.py", "bench_coverage")
 bi = bc.bi
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import importlib.util
 import json
 import os
 import statistics
@@ -33,8 +32,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "settlement.json"
@@ -43,17 +44,7 @@ CASE = "DC-BENCH"
 TARGETS = {"preview_s": 0.2, "settlement_s": 3.0}
 
 
-def _import_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_import", ROOT / "bench" / "import.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit("bench/import.py not found")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_import"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bi = _import_bench()
+bi = bench_scripts.load("import.py", "bench_import")
 
 
 def _write(path: Path, header: list[str], rows: list[list[Any]]) -> None:
