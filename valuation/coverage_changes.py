@@ -176,16 +176,22 @@ async def _rows(touched: Keys) -> Rows:
     )
 
 
-async def changes_since(seq: int) -> Changes | None:
-    """The head of the chain, the keys the events after `seq` touched and their current rows, read in one
-    transaction; None when those events need a whole read of the book."""
+async def changes_since(version: tuple[int, str]) -> Changes | None:
+    """The head of the chain, the keys the events after `version` (seq, hash) touched and their current rows,
+    read in one transaction; None when those events need a whole read of the book, or when the event at that seq
+    is not the one the version names (another chain: a database restored, or replaced under the process)."""
+    seq, head_hash = version
     async with engine().transaction():
         if is_postgres():
             await AuditEvent.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         events = await _raw(
             f"""SELECT seq, hash, entity, entity_ref, action, before, after FROM audit_event
-                WHERE seq > {int(seq)} ORDER BY seq LIMIT {MAX_EVENTS + 1}"""  # noqa: S608 - integers only
+                WHERE seq >= {int(seq)} ORDER BY seq LIMIT {MAX_EVENTS + 2}"""  # noqa: S608 - integers only
         )
+        if seq > 0:
+            if not events or int(events[0]["seq"]) != seq or str(events[0]["hash"]) != head_hash:
+                return None
+            events = events[1:]
         if not events or len(events) > MAX_EVENTS:
             return None
         seeds = seeds_of(events)

@@ -83,3 +83,56 @@ async def test_every_change_is_patched_and_equals_a_whole_read(client, as_role, 
     assert patched["L2"]["loan"]["exposure"] == "700.00"
     assert patched["L5"]["loan"]["reachable_value"] != "0.00"
     assert patched["L1"]["possible_double_pledge"] is True
+
+
+async def test_every_parameter_set_read_before_a_change_is_patched_after_it(
+    client, as_role, book: Book, monkeypatch
+) -> None:
+    """The home page reads coverage as of today and as of the day before the last revaluation, the coverage page
+    as of the officer's day: each set of parameters read before a change is patched after it, from the older
+    book it was cached with, not computed whole (which takes seconds on a real book)."""
+    from valuation.services import coverage_runs as service
+
+    computed: list[int] = []
+    real_engine = service.engine
+
+    def counting_engine(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return real_engine(*args, **kwargs)
+
+    monkeypatch.setattr(service, "engine", counting_engine)
+    service.BOOKS.clear()
+    service.RESULTS.clear()
+    credit = as_role(Role.CREDIT_OFFICER)
+    days = (AS_OF, "2026-06-30")
+
+    async def summaries() -> list[Any]:
+        out = []
+        for day in days:
+            r = await client.get(f"/api/coverage/summary?as_of={day}", headers=credit)
+            assert r.status_code == 200, r.text
+            out.append(r.json())
+        return out
+
+    first = await summaries()
+    assert len(computed) == 2  # each day computed whole once
+    await book.post("L2", "repayment", principal="300.00")
+    patched = await summaries()
+    assert len(computed) == 2, "a day read before the change was computed whole after it"
+    service.BOOKS.clear()
+    service.RESULTS.clear()
+    assert patched == await summaries()
+    assert patched[0] != first[0]  # the repayment moved the figures: the patch is not the stale answer
+
+
+async def test_a_version_from_another_chain_is_never_patched(client, as_role, book: Book) -> None:
+    """A cached book names its version by the head's seq and hash; events after that seq in a chain whose event
+    at the seq has another hash (a database restored or replaced under the process) are not its changes."""
+    from valuation import coverage_changes
+    from valuation.services.coverage_runs import book_version
+
+    head = await book_version()
+    await book.post("L2", "repayment", principal="100.00")
+    changes = await coverage_changes.changes_since(head)
+    assert changes is not None and changes.touched.loans
+    assert await coverage_changes.changes_since((head[0], "0" * len(head[1]))) is None

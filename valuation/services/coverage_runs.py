@@ -86,12 +86,15 @@ class Recent(Generic[V]):
     def clear(self) -> None:
         self._values.clear()
 
-    def newest(self) -> tuple[tuple[object, ...], V] | None:
-        return next(reversed(self._values.items()), None)
+    def newest_first(self) -> list[tuple[tuple[object, ...], V]]:
+        return list(reversed(self._values.items()))
 
 
-BOOKS: Recent[BookFrames] = Recent(size=1)
-RESULTS: Recent[CoverageResult] = Recent(size=2)
+# Two versions of the book: the newest and the one before it, from which results under parameters not yet read
+# at the newest are patched. A patched book is mostly slices of the book it was patched from, so the two share
+# their memory; a book read whole replaces both.
+BOOKS: Recent[BookFrames] = Recent(size=2)
+RESULTS: Recent[CoverageResult] = Recent(size=4)
 
 
 def parse_fx(texts: Sequence[str], field: str = "fx") -> dict[tuple[str, str], Decimal]:
@@ -159,19 +162,24 @@ def _key(version: Version, coverage_params: CoverageParams) -> tuple[object, ...
     )
 
 
-async def _patched(coverage_params: CoverageParams) -> tuple[Version, BookFrames, CoverageResult] | None:
-    """The cached book and its result under these params brought up to the head of the chain by recomputing
-    only what the events since moved (valuation.coverage.incremental); None when there is nothing cached to
-    patch or the events need a whole read."""
-    cached = BOOKS.newest()
+async def _patched(
+    coverage_params: CoverageParams, version: Version
+) -> tuple[Version, BookFrames, CoverageResult] | None:
+    """The newest cached book that has a result under these params, and that result, brought up to the head of
+    the chain by recomputing only what the events since moved (valuation.coverage.incremental); None when there
+    is nothing cached to patch or the events need a whole read."""
+    cached = next(
+        (
+            (cast(Version, key[0]), before, base)
+            for key, before in BOOKS.newest_first()
+            if key[0] != version and (base := RESULTS.get(_key(cast(Version, key[0]), coverage_params))) is not None
+        ),
+        None,
+    )
     if cached is None:
         return None
-    key, before = cached
-    old_version = cast(Version, key[0])
-    base = RESULTS.get(_key(old_version, coverage_params))
-    if base is None:
-        return None
-    changes = await coverage_changes.changes_since(old_version[0])
+    old_version, before, base = cached
+    changes = await coverage_changes.changes_since(old_version)
     if changes is None:
         return None
 
@@ -193,12 +201,12 @@ async def book_and_base(coverage_params: CoverageParams) -> tuple[BookFrames, Co
         book, base = BOOKS.get((version,)), RESULTS.get(key)
         if book is not None and base is not None:
             return book, base
-        if book is None and (patched := await _patched(coverage_params)) is not None:
-            new_version, book, base = patched
-            # Only the patched result is current; other params' results of the older book are dropped with it.
-            BOOKS.clear()
-            RESULTS.clear()
-            BOOKS.put((new_version,), book)
+        if (patched := await _patched(coverage_params, version)) is not None:
+            new_version, patched_book, base = patched
+            # The older book and its results stay, for reads under other params to patch from in their turn.
+            if book is None or new_version != version:
+                book = patched_book
+                BOOKS.put((new_version,), book)
             RESULTS.put(_key(new_version, coverage_params), base)
             return book, base
         cached_book = book
