@@ -57,7 +57,7 @@ class PoliciesFile(BookFile):
         return {"written": written}
 
     async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
-        rows = db.number("policy", frame, await db.reserve_ids("policy", frame.height))
+        rows = await db.numbered("policy", frame)
         return {
             "written": await db.copy_frame(
                 "policy", rows.select("id", "kind", "haircut", "revaluation_days", "max_ltv")
@@ -140,9 +140,9 @@ class ValuationsFile(BookFile):
         return {"written": written}
 
     async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
-        assets = (await db.ref_ids("asset", frame["asset_ref"])).rename({"ref": "asset_ref", "id": "asset"})
+        assets = await db.ids_of("asset", frame["asset_ref"], "asset")
         rows = frame.join(assets, on="asset_ref")
-        rows = db.number("valuation", rows, await db.reserve_ids("valuation", rows.height))
+        rows = await db.numbered("valuation", rows)
         stamp = pl.lit(now.isoformat())
         decided = pl.col("status") != "submitted"
         written = await db.copy_frame(

@@ -102,8 +102,8 @@ class AssetsFile(BookFile):
         return {"written": written}
 
     async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
-        owners = (await db.ref_ids("party", frame["owner_ref"])).rename({"ref": "owner_ref", "id": "owner"})
-        rows = db.number("asset", frame, await db.reserve_ids("asset", frame.height)).join(owners, on="owner_ref")
+        owners = await db.ids_of("party", frame["owner_ref"], "owner")
+        rows = (await db.numbered("asset", frame)).join(owners, on="owner_ref")
         written = await db.copy_frame(
             "asset",
             rows.select(
@@ -288,8 +288,8 @@ class LiensFile(BookFile):
         return {"written": written}
 
     async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
-        assets = (await db.ref_ids("asset", frame["asset_ref"])).rename({"ref": "asset_ref", "id": "asset"})
-        rows = db.number("lien", frame, await db.reserve_ids("lien", frame.height)).join(assets, on="asset_ref")
+        assets = await db.ids_of("asset", frame["asset_ref"], "asset")
+        rows = (await db.numbered("lien", frame)).join(assets, on="asset_ref")
         written = await db.copy_frame(
             "lien",
             rows.select(

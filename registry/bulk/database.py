@@ -172,6 +172,14 @@ class BulkDb:
         await self.reserve_block(table, count)
         return self._blocks.pop(table)[0] if count else 0
 
+    async def numbered(self, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` with ids of a fresh `table` drawn for its rows (reserve_ids, then number)."""
+        return self.number(table, frame, await self.reserve_ids(table, frame.height))
+
+    async def ids_of(self, table: str, refs: pl.Series, id_column: str) -> pl.DataFrame:
+        """(refs' column name, id_column): the ids of `table`'s rows these refs name, ready to join on the refs."""
+        return (await self.ref_ids(table, refs)).rename({"ref": refs.name, "id": id_column})
+
     def number(self, table: str, frame: pl.DataFrame, start: int) -> pl.DataFrame:
         """`frame` with ids from `start` on, remembered by ref (when it has one) for the files that refer to it."""
         frame = frame.with_row_index("id", offset=start).with_columns(pl.col("id").cast(pl.Int64))

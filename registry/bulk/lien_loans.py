@@ -64,12 +64,10 @@ class LienLoansFile(BookFile):
         return {"written": added + removed, "removed": removed}
 
     async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
-        liens = (await db.ref_ids("lien", frame["lien_ref"])).rename({"ref": "lien_ref", "id": "lien"})
-        loans = (await db.ref_ids("loan", frame["loan_ref"])).rename({"ref": "loan_ref", "id": "loan"})
+        liens = await db.ids_of("lien", frame["lien_ref"], "lien")
+        loans = await db.ids_of("loan", frame["loan_ref"], "loan")
         pairs = frame.join(liens, on="lien_ref").join(loans, on="loan_ref").select("lien", "loan")
-        added = await db.copy_frame(
-            "lien_loan", db.number("lien_loan", pairs, await db.reserve_ids("lien_loan", pairs.height))
-        )
+        added = await db.copy_frame("lien_loan", (await db.numbered("lien_loan", pairs)))
         return {"written": added, "removed": 0}
 
     async def export(self, db: BulkDb) -> pl.DataFrame:

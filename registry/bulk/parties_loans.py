@@ -52,7 +52,7 @@ class PartiesFile(BookFile):
         return {"written": written}
 
     async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
-        rows = db.number("party", frame, await db.reserve_ids("party", frame.height))
+        rows = await db.numbered("party", frame)
         written = await db.copy_frame(
             "party",
             rows.select("id", "ref", "name", "kind", status=pl.lit("normal"), created_at=pl.lit(now.isoformat())),
@@ -158,8 +158,8 @@ class LoansFile(BookFile):
         return {"written": written, "balance_postings": postings}
 
     async def load_fresh(self, db: BulkDb, frame: pl.DataFrame, now: datetime, actor: str) -> dict[str, int] | None:
-        borrowers = (await db.ref_ids("party", frame["borrower_ref"])).rename({"ref": "borrower_ref", "id": "borrower"})
-        rows = db.number("loan", frame, await db.reserve_ids("loan", frame.height)).join(borrowers, on="borrower_ref")
+        borrowers = await db.ids_of("party", frame["borrower_ref"], "borrower")
+        rows = (await db.numbered("loan", frame)).join(borrowers, on="borrower_ref")
         stamp = pl.lit(now.isoformat())
         written = await db.copy_frame(
             "loan",
@@ -168,7 +168,7 @@ class LoansFile(BookFile):
         # The ledger of a loan new to the registry is empty: its opening posting is the file's whole balance.
         opening = rows.filter(pl.any_horizontal(pl.col(x) != 0 for x in BALANCE_COMPONENTS))
         opening = opening.select(pl.col("id").alias("loan"), *BALANCE_COMPONENTS)
-        opening = db.number("posting", opening, await db.reserve_ids("posting", opening.height))
+        opening = await db.numbered("posting", opening)
         postings = await db.copy_frame(
             "posting",
             opening.select(
