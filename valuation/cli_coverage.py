@@ -128,11 +128,13 @@ def coverage_command(
             from valuation.coverage.batches import per_loan_in_batches  # scipy: only for a book this large
 
             parts = per_loan_in_batches(book, params, loans_per_batch, finish=coverage_export_frame)
+            in_batches = f" in {len(parts)} batches"
             computed = time.perf_counter()
             frame = pl.concat(parts)
             del parts
             frame = frame if frame["loan_id"].is_sorted() else frame.sort("loan_id")
         else:
+            in_batches = ""
             result = compute_coverage(book, params)
             computed = time.perf_counter()
             frame = coverage_export_frame(result.per_loan)
@@ -143,6 +145,6 @@ def coverage_command(
         sys.exit(1)
     done = time.perf_counter()
     click.echo(
-        f"coverage as of {as_of}: {frame.height} loans written to {out} in {done - started:.2f} s "
+        f"coverage as of {as_of}: {frame.height} loans{in_batches} written to {out} in {done - started:.2f} s "
         f"(load {loaded - started:.2f} s, engine {computed - loaded:.2f} s, write {done - computed:.2f} s)"
     )

@@ -294,6 +294,7 @@ def test_cli_writes_the_export_from_the_database_and_from_a_folder(tmp_path: Pat
         str(tmp_path / "b.csv"),
     )
     assert batched.returncode == 0, batched.stderr
+    assert " batches written to " in batched.stdout and " batches " not in from_dir.stdout
     assert (tmp_path / "b.csv").read_text() == dir_text
 
     as_json = run(
