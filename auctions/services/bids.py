@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from auctions import live
 from auctions.rules.bidding import BidRequest, Decision, Leader, RoundState, decide, minimum_next_bid
 from auctions.rules.profiles import profile
 from auctions.schemas.bids import BidRead
+from auctions.services import bid_statements as sql
 from auctions.tables import AuctionRound, Bid
 from registry import audit, clock
 from registry.db import engine, is_postgres, write_transaction
@@ -66,47 +68,6 @@ def _problem(
     }
 
 
-# The round, its case, the bidder's admission and any first answer to this Idempotency-Key, in one read that
-# takes the round's lock: the fewer round trips under the lock, the more bids a hot round takes per second.
-_STATE_SQL = """
-SELECT r.id, r.status, r.starting_price, r.increment, r.starts_at, r.ends_at, r.current_price, r.leader,
-       r.leader_rank, r.leader_bid_at, r.bid_count, c.ref AS case_ref, c.profile AS profile, c.currency AS currency,
-       b.alias AS alias, b.preemption_rank AS preemption_rank, b.id AS admitted,
-       k.id AS first_id, k.status_code AS first_status, k.response AS first_response
-FROM auction_round r
-JOIN disposal_case c ON c.id = r."case"
-LEFT JOIN round_bidder b ON b.round = r.id AND b.username = {}
-LEFT JOIN bid k ON k.round = r.id AND k.bidder = {} AND k.idempotency_key = {}
-WHERE r.id = {}
-"""
-
-
-def _numbered(sql: str) -> str:
-    """Piccolo's `{}` placeholders as asyncpg's `$1`, `$2`…"""
-    return sql.format(*(f"${n}" for n in range(1, sql.count("{}") + 1)))
-
-
-# NO KEY UPDATE: the bids' inserts check their foreign key with a KEY SHARE lock on the round, which FOR UPDATE
-# would block; bids that may lead still queue on this lock one by one.
-_STATE_LOCKED_PG = _numbered(_STATE_SQL + " FOR NO KEY UPDATE OF r")
-
-_INSERT_BID_PG = """
-INSERT INTO bid (round, bidder, alias, amount, received_at, accepted, code, reason, price_after, ends_at_after,
-                 idempotency_key, status_code, response)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
-"""
-# An accepted bid: kept, and the round's lead taken, in one statement (the round's row is locked already).
-_INSERT_LEADING_BID_PG = f"""
-WITH kept AS ({_INSERT_BID_PG}),
-led AS (
-    UPDATE auction_round SET current_price = $14, leader = $15, leader_rank = $16, leader_bid_at = $17, ends_at = $18,
-           bid_count = $19
-    WHERE id = $1 RETURNING id
-)
-SELECT kept.id FROM kept, led
-"""  # noqa: S608 - built from a constant of this module, no input
-
-
 def _pg_connection() -> Any:
     """The asyncpg connection of the current PostgreSQL transaction, else None. The bid path talks to it straight:
     Piccolo's query building cost more CPU per bid than the rest of the bid's own work, and asyncpg prepares each
@@ -120,9 +81,9 @@ def _pg_connection() -> Any:
 async def _state(round_id: int, username: str, key: str | None, *, lock: bool) -> dict[str, Any] | None:
     connection = _pg_connection() if lock else None
     if connection is not None:
-        found: dict[str, Any] | None = await connection.fetchrow(_STATE_LOCKED_PG, username, username, key, round_id)
+        found: dict[str, Any] | None = await connection.fetchrow(sql.STATE_LOCKED_PG, username, username, key, round_id)
         return found
-    rows = await AuctionRound.raw(_STATE_SQL, username, username, key, round_id)
+    rows = await AuctionRound.raw(sql.STATE_SQL, username, username, key, round_id)
     return rows[0] if rows else None
 
 
@@ -148,73 +109,126 @@ def _refusal(decision: Decision, row: dict[str, Any], state: RoundState) -> dict
     return _problem(_status(decision), decision.code, decision.reason, None, decision.ends_at, current, minimum)
 
 
-async def _keep(
-    round_id: int,
-    username: str,
-    key: str | None,
-    row: dict[str, Any],
-    bid: BidRequest,
-    decision: Decision,
-    body: dict[str, Any],
-) -> int:
-    """Insert the bid with its answer (stored without its id, not known before the insert: a retry gets it
-    back from the row), and for an accepted bid take the round's lead; the bid's id."""
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A bid judged on one read of its round: what to keep and what to answer."""
+
+    row: dict[str, Any]
+    bid: BidRequest
+    decision: Decision
+    body: dict[str, Any]
+
+    @property
+    def status(self) -> int:
+        return _status(self.decision)
+
+
+def _judge(
+    row: dict[str, Any] | None, round_id: int, amount_text: str, bid_of: Any
+) -> Judged | tuple[int, dict[str, Any]]:
+    """The bid judged on `row` (the round as one read saw it), or the answer that needs no judging: the first answer
+    to a retried Idempotency-Key, or an outsider's refusal (not kept: an outsider's attempts are not the round's
+    history). `bid_of(amount, preemption_rank)` makes the request."""
+    if row is None:
+        raise NotFoundError("round", round_id)
+    if row["first_id"] is not None:
+        return _first_answer(row)
+    currency = row["currency"]
+    amount = _amount(amount_text, currency)
+    state = round_state(row, row)
+    if row["admitted"] is None:
+        reason = "register with the disposal officer, deposit paid, before bidding"
+        current = None if row["current_price"] is None else format_amount(row["current_price"], currency)
+        return 409, _problem(
+            409, "not_registered", reason, None, row["ends_at"], current, _minimum(state, None, currency)
+        )
+    bid = bid_of(amount, row["preemption_rank"])
+    decision = decide(state, bid)
+    body = _answer(decision, amount, currency, row["alias"]) if decision.accepted else _refusal(decision, row, state)
+    return Judged(row, bid, decision, body)
+
+
+def _values(round_id: int, key: str | None, judged: Judged) -> tuple[Any, ...]:
+    """The bid's row ($1 to $13 of the statements), its answer stored without its id (not known before the insert:
+    a retry gets it back from the row)."""
+    bid, decision = judged.bid, judged.decision
+    return (
+        round_id,
+        bid.bidder,
+        judged.row["alias"],
+        bid.amount,
+        bid.received_at,
+        decision.accepted,
+        decision.code,
+        decision.reason,
+        decision.price,
+        decision.ends_at,
+        key,
+        judged.status,
+        json.dumps(judged.body, default=_iso),
+    )
+
+
+def _lead(judged: Judged) -> tuple[Any, ...]:
+    leader = judged.decision.leader
+    assert leader is not None
+    return (judged.decision.price, leader.bidder, leader.preemption_rank, leader.bid_at, judged.decision.ends_at)
+
+
+async def _keep(round_id: int, key: str | None, judged: Judged) -> int:
+    """Under the round's lock: insert the bid, and for an accepted bid take the round's lead; the bid's id."""
     connection = _pg_connection()
+    values = _values(round_id, key, judged)
     if connection is not None:
-        values = (
-            round_id,
-            username,
-            row["alias"],
-            bid.amount,
-            bid.received_at,
-            decision.accepted,
-            decision.code,
-            decision.reason,
-            decision.price,
-            decision.ends_at,
-            key,
-            _status(decision),
-            json.dumps(body, default=_iso),
-        )
-        if not decision.accepted:
-            return int(await connection.fetchval(_INSERT_BID_PG, *values))
-        leader = decision.leader
-        assert leader is not None
-        lead = (decision.price, leader.bidder, leader.preemption_rank, leader.bid_at, decision.ends_at)
-        return int(await connection.fetchval(_INSERT_LEADING_BID_PG, *values, *lead, row["bid_count"] + 1))
-    bid_id = await _insert_bid(round_id, username, key, row, bid, decision, body)
-    if decision.accepted:
-        await _take_lead(round_id, decision, row)
-    return bid_id
-
-
-async def _insert_bid(
-    round_id: int,
-    username: str,
-    key: str | None,
-    row: dict[str, Any],
-    bid: BidRequest,
-    decision: Decision,
-    body: dict[str, Any],
-) -> int:
-    rows = await Bid.insert(
-        Bid(
-            round=round_id,
-            bidder=username,
-            alias=row["alias"],
-            amount=bid.amount,
-            received_at=bid.received_at,
-            accepted=decision.accepted,
-            code=decision.code,
-            reason=decision.reason,
-            price_after=decision.price,
-            ends_at_after=decision.ends_at,
-            idempotency_key=key,
-            status_code=_status(decision),
-            response=json.dumps(body, default=_iso),
-        )
-    ).returning(Bid.id)
+        if not judged.decision.accepted:
+            return int(await connection.fetchval(sql.INSERT_BID_PG, *values))
+        count = judged.row["bid_count"] + 1
+        return int(await connection.fetchval(sql.INSERT_LEADING_BID_PG, *values, *_lead(judged), count))
+    rows = await Bid.insert(Bid(**dict(zip(_BID_FIELDS, values, strict=True)))).returning(Bid.id)
+    if judged.decision.accepted:
+        await _take_lead(round_id, judged)
     return int(rows[0]["id"])
+
+
+_BID_FIELDS = (
+    "round",
+    "bidder",
+    "alias",
+    "amount",
+    "received_at",
+    "accepted",
+    "code",
+    "reason",
+    "price_after",
+    "ends_at_after",
+    "idempotency_key",
+    "status_code",
+    "response",
+)
+
+
+async def _record_accepted(round_id: int, judged: Judged, bid_id: int) -> None:
+    """Inside the transaction that took the lead: the audit event, and the live event once it commits."""
+    row, bid, decision = judged.row, judged.bid, judged.decision
+    currency = row["currency"]
+    after = {"round_id": round_id, "bid_id": bid_id, "amount": bid.amount, "ends_at": decision.ends_at}
+    await audit.record(bid.bidder, ENTITY, row["case_ref"], "bid", after=after)
+    event = {
+        "event": "bid",
+        "id": bid_id,
+        "alias": row["alias"],
+        "amount": format_amount(bid.amount, currency),
+        "current_price": format_amount(decision.price or bid.amount, currency),
+        "leader": row["alias"],
+        "ends_at": _iso(decision.ends_at),
+        "extended": decision.extended,
+        "at": _iso(bid.received_at),
+    }
+    live.publish_after_commit(round_id, event, seq=row["bid_count"] + 1)
+
+
+def _answered(judged: Judged, bid_id: int) -> tuple[int, dict[str, Any]]:
+    return judged.status, json.loads(json.dumps({**judged.body, "bid_id": bid_id}, default=_iso))
 
 
 async def place_bid(round_id: int, amount_text: str, username: str, key: str | None) -> tuple[int, dict[str, Any]]:
@@ -222,8 +236,17 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
     received_at = clock.now()
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidInputError.one("Idempotency-Key", "1 to 128 characters")
+
+    def bid_of(amount: int, preemption_rank: int | None) -> BidRequest:
+        return BidRequest(username, amount, preemption_rank, received_at)
+
     try:
-        return await _decide_under_lock(round_id, amount_text, username, key, received_at)
+        pool = _pg_pool()
+        if pool is not None:
+            answer = await _decide_optimistically(pool, round_id, amount_text, username, key, bid_of)
+            if answer is not None:
+                return answer
+        return await _decide_under_lock(round_id, amount_text, username, key, bid_of)
     except (UniqueViolationError, sqlite3.IntegrityError):
         # The same Idempotency-Key sent twice at once: the second read the round before the first committed, so it
         # did not see the first's answer; the unique index refused its insert, and it returns that answer now.
@@ -234,56 +257,61 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
 
 
 async def _decide_under_lock(
-    round_id: int, amount_text: str, username: str, key: str | None, received_at: Any
+    round_id: int, amount_text: str, username: str, key: str | None, bid_of: Any
 ) -> tuple[int, dict[str, Any]]:
+    """The bid read, judged and kept under the round's lock: SQLite (its immediate transaction is the lock), and
+    PostgreSQL when the round kept changing under the optimistic path."""
     async with live.outbox(), write_transaction():
-        row = await _state(round_id, username, key, lock=True)
-        if row is None:
-            raise NotFoundError("round", round_id)
-        if row["first_id"] is not None:
-            return _first_answer(row)
-        currency = row["currency"]
-        amount = _amount(amount_text, currency)
-        state = round_state(row, row)
-        if row["admitted"] is None:
-            # Not kept as a bid: only admitted bidders bid, and an outsider's attempts are not the round's history.
-            reason = "register with the disposal officer, deposit paid, before bidding"
-            current = None if row["current_price"] is None else format_amount(row["current_price"], currency)
-            return 409, _problem(
-                409, "not_registered", reason, None, row["ends_at"], current, _minimum(state, None, currency)
-            )
-        bid = BidRequest(username, amount, row["preemption_rank"], received_at)
-        decision = decide(state, bid)
-        status = _status(decision)
-        body = (
-            _answer(decision, amount, currency, row["alias"]) if decision.accepted else _refusal(decision, row, state)
-        )
-        bid_id = await _keep(round_id, username, key, row, bid, decision, body)
-        body["bid_id"] = bid_id
-        if decision.accepted:
-            await audit.record(
-                username,
-                ENTITY,
-                row["case_ref"],
-                "bid",
-                after={"round_id": round_id, "bid_id": bid_id, "amount": amount, "ends_at": decision.ends_at},
-            )
-            live.publish_after_commit(
+        judged = _judge(await _state(round_id, username, key, lock=True), round_id, amount_text, bid_of)
+        if not isinstance(judged, Judged):
+            return judged
+        bid_id = await _keep(round_id, key, judged)
+        if judged.decision.accepted:
+            await _record_accepted(round_id, judged, bid_id)
+    return _answered(judged, bid_id)
+
+
+# Tries on a plain read before a bid waits for the round's lock instead: each failed try means another bid changed
+# the round between this one's read and its write, which a hot round sees now and then, not over and over.
+OPTIMISTIC_TRIES = 8
+
+
+def _pg_pool() -> Any:
+    """The server's PostgreSQL pool, else None: SQLite, the command line (it runs without one), and a caller's own
+    transaction (the demo's), whose uncommitted round another connection could not see."""
+    if not is_postgres() or engine().current_transaction.get() is not None:
+        return None
+    return engine().pool
+
+
+async def _decide_optimistically(
+    pool: Any, round_id: int, amount_text: str, username: str, key: str | None, bid_of: Any
+) -> tuple[int, dict[str, Any]] | None:
+    """PostgreSQL: the bid judged on a plain read and kept by one statement that checks, under the round's row lock,
+    that the round is still as read (bid_statements). None when it kept changing: the caller takes the lock."""
+    for _ in range(OPTIMISTIC_TRIES):
+        async with pool.acquire() as connection:
+            judged = _judge(
+                await connection.fetchrow(sql.STATE_PG, username, username, key, round_id),
                 round_id,
-                {
-                    "event": "bid",
-                    "id": bid_id,
-                    "alias": row["alias"],
-                    "amount": format_amount(amount, currency),
-                    "current_price": format_amount(decision.price or amount, currency),
-                    "leader": row["alias"],
-                    "ends_at": _iso(decision.ends_at),
-                    "extended": decision.extended,
-                    "at": _iso(received_at),
-                },
-                seq=row["bid_count"] + 1,
+                amount_text,
+                bid_of,
             )
-    return status, json.loads(json.dumps(body, default=_iso))
+            if not isinstance(judged, Judged):
+                return judged
+            values = (*_values(round_id, key, judged), *sql.as_judged(judged.row))
+            if not judged.decision.accepted:
+                bid_id = await connection.fetchval(sql.KEEP_REFUSED_IF_UNCHANGED_PG, *values)
+                if bid_id is not None:
+                    return _answered(judged, bid_id)
+                continue
+        async with live.outbox(), write_transaction():
+            bid_id = await _pg_connection().fetchval(sql.TAKE_LEAD_IF_UNCHANGED_PG, *values, *_lead(judged))
+            if bid_id is not None:
+                await _record_accepted(round_id, judged, bid_id)
+        if bid_id is not None:
+            return _answered(judged, bid_id)
+    return None
 
 
 def _minimum(state: RoundState, preemption_rank: int | None, currency: str) -> str:
@@ -304,7 +332,8 @@ def _answer(decision: Decision, amount: int, currency: str, alias: str) -> dict[
     }
 
 
-async def _take_lead(round_id: int, decision: Decision, row: dict[str, Any]) -> None:
+async def _take_lead(round_id: int, judged: Judged) -> None:
+    decision, row = judged.decision, judged.row
     leader = decision.leader
     assert leader is not None
     await AuctionRound.update(

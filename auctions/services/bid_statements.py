@@ -1,0 +1,85 @@
+"""The bid path's SQL: one read of everything a bid is judged on, and on PostgreSQL the writes that keep a bid only
+if the round is still as that read saw it.
+
+A hot round's bids used to queue on the round's row lock across three round trips each (lock, insert, commit); with
+the service's event loop busy pushing the live feed to thousands of watchers, every one of those trips waited its
+turn, and the lock was held for that wait (bench/README.md, "Hot auction"). Here a bid is judged on a plain read and
+kept by one statement that takes the round's row lock, checks that nothing the judgement read has changed since, and
+writes: the lock is held for that statement only (an accepted bid's until its audit event commits with it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The round, its case, the bidder's admission and any first answer to this Idempotency-Key, in one read.
+STATE_SQL = """
+SELECT r.id, r.status, r.starting_price, r.increment, r.starts_at, r.ends_at, r.current_price, r.leader,
+       r.leader_rank, r.leader_bid_at, r.bid_count, c.ref AS case_ref, c.profile AS profile, c.currency AS currency,
+       b.alias AS alias, b.preemption_rank AS preemption_rank, b.id AS admitted,
+       k.id AS first_id, k.status_code AS first_status, k.response AS first_response
+FROM auction_round r
+JOIN disposal_case c ON c.id = r."case"
+LEFT JOIN round_bidder b ON b.round = r.id AND b.username = {}
+LEFT JOIN bid k ON k.round = r.id AND k.bidder = {} AND k.idempotency_key = {}
+WHERE r.id = {}
+"""
+
+
+def numbered(sql: str) -> str:
+    """Piccolo's `{}` placeholders as asyncpg's `$1`, `$2`…"""
+    return sql.format(*(f"${n}" for n in range(1, sql.count("{}") + 1)))
+
+
+STATE_PG = numbered(STATE_SQL)
+# NO KEY UPDATE: the bids' inserts check their foreign key with a KEY SHARE lock on the round, which FOR UPDATE
+# would block; bids that may lead still queue on this lock one by one.
+STATE_LOCKED_PG = numbered(STATE_SQL + " FOR NO KEY UPDATE OF r")
+
+# The bid's columns, in the order of `bid_values` ($1 to $13).
+_BID_COLUMNS = """round, bidder, alias, amount, received_at, accepted, code, reason, price_after, ends_at_after,
+                 idempotency_key, status_code, response"""
+INSERT_BID_PG = (
+    f"INSERT INTO bid ({_BID_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id"  # noqa: S608
+)
+# The same values as a SELECT list, typed (a SELECT's parameters take no type from the insert's columns).
+_BID_SELECT = """$1::integer, $2::varchar, $3::varchar, $4::bigint, $5::timestamptz, $6::boolean, $7::varchar,
+                 $8::text, $9::bigint, $10::timestamptz, $11::varchar, $12::integer, $13::text"""
+
+# What a bid's judgement read of the round ($14 to $19): a bid is kept only while all of it is unchanged. Every other
+# column the judgement uses (the price, the leader) moves only with bid_count.
+_UNCHANGED = """id = $1 AND bid_count = $14 AND status = $15 AND ends_at = $16 AND starts_at = $17
+                AND starting_price = $18 AND increment = $19"""
+
+# A refused bid, kept only if the round is as judged. FOR SHARE waits for a bid taking the lead right now and then
+# reads the round as it left it, so no refusal is kept against a state that an earlier bid had already changed.
+KEEP_REFUSED_IF_UNCHANGED_PG = f"""
+WITH unchanged AS (SELECT id FROM auction_round WHERE {_UNCHANGED} FOR SHARE)
+INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM unchanged RETURNING id
+"""  # noqa: S608 - built from constants of this module, no input
+
+# An accepted bid takes the lead ($20 to $24) only if the round is as judged, and is kept in the same statement. The
+# UPDATE's row lock is held until the transaction that also writes the audit event commits.
+TAKE_LEAD_IF_UNCHANGED_PG = f"""
+WITH led AS (
+    UPDATE auction_round SET current_price = $20, leader = $21, leader_rank = $22, leader_bid_at = $23, ends_at = $24,
+           bid_count = bid_count + 1
+    WHERE {_UNCHANGED} RETURNING id
+)
+INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM led RETURNING id
+"""  # noqa: S608 - built from constants of this module, no input
+
+# The lead taken under the round's lock, already held (the locking path).
+INSERT_LEADING_BID_PG = f"""
+WITH kept AS ({INSERT_BID_PG}),
+led AS (
+    UPDATE auction_round SET current_price = $14, leader = $15, leader_rank = $16, leader_bid_at = $17, ends_at = $18,
+           bid_count = $19
+    WHERE id = $1 RETURNING id
+)
+SELECT kept.id FROM kept, led
+"""  # noqa: S608 - built from constants of this module, no input
+
+
+def as_judged(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The values of `_UNCHANGED` ($14 to $19) as the judgement read them."""
+    return (row["bid_count"], row["status"], row["ends_at"], row["starts_at"], row["starting_price"], row["increment"])
