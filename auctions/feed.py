@@ -1,11 +1,12 @@
-"""One subscription per round per process, shared by every live stream of that round, delivering in batches.
+"""One subscription per round per process, shared by every live stream of that round, written in batches.
 
 A hot round has thousands of watchers and hundreds of bids a second. With a subscription per watcher, each event
 costs every watcher a queue hand-off, a task wake and a socket write: on two cores that fan-out alone used the CPU
-the bidders needed (bench/README.md, "Bids"). Here a round's feed holds the one subscription and keeps the frames in
-order; a watcher's stream sleeps until the feed flushes, then writes everything it has not sent in one chunk. The
-feed flushes at most once per `window` (COLLATERAL_SSE_BATCH_MS, 200 ms by default), so a watcher wakes at most
-that often however fast bids arrive: the lag this adds is the window, well inside the one second watchers get.
+the bidders needed (bench/README.md, "Hot auction"). Here a round's feed holds the one subscription and keeps the
+frames in order, and at most once per `window` (COLLATERAL_SSE_BATCH_MS, 200 ms by default) writes to every stream
+of the round, from one task, everything that stream has not had, as one chunk (auctions.fanout: a stream whose
+client stopped reading is skipped until its write is through, never waited for). The lag this adds is the window,
+well inside the one second watchers get; no task wakes per watcher per batch.
 
 Each worker publishes after its own commit, so two bids committed one after the other can reach the channel in the
 other order (or one late). The feed keeps accepted bids in commit order without loss: each carries its place among
@@ -13,8 +14,9 @@ the round's accepted bids (`seq`), and when one arrives out of turn the feed rea
 it holds from the bids table (all committed: a bid is published only after its commit) and drops the stragglers
 when they arrive.
 
-A watcher more than `backlog` frames behind (a client that stopped reading) loses its stream; reconnecting with
-Last-Event-ID replays what it missed from the bids table, as after any other disconnect.
+A stream more than `backlog` frames behind (a client that stopped reading) is ended; reconnecting with
+Last-Event-ID replays what it missed from the bids table, as after any other disconnect. A stream that had nothing
+for `keepalive` seconds gets a comment line, which keeps proxies from closing it.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.channels import ChannelsPlugin
+from litestar.types import Send
 
 from auctions import live
+from auctions.fanout import Writer
 
 BACKLOG = 50_000
 
@@ -38,12 +42,23 @@ def batch_window() -> float:
     return float(os.environ.get("COLLATERAL_SSE_BATCH_MS", "200")) / 1000
 
 
-class FeedLost(Exception):
-    """The reader fell too far behind, or the feed's subscription failed: end the stream (the client reconnects)."""
-
-
 Position = Callable[[], Awaitable[tuple[int, int]]]  # (accepted bids so far, the last one's id)
 Replay = Callable[[int], Awaitable[list[dict[str, Any]]]]  # the accepted bids after an id, as events, by id
+
+
+@dataclass(eq=False, slots=True)
+class Stream:
+    """One live stream of the round: how far it has read the feed, the last bid it has, and its writes."""
+
+    writer: Writer
+    cursor: int
+    sent: int  # the last bid id this stream has had (replayed from the table or live)
+    ended: asyncio.Future[None]
+    wrote_at: float
+
+    def end(self) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
 
 
 @dataclass(eq=False)
@@ -59,11 +74,14 @@ class RoundFeed:
     # (bid id or 0, frame) in publication order; frames[0] has sequence number `first`.
     frames: list[tuple[int, bytes]] = field(default_factory=list)
     first: int = 0
-    readers: int = 0
+    users: int = 0  # streams joined through `reading`, serving or not yet
+    streams: set[Stream] = field(default_factory=set)
+    keepalive: float = 15.0
     failed: BaseException | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    flushed: asyncio.Event = field(default_factory=asyncio.Event)
+    flushes: int = 0
     _flush_due: asyncio.TimerHandle | None = None
+    _keepalive_due: asyncio.TimerHandle | None = None
     _task: asyncio.Task[None] | None = None
 
     @property
@@ -74,8 +92,9 @@ class RoundFeed:
         self._task = asyncio.get_running_loop().create_task(self._listen(), name=f"round-feed-{self.round_id}")
 
     async def stop(self) -> None:
-        if self._flush_due is not None:
-            self._flush_due.cancel()
+        for timer in (self._flush_due, self._keepalive_due):
+            if timer is not None:
+                timer.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -120,16 +139,54 @@ class RoundFeed:
 
     def _flush(self) -> None:
         self._flush_due = None
-        woken, self.flushed = self.flushed, asyncio.Event()
-        woken.set()
+        self.flushes += 1
+        for stream in list(self.streams):
+            self._write(stream)
 
-    def since(self, cursor: int) -> tuple[list[tuple[int, bytes]], int]:
-        """The frames from sequence number `cursor` on, and the new cursor."""
-        if self.failed is not None:
-            raise FeedLost(str(self.failed))
-        if cursor < self.first or self.end - cursor > self.backlog:
-            raise FeedLost("the reader fell behind")
-        return self.frames[cursor - self.first :], self.end
+    def _write(self, stream: Stream) -> None:
+        """Everything `stream` has not had, as one chunk; bids it already has left out."""
+        if stream.writer.busy or stream not in self.streams:
+            return  # still writing the last chunk: it gets this one with the next
+        if self.failed is not None or stream.cursor < self.first or self.end - stream.cursor > self.backlog:
+            stream.end()  # the subscription failed, or the reader fell behind: the client reconnects
+            return
+        chunk = []
+        for bid_id, frame in self.frames[stream.cursor - self.first :]:
+            if bid_id:
+                if bid_id <= stream.sent:
+                    continue
+                stream.sent = bid_id
+            chunk.append(frame)
+        stream.cursor = self.end
+        if chunk:
+            stream.writer.write(b"".join(chunk))
+            stream.wrote_at = asyncio.get_running_loop().time()
+
+    def _keep_alive(self) -> None:
+        loop = asyncio.get_running_loop()
+        for stream in self.streams:
+            if loop.time() - stream.wrote_at >= self.keepalive / 2 and stream.writer.write(live.KEEPALIVE):
+                stream.wrote_at = loop.time()
+        self._keepalive_due = loop.call_later(self.keepalive / 2, self._keep_alive)
+
+    async def serve(self, send: Send, cursor: int, sent: int, keepalive: float) -> None:
+        """Write the round's frames from `cursor` on to `send` until the stream ends: the feed failed or the reader
+        fell behind (the client reconnects). Cancelled when the client goes."""
+        loop = asyncio.get_running_loop()
+        writer = Writer(send, on_failure=lambda _exc: stream.end(), on_drained=lambda: self._write(stream))
+        stream = Stream(writer, cursor, sent, loop.create_future(), loop.time())
+        if keepalive < self.keepalive or self._keepalive_due is None:
+            self.keepalive = min(self.keepalive, keepalive)
+            if self._keepalive_due is not None:
+                self._keepalive_due.cancel()
+            self._keepalive_due = loop.call_later(self.keepalive / 2, self._keep_alive)
+        self.streams.add(stream)
+        try:
+            self._write(stream)  # what was published between joining and now
+            await stream.ended
+        finally:
+            self.streams.discard(stream)
+            stream.writer.cancel()
 
 
 # No lock: finding or making a feed, and leaving one, happen between two awaits, so no other task interleaves.
@@ -147,36 +204,12 @@ async def reading(
     if feed is None:
         feed = _feeds[key] = RoundFeed(channels, round_id, batch_window(), position, replay)
         feed.start()
-    feed.readers += 1
+    feed.users += 1
     try:
         await feed.ready.wait()
         yield feed, feed.end
     finally:
-        feed.readers -= 1
-        if feed.readers == 0 and _feeds.get(key) is feed:
+        feed.users -= 1
+        if feed.users == 0 and _feeds.get(key) is feed:
             del _feeds[key]
             await feed.stop()
-
-
-async def frames(feed: RoundFeed, cursor: int, sent: int, keepalive: float) -> AsyncIterator[bytes]:
-    """Every frame published after `cursor`, in order, as one chunk per flush; bids up to `sent` (already replayed
-    from the table) left out; a keepalive comment after `keepalive` seconds without one."""
-    while True:
-        if cursor == feed.end and feed.failed is None:
-            woken = feed.flushed
-            try:
-                async with asyncio.timeout(keepalive):
-                    await woken.wait()
-            except TimeoutError:
-                yield live.KEEPALIVE
-                continue
-        batch, cursor = feed.since(cursor)
-        chunk = []
-        for bid_id, frame in batch:
-            if bid_id:
-                if bid_id <= sent:
-                    continue
-                sent = bid_id
-            chunk.append(frame)
-        if chunk:
-            yield b"".join(chunk)

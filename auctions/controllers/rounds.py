@@ -3,10 +3,9 @@ preview. Thin: the services hold the rules and the transactions."""
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import os
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
@@ -15,10 +14,11 @@ from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
-from litestar.response import Stream
+from litestar.types import Send
 
 from auctions import feed, live
 from auctions.access import CASE_READERS, DISPOSAL_WRITERS, ROUND_READERS
+from auctions.event_stream import EventStream
 from auctions.schemas.bids import BidAnswer, BidderRead, BidderRegister, BidPlace, BidRead
 from auctions.schemas.cases import RoundRead
 from auctions.schemas.public import PublicAuction
@@ -99,7 +99,7 @@ class RoundController(Controller):
     @get("/{round_id:int}/events", operation_id="RoundEvents", name="rounds:events", opt=roles(ROUND_READERS))
     async def events(
         self, request: Request[UserRead, Any, Any], round_id: RoundId, channels: NamedDependency[ChannelsPlugin]
-    ) -> Stream:
+    ) -> EventStream:
         """Server-sent events: a snapshot, then every accepted bid (`id` = the bid's id) and every change of
         `ends_at` or `status`, after commit. With `Last-Event-ID` the bids missed are replayed from the bids table."""
         snapshot = await rounds.get_round(round_id)
@@ -108,18 +108,18 @@ class RoundController(Controller):
             last_id = int(request.headers.get("last-event-id", "0") or 0)
         except ValueError:
             last_id = 0
-        # A plain stream of frames encoded by auctions.live: Litestar's ServerSentEvent would encode every event
-        # again for every subscriber.
-        return Stream(
-            _stream(channels, round_id, snapshot, case["currency"], last_id),
+        # Frames encoded once by auctions.live and written by the round's feed: Litestar's ServerSentEvent would
+        # encode every event again for every subscriber, and pull each chunk in a task per subscriber.
+        return EventStream(
+            functools.partial(_write_events, channels, round_id, snapshot, case["currency"], last_id),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"},
         )
 
 
-async def _stream(
-    channels: ChannelsPlugin, round_id: int, snapshot: RoundRead, currency: str, last_id: int
-) -> AsyncIterator[bytes]:
+async def _write_events(
+    channels: ChannelsPlugin, round_id: int, snapshot: RoundRead, currency: str, last_id: int, send: Send
+) -> None:
     # Join the round's feed before replaying, so a bid committed in between is in one or the other (and left
     # out of the feed's frames if in both).
     async def position() -> tuple[int, int]:
@@ -128,15 +128,17 @@ async def _stream(
     async def replay(after_id: int) -> list[dict[str, Any]]:
         return await bids.accepted_after(round_id, after_id, currency)
 
+    async def write(body: bytes) -> None:
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
     async with feed.reading(channels, round_id, position, replay) as (round_feed, cursor):
-        yield live.sse_frame("snapshot", _json(snapshot))
+        await write(live.sse_frame("snapshot", _json(snapshot)))
         sent = last_id
-        for event in await bids.accepted_after(round_id, last_id, currency):
-            sent = event["id"]
-            yield live.sse_frame("bid", json.dumps(event), sent)
-        with contextlib.suppress(feed.FeedLost):  # the client reconnects with Last-Event-ID
-            async for chunk in feed.frames(round_feed, cursor, sent, keepalive_seconds()):
-                yield chunk
+        missed = await bids.accepted_after(round_id, last_id, currency)
+        if missed:
+            sent = missed[-1]["id"]
+            await write(b"".join(live.sse_frame("bid", json.dumps(event), event["id"]) for event in missed))
+        await round_feed.serve(send, cursor, sent, keepalive_seconds())
 
 
 def _json(value: Any) -> str:

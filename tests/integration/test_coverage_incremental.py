@@ -15,6 +15,7 @@ import pytest
 
 from registry.roles import Role
 from tests.integration import test_coverage_scenarios as scenarios
+from tests.integration.counting import count_calls
 from tests.integration.factory import Book
 from tests.integration.test_coverage_scenarios import AS_OF, _square
 
@@ -40,14 +41,7 @@ async def _views(client: Any, headers: dict[str, str]) -> dict[str, Any]:
 async def test_every_change_is_patched_and_equals_a_whole_read(client, as_role, book: Book, monkeypatch) -> None:
     from valuation.services import coverage_runs as service
 
-    reads: list[int] = []
-    real_read = service.book_from_database
-
-    def counting_read() -> Any:
-        reads.append(1)
-        return real_read()
-
-    monkeypatch.setattr(service, "book_from_database", counting_read)
+    reads = count_calls(monkeypatch, service, "book_from_database")
     service.BOOKS.clear()
     service.RESULTS.clear()
     credit, manager, admin = as_role(Role.CREDIT_OFFICER), as_role(Role.ASSET_MANAGER), as_role(Role.ADMIN)
@@ -93,14 +87,7 @@ async def test_every_parameter_set_read_before_a_change_is_patched_after_it(
     book it was cached with, not computed whole (which takes seconds on a real book)."""
     from valuation.services import coverage_runs as service
 
-    computed: list[int] = []
-    real_engine = service.engine
-
-    def counting_engine(*args: Any, **kwargs: Any) -> Any:
-        computed.append(1)
-        return real_engine(*args, **kwargs)
-
-    monkeypatch.setattr(service, "engine", counting_engine)
+    computed = count_calls(monkeypatch, service, "engine")
     service.BOOKS.clear()
     service.RESULTS.clear()
     credit = as_role(Role.CREDIT_OFFICER)
@@ -136,3 +123,41 @@ async def test_a_version_from_another_chain_is_never_patched(client, as_role, bo
     changes = await coverage_changes.changes_since(head)
     assert changes is not None and changes.touched.loans
     assert await coverage_changes.changes_since((head[0], "0" * len(head[1]))) is None
+
+
+async def test_a_refusal_is_kept_for_its_version_and_a_change_patches_the_book_not_reads_it(
+    client, as_role, book: Book, monkeypatch
+) -> None:
+    """The home page asks for coverage without exchange rates on every view; on a book that needs them the engine
+    refuses, which on a real book takes a second or more. The refusal is kept for the book's version (asked again,
+    the engine does not run), and after a change the book is patched from the one cached with the refusal (no
+    whole read), the engine run again on it: a change can end the refusal, so it is not assumed to hold."""
+    from valuation.services import coverage_runs as service
+
+    # A USD loan secured on an asset valued in CNY: the coverage needs a CNY/USD rate.
+    await book.lien("M9", asset="A3", loans=["L4"], currency="USD")
+    await book.register("M9", datetime(2026, 1, 7, 2, 0, tzinfo=UTC))
+    reads = count_calls(monkeypatch, service, "book_from_database")
+    computed = count_calls(monkeypatch, service, "engine")
+    service.BOOKS.clear()
+    service.RESULTS.clear()
+    service.REFUSED.clear()
+    credit = as_role(Role.CREDIT_OFFICER)
+    url = f"/api/coverage/summary?as_of={AS_OF}"
+    for _ in range(2):
+        r = await client.get(url, headers=credit)
+        assert r.status_code == 422, r.text
+        assert r.json().get("missing_pairs") == [{"from": "CNY", "to": "USD"}], r.text
+    assert (reads, computed) == ([1], [1])  # refused once, the second answer from the kept refusal
+    # The change that ends the refusal: the USD lien released, so no CNY value secures a USD loan any more.
+    r = await book.move("M9", "released")
+    assert r.status_code == 200, r.text
+    r = await client.get(url, headers=credit)
+    assert r.status_code == 200, r.text
+    assert (reads, computed) == ([1], [1, 1])  # the book patched, not read again; the engine run on it
+    patched = r.json()
+    service.BOOKS.clear()
+    service.RESULTS.clear()
+    service.REFUSED.clear()
+    r = await client.get(url, headers=credit)
+    assert r.json() == patched  # the same as a whole read

@@ -5,6 +5,7 @@ with its last reader. On Litestar's in-memory channels backend, with a list stan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -57,8 +58,24 @@ def ids_in(chunks: list[bytes]) -> list[int]:
     return [int(line[4:]) for chunk in chunks for line in chunk.split(b"\r\n") if line.startswith(b"id: ")]
 
 
-async def take(stream: AsyncIterator[bytes], count: int) -> list[bytes]:
-    return [await asyncio.wait_for(anext(stream), 5) for _ in range(count)]
+class Listener:
+    """A stream served by the feed into a queue, as uvicorn's `send` would write it to the socket."""
+
+    def __init__(self, round_feed: feed.RoundFeed, cursor: int, sent: int = 0, keepalive: float = 10) -> None:
+        self.chunks: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def send(message: dict[str, object]) -> None:
+            self.chunks.put_nowait(message["body"])  # type: ignore[arg-type]
+
+        self.serving = asyncio.get_running_loop().create_task(round_feed.serve(send, cursor, sent, keepalive))
+
+    async def take(self, count: int) -> list[bytes]:
+        return [await asyncio.wait_for(self.chunks.get(), 5) for _ in range(count)]
+
+    async def stop(self) -> None:
+        self.serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.serving
 
 
 async def test_readers_share_one_subscription_and_get_every_frame_in_order(channels) -> None:
@@ -73,49 +90,91 @@ async def test_readers_share_one_subscription_and_get_every_frame_in_order(chann
     channels.start_subscription = counting
     async with reading(channels, 7) as (first, cursor_a), reading(channels, 7) as (second, cursor_b):
         assert first is second and subscribed == 1
-        a = feed.frames(first, cursor_a, 0, keepalive=10)
-        b = feed.frames(second, cursor_b, 0, keepalive=10)
+        a, b = Listener(first, cursor_a), Listener(second, cursor_b)
         for n in range(1, 31):
             send(channels, 7, n, n)
         chunks_a, chunks_b = [], []
         while sum(c.count(b"event: bid") for c in chunks_a) < 30:
-            chunks_a += await take(a, 1)
+            chunks_a += await a.take(1)
         while sum(c.count(b"event: bid") for c in chunks_b) < 30:
-            chunks_b += await take(b, 1)
+            chunks_b += await b.take(1)
         for chunks in (chunks_a, chunks_b):
             assert ids_in(chunks) == list(range(1, 31))
             # Thirty bids published at once reach a reader in a chunk or two, not thirty writes.
             assert len(chunks) <= 2
+        await a.stop()
+        await b.stop()
+        assert first.streams == set()  # a stream whose client left is no longer written to
     assert feed._feeds == {}  # the last reader left: the feed and its subscription are gone
 
 
 async def test_bids_already_replayed_are_left_out_and_other_events_kept(channels) -> None:
     async with reading(channels, 8) as (round_feed, cursor):
-        stream = feed.frames(round_feed, cursor, sent=2, keepalive=10)
+        stream = Listener(round_feed, cursor, sent=2)
         for event, seq in ((bid(1), 1), (bid(2), 2), ({"event": "status", "status": "closed"}, 0), (bid(3), 3)):
             channels.publish(live.published(event, seq), [live.channel(8)])
-        (chunk,) = await take(stream, 1)
+        (chunk,) = await stream.take(1)
         assert chunk.count(b"event: bid") == 1 and b"id: 3\r\n" in chunk
         assert b"event: status" in chunk
+        await stream.stop()
 
 
 async def test_a_quiet_feed_sends_keepalives(channels) -> None:
     async with reading(channels, 9) as (round_feed, cursor):
-        stream = feed.frames(round_feed, cursor, 0, keepalive=0.05)
-        assert await take(stream, 2) == [live.KEEPALIVE, live.KEEPALIVE]
+        stream = Listener(round_feed, cursor, keepalive=0.05)
+        assert await stream.take(2) == [live.KEEPALIVE, live.KEEPALIVE]
+        await stream.stop()
 
 
 async def test_a_reader_too_far_behind_loses_its_stream(channels) -> None:
     async with reading(channels, 10) as (round_feed, cursor):
         round_feed.backlog = 5
-        stream = feed.frames(round_feed, cursor, 0, keepalive=10)
+        # The client stopped reading: its first write waits for a socket that never drains.
+        stuck = asyncio.Event()
+
+        async def stalled(message: dict[str, object]) -> None:
+            await stuck.wait()
+
+        serving = asyncio.get_running_loop().create_task(round_feed.serve(stalled, cursor, 0, 10))
+        others = Listener(round_feed, cursor)
         for n in range(1, 8):
             send(channels, 10, n, n)
-        async with asyncio.timeout(5):
-            while round_feed.end < 7:
-                await round_feed.flushed.wait()
-        with pytest.raises(feed.FeedLost):
-            await take(stream, 1)
+            await asyncio.sleep(0.06)  # a flush each
+        # The others had every bid meanwhile: the stuck stream held nobody up.
+        got: list[bytes] = []
+        while len(ids_in(got)) < 7:
+            got += await others.take(1)
+        assert ids_in(got) == list(range(1, 8))
+        stuck.set()  # its write goes through; it is now more than `backlog` frames behind: its stream ends
+        await asyncio.wait_for(serving, 5)
+        await others.stop()
+
+
+async def test_a_slow_stream_gets_what_came_while_it_waited_once_its_write_is_through(channels) -> None:
+    async with reading(channels, 12) as (round_feed, cursor):
+        drained, all_there = asyncio.Event(), asyncio.Event()
+        written: list[bytes] = []
+
+        async def slow(message: dict[str, object]) -> None:
+            if not written:
+                await drained.wait()  # the first write waits for the socket to drain
+            written.append(message["body"])  # type: ignore[arg-type]
+            if len(ids_in(written)) == 3:
+                all_there.set()
+
+        serving = asyncio.get_running_loop().create_task(round_feed.serve(slow, cursor, 0, 10))
+        send(channels, 12, 1, 1)
+        await asyncio.sleep(0.1)
+        send(channels, 12, 2, 2)  # published while the first write waits: not written meanwhile
+        send(channels, 12, 3, 3)
+        await asyncio.sleep(0.1)
+        assert written == []
+        drained.set()
+        await asyncio.wait_for(all_there.wait(), 5)
+        assert ids_in(written) == [1, 2, 3] and len(written) == 2  # then the rest at once, in order
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
 
 
 async def test_bids_published_out_of_turn_come_out_in_commit_order_without_loss(channels) -> None:
@@ -125,16 +184,17 @@ async def test_bids_published_out_of_turn_come_out_in_commit_order_without_loss(
     async with reading(channels, 11, table) as (round_feed, cursor):
         assert (round_feed.last_seq, round_feed.last_bid) == (2, 2)
         table.committed += [5, 9, 12]
-        stream = feed.frames(round_feed, cursor, 0, keepalive=10)
+        stream = Listener(round_feed, cursor)
         send(channels, 11, 9, 4)  # out of turn: the feed reads 5, 9 and 12 from the table
         send(channels, 11, 5, 3)  # the straggler: already read, dropped
         send(channels, 11, 12, 5)  # already read too
         chunks = []
         while len(ids_in(chunks)) < 3:
-            chunks += await take(stream, 1)
+            chunks += await stream.take(1)
         assert ids_in(chunks) == [5, 9, 12]
         assert table.replays == [2]
         table.committed.append(13)
         send(channels, 11, 13, 6)  # in turn again: no read
-        assert ids_in(await take(stream, 1)) == [13]
+        assert ids_in(await stream.take(1)) == [13]
         assert table.replays == [2]
+        await stream.stop()

@@ -162,13 +162,20 @@ def _key(version: Version, coverage_params: CoverageParams) -> tuple[object, ...
     )
 
 
+def _older_book(version: Version) -> tuple[Version, BookFrames] | None:
+    """The newest cached book of another version: what a book at `version` can be patched from."""
+    return next(((cast(Version, key[0]), book) for key, book in BOOKS.newest_first() if key[0] != version), None)
+
+
 async def _patched(
-    coverage_params: CoverageParams, version: Version
-) -> tuple[Version, BookFrames, CoverageResult] | None:
-    """The newest cached book that has a result under these params, and that result, brought up to the head of
-    the chain by recomputing only what the events since moved (valuation.coverage.incremental); None when there
-    is nothing cached to patch or the events need a whole read."""
-    cached = next(
+    coverage_params: CoverageParams, version: Version, *, book_only: bool
+) -> tuple[Version, BookFrames, CoverageResult | None] | None:
+    """A cached book brought up to the head of the chain by the events since (valuation.coverage.incremental), and
+    its result under these params when the older book had one (recomputing only what the events moved), else None
+    in its place: the caller runs the engine on the patched book, which still spares it a whole read. None when
+    there is no older book to patch (`book_only`: or no older result under these params, the book being cached
+    already) or the events need a whole read."""
+    with_result = next(
         (
             (cast(Version, key[0]), before, base)
             for key, before in BOOKS.newest_first()
@@ -176,53 +183,73 @@ async def _patched(
         ),
         None,
     )
-    if cached is None:
+    older = _older_book(version)
+    if with_result is not None:
+        old_version, before, base = with_result
+    elif older is not None and book_only:
+        (old_version, before), base = older, None
+    else:
         return None
-    old_version, before, base = cached
     changes = await coverage_changes.changes_since(old_version)
     if changes is None:
         return None
 
-    def patch() -> tuple[BookFrames, CoverageResult]:
+    def patch() -> tuple[BookFrames, CoverageResult | None]:
         after = incremental.patched_book(before, changes.touched, changes.rows)
-        result = incremental.recompute(before, after, changes.touched, base, coverage_params, order="loan_id")
-        return after, result
+        if base is None:
+            return after, None
+        return after, incremental.recompute(before, after, changes.touched, base, coverage_params, order="loan_id")
 
     after, result = await _refusals(patch)
     return changes.version, after, result
 
 
+# Refusals of the newest versions under their params (a book valued in several currencies without rates, say): the
+# home page asks without rates on every view, and the engine runs a second or more on a big book to refuse again.
+REFUSED: Recent[tuple[type[CoverageRefused], str, dict[str, object]]] = Recent(size=8)
+
+
+def _refused_again(key: tuple[object, ...]) -> None:
+    found = REFUSED.get(key)
+    if found is not None:
+        kind, detail, extra = found
+        raise kind(detail, extra)
+
+
 async def book_and_base(coverage_params: CoverageParams) -> tuple[BookFrames, CoverageResult]:
     """The committed book and its coverage under the params, from the cache when the book is unchanged, patched
-    when a few rows changed since the cached version, read and computed whole otherwise."""
+    when a few rows changed since a cached version, read and computed whole otherwise."""
     version = await book_version()
     key = _key(version, coverage_params)
     async with _LOADING:
         book, base = BOOKS.get((version,)), RESULTS.get(key)
         if book is not None and base is not None:
             return book, base
-        if (patched := await _patched(coverage_params, version)) is not None:
-            new_version, patched_book, base = patched
+        _refused_again(key)
+        if (patched := await _patched(coverage_params, version, book_only=book is None)) is not None:
             # The older book and its results stay, for reads under other params to patch from in their turn.
+            new_version, patched_book, base = patched
             if book is None or new_version != version:
                 book = patched_book
                 BOOKS.put((new_version,), book)
-            RESULTS.put(_key(new_version, coverage_params), base)
-            return book, base
-        cached_book = book
-
-        def load() -> tuple[BookFrames, CoverageResult]:
-            read = cached_book if cached_book is not None else book_from_database()
-            return read, _materialised(engine(read, coverage_params))
-
-        read, result = await _refusals(load)
-        if cached_book is None:
-            # A new version: the older book and its results are dropped (one version kept at a time).
+            if base is not None:
+                RESULTS.put(_key(new_version, coverage_params), base)
+                return book, base
+            key = _key(new_version, coverage_params)
+        elif book is None:
+            book = await _refusals(book_from_database)
+            # Read whole: the older books and their results are dropped (one version kept at a time).
             BOOKS.clear()
             RESULTS.clear()
-            BOOKS.put((version,), read)
+            BOOKS.put((version,), book)
+        read = book
+        try:
+            result = await _refusals(lambda: _materialised(engine(read, coverage_params)))
+        except CoverageRefused as refused:
+            REFUSED.put(key, (type(refused), refused.detail, refused.extra()))
+            raise
         RESULTS.put(key, result)
-        return read, result
+        return book, result
 
 
 async def with_base(coverage_params: CoverageParams, work: Callable[[BookFrames, CoverageResult], T]) -> T:
