@@ -79,7 +79,6 @@ class RoundFeed:
     keepalive: float = 15.0
     failed: BaseException | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    flushes: int = 0
     _flush_due: asyncio.TimerHandle | None = None
     _keepalive_due: asyncio.TimerHandle | None = None
     _task: asyncio.Task[None] | None = None
@@ -139,7 +138,6 @@ class RoundFeed:
 
     def _flush(self) -> None:
         self._flush_due = None
-        self.flushes += 1
         for stream in list(self.streams):
             self._write(stream)
 
