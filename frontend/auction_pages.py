@@ -29,7 +29,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER, HTTP_422_UNPR
 from auctions.access import CASE_READERS, DISPOSAL_WRITERS, ROUND_READERS
 from auctions.rules.profiles import profile
 from auctions.schemas.public import PublicAuction
-from auctions.services import bidders, bids, case_file, public, rounds
+from auctions.services import bid_history, bidders, bids, case_file, public, rounds
 from frontend.amounts import plain_amount
 from frontend.auction_views import (
     DEPOSIT_STATUS,
@@ -100,7 +100,7 @@ async def _round_context(round_id: int) -> dict[str, Any]:
     # Of the case row only the currency and the rules: the owner's name it also carries never reaches a page here.
     currency, prof = case["currency"], profile(case["profile"])
     seats = await bidders.list_bidders(round_id)
-    every = await bids.bids_of(round_id, None, currency)
+    every = await bid_history.bids_of(round_id, None, currency)
     return {
         "rnd": rnd,
         "currency": currency,
@@ -127,7 +127,7 @@ async def room_page(
     user = signed_in_user(request)
     is_bidder = user is not None and user.role == Role.BIDDER.value
     seat = next((s for s in seats if is_bidder and user is not None and s.username == user.username), None)
-    own = list(reversed(await bids.bids_of(round_id, user.username, currency))) if seat and user else []
+    own = list(reversed(await bid_history.bids_of(round_id, user.username, currency))) if seat and user else []
     accepted = next((b for b in own if b.bid_id == placed and b.accepted), None) if placed else None
     rank = seat.preemption_rank if seat else None
     # Only the bidder's own seat and the aliases: the other bidders' usernames never reach this page.

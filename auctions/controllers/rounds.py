@@ -23,7 +23,7 @@ from auctions.schemas.bids import BidAnswer, BidderRead, BidderRegister, BidPlac
 from auctions.schemas.cases import RoundRead
 from auctions.schemas.public import PublicAuction
 from auctions.schemas.settlement import WaterfallRead, WaterfallRequest
-from auctions.services import bidders, bids, case_file, public, rounds, waterfall
+from auctions.services import bid_history, bidders, bids, case_file, public, rounds, waterfall
 from registry.auth import PUBLIC, roles
 from registry.observability import QUIET_REQUEST_LINE
 from registry.roles import Role
@@ -82,7 +82,7 @@ class RoundController(Controller):
         rnd = await rounds.get_round(round_id)
         case = await case_file.case_row(rnd.case_ref)
         own = request.user.username if request.user.role == Role.BIDDER.value else None
-        return await bids.bids_of(round_id, own, case["currency"])
+        return await bid_history.bids_of(round_id, own, case["currency"])
 
     @post(
         "/{round_id:int}/default",
@@ -123,10 +123,10 @@ async def _write_events(
     # Join the round's feed before replaying, so a bid committed in between is in one or the other (and left
     # out of the feed's frames if in both).
     async def position() -> tuple[int, int]:
-        return await bids.feed_position(round_id)
+        return await bid_history.feed_position(round_id)
 
     async def replay(after_id: int) -> list[dict[str, Any]]:
-        return await bids.accepted_after(round_id, after_id, currency)
+        return await bid_history.accepted_after(round_id, after_id, currency)
 
     async def write(body: bytes) -> None:
         await send({"type": "http.response.body", "body": body, "more_body": True})
@@ -134,7 +134,7 @@ async def _write_events(
     async with feed.reading(channels, round_id, position, replay) as (round_feed, cursor):
         await write(live.sse_frame("snapshot", _json(snapshot)))
         sent = last_id
-        missed = await bids.accepted_after(round_id, last_id, currency)
+        missed = await bid_history.accepted_after(round_id, last_id, currency)
         if missed:
             sent = missed[-1]["id"]
             await write(b"".join(live.sse_frame("bid", json.dumps(event), event["id"]) for event in missed))

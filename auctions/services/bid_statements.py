@@ -57,6 +57,19 @@ WITH unchanged AS (SELECT id FROM auction_round WHERE {_UNCHANGED} FOR SHARE)
 INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM unchanged RETURNING id
 """  # noqa: S608 - built from constants of this module, no input
 
+# A refusal that no later state of the round could turn into an acceptance (below the start, below the increment:
+# the least that leads only rises, pre-emption ties included), kept while the round is still the one judged or a
+# later state of it: same status, start and figures, no fewer accepted bids, the end not earlier (it only moves
+# later). A hot round's accepted bids would otherwise send most of its refusals round again for a new read.
+KEEP_SURE_REFUSAL_PG = f"""
+WITH still AS (
+    SELECT id FROM auction_round
+    WHERE id = $1 AND bid_count >= $14 AND status = $15 AND ends_at >= $16 AND starts_at = $17
+          AND starting_price = $18 AND increment = $19
+)
+INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM still RETURNING id
+"""  # noqa: S608 - built from constants of this module, no input
+
 # An accepted bid takes the lead ($20 to $24) only if the round is as judged, and is kept in the same statement. The
 # UPDATE's row lock is held until the transaction that also writes the audit event commits.
 TAKE_LEAD_IF_UNCHANGED_PG = f"""

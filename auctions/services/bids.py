@@ -17,7 +17,6 @@ from asyncpg.exceptions import UniqueViolationError
 from auctions import live
 from auctions.rules.bidding import BidRequest, Decision, Leader, RoundState, decide, minimum_next_bid
 from auctions.rules.profiles import profile
-from auctions.schemas.bids import BidRead
 from auctions.services import bid_statements as sql
 from auctions.tables import AuctionRound, Bid
 from registry import audit, clock
@@ -28,6 +27,8 @@ from registry.money import MoneyError, format_amount, parse_amount
 ENTITY = "disposal"
 # Refusals that are about the round's state or the bidder's position, not the figure typed: 409, else 422.
 CONFLICT_CODES = frozenset({"not_open", "closed", "own_lead", "preemption_outranked", "not_registered"})
+# Refusals about the figure that no later state of an open round could accept: the least that leads only rises.
+SURE_REFUSALS = frozenset({"below_start", "below_increment"})
 
 
 def round_state(row: dict[str, Any], case: dict[str, Any]) -> RoundState:
@@ -165,7 +166,7 @@ def _values(round_id: int, key: str | None, judged: Judged) -> tuple[Any, ...]:
         decision.ends_at,
         key,
         judged.status,
-        json.dumps(judged.body, default=_iso),
+        json.dumps(judged.body, default=iso),
     )
 
 
@@ -220,15 +221,15 @@ async def _record_accepted(round_id: int, judged: Judged, bid_id: int) -> None:
         "amount": format_amount(bid.amount, currency),
         "current_price": format_amount(decision.price or bid.amount, currency),
         "leader": row["alias"],
-        "ends_at": _iso(decision.ends_at),
+        "ends_at": iso(decision.ends_at),
         "extended": decision.extended,
-        "at": _iso(bid.received_at),
+        "at": iso(bid.received_at),
     }
     live.publish_after_commit(round_id, event, seq=row["bid_count"] + 1)
 
 
 def _answered(judged: Judged, bid_id: int) -> tuple[int, dict[str, Any]]:
-    return judged.status, json.loads(json.dumps({**judged.body, "bid_id": bid_id}, default=_iso))
+    return judged.status, json.loads(json.dumps({**judged.body, "bid_id": bid_id}, default=iso))
 
 
 async def place_bid(round_id: int, amount_text: str, username: str, key: str | None) -> tuple[int, dict[str, Any]]:
@@ -301,7 +302,12 @@ async def _decide_optimistically(
                 return judged
             values = (*_values(round_id, key, judged), *sql.as_judged(judged.row))
             if not judged.decision.accepted:
-                bid_id = await connection.fetchval(sql.KEEP_REFUSED_IF_UNCHANGED_PG, *values)
+                keep = (
+                    sql.KEEP_SURE_REFUSAL_PG
+                    if judged.decision.code in SURE_REFUSALS
+                    else sql.KEEP_REFUSED_IF_UNCHANGED_PG
+                )
+                bid_id = await connection.fetchval(keep, *values)
                 if bid_id is not None:
                     return _answered(judged, bid_id)
                 continue
@@ -318,7 +324,7 @@ def _minimum(state: RoundState, preemption_rank: int | None, currency: str) -> s
     return format_amount(minimum_next_bid(state, preemption_rank), currency)
 
 
-def _iso(value: Any) -> str:
+def iso(value: Any) -> str:
     return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
 
 
@@ -346,53 +352,3 @@ async def _take_lead(round_id: int, judged: Judged) -> None:
             AuctionRound.bid_count: row["bid_count"] + 1,
         }
     ).where(AuctionRound.id == round_id)
-
-
-async def feed_position(round_id: int) -> tuple[int, int]:
-    """(accepted bids so far, the last one's id or 0), read together: where a live feed of the round starts."""
-    rows = await AuctionRound.raw(
-        "SELECT r.bid_count AS seq, (SELECT MAX(b.id) FROM bid b WHERE b.round = r.id AND b.accepted) AS last_id "
-        "FROM auction_round r WHERE r.id = {}",
-        round_id,
-    )
-    return (int(rows[0]["seq"]), int(rows[0]["last_id"] or 0)) if rows else (0, 0)
-
-
-async def accepted_after(round_id: int, after_id: int, currency: str) -> list[dict[str, Any]]:
-    """The accepted bids a reconnecting subscriber missed, as the live events carried them."""
-    rows = (
-        await Bid.select()
-        .where((Bid.round == round_id) & (Bid.accepted == True) & (Bid.id > after_id))  # noqa: E712 - SQL, not Python
-        .order_by(Bid.id)
-    )
-    return [
-        {
-            "event": "bid",
-            "id": r["id"],
-            "alias": r["alias"],
-            "amount": format_amount(r["amount"], currency),
-            "current_price": format_amount(r["price_after"] or r["amount"], currency),
-            "leader": r["alias"],
-            "ends_at": _iso(r["ends_at_after"]),
-            "at": _iso(r["received_at"]),
-        }
-        for r in rows
-    ]
-
-
-async def bids_of(round_id: int, username: str | None, currency: str) -> list[BidRead]:
-    where: Any = Bid.round == round_id
-    if username is not None:
-        where = where & (Bid.bidder == username)
-    rows = await Bid.select().where(where).order_by(Bid.id)
-    return [
-        BidRead(
-            bid_id=r["id"],
-            alias=r["alias"],
-            amount=format_amount(r["amount"], currency),
-            received_at=r["received_at"],
-            accepted=r["accepted"],
-            reason=r["reason"],
-        )
-        for r in rows
-    ]

@@ -77,6 +77,22 @@ async def test_a_bid_outbid_between_its_read_and_its_write_is_judged_again(clien
     assert await _lead(auction) == {"current_price": 65_000_000, "leader": "alice", "bid_count": 1}
 
 
+async def test_a_bid_below_the_increment_stays_refused_without_a_new_read(client, auction, monkeypatch) -> None:
+    race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice"], start=650000), times=1)
+    monkeypatch.setattr(bids, "_pg_pool", lambda: race)
+    # Judged on an empty round, 620,000 is below the start; after Alice's 650,000 it is below the increment too: a
+    # refusal no later state could turn into an acceptance, kept without reading the round again.
+    r = await bid(client, auction, "bob", "620000.00")
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "below_start" and r.json()["current_price"] is None  # as judged
+    assert race.reads == 1
+    kept = await Bid.select(Bid.bidder, Bid.amount, Bid.accepted).where(Bid.round == auction["round"]).order_by(Bid.id)
+    assert [(b["bidder"], b["amount"], b["accepted"]) for b in kept] == [
+        ("alice", 65_000_000, True),
+        ("bob", 62_000_000, False),
+    ]
+
+
 async def test_a_lead_taken_between_read_and_write_is_not_taken_twice(client, auction, monkeypatch) -> None:
     race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice"], start=640000), times=1)
     monkeypatch.setattr(bids, "_pg_pool", lambda: race)
