@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ class RoundFeed:
     first: int = 0
     users: int = 0  # streams joined through `reading`, serving or not yet
     streams: set[Stream] = field(default_factory=set)
-    keepalive: float = 15.0
+    keepalive: float = math.inf  # the shortest its streams asked for
     failed: BaseException | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _flush_due: asyncio.TimerHandle | None = None
@@ -138,27 +139,42 @@ class RoundFeed:
 
     def _flush(self) -> None:
         self._flush_due = None
+        # Streams at one cursor that have none of its bids yet (nearly all of them) get the same chunk, made once.
+        shared: dict[int, tuple[bytes, int, int]] = {}
         for stream in list(self.streams):
-            self._write(stream)
+            self._write(stream, shared)
 
-    def _write(self, stream: Stream) -> None:
+    def _write(self, stream: Stream, shared: dict[int, tuple[bytes, int, int]] | None = None) -> None:
         """Everything `stream` has not had, as one chunk; bids it already has left out."""
         if stream.writer.busy or stream not in self.streams:
             return  # still writing the last chunk: it gets this one with the next
         if self.failed is not None or stream.cursor < self.first or self.end - stream.cursor > self.backlog:
             stream.end()  # the subscription failed, or the reader fell behind: the client reconnects
             return
-        chunk = []
-        for bid_id, frame in self.frames[stream.cursor - self.first :]:
-            if bid_id:
-                if bid_id <= stream.sent:
-                    continue
-                stream.sent = bid_id
-            chunk.append(frame)
+        made = None if shared is None else shared.get(stream.cursor)
+        if made is None:
+            made = self._chunk(stream.cursor)
+            if shared is not None:
+                shared[stream.cursor] = made
+        chunk, first_bid, last_bid = made
+        if first_bid and first_bid <= stream.sent:  # some of these bids were replayed to it from the table
+            chunk, _, last_bid = self._chunk(stream.cursor, stream.sent)
         stream.cursor = self.end
+        stream.sent = max(stream.sent, last_bid)
         if chunk:
-            stream.writer.write(b"".join(chunk))
+            stream.writer.write(chunk)
             stream.wrote_at = asyncio.get_running_loop().time()
+
+    def _chunk(self, cursor: int, sent: int = 0) -> tuple[bytes, int, int]:
+        """(the frames from `cursor` on, bids up to `sent` left out; the first and the last bid id in it, or 0)."""
+        frames, first_bid, last_bid = [], 0, 0
+        for bid_id, frame in self.frames[cursor - self.first :]:
+            if bid_id:
+                if bid_id <= sent:
+                    continue
+                first_bid, last_bid = first_bid or bid_id, bid_id
+            frames.append(frame)
+        return b"".join(frames), first_bid, last_bid
 
     def _keep_alive(self) -> None:
         loop = asyncio.get_running_loop()
@@ -173,11 +189,11 @@ class RoundFeed:
         loop = asyncio.get_running_loop()
         writer = Writer(send, on_failure=lambda _exc: stream.end(), on_drained=lambda: self._write(stream))
         stream = Stream(writer, cursor, sent, loop.create_future(), loop.time())
-        if keepalive < self.keepalive or self._keepalive_due is None:
-            self.keepalive = min(self.keepalive, keepalive)
+        if keepalive < self.keepalive:
+            self.keepalive = keepalive
             if self._keepalive_due is not None:
                 self._keepalive_due.cancel()
-            self._keepalive_due = loop.call_later(self.keepalive / 2, self._keep_alive)
+            self._keepalive_due = loop.call_later(keepalive / 2, self._keep_alive)
         self.streams.add(stream)
         try:
             self._write(stream)  # what was published between joining and now

@@ -35,9 +35,23 @@ STATE_PG = numbered(STATE_SQL)
 # would block; bids that may lead still queue on this lock one by one.
 STATE_LOCKED_PG = numbered(STATE_SQL + " FOR NO KEY UPDATE OF r")
 
-# The bid's columns, in the order of `bid_values` ($1 to $13).
-_BID_COLUMNS = """round, bidder, alias, amount, received_at, accepted, code, reason, price_after, ends_at_after,
-                 idempotency_key, status_code, response"""
+# The bid's columns, in the order of its values ($1 to $13 of every statement below).
+BID_COLUMNS = (
+    "round",
+    "bidder",
+    "alias",
+    "amount",
+    "received_at",
+    "accepted",
+    "code",
+    "reason",
+    "price_after",
+    "ends_at_after",
+    "idempotency_key",
+    "status_code",
+    "response",
+)
+_BID_COLUMNS = ", ".join(BID_COLUMNS)
 INSERT_BID_PG = (
     f"INSERT INTO bid ({_BID_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id"  # noqa: S608
 )
@@ -71,7 +85,8 @@ INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM still RETURNING id
 """  # noqa: S608 - built from constants of this module, no input
 
 # An accepted bid takes the lead ($20 to $24) only if the round is as judged, and is kept in the same statement. The
-# UPDATE's row lock is held until the transaction that also writes the audit event commits.
+# UPDATE's row lock is held until the transaction that also writes the audit event commits. The locking path uses it
+# too: under the lock the round is as judged, so the check holds.
 TAKE_LEAD_IF_UNCHANGED_PG = f"""
 WITH led AS (
     UPDATE auction_round SET current_price = $20, leader = $21, leader_rank = $22, leader_bid_at = $23, ends_at = $24,
@@ -79,17 +94,6 @@ WITH led AS (
     WHERE {_UNCHANGED} RETURNING id
 )
 INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM led RETURNING id
-"""  # noqa: S608 - built from constants of this module, no input
-
-# The lead taken under the round's lock, already held (the locking path).
-INSERT_LEADING_BID_PG = f"""
-WITH kept AS ({INSERT_BID_PG}),
-led AS (
-    UPDATE auction_round SET current_price = $14, leader = $15, leader_rank = $16, leader_bid_at = $17, ends_at = $18,
-           bid_count = $19
-    WHERE id = $1 RETURNING id
-)
-SELECT kept.id FROM kept, led
 """  # noqa: S608 - built from constants of this module, no input
 
 

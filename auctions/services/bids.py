@@ -1,13 +1,15 @@
-"""Bids: one transaction per bid under the round's row lock, every bid kept (refused ones with their reason),
-a retry with the same Idempotency-Key answered with the first answer, and the live event published after commit.
+"""Bids: each judged on one read of its round and kept only if the round is still as read (PostgreSQL; SQLite, and a
+caller's own transaction, read and keep under the round's lock), every bid kept (refused ones with their reason), a
+retry with the same Idempotency-Key answered with the first answer, and the live event published after commit.
 
-The receipt time is taken when the request reaches the service, before it waits for the lock: it is the time
-the rules judge (网拍规定 art. 20)."""
+The receipt time is taken when the request reaches the service, before any read or lock: it is the time the rules
+judge (网拍规定 art. 20)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -110,6 +112,9 @@ def _refusal(decision: Decision, row: dict[str, Any], state: RoundState) -> dict
     return _problem(_status(decision), decision.code, decision.reason, None, decision.ends_at, current, minimum)
 
 
+BidOf = Callable[[int, int | None], BidRequest]  # (amount, preemption rank) -> the bid as received
+
+
 @dataclass(frozen=True, slots=True)
 class Judged:
     """A bid judged on one read of its round: what to keep and what to answer."""
@@ -125,7 +130,7 @@ class Judged:
 
 
 def _judge(
-    row: dict[str, Any] | None, round_id: int, amount_text: str, bid_of: Any
+    row: dict[str, Any] | None, round_id: int, amount_text: str, bid_of: BidOf
 ) -> Judged | tuple[int, dict[str, Any]]:
     """The bid judged on `row` (the round as one read saw it), or the answer that needs no judging: the first answer
     to a retried Idempotency-Key, or an outsider's refusal (not kept: an outsider's attempts are not the round's
@@ -183,29 +188,12 @@ async def _keep(round_id: int, key: str | None, judged: Judged) -> int:
     if connection is not None:
         if not judged.decision.accepted:
             return int(await connection.fetchval(sql.INSERT_BID_PG, *values))
-        count = judged.row["bid_count"] + 1
-        return int(await connection.fetchval(sql.INSERT_LEADING_BID_PG, *values, *_lead(judged), count))
-    rows = await Bid.insert(Bid(**dict(zip(_BID_FIELDS, values, strict=True)))).returning(Bid.id)
+        as_read = sql.as_judged(judged.row)
+        return int(await connection.fetchval(sql.TAKE_LEAD_IF_UNCHANGED_PG, *values, *as_read, *_lead(judged)))
+    rows = await Bid.insert(Bid(**dict(zip(sql.BID_COLUMNS, values, strict=True)))).returning(Bid.id)
     if judged.decision.accepted:
         await _take_lead(round_id, judged)
     return int(rows[0]["id"])
-
-
-_BID_FIELDS = (
-    "round",
-    "bidder",
-    "alias",
-    "amount",
-    "received_at",
-    "accepted",
-    "code",
-    "reason",
-    "price_after",
-    "ends_at_after",
-    "idempotency_key",
-    "status_code",
-    "response",
-)
 
 
 async def _record_accepted(round_id: int, judged: Judged, bid_id: int) -> None:
@@ -258,7 +246,7 @@ async def place_bid(round_id: int, amount_text: str, username: str, key: str | N
 
 
 async def _decide_under_lock(
-    round_id: int, amount_text: str, username: str, key: str | None, bid_of: Any
+    round_id: int, amount_text: str, username: str, key: str | None, bid_of: BidOf
 ) -> tuple[int, dict[str, Any]]:
     """The bid read, judged and kept under the round's lock: SQLite (its immediate transaction is the lock), and
     PostgreSQL when the round kept changing under the optimistic path."""
@@ -286,7 +274,7 @@ def _pg_pool() -> Any:
 
 
 async def _decide_optimistically(
-    pool: Any, round_id: int, amount_text: str, username: str, key: str | None, bid_of: Any
+    pool: Any, round_id: int, amount_text: str, username: str, key: str | None, bid_of: BidOf
 ) -> tuple[int, dict[str, Any]] | None:
     """PostgreSQL: the bid judged on a plain read and kept by one statement that checks, under the round's row lock,
     that the round is still as read (bid_statements). None when it kept changing: the caller takes the lock."""

@@ -77,7 +77,7 @@ async def test_a_bid_outbid_between_its_read_and_its_write_is_judged_again(clien
     assert await _lead(auction) == {"current_price": 65_000_000, "leader": "alice", "bid_count": 1}
 
 
-async def test_a_bid_below_the_increment_stays_refused_without_a_new_read(client, auction, monkeypatch) -> None:
+async def test_a_bid_below_the_start_stays_refused_without_a_new_read(client, auction, monkeypatch) -> None:
     race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice"], start=650000), times=1)
     monkeypatch.setattr(bids, "_pg_pool", lambda: race)
     # Judged on an empty round, 620,000 is below the start; after Alice's 650,000 it is below the increment too: a

@@ -198,3 +198,17 @@ async def test_bids_published_out_of_turn_come_out_in_commit_order_without_loss(
         assert ids_in(await stream.take(1)) == [13]
         assert table.replays == [2]
         await stream.stop()
+
+
+async def test_streams_at_one_cursor_share_a_chunk_but_not_bids_one_of_them_had(channels) -> None:
+    async with reading(channels, 13) as (round_feed, cursor):
+        fresh, replayed = Listener(round_feed, cursor), Listener(round_feed, cursor, sent=2)
+        for n in (1, 2, 3):
+            send(channels, 13, n, n)
+        (whole,) = await fresh.take(1)
+        (rest,) = await replayed.take(1)
+        assert (ids_in([whole]), ids_in([rest])) == ([1, 2, 3], [3])
+        send(channels, 13, 4, 4)
+        assert ids_in(await fresh.take(1)) == ids_in(await replayed.take(1)) == [4]
+        await fresh.stop()
+        await replayed.stop()

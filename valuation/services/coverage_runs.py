@@ -162,11 +162,6 @@ def _key(version: Version, coverage_params: CoverageParams) -> tuple[object, ...
     )
 
 
-def _older_book(version: Version) -> tuple[Version, BookFrames] | None:
-    """The newest cached book of another version: what a book at `version` can be patched from."""
-    return next(((cast(Version, key[0]), book) for key, book in BOOKS.newest_first() if key[0] != version), None)
-
-
 async def _patched(
     coverage_params: CoverageParams, version: Version, *, book_only: bool
 ) -> tuple[Version, BookFrames, CoverageResult | None] | None:
@@ -175,19 +170,14 @@ async def _patched(
     in its place: the caller runs the engine on the patched book, which still spares it a whole read. None when
     there is no older book to patch (`book_only`: or no older result under these params, the book being cached
     already) or the events need a whole read."""
+    older = [(cast(Version, key[0]), book) for key, book in BOOKS.newest_first() if key[0] != version]
     with_result = next(
-        (
-            (cast(Version, key[0]), before, base)
-            for key, before in BOOKS.newest_first()
-            if key[0] != version and (base := RESULTS.get(_key(cast(Version, key[0]), coverage_params))) is not None
-        ),
-        None,
+        ((v, book, base) for v, book in older if (base := RESULTS.get(_key(v, coverage_params))) is not None), None
     )
-    older = _older_book(version)
     if with_result is not None:
         old_version, before, base = with_result
-    elif older is not None and book_only:
-        (old_version, before), base = older, None
+    elif older and book_only:
+        (old_version, before), base = older[0], None
     else:
         return None
     changes = await coverage_changes.changes_since(old_version)
@@ -241,6 +231,7 @@ async def book_and_base(coverage_params: CoverageParams) -> tuple[BookFrames, Co
             # Read whole: the older books and their results are dropped (one version kept at a time).
             BOOKS.clear()
             RESULTS.clear()
+            REFUSED.clear()
             BOOKS.put((version,), book)
         read = book
         try:
