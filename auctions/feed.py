@@ -3,7 +3,7 @@
 A hot round has thousands of watchers and hundreds of bids a second. With a subscription per watcher, each event
 costs every watcher a queue hand-off, a task wake and a socket write: on two cores that fan-out alone used the CPU
 the bidders needed (bench/README.md, "Hot auction"). Here a round's feed holds the one subscription and keeps the
-frames in order, and at most once per `window` (COLLATERAL_SSE_BATCH_MS, 200 ms by default) writes to every stream
+frames in order, and at most once per `window` (COLLATERAL_SSE_BATCH_MS, 400 ms by default) writes to every stream
 of the round, from one task, everything that stream has not had, as one chunk (auctions.fanout: a stream whose
 client stopped reading is skipped until its write is through, never waited for). The lag this adds is the window,
 well inside the one second watchers get; no task wakes per watcher per batch.
@@ -37,10 +37,13 @@ from auctions import live
 from auctions.fanout import Writer
 
 BACKLOG = 50_000
+# Streams written to before the loop runs other work again (the bids) during a pass.
+FLUSH_SLICE = 25
+Chunk = tuple[bytes, int, int]  # the frames, and the first and the last bid id in them (or 0)
 
 
 def batch_window() -> float:
-    return float(os.environ.get("COLLATERAL_SSE_BATCH_MS", "200")) / 1000
+    return float(os.environ.get("COLLATERAL_SSE_BATCH_MS", "400")) / 1000
 
 
 Position = Callable[[], Awaitable[tuple[int, int]]]  # (accepted bids so far, the last one's id)
@@ -140,22 +143,30 @@ class RoundFeed:
     def _flush(self) -> None:
         self._flush_due = None
         # Streams at one cursor that have none of its bids yet (nearly all of them) get the same chunk, made once.
-        shared: dict[int, tuple[bytes, int, int]] = {}
-        for stream in list(self.streams):
-            self._write(stream, shared)
+        self._write_some(list(self.streams), 0, {})
 
-    def _write(self, stream: Stream, shared: dict[int, tuple[bytes, int, int]] | None = None) -> None:
+    def _write_some(self, streams: list[Stream], start: int, shared: dict[tuple[int, int], Chunk]) -> None:
+        """Write to a slice of `streams`, then let the loop run before the next slice: a pass over a thousand
+        watchers' sockets takes tens of milliseconds, which every bid waiting on this worker would wait too."""
+        end = start + FLUSH_SLICE
+        for stream in streams[start:end]:
+            self._write(stream, shared)
+        if end < len(streams):
+            asyncio.get_running_loop().call_soon(self._write_some, streams, end, shared)
+
+    def _write(self, stream: Stream, shared: dict[tuple[int, int], Chunk] | None = None) -> None:
         """Everything `stream` has not had, as one chunk; bids it already has left out."""
         if stream.writer.busy or stream not in self.streams:
             return  # still writing the last chunk: it gets this one with the next
         if self.failed is not None or stream.cursor < self.first or self.end - stream.cursor > self.backlog:
             stream.end()  # the subscription failed, or the reader fell behind: the client reconnects
             return
-        made = None if shared is None else shared.get(stream.cursor)
+        # Keyed by the end too: frames that arrive between two slices of a pass make a longer chunk.
+        made = None if shared is None else shared.get((stream.cursor, self.end))
         if made is None:
             made = self._chunk(stream.cursor)
             if shared is not None:
-                shared[stream.cursor] = made
+                shared[stream.cursor, self.end] = made
         chunk, first_bid, last_bid = made
         if first_bid and first_bid <= stream.sent:  # some of these bids were replayed to it from the table
             chunk, _, last_bid = self._chunk(stream.cursor, stream.sent)
@@ -165,7 +176,7 @@ class RoundFeed:
             stream.writer.write(chunk)
             stream.wrote_at = asyncio.get_running_loop().time()
 
-    def _chunk(self, cursor: int, sent: int = 0) -> tuple[bytes, int, int]:
+    def _chunk(self, cursor: int, sent: int = 0) -> Chunk:
         """(the frames from `cursor` on, bids up to `sent` left out; the first and the last bid id in it, or 0)."""
         frames, first_bid, last_bid = [], 0, 0
         for bid_id, frame in self.frames[cursor - self.first :]:

@@ -73,14 +73,31 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 async def bidder(
-    connection: RawConnection, url: str, headers: dict[str, str], stop_at: float, out: dict[str, Any], seed: int
+    connection: RawConnection,
+    url: str,
+    headers: dict[str, str],
+    stop_at: float,
+    out: dict[str, Any],
+    seed: int,
+    interval: float | None = None,
+    measure_from: float = 0.0,
 ) -> None:
+    """Bids until `stop_at` (time.monotonic()): as fast as the answers come back, or with `interval` one bid every
+    `interval` seconds on a fixed schedule, its latency counted from the time it was due (a late answer delays the
+    next bid, and that delay counts against the server: the bench cannot go easy on a slow server by sending less).
+    Bids sent before `measure_from` (time.perf_counter()) warm the server up and are not counted."""
     rng = random.Random(seed)
     price, step, n = 100_000_00, 1_000_00, 0
+    due = time.perf_counter() + (interval or 0) * rng.random()
     while time.monotonic() < stop_at:
         amount = price + step * rng.randint(1, 3)
         n += 1
-        started = time.perf_counter()
+        if interval is None:
+            started = time.perf_counter()
+        else:
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            started, due = due, due + interval
         send = {**headers, "Idempotency-Key": f"{headers['Authorization'][-12:]}-{n}"}
         body = {"amount": f"{amount // 100}.{amount % 100:02d}"}
         try:
@@ -91,6 +108,9 @@ async def bidder(
             out["retries"] += 1
             status, _, content = await connection.request("POST", url, send, body)
         took = time.perf_counter() - started
+        if started < measure_from:
+            price = _units(json.loads(content).get("current_price") or "0") or price
+            continue
         out["latency"].append(took)
         out["latency_accepted" if status == 201 else "latency_refused"].append(took)
         answer = json.loads(content)
@@ -179,13 +199,20 @@ async def _bid(
     # milliseconds of CPU per bid, on the cores the server needs.
     where = httpx.URL(base)
     connections = [RawConnection(where.host, where.port or 80) for _ in tokens]
+    interval = len(tokens) / args.rate if args.rate else None
+    stop_at = time.monotonic() + args.warmup + args.seconds
+    measure_from = time.perf_counter() + args.warmup
+    bidding = asyncio.gather(
+        *(
+            bidder(c, bid_url, h, stop_at, out, i, interval, measure_from)
+            for i, (c, h) in enumerate(zip(connections, tokens, strict=True))
+        )
+    )
+    await asyncio.sleep(args.warmup)
     cpu = CpuWindow(cpu_groups)
     spies = _profile(args, cpu_groups["server_workers"][0])
     t0 = time.monotonic()
-    stop_at = t0 + args.seconds
-    await asyncio.gather(
-        *(bidder(c, bid_url, h, stop_at, out, i) for i, (c, h) in enumerate(zip(connections, tokens, strict=True)))
-    )
+    await bidding
     elapsed = time.monotonic() - t0
     cpu_used = cpu.stop(elapsed)
     for connection in connections:
@@ -313,6 +340,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--watchers", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=2.0,
+        help="seconds of bidding first, not counted: every bidder's connection opened, the server's pools and caches "
+        "filled",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="bids a second offered on a fixed schedule (spread evenly over the bidders) instead of each bidder "
+        "bidding again as soon as answered",
+    )
     parser.add_argument("--watcher-processes", type=int, default=1)
     parser.add_argument("--database", default="collateral_bench_bids")
     parser.add_argument("--py-spy", metavar="DIR", help="sample the server's workers with py-spy while bidding")
@@ -372,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 keep = ROOT / "bench" / "results" / "bids-server.log"
                 if log.exists():
-                    keep.write_bytes(log.read_bytes()[-200_000:])
+                    keep.write_bytes(log.read_bytes()[-50_000_000:])
                 server.terminate()
                 try:
                     server.wait(timeout=20)
@@ -396,15 +436,18 @@ def main(argv: list[str] | None = None) -> int:
         "machine": bi.machine(),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    written = RESULTS.with_name(f"bids-at-{args.rate:g}.json") if args.rate else RESULTS
+    written.parent.mkdir(parents=True, exist_ok=True)
+    written.write_text(json.dumps(result, indent=2) + "\n")
+    pace = f"{args.rate:g} bids/s offered on a schedule" if args.rate else "each bidding again once answered"
     print(
-        f"hot auction: {args.bidders} bidders, {args.watchers} watchers, {args.seconds:.0f} s, {args.workers} workers"
+        f"hot auction: {args.bidders} bidders ({pace}), {args.watchers} watchers, {args.seconds:.0f} s, "
+        f"{args.workers} workers"
     )
     for key, value in figures.items():
         print(f"  {key:<26} {value}")
     print("  targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met.items()))
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {written.relative_to(ROOT)}")
     return 0 if figures["bids"] and not figures["bid_errors"] else 1
 
 

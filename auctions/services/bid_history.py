@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from auctions.schemas.bids import BidRead
-from auctions.services.bids import iso
+from auctions.services.bid_judgement import iso
 from auctions.tables import AuctionRound, Bid
 from registry.money import format_amount
 

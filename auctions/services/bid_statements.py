@@ -84,6 +84,9 @@ WITH still AS (
 INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM still RETURNING id
 """  # noqa: S608 - built from constants of this module, no input
 
+# What an accepted bid writes to the round ($20 to $24 below), in order.
+LEAD_COLUMNS = ("current_price", "leader", "leader_rank", "leader_bid_at", "ends_at")
+
 # An accepted bid takes the lead ($20 to $24) only if the round is as judged, and is kept in the same statement. The
 # UPDATE's row lock is held until the transaction that also writes the audit event commits. The locking path uses it
 # too: under the lock the round is as judged, so the check holds.

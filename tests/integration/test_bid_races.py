@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from auctions.services import bids
+from auctions.services import bids, lead_gate
 from auctions.tables import AuctionRound, Bid
 from registry import audit
 from registry.roles import Role
 from tests.conftest import ENGINE
 from tests.integration import test_bidding
+from tests.integration.counting import count_calls
 from tests.integration.disposal_book import user_headers
 from tests.integration.test_bidding import bid
 
@@ -62,12 +63,7 @@ async def test_a_bid_outbid_between_its_read_and_its_write_is_judged_again(clien
     r = await bid(client, auction, "bob", "640000.00")
     # Judged on its first read (an empty round), 640,000 would have led; judged again on the round as it is, with
     # Alice's 650,000 in between, it is below the least that leads.
-    assert r.status_code == 422, r.text
-    assert (r.json()["code"], r.json()["current_price"], r.json()["minimum_bid"]) == (
-        "below_increment",
-        "650000.00",
-        "655000.00",
-    )
+    _below_increment(r, current="650000.00", minimum="655000.00")
     assert race.reads == 2
     kept = await Bid.select(Bid.bidder, Bid.amount, Bid.accepted).where(Bid.round == auction["round"]).order_by(Bid.id)
     assert [(b["bidder"], b["amount"], b["accepted"]) for b in kept] == [
@@ -75,6 +71,102 @@ async def test_a_bid_outbid_between_its_read_and_its_write_is_judged_again(clien
         ("bob", 64_000_000, False),
     ]
     assert await _lead(auction) == {"current_price": 65_000_000, "leader": "alice", "bid_count": 1}
+
+
+async def test_a_bid_outbid_in_its_own_worker_is_judged_again_on_what_the_worker_knows(
+    client, auction, monkeypatch
+) -> None:
+    race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice"], start=650000, same_worker=True), times=1)
+    monkeypatch.setattr(bids, "_pg_pool", lambda: race)
+    writes = count_calls(monkeypatch, bids, "write_transaction")
+    r = await bid(client, auction, "bob", "640000.00")
+    # Alice's 650,000 led through this worker's gate while Bob's bid was between its read and its write: judged
+    # again on the round as her bid left it, without a second read and without a write that finds the round changed.
+    _below_increment(r, current="650000.00", minimum="655000.00")
+    assert race.reads == 1
+    assert writes == [1]  # Alice's
+    kept = await Bid.select(Bid.bidder, Bid.amount, Bid.accepted).where(Bid.round == auction["round"]).order_by(Bid.id)
+    assert [(b["bidder"], b["amount"], b["accepted"]) for b in kept] == [
+        ("alice", 65_000_000, True),
+        ("bob", 64_000_000, False),
+    ]
+
+
+async def test_a_bid_still_leading_on_what_its_worker_knows_takes_the_lead_over_it(
+    client, auction, monkeypatch
+) -> None:
+    race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice"], start=640000, same_worker=True), times=1)
+    monkeypatch.setattr(bids, "_pg_pool", lambda: race)
+    r = await bid(client, auction, "bob", "645000.00")
+    assert r.status_code == 201, r.text
+    assert race.reads == 1
+    assert await _lead(auction) == {"current_price": 64_500_000, "leader": "bob", "bid_count": 2}
+    assert (await audit.verify()).ok
+
+
+@pytest.mark.parametrize("remembered_price", [60_000_000, 90_000_000], ids=["would_lead", "would_refuse"])
+async def test_what_a_worker_knows_is_checked_by_the_write(client, auction, remembered_price) -> None:
+    # The gate remembers a state no read ever saw (a later bid count, another price): judged on it, the bid would
+    # lead or be refused; the write's check refuses that state either way, and the bid, read again, is judged on the
+    # round as it is.
+    gate = lead_gate.of(bids._pg_pool(), auction["round"])
+    r = await bid(client, auction, "alice", "650000.00")
+    assert r.status_code == 201, r.text
+    assert gate.known is not None and gate.known["bid_count"] == 1
+    gate.known = {**gate.known, "bid_count": 7, "current_price": remembered_price}
+    r = await bid(client, auction, "bob", "655000.00")
+    assert r.status_code == 201, r.text
+    assert await _lead(auction) == {"current_price": 65_500_000, "leader": "bob", "bid_count": 2}
+    assert [b["accepted"] for b in await Bid.select(Bid.accepted).where(Bid.bidder == "bob")] == [True]
+
+
+async def test_a_bid_the_known_round_refuses_for_good_is_kept_without_a_read(client, auction, monkeypatch) -> None:
+    race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, [], start=0), times=0)
+    monkeypatch.setattr(bids, "_pg_pool", lambda: race)
+    assert (await bid(client, auction, "alice", "650000.00")).status_code == 201
+    assert (await bid(client, auction, "bob", "640000.00")).status_code == 422  # read: Bob's admission seen
+    assert race.reads == 1
+    r = await bid(client, auction, "bob", "652000.00")
+    # Below 650,000 + 5,000 on the round as this worker knows it (its own lead, a moment ago): refused for good,
+    # kept at once, with the price it was judged on.
+    _below_increment(r, current="650000.00", minimum="655000.00")
+    assert race.reads == 1
+    kept = await Bid.select(Bid.bidder, Bid.amount, Bid.code).where(Bid.round == auction["round"]).order_by(Bid.id)
+    assert [(b["bidder"], b["amount"], b["code"]) for b in kept][-1] == ("bob", 65_200_000, "below_increment")
+    # A bid the known round would accept is judged on a read.
+    assert (await bid(client, auction, "bob", "660000.00")).status_code == 201
+    assert race.reads == 2
+
+
+async def test_a_known_round_older_than_a_moment_is_read_again(client, auction, monkeypatch) -> None:
+    race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, [], start=0), times=0)
+    monkeypatch.setattr(bids, "_pg_pool", lambda: race)
+    monkeypatch.setattr(lead_gate, "FRESH_SECONDS", 0.0)
+    assert (await bid(client, auction, "alice", "650000.00")).status_code == 201
+    assert (await bid(client, auction, "bob", "640000.00")).status_code == 422
+    assert (await bid(client, auction, "bob", "652000.00")).status_code == 422
+    assert race.reads == 2
+
+
+async def test_a_known_round_closed_since_is_read_again(client, auction) -> None:
+    assert (await bid(client, auction, "alice", "650000.00")).status_code == 201
+    assert (await bid(client, auction, "bob", "640000.00")).status_code == 422
+    # Closed by another worker's sweep: on what this worker knows the next bid is below the increment, but the
+    # round is no longer the one judged, so it is read and refused as closed.
+    await AuctionRound.update({AuctionRound.status: "failed"}).where(AuctionRound.id == auction["round"])
+    r = await bid(client, auction, "bob", "652000.00")
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "closed"
+
+
+async def test_a_retry_refused_on_the_known_round_gets_the_first_answer(client, auction) -> None:
+    assert (await bid(client, auction, "alice", "650000.00")).status_code == 201
+    first = await bid(client, auction, "bob", "640000.00", key="bob-1")
+    assert first.status_code == 422, first.text
+    again = await bid(client, auction, "bob", "640000.00", key="bob-1")
+    assert again.status_code == 422, again.text
+    assert again.json()["bid_id"] == first.json()["bid_id"]
+    assert await Bid.count().where((Bid.bidder == "bob") & (Bid.idempotency_key == "bob-1")) == 1
 
 
 async def test_a_bid_below_the_start_stays_refused_without_a_new_read(client, auction, monkeypatch) -> None:
@@ -132,13 +224,25 @@ async def test_a_round_that_keeps_changing_sends_the_bid_to_the_lock(client, app
     assert await Bid.count().where(Bid.round == auction["round"]) == tries + 1
 
 
-def _raises(of: dict[str, Any], who: list[str], start: int) -> Any:
-    """Bids that each lead, by these bidders in turn, from `start` up by 10,000: the n-th on the n-th call."""
+def _below_increment(r: Any, *, current: str, minimum: str) -> None:
+    assert r.status_code == 422, r.text
+    assert (r.json()["code"], r.json()["current_price"], r.json()["minimum_bid"]) == (
+        "below_increment",
+        current,
+        minimum,
+    )
+
+
+def _raises(of: dict[str, Any], who: list[str], start: int, *, same_worker: bool = False) -> Any:
+    """Bids that each lead, by these bidders in turn, from `start` up by 10,000: the n-th on the n-th call; taken by
+    another worker (this one's gate knows nothing of them) unless `same_worker`."""
 
     async def raise_(n: int) -> None:
         amount = start + 10_000 * (n - 1)
         status, body = await bids.place_bid(of["round"], f"{amount}.00", who[(n - 1) % len(who)], None)
         assert status == 201, body
+        if not same_worker:
+            lead_gate.forget_all()
 
     return raise_
 

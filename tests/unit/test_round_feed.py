@@ -212,3 +212,31 @@ async def test_streams_at_one_cursor_share_a_chunk_but_not_bids_one_of_them_had(
         assert ids_in(await fresh.take(1)) == ids_in(await replayed.take(1)) == [4]
         await fresh.stop()
         await replayed.stop()
+
+
+async def test_a_pass_over_many_streams_lets_the_loop_run_between_slices(channels, monkeypatch) -> None:
+    monkeypatch.setattr(feed, "FLUSH_SLICE", 2)
+    async with reading(channels, 9) as (round_feed, cursor):
+        listeners = [Listener(round_feed, cursor) for _ in range(5)]
+        await asyncio.sleep(0)  # every stream joined
+        await round_feed._take(1, 1, live.sse_frame("bid", "{}", 1))
+        round_feed._flush()
+        # One slice written before anything else runs; the rest after the loop has had its turn.
+        early = [listener for listener in listeners if listener.chunks.qsize()]
+        assert len(early) == 2
+        # A bid arriving in the middle of the pass: the streams not yet written get it with the first.
+        await round_feed._take(2, 2, live.sse_frame("bid", "{}", 2))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert [listener.chunks.qsize() for listener in listeners] == [1, 1, 1, 1, 1]
+        for listener in listeners:
+            if listener not in early:
+                assert ids_in([listener.chunks.get_nowait()]) == [1, 2]
+        round_feed._flush()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        for listener in early:
+            assert ids_in(await listener.take(2)) == [1, 2]
+        for listener in listeners:
+            assert listener.chunks.empty()
+            await listener.stop()
