@@ -1,6 +1,6 @@
 """A hot auction: 50 bidders on one round while thousands watch its live feed, on PostgreSQL with two workers.
 
-    python bench/bids.py [--bidders 50] [--watchers 2000] [--seconds 30] [--workers 2] [--database NAME]
+    python bench/bids.py [--bidders 50] [--watchers 2000] [--seconds 30] [--workers 2] [--rate R] [--warmup 2]
 
 1. A fresh PostgreSQL database seeded with one round bidding now (`python -m tests.live_seed`: the round, its
    case and lot, --bidders admitted bidders), then `collateral serve --workers N` with COLLATERAL_REDIS_URL
@@ -8,15 +8,17 @@
 2. In this process (asyncio on uvloop): --watchers clients, in a process of their own, hold GET
    /api/rounds/{id}/events open and keep every bid event with its arrival time; then --bidders clients, each on a
    hand-written HTTP/1.1 keep-alive connection (bench/raw_http.py), bid for --seconds, each bidding the price it last
-   saw plus one to three increments, with an Idempotency-Key per bid, as fast as the answers come back.
-3. Prints and writes bench/results/bids.json: accepted and refused bids per second, bid latency p50/p99, the
-   delivery lag from the bid's receipt on the server to its arrival at each watcher (p50/p99; receipt is just
-   before commit, so this bounds the lag from commit), and watchers that missed or got out of order any accepted bid
-   (checked against the bids table). Targets (issue 12, 2 cores with the load generator on them): >= 500 bids/s,
-   bid p99 <= 100 ms, delivery lag p99 <= 1 s, 0 missed or out of order. Also the CPU seconds each group of
-   processes used while bidding (server workers, bidders, watchers, PostgreSQL backends, Redis), the machine's busy
-   share, and the server's CPU milliseconds per bid. With --py-spy DIR the workers are sampled (bench/py_spy_top.py
-   sums the stacks). Exit 1 only when the run itself failed.
+   saw plus one to three increments, with an Idempotency-Key per bid, as fast as the answers come back; or with
+   --rate R, R bids a second in all on a fixed schedule, each bid's latency counted from when it was due. The first
+   --warmup seconds of bidding are not counted.
+3. Prints and writes bench/results/bids.json (bids-at-R.json with --rate): accepted and refused bids per second, bid
+   latency p50/p99, the delivery lag from the bid's receipt on the server to its arrival at each watcher (p50/p99;
+   receipt is just before commit, so this bounds the lag from commit), and watchers that missed or got out of order
+   any accepted bid (checked against the bids table). Targets (issue 12, 2 cores with the load generator on them): >=
+   500 bids/s, bid p99 <= 100 ms, delivery lag p99 <= 1 s, 0 missed or out of order. Also the CPU seconds each group
+   of processes used while bidding (server workers, bidders, watchers, PostgreSQL backends, Redis), the machine's
+   busy share, and the server's CPU milliseconds per bid. With --py-spy DIR the workers are sampled
+   (bench/py_spy_top.py sums the stacks). Exit 1 only when the run itself failed.
 """
 
 from __future__ import annotations
