@@ -110,17 +110,16 @@ async def bidder(
             out["retries"] += 1
             status, _, content = await connection.request("POST", url, send, body)
         took = time.perf_counter() - started
-        if started < measure_from:
-            price = _units(json.loads(content).get("current_price") or "0") or price
-            continue
-        out["latency"].append(took)
-        out["latency_accepted" if status == 201 else "latency_refused"].append(took)
+        counted = started >= measure_from  # a warm-up bid still moves the price and still reports an error
         answer = json.loads(content)
+        if counted:
+            out["latency"].append(took)
+            out["latency_accepted" if status == 201 else "latency_refused"].append(took)
         if status == 201:
-            out["accepted"] += 1
+            out["accepted"] += counted
             price = _units(answer["current_price"])
         elif status in (409, 422):
-            out["refused"] += 1
+            out["refused"] += counted
             if answer.get("code") == "closed":
                 return
             # The refusal names the current price, so the next bid goes above it without reading the round.

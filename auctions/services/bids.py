@@ -195,12 +195,7 @@ async def _through_gate(
             judged = again
         if judged.decision.accepted:
             return await _take_the_lead(gate, round_id, key, judged)
-    async with pool.acquire() as connection:
-        bid_id = await _keep_refusal(connection, round_id, key, judged)
-    if bid_id is None:
-        gate.forget()
-        return None
-    return answered(judged, bid_id)
+    return await _refuse_on(pool, gate, round_id, key, judged)
 
 
 async def _refuse_on_what_is_known(
@@ -215,9 +210,20 @@ async def _refuse_on_what_is_known(
     judged = judge(row, round_id, amount_text, bid_of)
     if not isinstance(judged, Judged) or judged.decision.code not in SURE_REFUSALS:
         return None
+    return await _refuse_on(pool, gate, round_id, key, judged)
+
+
+async def _refuse_on(
+    pool: Any, gate: lead_gate.LeadGate, round_id: int, key: str | None, judged: Judged
+) -> tuple[int, dict[str, Any]] | None:
+    """A bid refused on what this worker knows, kept if the round is still that state (or, for good refusals, a later
+    one); else None, and the worker forgets it (the caller reads the round)."""
     async with pool.acquire() as connection:
         bid_id = await _keep_refusal(connection, round_id, key, judged)
-    return None if bid_id is None else answered(judged, bid_id)
+    if bid_id is None:
+        gate.forget()
+        return None
+    return answered(judged, bid_id)
 
 
 async def _keep_refusal(connection: Any, round_id: int, key: str | None, judged: Judged) -> int | None:

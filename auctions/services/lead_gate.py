@@ -57,8 +57,7 @@ class LeadGate:
         if row["admitted"] is not None:
             self.admitted[username] = {name: row[name] for name in ADMISSION_FIELDS}
         if self.known is None or self.known["bid_count"] <= row["bid_count"]:
-            self.known = {name: row[name] for name in (*ROUND_FIELDS, *CASE_FIELDS)}
-            self.known_at = time.monotonic()
+            self._remember(row)
 
     def as_read(self, username: str) -> dict[str, Any] | None:
         """What a read for this bidder would give (its first answer to a key aside), from what is known if it is
@@ -74,12 +73,14 @@ class LeadGate:
         known = self.known
         if known is None or known["bid_count"] <= row["bid_count"]:
             return row
-        return {**row, **{name: known[name] for name in ROUND_FIELDS}}
+        return {**row, **known}  # its case fields are the row's own
 
     def led(self, row: dict[str, Any], lead: dict[str, Any]) -> None:
         """This worker's bid took the lead on `row` (committed): the round is now `row` with `lead`."""
-        fields = {name: row[name] for name in (*ROUND_FIELDS, *CASE_FIELDS)}
-        self.known = {**fields, **lead, "bid_count": row["bid_count"] + 1}
+        self._remember({**row, **lead, "bid_count": row["bid_count"] + 1})
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        self.known = {name: row[name] for name in (*ROUND_FIELDS, *CASE_FIELDS)}
         self.known_at = time.monotonic()
 
     def forget(self) -> None:
