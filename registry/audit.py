@@ -23,7 +23,7 @@ from typing import Any
 
 from registry import clock
 from registry.config import get_settings
-from registry.db import engine, insert_rows, lock_named
+from registry.db import engine, insert_rows, is_postgres
 from registry.schemas.common import Page, Paging
 from registry.schemas.misc import AuditEventRead
 from registry.tables import AuditEvent
@@ -32,7 +32,9 @@ GENESIS = "0" * 64
 # hash_version of an event: how its hash was made. 1: plain SHA-256, events written before keyed hashes
 # (kept as they were: re-hashing them would launder any tampering they already hold); 2: HMAC-SHA256.
 UNKEYED, KEYED = 1, 2
-_CHAIN_LOCK = 0x61756469  # "audi": one advisory lock orders every writer of the chain on PostgreSQL
+# "audi": one advisory lock orders every writer of the chain on PostgreSQL; audit_chain_head() (the migration of
+# 2026-12-02T18:00) takes it by this number.
+CHAIN_LOCK = 0x61756469
 
 
 def _encoder(**options: Any) -> Callable[[Any], str]:
@@ -91,13 +93,15 @@ def event_hash(
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One event to append: what changed (entity and its ref), how (action), and its state before and after."""
+    """One event to append: what changed (entity and its ref), how (action), and its state before and after; its
+    own actor when a call records several people's acts (a batch of bids)."""
 
     entity: str
     entity_ref: str
     action: str
     before: Any = None
     after: Any = None
+    actor: str | None = None
 
 
 _COLUMNS = (
@@ -147,10 +151,11 @@ async def record_many(actor: str, events: Sequence[AuditEntry]) -> None:
     for event in events:
         seq += 1
         before, after = canonical(event.before), canonical(event.after)
-        payload = _payload(seq, at_text, actor, event.entity, event.entity_ref, event.action, before, after, prev_hash)
+        by = event.actor or actor
+        payload = _payload(seq, at_text, by, event.entity, event.entity_ref, event.action, before, after, prev_hash)
         digest = hmac.digest(key, payload, "sha256").hex()
         rows.append(
-            (seq, at, actor, event.entity, event.entity_ref, event.action, before, after, prev_hash, digest, KEYED)
+            (seq, at, by, event.entity, event.entity_ref, event.action, before, after, prev_hash, digest, KEYED)
         )
         prev_hash = digest
     await insert_rows(AuditEvent, _COLUMNS, rows)
@@ -165,10 +170,23 @@ async def record_many(actor: str, events: Sequence[AuditEntry]) -> None:
 _LAST_HEAD: list[tuple[Any, int, str]] = []
 
 
+def head_held(seq: int | None, digest: str | None) -> None:
+    """The current transaction took the chain's lock and read its head (`audit_chain_head()`, NULLs for an empty
+    chain) in a statement of its own making: its next events link to that head without reading it again."""
+    transaction = engine().current_transaction.get()
+    assert transaction is not None, "the chain's head is held only inside a transaction"
+    _LAST_HEAD[:] = [(transaction, 0, GENESIS) if seq is None else (transaction, seq, str(digest))]
+
+
 async def _head(transaction: Any) -> tuple[int, str]:
     if transaction is not None and _LAST_HEAD and _LAST_HEAD[0][0] is transaction:
         return _LAST_HEAD[0][1], _LAST_HEAD[0][2]
-    await lock_named(_CHAIN_LOCK)
+    if is_postgres():
+        # The lock and the read in one round trip (the function reads after the lock is held).
+        rows = await AuditEvent.raw("SELECT seq, hash FROM audit_chain_head()")
+        seq, digest = rows[0]["seq"], rows[0]["hash"]
+        return (0, GENESIS) if seq is None else (int(seq), digest)
+    # SQLite: the immediate write transaction already orders the chain's writers.
     last = await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
     return (last["seq"], last["hash"]) if last else (0, GENESIS)
 

@@ -35,6 +35,14 @@ STATE_PG = numbered(STATE_SQL)
 # would block; bids that may lead still queue on this lock one by one.
 STATE_LOCKED_PG = numbered(STATE_SQL + " FOR NO KEY UPDATE OF r")
 
+# The round's own fields of a bid's read (lead_gate.ROUND_FIELDS), under its lock: a batch of bids at a worker's gate
+# whose round another worker changed is judged again on this, in the same transaction (auctions.services.leads).
+ROUND_LOCKED_PG = """
+SELECT status, starting_price, increment, starts_at, ends_at, current_price, leader, leader_rank, leader_bid_at,
+       bid_count
+FROM auction_round WHERE id = $1 FOR NO KEY UPDATE
+"""
+
 # The bid's columns, in the order of its values ($1 to $13 of every statement below).
 BID_COLUMNS = (
     "round",
@@ -59,10 +67,20 @@ INSERT_BID_PG = (
 _BID_SELECT = """$1::integer, $2::varchar, $3::varchar, $4::bigint, $5::timestamptz, $6::boolean, $7::varchar,
                  $8::text, $9::bigint, $10::timestamptz, $11::varchar, $12::integer, $13::text"""
 
+# The same as arrays, one per column, for many bids at once.
+_BID_ARRAYS = """$1::integer[], $2::varchar[], $3::varchar[], $4::bigint[], $5::timestamptz[], $6::boolean[],
+                 $7::varchar[], $8::text[], $9::bigint[], $10::timestamptz[], $11::varchar[], $12::integer[],
+                 $13::text[]"""
+
+
 # What a bid's judgement read of the round ($14 to $19): a bid is kept only while all of it is unchanged. Every other
 # column the judgement uses (the price, the leader) moves only with bid_count.
-_UNCHANGED = """id = $1 AND bid_count = $14 AND status = $15 AND ends_at = $16 AND starts_at = $17
+def _unchanged(round_id: str) -> str:
+    return f"""id = {round_id} AND bid_count = $14 AND status = $15 AND ends_at = $16 AND starts_at = $17
                 AND starting_price = $18 AND increment = $19"""
+
+
+_UNCHANGED = _unchanged("$1")
 
 # A refused bid, kept only if the round is as judged. FOR SHARE waits for a bid taking the lead right now and then
 # reads the round as it left it, so no refusal is kept against a state that an earlier bid had already changed.
@@ -87,16 +105,28 @@ INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM still RETURNING id
 # What an accepted bid writes to the round ($20 to $24 below), in order.
 LEAD_COLUMNS = ("current_price", "leader", "leader_rank", "leader_bid_at", "ends_at")
 
-# An accepted bid takes the lead ($20 to $24) only if the round is as judged, and is kept in the same statement. The
-# UPDATE's row lock is held until the transaction that also writes the audit event commits. The locking path uses it
-# too: under the lock the round is as judged, so the check holds.
-TAKE_LEAD_IF_UNCHANGED_PG = f"""
+# Bids judged in turn at a worker's gate, at least one of them leading (auctions.services.leads), or one bid under
+# the round's lock: kept ($1 to $13, one array per column, in order) only if the round ($26) is as the first was
+# judged ($14 to $19), the round then left as the last lead left it ($20 to $24, and $25 accepted bids in all). The
+# same statement then takes the audit chain's lock and reads its head for the leads' events (registry.audit.head_held):
+# the round's row first, then the chain, the order every writer takes them in (audit_chain_head is given the first
+# bid's id, so it runs only after the row is locked, and not at all when the round had changed). The row lock is held
+# until the transaction that also writes the audit events commits. Answers (the bids' ids in order, head seq, head
+# hash), or no row.
+TAKE_LEADS_IF_UNCHANGED_PG = f"""
 WITH led AS (
     UPDATE auction_round SET current_price = $20, leader = $21, leader_rank = $22, leader_bid_at = $23, ends_at = $24,
-           bid_count = bid_count + 1
-    WHERE {_UNCHANGED} RETURNING id
-)
-INSERT INTO bid ({_BID_COLUMNS}) SELECT {_BID_SELECT} FROM led RETURNING id
+           bid_count = $25
+    WHERE {_unchanged("$26")} RETURNING id
+), kept AS (
+    INSERT INTO bid ({_BID_COLUMNS})
+    SELECT {", ".join(f"given.{name}" for name in BID_COLUMNS)}
+    FROM led, unnest({_BID_ARRAYS}) WITH ORDINALITY AS given({_BID_COLUMNS}, ordinal)
+    ORDER BY given.ordinal RETURNING id
+), first AS (SELECT min(id) AS id FROM kept)
+SELECT ARRAY(SELECT id FROM kept ORDER BY id) AS ids, head.seq, head.hash
+FROM first CROSS JOIN LATERAL audit_chain_head(first.id) AS head
+WHERE first.id IS NOT NULL
 """  # noqa: S608 - built from constants of this module, no input
 
 

@@ -18,7 +18,7 @@ from asyncpg.exceptions import UniqueViolationError
 from auctions import live
 from auctions.rules.bidding import BidRequest
 from auctions.services import bid_statements as sql
-from auctions.services import lead_gate
+from auctions.services import lead_gate, leads
 from auctions.services.bid_judgement import (
     SURE_REFUSALS,
     BidOf,
@@ -26,31 +26,16 @@ from auctions.services.bid_judgement import (
     answered,
     bid_values,
     first_answer,
-    iso,
     judge,
-    lead_values,
 )
 from auctions.tables import AuctionRound, Bid
-from registry import audit, clock
+from registry import clock
 from registry.db import engine, is_postgres, write_transaction
 from registry.errors import InvalidInputError
-from registry.money import format_amount
-
-ENTITY = "disposal"
-
-
-def _pg_connection() -> Any:
-    """The asyncpg connection of the current PostgreSQL transaction, else None. The bid path talks to it straight:
-    Piccolo's query building cost more CPU per bid than the rest of the bid's own work, and asyncpg prepares each
-    statement once per connection and reuses it."""
-    if not is_postgres():
-        return None
-    transaction = engine().current_transaction.get()
-    return None if transaction is None else transaction.connection
 
 
 async def _state(round_id: int, username: str, key: str | None, *, lock: bool) -> dict[str, Any] | None:
-    connection = _pg_connection() if lock else None
+    connection = leads.transaction_connection() if lock else None
     if connection is not None:
         found: dict[str, Any] | None = await connection.fetchrow(sql.STATE_LOCKED_PG, username, username, key, round_id)
         return found
@@ -60,37 +45,18 @@ async def _state(round_id: int, username: str, key: str | None, *, lock: bool) -
 
 async def _keep(round_id: int, key: str | None, judged: Judged) -> int:
     """Under the round's lock: insert the bid, and for an accepted bid take the round's lead; the bid's id."""
-    connection = _pg_connection()
+    connection = leads.transaction_connection()
     values = bid_values(round_id, key, judged)
     if connection is not None:
         if not judged.decision.accepted:
             return int(await connection.fetchval(sql.INSERT_BID_PG, *values))
-        as_read = sql.as_judged(judged.row)
-        return int(await connection.fetchval(sql.TAKE_LEAD_IF_UNCHANGED_PG, *values, *as_read, *lead_values(judged)))
+        ids = await leads.take_leads(connection, round_id, [(key, judged)])
+        assert ids is not None  # under the round's lock the round is as judged
+        return ids[0]
     rows = await Bid.insert(Bid(**dict(zip(sql.BID_COLUMNS, values, strict=True)))).returning(Bid.id)
     if judged.decision.accepted:
         await _take_lead(round_id, judged)
     return int(rows[0]["id"])
-
-
-async def _record_accepted(round_id: int, judged: Judged, bid_id: int) -> None:
-    """Inside the transaction that took the lead: the audit event, and the live event once it commits."""
-    row, bid, decision = judged.row, judged.bid, judged.decision
-    currency = row["currency"]
-    after = {"round_id": round_id, "bid_id": bid_id, "amount": bid.amount, "ends_at": decision.ends_at}
-    await audit.record(bid.bidder, ENTITY, row["case_ref"], "bid", after=after)
-    event = {
-        "event": "bid",
-        "id": bid_id,
-        "alias": row["alias"],
-        "amount": format_amount(bid.amount, currency),
-        "current_price": format_amount(decision.price or bid.amount, currency),
-        "leader": row["alias"],
-        "ends_at": iso(decision.ends_at),
-        "extended": decision.extended,
-        "at": iso(bid.received_at),
-    }
-    live.publish_after_commit(round_id, event, seq=row["bid_count"] + 1)
 
 
 async def place_bid(round_id: int, amount_text: str, username: str, key: str | None) -> tuple[int, dict[str, Any]]:
@@ -129,7 +95,7 @@ async def _decide_under_lock(
             return judged
         bid_id = await _keep(round_id, key, judged)
         if judged.decision.accepted:
-            await _record_accepted(round_id, judged, bid_id)
+            await leads.record_leads(round_id, [(judged, bid_id)])
     return answered(judged, bid_id)
 
 
@@ -184,18 +150,13 @@ async def _through_gate(
     bid_of: BidOf,
     judged: Judged,
 ) -> tuple[int, dict[str, Any]] | None:
-    """A bid judged to lead waits its turn at this worker's gate and is judged again there on the newest state the
-    worker knows; only a bid that still leads holds the gate while it takes the lead, and one that no longer does is
-    kept as refused after leaving it. None when another worker changed the round (the caller reads it again)."""
-    async with gate.lock:
-        newest = gate.newest(judged.row)
-        if newest is not judged.row:
-            again = judge(newest, round_id, amount_text, bid_of)
-            assert isinstance(again, Judged)  # the bidder's admission and first answer are the first read's
-            judged = again
-        if judged.decision.accepted:
-            return await _take_the_lead(gate, round_id, key, judged)
-    return await _refuse_on(pool, gate, round_id, key, judged)
+    """A bid judged to lead, taken at this worker's gate with the others waiting there (auctions.services.leads); one
+    that no longer leads when its turn comes is kept as refused after leaving the gate. None when another worker
+    changed the round (the caller reads it again)."""
+    outcome = await leads.through_gate(gate, round_id, amount_text, key, bid_of, judged)
+    if isinstance(outcome, Judged):
+        return await _refuse_on(pool, gate, round_id, key, outcome)
+    return outcome
 
 
 async def _refuse_on_what_is_known(
@@ -231,22 +192,6 @@ async def _keep_refusal(connection: Any, round_id: int, key: str | None, judged:
     keep = sql.KEEP_SURE_REFUSAL_PG if judged.decision.code in SURE_REFUSALS else sql.KEEP_REFUSED_IF_UNCHANGED_PG
     bid_id = await connection.fetchval(keep, *bid_values(round_id, key, judged), *sql.as_judged(judged.row))
     return None if bid_id is None else int(bid_id)
-
-
-async def _take_the_lead(
-    gate: lead_gate.LeadGate, round_id: int, key: str | None, judged: Judged
-) -> tuple[int, dict[str, Any]] | None:
-    """Holding the gate: the lead taken if the round is as judged, with the audit event, in one transaction."""
-    values = (*bid_values(round_id, key, judged), *sql.as_judged(judged.row))
-    async with live.outbox(), write_transaction():
-        bid_id = await _pg_connection().fetchval(sql.TAKE_LEAD_IF_UNCHANGED_PG, *values, *lead_values(judged))
-        if bid_id is not None:
-            await _record_accepted(round_id, judged, bid_id)
-    if bid_id is None:
-        gate.forget()
-        return None
-    gate.led(judged.row, dict(zip(sql.LEAD_COLUMNS, lead_values(judged), strict=True)))
-    return answered(judged, bid_id)
 
 
 async def _take_lead(round_id: int, judged: Judged) -> None:

@@ -1,15 +1,16 @@
 """What one worker knows of a round it takes bids for: the newest state it read or left, and the bidders it saw
-admitted; and the gate through which its bids that may take the lead go one at a time.
+admitted; and the gate at which its bids that may take the lead wait, to be taken in batches (auctions.services.leads).
 
 On a hot round many bids read the same state, each is judged to lead, and all race to take the lead: one wins, and
 every other spent a write transaction finding the round changed and then a new read, only to be refused (most of a
-hot round's database work, bench/README.md "Hot auction"). A worker now lets one such bid try at a time and remembers
-the round as its last winner left it; the next, judged again on that, is mostly a refusal kept at once. A bid that
+hot round's database work, bench/README.md "Hot auction"). A worker now lets such bids try one batch at a time and
+remembers the round as the batch's last lead left it; the next, judged again on that, is mostly a refusal. A bid that
 the newest state the worker knows refuses for good (below the start or the increment, which no later state can
 accept) is kept without a read at all.
 
 What a gate remembers is a hint, never trusted: every write still checks the round in SQL (bid_statements), so a
-round another worker changed, or one closed since, sends the bid back to read it."""
+round another worker changed, or one closed since, is read again: under its lock by a batch, by the bid itself for a
+refusal."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class LeadGate:
     known: dict[str, Any] | None = None  # the round's and its case's fields as this worker last read or left them
     known_at: float = 0.0  # time.monotonic() of `known`
     admitted: dict[str, dict[str, Any]] = field(default_factory=dict)  # username -> ADMISSION_FIELDS
+    waiting: list[Any] = field(default_factory=list)  # bids waiting for the gate, in order (auctions.services.leads)
 
     def learn(self, username: str, row: dict[str, Any]) -> None:
         """A bid's read of the round: remember the round if it is not older than what is known, and the bidder's
@@ -76,8 +78,19 @@ class LeadGate:
         return {**row, **known}  # its case fields are the row's own
 
     def led(self, row: dict[str, Any], lead: dict[str, Any]) -> None:
-        """This worker's bid took the lead on `row` (committed): the round is now `row` with `lead`."""
-        self._remember({**row, **lead, "bid_count": row["bid_count"] + 1})
+        """This worker's bids took the lead on `row` (committed): the round is now `row` with `lead`, unless a read
+        saw a later state meanwhile."""
+        self._later(after_lead(row, lead))
+
+    def read_locked(self, fields: dict[str, Any]) -> None:
+        """The round's own fields (ROUND_FIELDS) read under its lock: the round as it is, whatever was known. Only
+        after `learn`, which knows its case."""
+        assert self.known is not None
+        self._remember({**self.known, **fields})
+
+    def _later(self, row: dict[str, Any]) -> None:
+        if self.known is None or self.known["bid_count"] < row["bid_count"]:
+            self._remember(row)
 
     def _remember(self, row: dict[str, Any]) -> None:
         self.known = {name: row[name] for name in (*ROUND_FIELDS, *CASE_FIELDS)}
@@ -86,6 +99,11 @@ class LeadGate:
     def forget(self) -> None:
         """Another worker changed the round: only a read knows it now."""
         self.known = None
+
+
+def after_lead(row: dict[str, Any], lead: dict[str, Any]) -> dict[str, Any]:
+    """The round `row`, after a lead (LEAD_COLUMNS) taken on it."""
+    return {**row, **lead, "bid_count": row["bid_count"] + 1}
 
 
 _gates: OrderedDict[tuple[int, int], LeadGate] = OrderedDict()

@@ -4,15 +4,19 @@ again, and a round that keeps changing sends it to the round's lock."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 
-from auctions.services import bids, lead_gate
+from auctions.services import bids, lead_gate, leads
 from auctions.tables import AuctionRound, Bid
 from registry import audit
 from registry.roles import Role
+from registry.tables import AuditEvent
 from tests.conftest import ENGINE
 from tests.integration import test_bidding
 from tests.integration.counting import count_calls
@@ -61,10 +65,11 @@ async def test_a_bid_outbid_between_its_read_and_its_write_is_judged_again(clien
     race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice"], start=650000), times=1)
     monkeypatch.setattr(bids, "_pg_pool", lambda: race)
     r = await bid(client, auction, "bob", "640000.00")
-    # Judged on its first read (an empty round), 640,000 would have led; judged again on the round as it is, with
-    # Alice's 650,000 in between, it is below the least that leads.
+    # Judged on its first read (an empty round), 640,000 would have led; its write found the round changed, and judged
+    # again on the round read under its lock in that transaction (no second read of its own), with Alice's 650,000 in
+    # between, it is below the least that leads.
     _below_increment(r, current="650000.00", minimum="655000.00")
-    assert race.reads == 2
+    assert race.reads == 1
     kept = await Bid.select(Bid.bidder, Bid.amount, Bid.accepted).where(Bid.round == auction["round"]).order_by(Bid.id)
     assert [(b["bidder"], b["amount"], b["accepted"]) for b in kept] == [
         ("alice", 65_000_000, True),
@@ -78,7 +83,7 @@ async def test_a_bid_outbid_in_its_own_worker_is_judged_again_on_what_the_worker
 ) -> None:
     race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice"], start=650000, same_worker=True), times=1)
     monkeypatch.setattr(bids, "_pg_pool", lambda: race)
-    writes = count_calls(monkeypatch, bids, "write_transaction")
+    writes = count_calls(monkeypatch, leads, "write_transaction")
     r = await bid(client, auction, "bob", "640000.00")
     # Alice's 650,000 led through this worker's gate while Bob's bid was between its read and its write: judged
     # again on the round as her bid left it, without a second read and without a write that finds the round changed.
@@ -188,24 +193,92 @@ async def test_a_bid_below_the_start_stays_refused_without_a_new_read(client, au
 async def test_a_lead_taken_between_read_and_write_is_not_taken_twice(client, auction, monkeypatch) -> None:
     race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice"], start=640000), times=1)
     monkeypatch.setattr(bids, "_pg_pool", lambda: race)
-    # Bob's 645,000 read an empty round; after Alice's 640,000 it still leads, now over hers: judged again, it is
-    # accepted once, and the round counts two bids.
+    # Bob's 645,000 read an empty round; after Alice's 640,000 it still leads, now over hers: judged again under the
+    # round's lock, it is accepted once, and the round counts two bids.
     r = await bid(client, auction, "bob", "645000.00")
     assert r.status_code == 201, r.text
-    assert race.reads == 2
+    assert race.reads == 1
     assert await _lead(auction) == {"current_price": 64_500_000, "leader": "bob", "bid_count": 2}
     assert await Bid.count().where(Bid.round == auction["round"]) == 2
     assert (await audit.verify()).ok
 
 
-async def test_a_round_that_keeps_changing_sends_the_bid_to_the_lock(client, app, auction, monkeypatch) -> None:
-    await user_headers(app, "carol", Role.BIDDER)
+async def _admit_carol(client: Any, app: Any, auction: dict[str, Any]) -> dict[str, str]:
+    headers = await user_headers(app, "carol", Role.BIDDER)
     r = await client.post(
         f"/api/rounds/{auction['round']}/bidders",
         headers=auction["officer"],
         json={"username": "carol", "deposit_paid": "63000.00"},
     )
     assert r.status_code == 201, r.text
+    return headers
+
+
+async def test_a_lead_locks_the_round_before_the_audit_chain(client, auction) -> None:
+    # Every writer takes its rows first and the chain's lock last (a round's close, a lien's move): a lead that took
+    # the chain first could deadlock against one of them. Here the round is locked by another transaction; the lead
+    # waits for it without holding the chain, so any other writer of the chain goes on meanwhile.
+    holder, other_writer = (
+        await asyncpg.connect(os.environ["DATABASE_URL"]),
+        await asyncpg.connect(os.environ["DATABASE_URL"]),
+    )
+    try:
+        await holder.execute("BEGIN")
+        await holder.execute("SELECT 1 FROM auction_round WHERE id = $1 FOR UPDATE", auction["round"])
+        leading = asyncio.create_task(bid(client, auction, "bob", "640000.00"))
+        await asyncio.sleep(0.5)
+        assert not leading.done()  # waiting for the round
+        async with other_writer.transaction():
+            assert await other_writer.fetchval("SELECT pg_try_advisory_xact_lock($1)", audit.CHAIN_LOCK)
+        await holder.execute("COMMIT")
+        r = await asyncio.wait_for(leading, 10)
+    finally:
+        await holder.close()
+        await other_writer.close()
+    assert r.status_code == 201, r.text
+    assert await _lead(auction) == {"current_price": 64_000_000, "leader": "bob", "bid_count": 1}
+    assert (await audit.verify()).ok
+
+
+async def test_bids_waiting_at_the_gate_are_taken_in_one_transaction_each_judged_after_the_one_before(
+    client, auction, monkeypatch
+) -> None:
+    gate = lead_gate.of(bids._pg_pool(), auction["round"])
+    writes = count_calls(monkeypatch, leads, "write_transaction")
+    offers = [("alice", "640000.00"), ("bob", "650000.00"), ("alice", "652000.00")]
+    async with gate.lock:  # a lead of this worker is being taken: each bid, judged to lead on its read, waits
+        answers = [asyncio.create_task(bid(client, auction, who, amount)) for who, amount in offers]
+        for _ in range(200):
+            if len(gate.waiting) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert [w.judged.bid.amount for w in gate.waiting] == [64_000_000, 65_000_000, 65_200_000]
+    first, second, third = [await asyncio.wait_for(task, 10) for task in answers]
+    assert (first.status_code, second.status_code) == (201, 201), (first.text, second.text)
+    # Judged after Bob's 650,000 (the one before it in the batch), Alice's 652,000 is below the increment.
+    _below_increment(third, current="650000.00", minimum="655000.00")
+    assert writes == [1]  # all three kept by one transaction
+    kept = (
+        await Bid.select(Bid.id, Bid.bidder, Bid.amount, Bid.accepted, Bid.price_after)
+        .where(Bid.round == auction["round"])
+        .order_by(Bid.id)
+    )
+    assert [(b["bidder"], b["amount"], b["accepted"], b["price_after"]) for b in kept] == [
+        ("alice", 64_000_000, True, 64_000_000),
+        ("bob", 65_000_000, True, 65_000_000),
+        ("alice", 65_200_000, False, 65_000_000),
+    ]
+    assert [first.json()["bid_id"], second.json()["bid_id"], third.json()["bid_id"]] == [b["id"] for b in kept]
+    assert await _lead(auction) == {"current_price": 65_000_000, "leader": "bob", "bid_count": 2}
+    assert (await audit.verify()).ok
+    events = await AuditEvent.select(AuditEvent.actor).where(AuditEvent.action == "bid").order_by(AuditEvent.seq)
+    assert [e["actor"] for e in events] == ["alice", "bob"]  # each lead's own bidder, in the chain in their order
+
+
+async def test_a_lead_whose_round_another_worker_changed_is_judged_again_under_its_lock(
+    client, app, auction, monkeypatch
+) -> None:
+    await _admit_carol(client, app, auction)
     locked: list[int] = []
     decide_under_lock = bids._decide_under_lock
 
@@ -213,15 +286,18 @@ async def test_a_round_that_keeps_changing_sends_the_bid_to_the_lock(client, app
         locked.append(1)
         return await decide_under_lock(*args)
 
-    tries = bids.OPTIMISTIC_TRIES
-    race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice", "carol"], start=630000), times=tries)
+    race = _Interleaving(bids._pg_pool(), "bob", _raises(auction, ["alice", "carol"], start=630000), times=1)
     monkeypatch.setattr(bids, "_pg_pool", lambda: race)
     monkeypatch.setattr(bids, "_decide_under_lock", spy)
+    writes = count_calls(monkeypatch, leads, "write_transaction")
     r = await bid(client, auction, "bob", "800000.00")
     assert r.status_code == 201, r.text
-    assert race.reads == tries and locked == [1]  # every try outdated, then the lock (whose read is not a pool's)
-    assert await _lead(auction) == {"current_price": 80_000_000, "leader": "bob", "bid_count": tries + 1}
-    assert await Bid.count().where(Bid.round == auction["round"]) == tries + 1
+    # Judged to lead on an empty round, its write found Alice's lead taken meanwhile by another worker: in the same
+    # transaction the round is read under its lock, the bid judged again on it and kept, without going back to read.
+    assert race.reads == 1 and locked == [] and writes == [1, 1]  # Alice's, then Bob's one transaction
+    assert await _lead(auction) == {"current_price": 80_000_000, "leader": "bob", "bid_count": 2}
+    assert await Bid.count().where(Bid.round == auction["round"]) == 2
+    assert (await audit.verify()).ok
 
 
 def _below_increment(r: Any, *, current: str, minimum: str) -> None:
