@@ -247,11 +247,13 @@ async def test_bids_waiting_at_the_gate_are_taken_in_one_transaction_each_judged
     writes = count_calls(monkeypatch, leads, "write_transaction")
     offers = [("alice", "640000.00"), ("bob", "650000.00"), ("alice", "652000.00")]
     async with gate.lock:  # a lead of this worker is being taken: each bid, judged to lead on its read, waits
-        answers = [asyncio.create_task(bid(client, auction, who, amount)) for who, amount in offers]
-        for _ in range(200):
-            if len(gate.waiting) == 3:
-                break
-            await asyncio.sleep(0.01)
+        answers = []
+        for n, (who, amount) in enumerate(offers, start=1):  # one at a time, so they wait in this order
+            answers.append(asyncio.create_task(bid(client, auction, who, amount)))
+            for _ in range(500):
+                if len(gate.waiting) == n:
+                    break
+                await asyncio.sleep(0.01)
         assert [w.judged.bid.amount for w in gate.waiting] == [64_000_000, 65_000_000, 65_200_000]
     first, second, third = [await asyncio.wait_for(task, 10) for task in answers]
     assert (first.status_code, second.status_code) == (201, 201), (first.text, second.text)
